@@ -1,0 +1,6 @@
+"""Make ``parity`` importable from the repository root under pytest."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1,0 +1,200 @@
+"""Every reduction a loss can ask for, in one place.
+
+torch's "mean" is not one operation: weighted cross-entropy / NLL divide by
+the summed weights of the counted targets (all ignored -> NaN), ``kl_div``
+has ``'batchmean'``, CTC divides each loss by its target length first. Each
+is a named helper here; kernels return the unreduced loss and call one of
+them.
+
+Accuracy: MLX's CPU ``sum`` over a whole large float32 array accumulates
+with visible error (percent-level at ~1.7e7 elements on some data); summing
+blocks of a bounded length first and then the block sums is accurate to
+float32 rounding at any size. float16 / bfloat16 are accumulated in float32
+and cast back once, as torch does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Sequence
+
+import mlx.core as mx
+
+from ._validation import message
+
+__all__ = [
+    "REDUCTIONS",
+    "legacy_get_string",
+    "resolve_reduction",
+    "accurate_sum",
+    "accurate_mean",
+    "apply_reduction",
+    "weighted_mean",
+    "batchmean",
+    "acc_dtype",
+]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+# The longest run one MLX reduction accumulates before we split it.
+_BLOCK = 4096
+
+
+def legacy_get_string(
+    size_average: Optional[bool], reduce: Optional[bool], emit_warning: bool = True
+) -> str:
+    """torch's mapping of the deprecated ``size_average``/``reduce`` pair."""
+    if size_average is None:
+        size_average = True
+    if reduce is None:
+        reduce = True
+    if size_average and reduce:
+        ret = "mean"
+    elif reduce:
+        ret = "sum"
+    else:
+        ret = "none"
+    if emit_warning:
+        warnings.warn(
+            "size_average and reduce args will be deprecated, "
+            f"please use reduction='{ret}' instead.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return ret
+
+
+def resolve_reduction(
+    fn: str,
+    reduction: str,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    *,
+    allowed: Sequence[str] = REDUCTIONS,
+) -> str:
+    """Validate ``reduction`` and map the legacy pair onto it, exactly once.
+
+    As in torch, either legacy argument given (not None) overrides
+    ``reduction`` and warns.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    if not isinstance(reduction, str) or reduction not in allowed:
+        raise ValueError(
+            message(
+                fn,
+                "reduction",
+                "be one of " + ", ".join(repr(a) for a in allowed),
+                f"{reduction!r}: {reduction} is not a valid value for reduction",
+            )
+        )
+    return reduction
+
+
+def acc_dtype(dtype: mx.Dtype) -> mx.Dtype:
+    """The dtype we accumulate in: float32 for half types, else the dtype."""
+    if dtype in (mx.float16, mx.bfloat16):
+        return mx.float32
+    return dtype
+
+
+def _sum_all(x: mx.array) -> mx.array:
+    # Reduce a moderate last axis first, then the rest; split a long run into
+    # blocks so no single accumulation runs longer than _BLOCK.
+    while x.ndim > 1 or x.size > _BLOCK:
+        if x.ndim > 1 and x.shape[-1] <= _BLOCK:
+            x = mx.sum(x, axis=-1)
+            continue
+        x = x.reshape(-1)
+        pad = (-x.size) % _BLOCK
+        if pad:
+            x = mx.pad(x, (0, pad))
+        x = mx.sum(x.reshape(-1, _BLOCK), axis=-1)
+    return mx.sum(x)
+
+
+def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
+    """Sum accumulated in ``acc_dtype``, accurate at any size.
+
+    Returns the accumulation dtype (float32 for half inputs); callers cast
+    back once at the end.
+    """
+    x = x.astype(acc_dtype(x.dtype)) if mx.issubdtype(x.dtype, mx.floating) else x
+    if axis is None:
+        out = _sum_all(x)
+        if keepdims:
+            out = out.reshape((1,) * x.ndim)
+        return out
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(sorted(a % x.ndim for a in axes))
+    big = 1
+    for a in axes:
+        big *= x.shape[a]
+    if big <= _BLOCK:
+        return mx.sum(x, axis=axes, keepdims=keepdims)
+    # Move the reduced axes last, flatten them, and reduce in blocks.
+    keep = [a for a in range(x.ndim) if a not in axes]
+    xt = mx.transpose(x, keep + list(axes)).reshape([x.shape[a] for a in keep] + [big])
+    pad = (-big) % _BLOCK
+    if pad:
+        xt = mx.pad(xt, [(0, 0)] * len(keep) + [(0, pad)])
+    xt = xt.reshape([x.shape[a] for a in keep] + [-1, _BLOCK])
+    out = mx.sum(mx.sum(xt, axis=-1), axis=-1)
+    if out.shape != tuple(x.shape[a] for a in keep):
+        out = out.reshape([x.shape[a] for a in keep])
+    if keepdims:
+        out = mx.expand_dims(out, axes)
+    return out
+
+
+def accurate_mean(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
+    """Mean accumulated in ``acc_dtype``; an empty reduction gives NaN."""
+    if axis is None:
+        n = x.size
+    else:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
+    s = accurate_sum(x, axis=axis, keepdims=keepdims)
+    if n == 0:
+        return mx.full(s.shape, float("nan"), dtype=s.dtype)
+    return s / n
+
+
+def apply_reduction(loss: mx.array, reduction: str) -> mx.array:
+    """'none' | 'mean' | 'sum' of an unreduced loss, in the loss's dtype."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return accurate_sum(loss).astype(loss.dtype)
+    if reduction == "mean":
+        return accurate_mean(loss).astype(loss.dtype)
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def weighted_mean(loss: mx.array, weights: mx.array, dtype: Optional[mx.Dtype] = None) -> mx.array:
+    """torch's weighted mean for NLL / cross-entropy: sum(loss) / sum(weights).
+
+    ``weights`` holds each element's class weight, zero where the target is
+    ignored; when every target is ignored this is 0 / 0 = NaN, as in torch.
+    """
+    out_dtype = dtype if dtype is not None else loss.dtype
+    total = accurate_sum(loss)
+    denom = accurate_sum(weights.astype(total.dtype))
+    return (total / denom).astype(out_dtype)
+
+
+def batchmean(loss: mx.array) -> mx.array:
+    """``kl_div``'s 'batchmean': the sum divided by the batch size (dim 0)."""
+    total = accurate_sum(loss)
+    if loss.ndim == 0:
+        return total.astype(loss.dtype)
+    return (total / loss.shape[0]).astype(loss.dtype)
+
+
+def length_normalized_mean(loss: mx.array, lengths: mx.array) -> mx.array:
+    """CTC's 'mean': each loss divided by its target length (clamped to >= 1),
+    then the mean over the batch."""
+    denom = mx.maximum(lengths, 1).astype(acc_dtype(loss.dtype))
+    return accurate_mean(loss.astype(denom.dtype) / denom).astype(loss.dtype)

@@ -1,0 +1,261 @@
+"""Input checks in three tiers, with one message form.
+
+(a) options, in plain Python; (b) shapes, ndim and dtypes, which are safe
+under ``mx.compile``; (c) values (class-index range, CTC lengths), which need
+the data: they run in eager mode only and can be switched off with
+:func:`set_value_checks` / :func:`value_checks`.  Under ``mx.compile`` or
+``mx.vmap`` reading a value raises MLX's ``[eval]`` error; tier-(c) checks
+detect that and skip themselves, so they never break a trace.
+
+Every message reads ``fn: `arg` must be <expected>, got <what came>.``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Callable, Iterator, Sequence
+
+import mlx.core as mx
+
+__all__ = [
+    "ShapeError",
+    "set_value_checks",
+    "value_checks",
+    "value_checks_enabled",
+]
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A shape that does not fit.
+
+    Both a ``ValueError`` (our contract) and a ``RuntimeError`` (what torch
+    raises for shapes), so ported ``except RuntimeError`` still catches it.
+    """
+
+
+class ValueCheckError(ValueError, RuntimeError):
+    """A value that does not fit (class index out of range, bad length...).
+
+    torch raises ``RuntimeError`` / ``IndexError`` for these; ours is a
+    ``ValueError`` that is also a ``RuntimeError``.
+    """
+
+
+_state = threading.local()
+
+
+def value_checks_enabled() -> bool:
+    """Whether tier-(c) value checks (which read array values) run."""
+    return getattr(_state, "enabled", True)
+
+
+def set_value_checks(enabled: bool) -> None:
+    """Switch tier-(c) value checks on or off for this thread.
+
+    The checks (class indices in range, probabilities in [0, 1], CTC lengths
+    that fit, ...) read values, so each costs a synchronisation with the
+    device. They never run inside ``mx.compile``/``mx.vmap``. Turn them off
+    for speed once your data pipeline is known to be right.
+    """
+    _state.enabled = bool(enabled)
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool) -> Iterator[None]:
+    """Context manager form of :func:`set_value_checks`."""
+    old = value_checks_enabled()
+    set_value_checks(enabled)
+    try:
+        yield
+    finally:
+        set_value_checks(old)
+
+
+# --------------------------------------------------------------------------
+# messages
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def message(fn: str, arg: str, expected: str, got: str) -> str:
+    return f"{fn}: `{arg}` must {expected}, got {got}."
+
+
+def dtype_name(dtype: Any) -> str:
+    return str(dtype).replace("mlx.core.", "")
+
+
+# --------------------------------------------------------------------------
+# tier (a): options
+
+
+def check_option(fn: str, name: str, value: Any, allowed: Sequence[Any]) -> None:
+    if value not in allowed:
+        raise ValueError(
+            message(fn, name, "be one of " + ", ".join(repr(a) for a in allowed), repr(value))
+        )
+
+
+def check_number(
+    fn: str,
+    name: str,
+    value: Any,
+    *,
+    min_value: float | None = None,
+    min_inclusive: bool = True,
+    integer: bool = False,
+) -> float:
+    """A Python number option (margin, eps, beta...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, mx.array) and value.ndim == 0:
+            raise TypeError(message(fn, name, "be a Python number", "an mx.array; use .item()"))
+        kind = "an int" if integer else "a number"
+        raise TypeError(message(fn, name, f"be {kind}", type(value).__name__))
+    if integer and not isinstance(value, int):
+        raise TypeError(message(fn, name, "be an int", repr(value)))
+    if min_value is not None:
+        bad = value < min_value if min_inclusive else value <= min_value
+        if bad:
+            op = ">=" if min_inclusive else ">"
+            raise ValueError(message(fn, name, f"be {op} {min_value}", repr(value)))
+    return value
+
+
+# --------------------------------------------------------------------------
+# tier (b): types, dtypes, shapes (safe under mx.compile)
+
+
+def check_array(fn: str, name: str, x: Any) -> mx.array:
+    if not isinstance(x, mx.array):
+        raise TypeError(message(fn, name, "be an mx.array", type(x).__name__))
+    return x
+
+
+def check_floating(fn: str, name: str, x: Any) -> mx.array:
+    check_array(fn, name, x)
+    if not mx.issubdtype(x.dtype, mx.floating):
+        raise TypeError(
+            message(fn, name, "have a floating dtype", f"{dtype_name(x.dtype)}")
+        )
+    return x
+
+
+def check_integer(fn: str, name: str, x: Any) -> mx.array:
+    check_array(fn, name, x)
+    if not mx.issubdtype(x.dtype, mx.integer):
+        raise TypeError(
+            message(fn, name, "have an integer dtype (class indices)", dtype_name(x.dtype))
+        )
+    return x
+
+
+def check_ndim(fn: str, name: str, x: mx.array, allowed: Sequence[int] | str) -> None:
+    ok = x.ndim in allowed if not isinstance(allowed, str) else True
+    if not ok:
+        want = " or ".join(str(a) for a in allowed)
+        raise ShapeError(
+            message(fn, name, f"be {want}-D", f"{x.ndim}-D of shape {fmt_shape(x.shape)}")
+        )
+
+
+def check_same_shape(fn: str, name: str, x: mx.array, ref_name: str, ref: mx.array) -> None:
+    if tuple(x.shape) != tuple(ref.shape):
+        raise ShapeError(
+            message(
+                fn,
+                name,
+                f"have the shape of `{ref_name}`, {fmt_shape(ref.shape)}",
+                fmt_shape(x.shape),
+            )
+        )
+
+
+def broadcast_shapes(fn: str, names: Sequence[str], *arrays: mx.array) -> tuple[int, ...]:
+    """torch's broadcasting rule, with our message when it fails."""
+    try:
+        return tuple(mx.broadcast_shapes(*[a.shape for a in arrays]))
+    except ValueError:
+        shapes = ", ".join(f"`{n}` {fmt_shape(a.shape)}" for n, a in zip(names, arrays))
+        raise ShapeError(
+            f"{fn}: " + " and ".join(f"`{n}`" for n in names)
+            + f" must be broadcastable to one shape, got {shapes}."
+        ) from None
+
+
+# --------------------------------------------------------------------------
+# tier (c): values, eager only
+
+
+def _is_tracing_error(err: BaseException) -> bool:
+    return "[eval]" in str(err)
+
+
+def run_value_check(check: Callable[[], None]) -> None:
+    """Run a check that reads values, unless switched off or under a trace."""
+    if not value_checks_enabled():
+        return
+    try:
+        check()
+    except ValueError as err:
+        if _is_tracing_error(err) and not isinstance(err, (ShapeError, ValueCheckError)):
+            return
+        raise
+
+
+def check_index_range(
+    fn: str,
+    name: str,
+    target: mx.array,
+    num_classes: int,
+    *,
+    ignore_index: int | None = None,
+) -> None:
+    """Every class index (except ``ignore_index``) lies in [0, num_classes)."""
+
+    def check() -> None:
+        if target.size == 0:
+            return
+        t = target
+        if ignore_index is not None:
+            t = mx.where(t == ignore_index, 0, t)
+        lo = mx.min(t)
+        hi = mx.max(t)
+        mx.eval(lo, hi)
+        lo_v, hi_v = int(lo.item()), int(hi.item())
+        if lo_v < 0 or hi_v >= num_classes:
+            bad = lo_v if lo_v < 0 else hi_v
+            extra = f" (or {ignore_index}, the ignore_index)" if ignore_index is not None else ""
+            raise ValueCheckError(
+                message(
+                    fn,
+                    name,
+                    f"hold class indices in [0, {num_classes}){extra}",
+                    f"{bad}: Target {bad} is out of bounds",
+                )
+            )
+
+    run_value_check(check)
+
+
+def check_values_in(
+    fn: str, name: str, x: mx.array, lo: float, hi: float, what: str
+) -> None:
+    """All values of ``x`` in [lo, hi] (NaN passes, as in torch)."""
+
+    def check() -> None:
+        if x.size == 0:
+            return
+        bad = mx.any((x < lo) | (x > hi))
+        if bool(bad.item()):
+            xmin, xmax = mx.min(x).item(), mx.max(x).item()
+            raise ValueCheckError(
+                message(fn, name, what, f"values in [{xmin:g}, {xmax:g}]")
+            )
+
+    run_value_check(check)

@@ -1,0 +1,1 @@
+"""Loss kernels, one module per family. Import from ``mlx_losses.functional``."""
