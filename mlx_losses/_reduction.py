@@ -15,12 +15,14 @@ and cast back once, as torch does.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import warnings
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import mlx.core as mx
 
-from ._validation import message
+from ._validation import message, user_stacklevel
 
 __all__ = [
     "REDUCTIONS",
@@ -32,6 +34,10 @@ __all__ = [
     "weighted_mean",
     "batchmean",
     "acc_dtype",
+    "global_sum",
+    "current_group",
+    "reduction_group",
+    "length_normalized_mean",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -59,7 +65,7 @@ def legacy_get_string(
             "size_average and reduce args will be deprecated, "
             f"please use reduction='{ret}' instead.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     return ret
 
@@ -162,39 +168,107 @@ def accurate_mean(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
     return s / n
 
 
-def apply_reduction(loss: mx.array, reduction: str) -> mx.array:
-    """'none' | 'mean' | 'sum' of an unreduced loss, in the loss's dtype."""
+_GROUP: contextvars.ContextVar = contextvars.ContextVar("mlx_losses_group", default=None)
+
+
+def current_group():
+    """The ``mx.distributed.Group`` the loss being computed reduces over
+    (set by the public functions' ``group=`` keyword), or None."""
+    return _GROUP.get()
+
+
+@contextlib.contextmanager
+def reduction_group(group) -> Iterator[None]:
+    """Run a loss kernel with its global reductions over ``group``."""
+    token = _GROUP.set(group)
+    try:
+        yield
+    finally:
+        _GROUP.reset(token)
+
+
+def _group(group):
+    group = group if group is not None else _GROUP.get()
+    if group is None or group.size() == 1:
+        return None
+    return group
+
+
+def global_sum(x: mx.array, group: Optional["mx.distributed.Group"] = None) -> mx.array:
+    """``x`` summed over the ranks of ``group`` (``x`` itself when ``group`` is
+    None or has one rank).
+
+    MLX's ``all_sum`` has the identity as its VJP, so a loss built as
+    ``global_sum(local_sum) / global_sum(local_count)`` gives each rank the
+    gradient of the *global* loss w.r.t. its *local* inputs: summing the
+    ranks' gradients gives the single-process gradient on the whole batch.
+    """
+    group = _group(group)
+    if group is None:
+        return x
+    return mx.distributed.all_sum(x, group=group)
+
+
+def _count(n: int, like: mx.array, group) -> mx.array:
+    return global_sum(mx.array(n, dtype=like.dtype), group)
+
+
+def apply_reduction(loss: mx.array, reduction: str, *, group=None) -> mx.array:
+    """'none' | 'mean' | 'sum' of an unreduced loss, in the loss's dtype.
+
+    With ``group`` (an ``mx.distributed.Group``), 'sum' and 'mean' are over
+    every rank's elements: the value one process computes on the
+    concatenated batch. 'none' ignores ``group``.
+    """
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return accurate_sum(loss).astype(loss.dtype)
+        return global_sum(accurate_sum(loss), group).astype(loss.dtype)
     if reduction == "mean":
-        return accurate_mean(loss).astype(loss.dtype)
+        group = _group(group)
+        if group is None:
+            return accurate_mean(loss).astype(loss.dtype)
+        total = global_sum(accurate_sum(loss), group)
+        return (total / _count(loss.size, total, group)).astype(loss.dtype)
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def weighted_mean(loss: mx.array, weights: mx.array, dtype: Optional[mx.Dtype] = None) -> mx.array:
+def weighted_mean(
+    loss: mx.array, weights: mx.array, dtype: Optional[mx.Dtype] = None, *, group=None
+) -> mx.array:
     """torch's weighted mean for NLL / cross-entropy: sum(loss) / sum(weights).
 
     ``weights`` holds each element's class weight, zero where the target is
-    ignored; when every target is ignored this is 0 / 0 = NaN, as in torch.
+    ignored. When every target is ignored the value is 0 / 0 = NaN and the
+    gradient is zero, both as in torch (a plain division would give a NaN
+    gradient: 0 * inf). With ``group``, both sums run over every rank.
     """
     out_dtype = dtype if dtype is not None else loss.dtype
-    total = accurate_sum(loss)
-    denom = accurate_sum(weights.astype(total.dtype))
-    return (total / denom).astype(out_dtype)
+    total = global_sum(accurate_sum(loss), group)
+    denom = global_sum(accurate_sum(weights.astype(total.dtype)), group)
+    none_counted = denom == 0
+    safe = mx.where(none_counted, 1.0, denom)
+    out = mx.where(none_counted, mx.stop_gradient(total) / denom, total / safe)
+    return out.astype(out_dtype)
 
 
-def batchmean(loss: mx.array) -> mx.array:
-    """``kl_div``'s 'batchmean': the sum divided by the batch size (dim 0)."""
-    total = accurate_sum(loss)
+def batchmean(loss: mx.array, *, group=None) -> mx.array:
+    """``kl_div``'s 'batchmean': the sum divided by the batch size (dim 0).
+
+    With ``group``: the global sum over the global batch size."""
+    total = global_sum(accurate_sum(loss), group)
     if loss.ndim == 0:
         return total.astype(loss.dtype)
-    return (total / loss.shape[0]).astype(loss.dtype)
+    return (total / _count(loss.shape[0], total, group)).astype(loss.dtype)
 
 
-def length_normalized_mean(loss: mx.array, lengths: mx.array) -> mx.array:
+def length_normalized_mean(loss: mx.array, lengths: mx.array, *, group=None) -> mx.array:
     """CTC's 'mean': each loss divided by its target length (clamped to >= 1),
-    then the mean over the batch."""
+    then the mean over the batch (the global batch with ``group``)."""
     denom = mx.maximum(lengths, 1).astype(acc_dtype(loss.dtype))
-    return accurate_mean(loss.astype(denom.dtype) / denom).astype(loss.dtype)
+    per = loss.astype(denom.dtype) / denom
+    group = _group(group)
+    if group is None:
+        return accurate_mean(per).astype(loss.dtype)
+    total = global_sum(accurate_sum(per), group)
+    return (total / _count(per.size, total, group)).astype(loss.dtype)

@@ -13,6 +13,8 @@ Every message reads ``fn: `arg` must be <expected>, got <what came>.``
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import threading
 from typing import Any, Callable, Iterator, Sequence
 
@@ -89,6 +91,21 @@ def message(fn: str, arg: str, expected: str, got: str) -> str:
 
 def dtype_name(dtype: Any) -> str:
     return str(dtype).replace("mlx.core.", "")
+
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` that points at the first frame
+    outside ``mlx_losses`` (the user's line), however many wrappers sit in
+    between. Call it in the argument list of ``warnings.warn``."""
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 # --------------------------------------------------------------------------

@@ -4,15 +4,48 @@
 from .losses.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 
 # -- classification (issue 2)
+from .losses.classification import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    nll_loss,
+)
 
 # -- probabilistic (issue 2)
+from .losses.probabilistic import gaussian_nll_loss, kl_div, poisson_nll_loss
 
 # -- margin (issue 3)
+from .losses.margin import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+)
 
 # -- embedding (issue 3)
+from .losses.embedding import (
+    cosine_embedding_loss,
+    cosine_similarity,
+    pairwise_distance,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 
 # -- ctc (issue 4)
+from .losses.ctc import ctc_loss
 
 # -- linear_cross_entropy (issue 5)
+from .losses.linear_cross_entropy import linear_cross_entropy
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+from ._group import with_group as _with_group
+
+# Every loss takes a keyword-only ``group=`` (mx.distributed): wrap them here,
+# once, so that no kernel carries it (see mlx_losses/_group.py).
+_HELPERS = ("cosine_similarity", "pairwise_distance")
+__all__ = sorted(name for name in dir() if not name.startswith("_"))
+for _name in __all__:
+    if _name not in _HELPERS:
+        globals()[_name] = _with_group(globals()[_name])
+del _name

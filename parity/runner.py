@@ -6,7 +6,9 @@ sweeps, making the values, converting them to torch, calling our function
 (eager and under ``mx.compile``), our Module, and torch's function, taking
 VJPs with a random cotangent, and comparing.
 
-Tolerances (per dtype, overridable per case with a comment in the table):
+Tolerances (per dtype, overridable per case with a comment in the table;
+the table and the comparison live in ``mlx_losses.testing``, shared with
+``mlx_losses.testing.assert_matches_torch``):
   float64   rtol 1e-9,  atol 1e-11   (same formula, different order of ops)
   float32   rtol 2e-5,  atol 2e-6    (a few float32 ulps after a reduction)
   float16 / bfloat16: our error against torch in float64 is no worse than
@@ -28,20 +30,21 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, U
 
 import numpy as np
 
+from mlx_losses.testing import (  # the one comparison, shared with assert_matches_torch
+    DTYPES,
+    HALF,
+    TOLERANCES,
+    Mismatch,
+    _compare,
+    _dtype_name,
+    _to_np,
+    np_to_mx,
+)
+
 from . import specs as S
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
 REDUCTIONS = ("none", "mean", "sum")
 LEGACY = ((False, None), (None, False), (True, True), (False, True), (True, False))
-
-TOLERANCES: Dict[str, Tuple[float, float]] = {
-    "float64": (1e-9, 1e-11),
-    "float32": (2e-5, 2e-6),
-    # half types: (rtol, atol) of the slack on top of twice torch's own error
-    "float16": (2.0**-10, 2.0**-10),
-    "bfloat16": (2.0**-7, 2.0**-7),
-}
-HALF = ("float16", "bfloat16")
 
 
 @dataclass
@@ -141,6 +144,13 @@ def _b(v: Optional[bool]) -> str:
 
 @dataclass
 class Result:
+    """One variant's (or error case's) outcome.
+
+    ``out_err`` / ``grad_err``: worst relative error (max |ours - torch| /
+    max |torch|) of the outputs / gradients; ``used``: the largest fraction
+    of the allowed error any element used (1.0 = on the edge); ``seconds``:
+    wall time; ``kind``: ``'case'`` or ``'error'``."""
+
     id: str
     fn: str
     dtype: str
@@ -148,6 +158,9 @@ class Result:
     out_err: float = 0.0
     grad_err: float = 0.0
     message: str = ""
+    used: float = 0.0
+    seconds: float = 0.0
+    kind: str = "case"
 
 
 # --------------------------------------------------------------------------
@@ -235,23 +248,13 @@ def _convert(value: Any, rng, dtype: str, torch_dtype):
         t = tuple(int(v) for v in arr)
         return t, t, t, False
     if value.floating:
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float64)).to(torch_dtype)
+        t = torch.from_numpy(np.array(arr, dtype=np.float64, order='C')).to(torch_dtype)
         ref = t.to(torch.float64)
         m = np_to_mx(ref.numpy(), dtype)
         return m, t, ref, bool(value.grad)
-    t = torch.from_numpy(np.ascontiguousarray(arr))
+    t = torch.from_numpy(np.array(arr, order='C'))
     m = mx.array(arr)
     return m, t, t, False
-
-
-def np_to_mx(vals: np.ndarray, dtype: str):
-    """float64 NumPy values (already representable in ``dtype``) -> MLX, exactly.
-
-    ``mx.array`` of a float64 NumPy array would make float32 by default."""
-    mx = _mx()
-    if dtype == "float64":
-        return mx.array(vals, dtype=mx.float64)
-    return mx.array(np.asarray(vals, dtype=np.float32)).astype(getattr(mx, dtype))
 
 
 def make_inputs(case: Union[Case, ErrorCase], dtype: str, kwargs: Dict[str, Any]) -> _Inputs:
@@ -289,82 +292,13 @@ def _theirs(case: Union[Case, ErrorCase]) -> Callable:
     return getattr(TF, case.fn)
 
 
-def _to_np(x) -> np.ndarray:
-    mx = _mx()
-    if isinstance(x, mx.array):
-        if x.dtype == mx.bfloat16:
-            x = x.astype(mx.float32)
-        return np.array(x).astype(np.float64)
-    torch = _torch()
-    if isinstance(x, torch.Tensor):
-        return x.detach().to(torch.float64).numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
-def _dtype_name(x) -> str:
-    return str(x.dtype).replace("mlx.core.", "").replace("torch.", "")
-
-
 # --------------------------------------------------------------------------
 # comparison
 
 
-class Mismatch(AssertionError):
-    pass
-
-
-def _compare(
-    what: str,
-    ours: np.ndarray,
-    ref: np.ndarray,
-    dtype: str,
-    tol: Tuple[float, float],
-    lowp: Optional[np.ndarray] = None,
-) -> float:
-    """Raise Mismatch if ``ours`` is not close to ``ref``; return the worst
-    relative error (max |ours-ref| / max |ref|)."""
-    if ours.shape != ref.shape:
-        raise Mismatch(f"{what}: shape {ours.shape} != torch's {ref.shape}")
-    on, rn = np.isnan(ours), np.isnan(ref)
-    if not np.array_equal(on, rn):
-        idx = np.argwhere(on != rn)[0]
-        raise Mismatch(
-            f"{what}: NaN positions differ at {tuple(idx)}: ours {ours[tuple(idx)]!r}, "
-            f"torch {ref[tuple(idx)]!r}"
-        )
-    oi, ri = np.isinf(ours), np.isinf(ref)
-    if not np.array_equal(oi, ri) or not np.array_equal(
-        np.sign(ours[oi]), np.sign(ref[ri]) if ri.any() else np.sign(ours[oi])
-    ):
-        diff = np.argwhere((oi != ri) | (oi & ri & (np.sign(ours) != np.sign(ref))))
-        idx = tuple(diff[0]) if len(diff) else ()
-        raise Mismatch(
-            f"{what}: inf positions differ at {idx}: ours {ours[idx]!r}, torch {ref[idx]!r}"
-        )
-    fin = np.isfinite(ref) & np.isfinite(ours)
-    if not fin.any():
-        return 0.0
-    o, r = ours[fin], ref[fin]
-    rtol, atol = tol
-    err = np.abs(o - r)
-    scale = float(np.max(np.abs(r))) if r.size else 0.0
-    if dtype in HALF:
-        base = np.abs(lowp[fin] - r) if lowp is not None else 0.0
-        # Twice torch's own error in this dtype, plus about one ulp.
-        allowed = 2.0 * base + atol + rtol * np.abs(r)
-    else:
-        allowed = atol + rtol * np.abs(r)
-    bad = err > allowed
-    rel = float(np.max(err) / scale) if scale > 0 else float(np.max(err))
-    if bad.any():
-        k = int(np.argmax(err - allowed))
-        full_idx = tuple(np.argwhere(fin)[k]) if ours.ndim else ()
-        raise Mismatch(
-            f"{what}: worst element {full_idx}: ours {o[k]!r}, torch {r[k]!r}, "
-            f"|diff| {err[k]:.3g} > allowed {np.broadcast_to(allowed, err.shape)[k]:.3g} "
-            f"({dtype}, rtol {rtol:g}, atol {atol:g})"
-        )
-    return rel
+# ``Mismatch``, ``_compare`` (shape, dtype, NaN/inf positions, values; the
+# half-precision criterion) and the tolerance table are imported above from
+# ``mlx_losses.testing``.
 
 
 # --------------------------------------------------------------------------
@@ -446,6 +380,7 @@ def run_variant(v: Variant) -> Result:
     torch = _torch()
     kwargs = _call_kwargs(v)
     tol = case.tol.get(v.dtype, TOLERANCES[v.dtype])
+    usage = [0.0]  # the largest fraction of the allowed error used
     try:
         inp = make_inputs(case, v.dtype, kwargs)
         theirs, ours_fn = _theirs(case), _ours(case)
@@ -482,13 +417,13 @@ def run_variant(v: Variant) -> Result:
             out, grads = _mx_eval(ours_fn, inp.mx_args, inp.mx_kwargs, inp.grad_idx, cot_np, mode == "compile")
             if _dtype_name(out) != expect_dtype:
                 raise Mismatch(f"[{mode}] output dtype {_dtype_name(out)} != torch's {expect_dtype}")
-            worst_out = max(worst_out, _compare(f"[{mode}] output", _to_np(out), ref_np, v.dtype, tol, lowp_out))
+            worst_out = max(worst_out, _compare(f"[{mode}] output", _to_np(out), ref_np, v.dtype, tol, lowp_out, usage))
             for j, (g, rg) in enumerate(zip(grads, ref_grads)):
                 i = inp.grad_idx[j]
                 lg = lowp_grads[j] if lowp_grads else None
                 worst_grad = max(
                     worst_grad,
-                    _compare(f"[{mode}] grad of arg {i}", g, rg, v.dtype, tol, lg),
+                    _compare(f"[{mode}] grad of arg {i}", g, rg, v.dtype, tol, lg, usage),
                 )
 
         if case.module is not None:
@@ -510,7 +445,7 @@ def run_variant(v: Variant) -> Result:
                 warnings.simplefilter("ignore")
                 module = cls(**mkw)
                 out = case.module_call(module, *inp.mx_args) if case.module_call else module(*inp.mx_args)
-            _compare("[module] output", _to_np(out), ref_np, v.dtype, tol, lowp_out)
+            _compare("[module] output", _to_np(out), ref_np, v.dtype, tol, lowp_out, usage)
 
         if case.vmap and v.reduction == "none":
             batched = [a for a in inp.mx_args]
@@ -519,9 +454,9 @@ def run_variant(v: Variant) -> Result:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out_v = vf(*batched)
-            _compare("[vmap] output", _to_np(out_v), ref_np, v.dtype, tol, lowp_out)
+            _compare("[vmap] output", _to_np(out_v), ref_np, v.dtype, tol, lowp_out, usage)
 
-        return Result(v.id, case.fn, v.dtype, True, worst_out, worst_grad)
+        return Result(v.id, case.fn, v.dtype, True, worst_out, worst_grad, used=usage[0])
     except Mismatch as err:
         return Result(v.id, case.fn, v.dtype, False, message=str(err))
     except Exception as err:  # an unexpected error is a failure with its text

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import Tuple
 
 import mlx.core as mx
 
 from .._reduction import acc_dtype
-from .._validation import broadcast_shapes, check_floating, fmt_shape
+from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
-__all__ = ["promote_types", "result_dtype", "upcast", "broadcast_pair"]
+__all__ = ["exp", "logsumexp", "logaddexp", "promote_types", "result_dtype", "upcast", "broadcast_pair"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,10 +51,42 @@ def broadcast_pair(
             f"size ({fmt_shape(input.shape)}). This will likely lead to incorrect results due "
             "to broadcasting. Please ensure they have the same size.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     shape = broadcast_shapes(fn, ("input", "target"), input, target)
     out = result_dtype(input, target)
     x = mx.broadcast_to(upcast(input, out), shape)
     y = mx.broadcast_to(upcast(target, out), shape)
     return x, y, out
+
+
+# float64-accurate transcendentals. MLX 0.32's CPU ``exp`` of float64 (and so
+# ``softmax``, ``logsumexp``, ``logaddexp``, ``sigmoid``) has only float32
+# accuracy (~1e-6 relative); ``e ** x`` is accurate to rounding. Other dtypes
+# keep MLX's fused kernels.
+
+
+def exp(x: mx.array) -> mx.array:
+    """``exp``, accurate in float64 too."""
+    if x.dtype == mx.float64:
+        return mx.power(mx.array(math.e, dtype=mx.float64), x)
+    return mx.exp(x)
+
+
+def logsumexp(x: mx.array, axis: int = -1, keepdims: bool = False) -> mx.array:
+    """``mx.logsumexp``, accurate in float64 too (all -inf rows give -inf)."""
+    if x.dtype != mx.float64:
+        return mx.logsumexp(x, axis=axis, keepdims=keepdims)
+    m = mx.stop_gradient(mx.max(x, axis=axis, keepdims=True))
+    m = mx.where(mx.isinf(m), mx.zeros_like(m), m)  # all -inf (or +inf): no shift
+    out = m + mx.log(mx.sum(exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else mx.squeeze(out, axis=axis)
+
+
+def logaddexp(a: mx.array, b: mx.array) -> mx.array:
+    """``mx.logaddexp``, accurate in float64 too."""
+    if a.dtype != mx.float64:
+        return mx.logaddexp(a, b)
+    m = mx.maximum(a, b)
+    m = mx.where(mx.isinf(m), mx.zeros_like(m), m)
+    return m + mx.log(exp(a - m) + exp(b - m))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any, Dict, Optional
 
 import mlx.core as mx
 import mlx.nn as nn
 
-from .._reduction import resolve_reduction
+from .._group import check_group
+from .._reduction import reduction_group, resolve_reduction
 from .._validation import check_floating
 
 __all__ = ["_Loss", "_WeightedLoss"]
@@ -22,6 +25,43 @@ class _Loss(nn.Module):
     """
 
     _allowed_reductions = ("none", "mean", "sum")
+    _group: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every loss Module takes a keyword-only ``group=`` (an
+        # mx.distributed.Group) and computes its reductions over it; see
+        # mlx_losses.distributed. Done once here, not in each subclass.
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            init = cls.__dict__["__init__"]
+
+            @functools.wraps(init)
+            def __init__(self, *args: Any, group: Any = None, **kw: Any) -> None:
+                init(self, *args, **kw)
+                check_group(type(self).__name__, group)
+                if group is not None:
+                    self._group = group
+
+            sig = inspect.signature(init)
+            params = list(sig.parameters.values())
+            new = inspect.Parameter("group", inspect.Parameter.KEYWORD_ONLY, default=None)
+            if params and params[-1].kind == inspect.Parameter.VAR_KEYWORD:
+                params.insert(len(params) - 1, new)
+            else:
+                params.append(new)
+            __init__.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+            cls.__init__ = __init__  # type: ignore[method-assign]
+        if "__call__" in cls.__dict__:
+            call = cls.__dict__["__call__"]
+
+            @functools.wraps(call)
+            def __call__(self, *args: Any, **kw: Any) -> Any:
+                if self._group is None:
+                    return call(self, *args, **kw)
+                with reduction_group(self._group):
+                    return call(self, *args, **kw)
+
+            cls.__call__ = __call__  # type: ignore[method-assign]
 
     def __init__(
         self,

@@ -1,0 +1,289 @@
+"""Benchmark: linear_cross_entropy, chunked vs reference vs naive vs torch.
+
+Run by hand (never as a test)::
+
+    python benchmarks/bench_linear_cross_entropy.py --size quarter --reps 5
+    python benchmarks/bench_linear_cross_entropy.py --size full --reps 1
+
+Sizes: ``full`` is N=2048 tokens, D=1024, V=32000 (float32); ``quarter`` is
+512 x 256 x 8000. Providers:
+
+- ``mlx_losses-chunked``: ``linear_cross_entropy(..., options=LinearCrossEntropyOptions())``
+- ``mlx_losses-reference``: ``linear_cross_entropy(..., options=None)``
+- ``naive``: ``x @ W.T`` then ``mlx.nn.losses.cross_entropy(..., reduction='mean')``
+- ``torch-chunked`` / ``torch-reference``: torch's ``F.linear_cross_entropy`` on
+  the CPU with ``LinearCrossEntropyOptions()`` / ``None``.
+
+Metrics, one forward+backward (``mode=fwd+bwd``) and a forward (``mode=fwd``):
+
+- ``time``: wall seconds with ``mx.eval`` inside the timed region; providers
+  are interleaved within each repetition; p50 / p20 / p80 over repetitions.
+- ``peak_mem``: MLX: ``mx.get_peak_memory()`` after ``mx.reset_peak_memory()``
+  minus the active memory before the call (so: above the inputs; the
+  gradients, which every provider must return, are included).
+- ``peak_rss``: every provider, each in a fresh subprocess: the process's
+  peak RSS (``VmHWM``, reset through ``/proc/self/clear_refs`` once the
+  inputs exist) during one forward+backward, minus its RSS at that point. torch's CPU allocator returns large blocks to the
+  OS (``munmap``), so this tracks its live tensors; MLX's allocator caches
+  freed buffers, which RSS also counts. This is the number comparable
+  across MLX and torch.
+
+Output: long-format rows (loss, provider, mode, metric, unit, size, p50, p20,
+p80, device, versions), printed as CSV, plus the ratios the issue asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = {"full": (2048, 1024, 32000), "quarter": (512, 256, 8000), "tiny": (128, 64, 2000)}
+PROVIDERS = ("mlx_losses-chunked", "mlx_losses-reference", "naive", "torch-chunked", "torch-reference")
+
+
+def _mlx_inputs(n, d, v, seed=0):
+    import mlx.core as mx
+
+    mx.random.seed(seed)
+    x = mx.random.normal((n, d))
+    w = 0.02 * mx.random.normal((v, d))
+    t = mx.random.randint(0, v, (n,))
+    mx.eval(x, w, t)
+    return x, w, t
+
+
+def _mlx_step(provider, mode):
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    from mlx_losses import LinearCrossEntropyOptions
+    from mlx_losses.functional import linear_cross_entropy
+
+    if provider == "mlx_losses-chunked":
+        opts = LinearCrossEntropyOptions()
+        f = lambda x, w, t: linear_cross_entropy(x, w, t, options=opts)  # noqa: E731
+    elif provider == "mlx_losses-reference":
+        f = lambda x, w, t: linear_cross_entropy(x, w, t)  # noqa: E731
+    else:
+        f = lambda x, w, t: nn.losses.cross_entropy(x @ w.T, t, reduction="mean")  # noqa: E731
+    if mode == "fwd":
+        return lambda x, w, t: f(x, w, t)
+    vg = mx.value_and_grad(f, argnums=(0, 1))
+    return lambda x, w, t: vg(x, w, t)
+
+
+def _torch_inputs(n, d, v, seed=0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    w = 0.02 * torch.randn(v, d, generator=g)
+    t = torch.randint(0, v, (n,), generator=g)
+    return x, w, t
+
+
+def _torch_step(provider, mode):
+    import torch
+    import torch.nn.functional as TF
+
+    opts = torch.nn.LinearCrossEntropyOptions() if provider == "torch-chunked" else None
+
+    def run(x, w, t):
+        if mode == "fwd":
+            with torch.no_grad():
+                return TF.linear_cross_entropy(x, w, t, options=opts)
+        x = x.detach().requires_grad_(True)
+        w = w.detach().requires_grad_(True)
+        loss = TF.linear_cross_entropy(x, w, t, options=opts)
+        gx, gw = torch.autograd.grad(loss, (x, w))
+        return loss, gx, gw
+
+    return run
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_hwm():
+    # Linux: writing 5 to clear_refs resets the peak-RSS mark (VmHWM). (Not
+    # ru_maxrss: that one carries the parent's RSS over fork + exec.)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _child(provider, size):
+    """One forward+backward in this fresh process; print the RSS high-water
+    mark above the inputs (and MLX's own peak for MLX providers)."""
+    n, d, v = SIZES[size]
+    out = {"provider": provider, "size": size}
+    if provider.startswith("torch"):
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+        x, w, t = _torch_inputs(n, d, v)
+        step = _torch_step(provider, "fwd+bwd")
+        base = _status_kib("VmRSS")
+        _reset_hwm()
+        t0 = time.perf_counter()
+        step(x, w, t)
+        out["seconds"] = time.perf_counter() - t0
+    else:
+        import mlx.core as mx
+
+        x, w, t = _mlx_inputs(n, d, v)
+        step = _mlx_step(provider, "fwd+bwd")
+        mx.synchronize()
+        base = _status_kib("VmRSS")
+        _reset_hwm()
+        active = mx.get_active_memory()
+        mx.reset_peak_memory()
+        t0 = time.perf_counter()
+        mx.eval(step(x, w, t))
+        out["seconds"] = time.perf_counter() - t0
+        out["mx_peak_above_inputs"] = mx.get_peak_memory() - active
+    out["rss_peak_above_inputs"] = (_status_kib("VmHWM") - base) * 1024
+    print(json.dumps(out))
+
+
+def _versions():
+    import mlx.core as mx
+
+    try:
+        import torch
+
+        tv = torch.__version__
+    except ImportError:  # pragma: no cover
+        tv = "-"
+    return f"mlx {mx.__version__}; torch {tv}; python {platform.python_version()}"
+
+
+def _q(values, q):
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="quarter")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--providers", default=",".join(PROVIDERS))
+    ap.add_argument("--modes", default="fwd+bwd,fwd")
+    ap.add_argument("--no-time", action="store_true", help="memory only")
+    ap.add_argument("--no-rss", action="store_true", help="skip the subprocess RSS runs")
+    ap.add_argument("--rss-only", action="store_true", help="only the subprocess RSS runs")
+    ap.add_argument("--rss-providers", default=None,
+                    help="providers for the RSS runs (default: --providers)")
+    ap.add_argument("--child", nargs=2, metavar=("PROVIDER", "SIZE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return
+
+    import mlx.core as mx
+
+    n, d, v = SIZES[args.size]
+    size = f"N={n},D={d},V={v},float32"
+    device = f"{mx.default_device()} ({platform.machine()}, {os.cpu_count()} cpus)"
+    versions = _versions()
+    providers = args.providers.split(",")
+    modes = args.modes.split(",")
+    rows = []
+
+    def row(provider, mode, metric, unit, vals):
+        rows.append(dict(loss="linear_cross_entropy", provider=provider, mode=mode, metric=metric,
+                         unit=unit, size=size, p50=statistics.median(vals), p20=_q(vals, 0.2),
+                         p80=_q(vals, 0.8), device=device, versions=versions))
+
+    # in-process: MLX peak memory and interleaved times
+    mlx_x = _mlx_inputs(n, d, v)
+    torch_x = _torch_inputs(n, d, v) if any(p.startswith("torch") for p in providers) else None
+    if any(p.startswith("torch") for p in providers):
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    if args.rss_only:
+        providers, modes = [], ["fwd+bwd"]
+    times = {(p, m): [] for p in providers for m in modes}
+    peaks = {(p, m): [] for p in providers for m in modes if not p.startswith("torch")}
+    steps = {}
+    for p in providers:
+        for m in modes:
+            steps[p, m] = _torch_step(p, m) if p.startswith("torch") else _mlx_step(p, m)
+    reps = 0 if args.no_time else args.reps
+    for rep in range(max(reps, 1) if providers else 0):
+        for m in modes:
+            for p in providers:
+                if p.startswith("torch"):
+                    if args.no_time:
+                        continue
+                    t0 = time.perf_counter()
+                    steps[p, m](*torch_x)
+                    times[p, m].append(time.perf_counter() - t0)
+                    continue
+                mx.synchronize()
+                active = mx.get_active_memory()
+                mx.reset_peak_memory()
+                t0 = time.perf_counter()
+                mx.eval(steps[p, m](*mlx_x))
+                dt = time.perf_counter() - t0
+                peaks[p, m].append(mx.get_peak_memory() - active)
+                if not args.no_time:
+                    times[p, m].append(dt)
+                print(f"# rep {rep} {m} {p}: {dt:.3f}s peak {(mx.get_peak_memory() - active) / 2**20:.1f} MiB",
+                      file=sys.stderr, flush=True)
+    for (p, m), vals in times.items():
+        if vals:
+            row(p, m, "time", "s", vals)
+    for (p, m), vals in peaks.items():
+        row(p, m, "peak_mem", "MiB", [b / 2**20 for b in vals])
+
+    # subprocess: RSS high-water marks, comparable across MLX and torch
+    if not args.no_rss and "fwd+bwd" in modes:
+        for p in (args.rss_providers or args.providers).split(","):
+            res = subprocess.run([sys.executable, __file__, "--child", p, args.size],
+                                 capture_output=True, text=True, check=True)
+            out = json.loads(res.stdout.strip().splitlines()[-1])
+            row(p, "fwd+bwd", "peak_rss", "MiB", [out["rss_peak_above_inputs"] / 2**20])
+
+    keys = ["loss", "provider", "mode", "metric", "unit", "size", "p50", "p20", "p80", "device", "versions"]
+    print(",".join(keys))
+    for r in rows:
+        print(",".join(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys))
+
+    # the ratios the issue asks for (medians; interleaved repetitions)
+    def get(p, m, metric):
+        for r in rows:
+            if (r["provider"], r["mode"], r["metric"]) == (p, m, metric):
+                return r["p50"]
+        return None
+
+    print()
+    for m in modes:
+        c, r = get("mlx_losses-chunked", m, "time"), get("mlx_losses-reference", m, "time")
+        if c and r:
+            print(f"time chunked / reference ({m}): {c / r:.3f}")
+        c, r = get("mlx_losses-chunked", m, "peak_mem"), get("mlx_losses-reference", m, "peak_mem")
+        if c and r:
+            print(f"peak_mem chunked / reference ({m}): {c / r:.3f}")
+    c, t = get("mlx_losses-chunked", "fwd+bwd", "peak_rss"), get("torch-chunked", "fwd+bwd", "peak_rss")
+    if c and t:
+        print(f"peak_rss chunked / torch-chunked (fwd+bwd): {c / t:.3f}")
+
+
+if __name__ == "__main__":
+    main()

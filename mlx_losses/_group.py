@@ -1,0 +1,61 @@
+"""The keyword-only ``group=`` of every loss (data-parallel global reductions).
+
+A loss's kernel never sees ``group``: the public function (and the Module)
+set it as the current reduction group, and the reduction helpers in
+``_reduction.py`` (``apply_reduction``, ``weighted_mean``, ``batchmean``,
+``length_normalized_mean``) read it. So every reduction of every loss is
+global over the group's ranks, from one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable
+
+import mlx.core as mx
+
+from ._reduction import reduction_group
+from ._validation import message
+
+__all__ = ["check_group", "with_group", "GROUP_DOC"]
+
+GROUP_DOC = """
+    Distributed:
+        group (mx.distributed.Group, optional, keyword-only): reduce over every
+            rank of ``group``: ``'mean'`` (and the weighted / batch / length
+            means) and ``'sum'`` become the value one process computes on the
+            concatenated batch, and each rank's gradient is that of the global
+            loss w.r.t. its local inputs (sum, don't average, the ranks'
+            gradients). ``'none'`` ignores it. Default: ``None``.
+"""
+
+
+def check_group(fn: str, group: Any) -> None:
+    if group is not None and not isinstance(group, mx.distributed.Group):
+        raise TypeError(
+            message(fn, "group", "be an mx.distributed.Group or None", type(group).__name__)
+        )
+
+
+def with_group(fn: Callable) -> Callable:
+    """``fn`` with a keyword-only ``group=None`` that sets the reduction group."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, group: Any = None, **kwargs: Any) -> Any:
+        if group is None:
+            return fn(*args, **kwargs)
+        check_group(fn.__name__, group)
+        with reduction_group(group):
+            return fn(*args, **kwargs)
+
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    new = inspect.Parameter("group", inspect.Parameter.KEYWORD_ONLY, default=None)
+    if params and params[-1].kind == inspect.Parameter.VAR_KEYWORD:
+        params.insert(len(params) - 1, new)
+    else:
+        params.append(new)
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + GROUP_DOC
+    return wrapper

@@ -1,0 +1,787 @@
+"""Classification losses: cross-entropy, NLL and binary cross-entropy.
+
+Cross-entropy with class-index targets runs through one ``mx.custom_function``
+(:func:`_ce_index_fn`): the forward takes the softmax once (the only exp pass
+over the logits), reads the log-sum-exp off it, and returns the probabilities
+as a residual so that the backward is a single fused multiply-and-subtract
+with no second exp. Half-precision logits are taken through float32 inside
+the kernel and the gradient is cast back once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import struct
+from typing import Optional, Tuple
+
+import mlx.core as mx
+
+from .._reduction import (
+    accurate_sum,
+    acc_dtype,
+    apply_reduction,
+    resolve_reduction,
+    weighted_mean,
+)
+from .._validation import (
+    ShapeError,
+    ValueCheckError,
+    check_array,
+    check_floating,
+    check_index_range,
+    check_number,
+    dtype_name,
+    fmt_shape,
+    message,
+    run_value_check,
+)
+from ._common import exp, logsumexp, result_dtype, upcast
+
+__all__ = [
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+]
+
+
+# --------------------------------------------------------------------------
+# float64-accurate exp: MLX 0.32's CPU ``exp`` (and ``softmax``,
+# ``logsumexp``, ``logaddexp``, ``sigmoid``) of float64 has float32 accuracy
+# (~1e-6 relative); ``e ** x`` is accurate. Other dtypes take MLX's kernels.
+
+
+_exp = exp
+
+
+def _logsumexp(x: mx.array, axis: int) -> mx.array:
+    return logsumexp(x, axis=axis, keepdims=True)
+
+
+def _softplus_neg(x: mx.array) -> mx.array:
+    """log(1 + exp(-x)) = -log(sigmoid(x)), stable for any x."""
+    if x.dtype != mx.float64:
+        return mx.logaddexp(0.0, -x)
+    # relu(-x) + log1p(exp(-|x|)); relu(-x) as (|x| - x) / 2 keeps the
+    # gradient at x = 0 exact (-1/2).
+    return 0.5 * (mx.abs(x) - x) + mx.log1p(_exp(-mx.abs(x)))
+
+
+# --------------------------------------------------------------------------
+# shared checks
+
+
+def _check_ignore_index(fn: str, ignore_index) -> int:
+    return int(check_number(fn, "ignore_index", ignore_index, integer=True))
+
+
+def _check_class_weight(fn: str, weight: Optional[mx.array], C: int) -> Optional[mx.array]:
+    if weight is None:
+        return None
+    check_floating(fn, "weight", weight)
+    if weight.ndim != 1 or weight.shape[0] != C:
+        raise ShapeError(
+            message(
+                fn,
+                "weight",
+                f"have shape ({C},), one weight per class (weight tensor should be "
+                f"defined either for all {C} classes or no classes)",
+                fmt_shape(weight.shape),
+            )
+        )
+    return weight
+
+
+def _index_layout(fn: str, input: mx.array, target: mx.array) -> Tuple[int, Tuple[int, ...]]:
+    """Check a class-index target against ``input``; return (C, loss shape).
+
+    Layouts (class dim 1, as torch): ``(C)`` with target ``()`` or ``(1,)``;
+    ``(N, C)`` with ``(N,)``; ``(N, C, d1, ..., dK)`` with ``(N, d1, ..., dK)``.
+    """
+    if not mx.issubdtype(target.dtype, mx.integer):
+        raise TypeError(
+            message(
+                fn,
+                "target",
+                "hold class indices (an integer dtype) or class probabilities "
+                f"(a floating dtype and the shape of `input`, {fmt_shape(input.shape)})",
+                f"{dtype_name(target.dtype)} of shape {fmt_shape(target.shape)}",
+            )
+        )
+    if input.ndim == 1:
+        C = input.shape[0]
+        if target.ndim == 0 or tuple(target.shape) == (1,):
+            return C, ()
+        want = "()"
+    else:
+        C = input.shape[1]
+        expected = (input.shape[0],) + tuple(input.shape[2:])
+        if tuple(target.shape) == expected:
+            return C, expected
+        want = fmt_shape(expected)
+    raise ShapeError(
+        message(
+            fn,
+            "target",
+            f"have shape {want} for `input` of shape {fmt_shape(input.shape)}",
+            fmt_shape(target.shape),
+        )
+    )
+
+
+def _check_input(fn: str, input) -> mx.array:
+    check_floating(fn, "input", input)
+    if input.ndim == 0:
+        raise ShapeError(
+            message(fn, "input", "have 1 or more dimensions (C), (N, C) or (N, C, d1, ...)",
+                    "a 0-D array")
+        )
+    return input
+
+
+def _rows(input: mx.array, target: mx.array) -> Tuple[mx.array, mx.array]:
+    """Class-index layout -> (M, C) logits with the class axis last, (M,) targets."""
+    if input.ndim == 1:
+        return input.reshape(1, -1), target.reshape(1)
+    if input.ndim == 2:
+        return input, target
+    C = input.shape[1]
+    return mx.moveaxis(input, 1, -1).reshape(-1, C), target.reshape(-1)
+
+
+def _as_index(t: mx.array) -> mx.array:
+    """Targets in a signed dtype wide enough to compare with any ignore_index."""
+    if t.dtype in (mx.uint8, mx.int8, mx.uint16, mx.int16):
+        return t.astype(mx.int32)
+    if t.dtype in (mx.uint32, mx.uint64):
+        return t.astype(mx.int64)
+    return t
+
+
+def _c(value: float, dtype: mx.Dtype) -> mx.array:
+    """A constant in ``dtype`` (a bare Python float is rounded to float32 first)."""
+    return mx.array(value, dtype=dtype)
+
+
+def _target_masks(t: mx.array, C: int, ignore_index: int):
+    """(ignored, out of range and not ignored, safe index in [0, C) as int32)."""
+    ignored = t == ignore_index
+    in_range = (t >= 0) & (t < C)
+    safe = mx.where(in_range, t, 0).astype(mx.int32)
+    return ignored, mx.logical_not(in_range | ignored), safe
+
+
+# --------------------------------------------------------------------------
+# cross-entropy with class indices: the custom VJP
+
+
+@functools.lru_cache(maxsize=None)
+def _ce_index_fn(ignore_index: int, smoothing: float, weighted: bool):
+    """The per-row cross-entropy of (M, C) logits and (M,) class indices.
+
+    Per row (``w`` = class weights, ones without; ``W = sum(w)``;
+    ``lse`` = log-sum-exp; rows whose target is ``ignore_index`` give 0,
+    rows whose target is out of range give NaN, never a read out of range):
+
+        loss = (1 - eps) w_t (lse - x_t) + eps / C (W lse - sum_c w_c x_c)
+
+    which is torch's ``(1 - eps) * nll + eps / C * smooth`` per element
+    (its 'mean' divides both sums by the same weight total). The forward
+    returns ``(loss, p)``: the softmax ``p`` is the residual the VJP needs.
+    """
+    eps = float(smoothing)
+
+    def forward(x, t, w):
+        C = x.shape[-1]
+        xc = x.astype(acc_dtype(x.dtype))
+        ignored, bad, safe = _target_masks(t, C, ignore_index)
+        if xc.dtype == mx.float64:
+            # the same single exp pass, with an exp accurate in float64
+            m = mx.max(xc, axis=-1, keepdims=True)
+            e = _exp(xc - m)
+            s = mx.sum(e, axis=-1, keepdims=True)
+            p = e / s
+            lse = (m + mx.log(s)).squeeze(-1)
+        else:
+            # The only exp pass: MLX's fused softmax. At the row's argmax the
+            # shifted exp is exactly 1, so p there is 1 / sum and
+            # lse = max - log(p_max): no second pass for the log-sum-exp.
+            p = mx.softmax(xc, axis=-1)
+            k = mx.argmax(xc, axis=-1, keepdims=True)
+            lse = mx.take_along_axis(xc, k, axis=-1) - mx.log(mx.take_along_axis(p, k, axis=-1))
+            lse = lse.squeeze(-1)
+        xt = mx.take_along_axis(xc, mx.expand_dims(safe, -1), axis=-1).squeeze(-1)
+        nll = lse - xt
+        dt = xc.dtype
+        if w is not None:
+            wt = mx.take(w, safe)
+            loss = _c(1.0 - eps, dt) * wt * nll if eps else wt * nll
+        else:
+            loss = _c(1.0 - eps, dt) * nll if eps else nll
+        if eps:
+            if w is not None:
+                sx, W = xc @ w, mx.sum(w)
+            else:
+                sx, W = mx.sum(xc, axis=-1), _c(C, dt)
+            loss = loss + _c(eps / C, dt) * (W * lse - sx)
+        loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
+        return loss, p
+
+    def backward(x, t, w, g, p):
+        C = x.shape[-1]
+        ignored, bad, safe = _target_masks(t, C, ignore_index)
+        dt = p.dtype
+        g = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), g.astype(dt)))
+        if w is not None:
+            wt = mx.take(w, safe)
+            b = g * (_c(1.0 - eps, dt) * wt)
+            a = g * (_c(1.0 - eps, dt) * wt + _c(eps / C, dt) * mx.sum(w)) if eps else b
+        else:
+            b = g * _c(1.0 - eps, dt) if eps else g
+            a = g
+        # d loss_i / d x_ic = a_i p_ic - b_i [c == t_i] - c_i w_c: one pass
+        # over p (plus a rank-1 update with smoothing), then a scatter of one
+        # value per row. (mx.compile cannot fuse inside a VJP being traced,
+        # so this is written as few full-size passes as possible.)
+        col = lambda v: mx.expand_dims(v, -1)  # noqa: E731
+        ti = col(safe)
+        # the value at the target, from p (so the full-size array below has
+        # one user and the scatter writes into it in place)
+        at_t = mx.take_along_axis(p, ti, axis=-1) * col(a) - col(b)
+        grad = p * col(a)
+        if eps:
+            wv = w if w is not None else mx.ones((C,), dtype=p.dtype)
+            c = g * _c(-eps / C, dt)
+            at_t = at_t + col(c * mx.take(wv, safe))
+            grad = mx.addmm(grad, col(c), mx.expand_dims(wv, 0))
+        grad = mx.put_along_axis(grad, ti, at_t, axis=-1)
+        return grad.astype(x.dtype)
+
+    if weighted:
+
+        @mx.custom_function
+        def ce(x, t, w):
+            return forward(x, t, w)
+
+        @ce.vjp
+        def ce_vjp(primals, cotangents, outputs):
+            x, t, w = primals
+            gx = backward(x, t, w, cotangents[0], outputs[1])
+            return gx, mx.zeros_like(t), mx.zeros_like(w)
+
+    else:
+
+        @mx.custom_function
+        def ce(x, t):
+            return forward(x, t, None)
+
+        @ce.vjp
+        def ce_vjp(primals, cotangents, outputs):
+            x, t = primals
+            gx = backward(x, t, None, cotangents[0], outputs[1])
+            return gx, mx.zeros_like(t)
+
+    return ce
+
+
+def _use_fused(x2: mx.array, label_smoothing: float) -> bool:
+    """Whether to take ``mx.fast.cross_entropy`` (fused, float32 accumulation).
+
+    Only on the GPU (Metal/CUDA), where it is a fused kernel; its CPU version
+    is the unfused formula. Not exercised on CPU-only machines.
+    """
+    return (
+        mx.default_device() == mx.gpu
+        and label_smoothing == 0.0
+        and x2.size > 0
+        and x2.dtype in (mx.float32, mx.float16, mx.bfloat16)
+    )
+
+
+def _ce_index_fused(x2, t1, w, ignore_index):
+    C = x2.shape[-1]
+    ignored, bad, safe = _target_masks(t1, C, ignore_index)
+    loss = mx.fast.cross_entropy(x2, safe)  # float32, per row
+    if w is not None:
+        loss = loss * mx.take(w, safe)
+    return mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
+
+
+def _ce_rows(x2, t1, w, ignore_index, label_smoothing):
+    """Unreduced per-row loss (accumulation dtype) of (M, C) logits."""
+    M, C = x2.shape
+    if x2.size == 0:
+        # No logits to read: an ignored row is 0, any other row has no
+        # valid class (C == 0) and is NaN.
+        ignored = t1 == ignore_index
+        fill = 0.0 if C > 0 else float("nan")
+        return mx.where(ignored, 0.0, fill).astype(acc_dtype(x2.dtype))
+    if _use_fused(x2, label_smoothing):
+        return _ce_index_fused(x2, t1, w, ignore_index)
+    fn = _ce_index_fn(ignore_index, float(label_smoothing), w is not None)
+    return (fn(x2, t1) if w is None else fn(x2, t1, w))[0]
+
+
+def _class_weights_of(t1, w, ignore_index, dtype):
+    """Each row's weight in the 'mean' denominator: w[t] (1 without weight),
+    0 where ignored."""
+    ignored = t1 == ignore_index
+    if w is None:
+        return mx.logical_not(ignored).astype(dtype)
+    C = w.shape[0]
+    safe = mx.clip(t1, 0, max(C - 1, 0)).astype(mx.int32)
+    return mx.where(ignored, 0.0, mx.take(w, safe)).astype(dtype)
+
+
+def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype):
+    if reduction == "none":
+        return loss.reshape(out_shape).astype(out_dtype)
+    if reduction == "sum":
+        return apply_reduction(loss, "sum").astype(out_dtype)
+    # torch's weighted mean: sum over the summed weights of the counted
+    # targets; everything ignored (or an empty batch) is 0 / 0 = NaN.
+    return weighted_mean(loss, _class_weights_of(t1, w, ignore_index, loss.dtype), out_dtype)
+
+
+def cross_entropy(
+    input: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array] = None,
+    size_average: Optional[bool] = None,
+    ignore_index: int = -100,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> mx.array:
+    r"""Cross-entropy between logits and targets, as ``torch.nn.functional.cross_entropy``.
+
+    With class indices :math:`y_n` (``w`` the class weights, :math:`\epsilon`
+    the label smoothing, :math:`C` classes):
+
+    .. math::
+        \ell_n = (1 - \epsilon)\, w_{y_n} \left(-\log \mathrm{softmax}(x_n)_{y_n}\right)
+            + \frac{\epsilon}{C} \sum_c w_c \left(-\log \mathrm{softmax}(x_n)_c\right)
+
+    and :math:`\ell_n = 0` where :math:`y_n` is ``ignore_index``. ``'mean'``
+    divides the sum by :math:`\sum_n w_{y_n}` over the counted targets (NaN
+    when every target is ignored). With class probabilities :math:`p_{n,c}`
+    (``target`` of ``input``'s shape, smoothed to
+    :math:`(1-\epsilon) p + \epsilon / C`):
+    :math:`\ell_n = -\sum_c w_c\, p_{n,c} \log \mathrm{softmax}(x_n)_c`, and
+    ``'mean'`` divides by the number of rows.
+
+    Class-index targets run through a custom VJP that takes the softmax once
+    and reuses it in the backward (one exp pass over the logits per
+    forward+backward); float16/bfloat16 logits accumulate in float32. On the
+    GPU, ``mx.fast.cross_entropy`` is used where it applies.
+
+    Args:
+        input (array): Logits, class dimension 1: :math:`(C)`, :math:`(N, C)`
+            or :math:`(N, C, d_1, ..., d_K)`.
+        target (array): Class indices (integer dtype) of shape :math:`()`,
+            :math:`(N)` or :math:`(N, d_1, ..., d_K)`, each in :math:`[0, C)`
+            or ``ignore_index``; or class probabilities (floating dtype) of
+            ``input``'s shape.
+        weight (array, optional): A weight per class, shape :math:`(C)`.
+            Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        ignore_index (int, optional): A class-index target value that is
+            ignored (no loss, no gradient, not counted by ``'mean'``). Only
+            for class indices; probability targets require it negative.
+            Default: ``-100``.
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+        label_smoothing (float, optional): :math:`\epsilon` in [0, 1].
+            Default: ``0.0``.
+
+    Shape:
+        - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
+        - Target: :math:`()`, :math:`(N)` or :math:`(N, d_1, ..., d_K)` for
+          class indices; the shape of the input for probabilities.
+        - Output: scalar; with ``reduction='none'``, :math:`()`, :math:`(N)`
+          or :math:`(N, d_1, ..., d_K)`.
+
+    Returns:
+        array: The loss, in ``input``'s dtype (class indices) or the promoted
+        dtype of ``input`` and ``target`` (probabilities).
+
+    Raises:
+        ValueError: An out-of-range class index (eager mode; see
+            :func:`mlx_losses.set_value_checks`). Under ``mx.compile`` /
+            ``mx.vmap`` or with the checks off, such a target gives NaN.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import cross_entropy
+        >>> logits = mx.zeros((2, 4))
+        >>> round(cross_entropy(logits, mx.array([0, 3])).item(), 6)  # log 4
+        1.386294
+    """
+    fn = "cross_entropy"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    ignore_index = _check_ignore_index(fn, ignore_index)
+    check_number(fn, "label_smoothing", label_smoothing)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(
+            message(fn, "label_smoothing", "be in [0, 1]",
+                    f"{label_smoothing!r}: label_smoothing must be between 0.0 and 1.0")
+        )
+    label_smoothing = float(label_smoothing)
+    _check_input(fn, input)
+    check_array(fn, "target", target)
+    C = input.shape[0] if input.ndim == 1 else input.shape[1]
+    weight = _check_class_weight(fn, weight, C)
+
+    if tuple(target.shape) == tuple(input.shape):
+        return _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction,
+                                    label_smoothing)
+
+    C, out_shape = _index_layout(fn, input, target)
+    target = _as_index(target)
+    check_index_range(fn, "target", target, C, ignore_index=ignore_index)
+    x2, t1 = _rows(input, target)
+    # class weights are not differentiated (as in torch)
+    w = mx.stop_gradient(upcast(weight, input.dtype)) if weight is not None else None
+    loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing)
+    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, input.dtype)
+
+
+def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps):
+    if not mx.issubdtype(target.dtype, mx.floating):
+        raise TypeError(
+            message(
+                fn,
+                "target",
+                "have a floating dtype when it has `input`'s shape (class probabilities; "
+                "Expected floating point type for target with class probabilities)",
+                dtype_name(target.dtype),
+            )
+        )
+    if ignore_index >= 0:
+        raise ValueError(
+            message(fn, "ignore_index", "be negative for class-probability targets",
+                    f"{ignore_index}: ignore_index is not supported for floating point target")
+        )
+    out = result_dtype(input, target)
+    cdim = 0 if input.ndim == 1 else 1
+    C = input.shape[cdim]
+    x = upcast(input, out)
+    y = upcast(target, out)
+    if x.size == 0:
+        # nothing to normalize (logsumexp rejects empty arrays)
+        return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out)
+    logp = x - _logsumexp(x, cdim)
+    if eps > 0.0:
+        y = y * _c(1.0 - eps, y.dtype) + _c(eps / C, y.dtype)
+    prod = logp * y
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[cdim] = C
+        prod = prod * mx.stop_gradient(weight).astype(prod.dtype).reshape(shape)
+    return _reduce_probs(-accurate_sum(prod, axis=cdim), reduction, out)
+
+
+def _reduce_probs(loss, reduction, out):
+    if reduction == "none":
+        return loss.astype(out)
+    # 'mean': torch divides by numel / C (the number of rows); empty -> NaN.
+    return apply_reduction(loss, reduction).astype(out)
+
+
+# --------------------------------------------------------------------------
+# nll_loss
+
+
+def nll_loss(
+    input: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array] = None,
+    size_average: Optional[bool] = None,
+    ignore_index: int = -100,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
+
+    .. math::
+        \ell_n = -w_{y_n}\, x_{n, y_n}, \qquad \ell_n = 0 \text{ where } y_n = \text{ignore\_index}
+
+    ``'mean'`` is :math:`\sum_n \ell_n / \sum_n w_{y_n}` over the counted
+    targets (NaN when every target is ignored).
+
+    Args:
+        input (array): Log-probabilities, class dimension 1: :math:`(C)`,
+            :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
+        target (array): Class indices (integer dtype) of shape :math:`()`,
+            :math:`(N)` or :math:`(N, d_1, ..., d_K)`.
+        weight (array, optional): A weight per class, shape :math:`(C)`.
+            Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        ignore_index (int, optional): A target value that is ignored.
+            Default: ``-100``.
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
+        - Target: :math:`()`, :math:`(N)` or :math:`(N, d_1, ..., d_K)`.
+        - Output: scalar, or the target's shape with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in ``input``'s dtype.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import nll_loss
+        >>> logp = mx.array([[-1.0, -0.5], [-2.0, -0.25]])
+        >>> nll_loss(logp, mx.array([0, 1]), reduction="none").tolist()
+        [1.0, 0.25]
+    """
+    fn = "nll_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    ignore_index = _check_ignore_index(fn, ignore_index)
+    _check_input(fn, input)
+    check_array(fn, "target", target)
+    C, out_shape = _index_layout(fn, input, target)
+    weight = _check_class_weight(fn, weight, C)
+    target = _as_index(target)
+    check_index_range(fn, "target", target, C, ignore_index=ignore_index)
+
+    x = input.reshape(1, -1) if input.ndim == 1 else input
+    t = target.reshape(1) if input.ndim == 1 else target
+    acc = acc_dtype(input.dtype)
+    w = mx.stop_gradient(weight).astype(acc) if weight is not None else None
+    ignored, bad, safe = _target_masks(t, C, ignore_index)
+    if x.size == 0:
+        loss = mx.where(ignored, 0.0, 0.0 if C > 0 else float("nan")).astype(acc)
+    else:
+        # gather along the class axis (1) for every layout; upcast after the
+        # gather, so half inputs cost no full-size copy
+        xt = mx.take_along_axis(x, mx.expand_dims(safe, 1), axis=1).squeeze(1).astype(acc)
+        loss = -xt if w is None else -(mx.take(w, safe) * xt)
+        loss = mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
+    if reduction == "none":
+        return loss.reshape(out_shape).astype(input.dtype)
+    if reduction == "sum":
+        return apply_reduction(loss, "sum").astype(input.dtype)
+    return weighted_mean(loss, _class_weights_of(t, w, ignore_index, loss.dtype), input.dtype)
+
+
+# --------------------------------------------------------------------------
+# binary cross-entropy
+
+
+# torch's EPSILON in binary_cross_entropy_backward: a C++ float, so 1e-12
+# rounded to float32 (9.99999996e-13) in every dtype, float64 included.
+_BCE_EPS = struct.unpack("f", struct.pack("f", 1e-12))[0]
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_value(x, y):
+    # torch clamps each log at -100, so p in {0, 1} gives a finite loss.
+    return (y - 1.0) * mx.maximum(mx.log1p(-x), -100.0) - y * mx.maximum(mx.log(x), -100.0)
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_grads(x, y, g):
+    gx = g * (x - y) / mx.maximum((1.0 - x) * x, _c(_BCE_EPS, x.dtype))
+    gy = -g * mx.log(x / (1.0 - x))  # -logit(x), unclamped as in torch
+    return gx, gy
+
+
+@mx.custom_function
+def _bce(x, y):
+    return _bce_value(x, y)
+
+
+@_bce.vjp
+def _bce_vjp(primals, cotangent, output):
+    # torch's derivative, not autodiff of the clamped logs: finite w.r.t. the
+    # input at p in {0, 1} ((x - y) / max(x (1 - x), 1e-12)), and -logit(x)
+    # w.r.t. the target.
+    x, y = primals
+    gx, gy = _bce_grads(x, y, cotangent)
+    return gx, gy
+
+
+def _check_weight_broadcast(fn: str, name: str, w: mx.array, input: mx.array) -> mx.array:
+    check_floating(fn, name, w)
+    try:
+        shape = tuple(mx.broadcast_shapes(tuple(w.shape), tuple(input.shape)))
+    except ValueError:
+        shape = None
+    if shape != tuple(input.shape):
+        raise ShapeError(
+            message(fn, name, f"be broadcastable to `input`'s shape {fmt_shape(input.shape)}",
+                    fmt_shape(w.shape))
+        )
+    return w
+
+
+def _check_same_size(fn: str, input: mx.array, target: mx.array, torch_phrase: str) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(
+            message(fn, "target", f"have the shape of `input`, {fmt_shape(input.shape)} "
+                    f"({torch_phrase})", fmt_shape(target.shape))
+        )
+
+
+def _check_unit_interval(fn: str, name: str, x: mx.array) -> None:
+    """Every value in [0, 1]; NaN fails, as in torch."""
+
+    def check() -> None:
+        if x.size == 0:
+            return
+        ok = mx.all((x >= 0) & (x <= 1))
+        if not bool(ok.item()):
+            raise ValueCheckError(
+                message(fn, name, "hold probabilities in [0, 1]",
+                        f"values outside it: all elements of {name} should be between 0 and 1")
+            )
+
+    run_value_check(check)
+
+
+def binary_cross_entropy(
+    input: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Binary cross-entropy of probabilities, as ``torch.nn.functional.binary_cross_entropy``.
+
+    .. math::
+        \ell_n = -w_n \left( y_n \max(\log x_n, -100)
+            + (1 - y_n) \max(\log(1 - x_n), -100) \right)
+
+    The logs are clamped at -100 as in torch, and the gradient is torch's:
+    :math:`w (x - y) / \max(x (1 - x), 10^{-12})` w.r.t. the input (finite at
+    :math:`x \in \{0, 1\}`) and :math:`-w \operatorname{logit}(x)` w.r.t. the
+    target.
+
+    Args:
+        input (array): Probabilities in [0, 1], any shape.
+        target (array): Targets in [0, 1], the same shape as ``input``.
+        weight (array, optional): Weights broadcastable to ``input``'s shape
+            (not differentiated). Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the promoted dtype of ``input`` and ``target``.
+
+    Raises:
+        ValueError: ``input`` or ``target`` outside [0, 1] (eager mode; see
+            :func:`mlx_losses.set_value_checks`).
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import binary_cross_entropy
+        >>> binary_cross_entropy(mx.array([0.0, 1.0]), mx.array([1.0, 1.0]), reduction="none").tolist()
+        [100.0, -0.0]
+    """
+    fn = "binary_cross_entropy"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    check_floating(fn, "input", input)
+    check_floating(fn, "target", target)
+    _check_same_size(fn, input, target,
+                     "Using a target size that is different to the input size is deprecated")
+    if weight is not None:
+        _check_weight_broadcast(fn, "weight", weight, input)
+    _check_unit_interval(fn, "input", input)
+    _check_unit_interval(fn, "target", target)
+    out = result_dtype(input, target)
+    loss = _bce(upcast(input, out), upcast(target, out))
+    if weight is not None:
+        loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
+    return apply_reduction(loss, reduction).astype(out)
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_logits(x, y):
+    # (1 - y) x - log(sigmoid(x)) = (1 - y) x + softplus(-x), stable for any x
+    return (1.0 - y) * x + _softplus_neg(x)
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_logits_pos(x, y, pw):
+    # log_weight = 1 + (pos_weight - 1) y multiplies the -log(sigmoid(x)) term
+    return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * _softplus_neg(x)
+
+
+def binary_cross_entropy_with_logits(
+    input: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    pos_weight: Optional[mx.array] = None,
+) -> mx.array:
+    r"""Binary cross-entropy of logits, as ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    .. math::
+        \ell_n = w_n \left( (1 - y_n)\, x_n
+            + \left(1 + (p_n - 1) y_n\right) \log\left(1 + e^{-x_n}\right) \right)
+
+    computed stably (``mx.logaddexp(0, -x)``) for any logit; :math:`p` is
+    ``pos_weight``, broadcast against the target (a weight per class along
+    the last dimension, or any broadcastable shape).
+
+    Args:
+        input (array): Logits, any shape.
+        target (array): Targets (usually in [0, 1]), the same shape as
+            ``input``.
+        weight (array, optional): Weights broadcastable to ``input``'s shape.
+            Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+        pos_weight (array, optional): Weight of the positive term,
+            broadcastable to ``input``'s shape. Default: ``None``.
+
+    Shape:
+        - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
+        - Output: scalar, or :math:`(*)` with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in ``target``'s dtype (torch's rule).
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import binary_cross_entropy_with_logits
+        >>> round(binary_cross_entropy_with_logits(mx.array([0.0]), mx.array([1.0])).item(), 6)
+        0.693147
+    """
+    fn = "binary_cross_entropy_with_logits"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    check_floating(fn, "input", input)
+    check_floating(fn, "target", target)
+    _check_same_size(fn, input, target, "Target size must be the same as input size")
+    if weight is not None:
+        _check_weight_broadcast(fn, "weight", weight, input)
+    if pos_weight is not None:
+        _check_weight_broadcast(fn, "pos_weight", pos_weight, input)
+    # torch computes in place into the target's dtype: the output has it.
+    out = target.dtype
+    comp = result_dtype(input, target)
+    x, y = upcast(input, comp), upcast(target, comp)
+    if pos_weight is None:
+        loss = _bce_logits(x, y)
+    else:
+        loss = _bce_logits_pos(x, y, mx.stop_gradient(pos_weight).astype(x.dtype))
+    if weight is not None:
+        loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
+    return apply_reduction(loss, reduction).astype(out)

@@ -1,0 +1,569 @@
+"""Connectionist Temporal Classification loss (``ctc_loss``) and its backward.
+
+The kernel works on the *extended* label sequence of each sample, the target
+with a blank before, between and after its labels (``L = 2 S + 1``
+positions), for the whole batch at once:
+
+* the emission log-probabilities of every extended position are gathered
+  once, ``e = take_along_axis(log_probs, ext)`` of shape ``(T, N, L)``;
+* the forward (alpha) recursion runs over time in chunks of ``_STEPS``
+  steps, each chunk one ``mx.compile``'d call on ``(N, L)`` arrays (a
+  three-way log-sum-exp and a mask per step, fused); input lengths shorter
+  than ``T`` freeze alpha once a sample has ended, so there is no per-sample
+  Python work;
+* the gradient is the true gradient of the loss w.r.t. ``log_probs``, from a
+  beta (backward) recursion run the same way in a hand-written VJP
+  (``mx.custom_function``): the posterior of each (t, position) is
+  ``exp(alpha + beta - log p)``; blank positions are summed into the blank
+  class and label positions are scattered onto the classes with one batched
+  matmul against a one-hot ``(N, S, C)`` matrix.
+
+Everything is in log space; float16 / bfloat16 inputs are computed in
+float32 and the loss is cast back once; float64 stays float64.
+
+Speed: the recursions are bound by the exps and logs of the three-way
+log-sum-exp (MLX's CPU ``exp`` is several times slower than NumPy's). Under
+``mx.grad`` / ``mx.value_and_grad`` in eager mode, MLX calls compiled
+functions whose inputs are tracers uncompiled, so the per-step fusion is lost
+(about 2x slower): wrap the training step in ``mx.compile`` to keep it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import mlx.core as mx
+
+from .._reduction import acc_dtype, apply_reduction, length_normalized_mean, resolve_reduction
+from .._validation import (
+    ShapeError,
+    ValueCheckError,
+    check_floating,
+    check_ndim,
+    dtype_name,
+    fmt_shape,
+    message,
+    run_value_check,
+)
+
+__all__ = ["ctc_loss"]
+
+Lengths = Union[mx.array, Sequence[int]]
+
+# Time steps per compiled call of the recursions: fewer, larger calls cost
+# less Python and graph overhead; more steps per call cost compile time once
+# per shape.
+_STEPS = 16
+
+_NEG_INF = -math.inf
+
+
+# --------------------------------------------------------------------------
+# the recursions (compiled chunks of _STEPS time steps)
+
+
+def _exp(x: mx.array) -> mx.array:
+    """exp as ``e ** x``. MLX's CPU ``exp`` of float64 has float32 accuracy
+    (~2e-6 relative in MLX 0.32) and is the slower of the two in float32;
+    ``power`` is exact to rounding in both."""
+    return mx.power(mx.array(math.e, dtype=x.dtype), x)
+
+
+def _lse3(a: mx.array, b: mx.array, c: mx.array) -> mx.array:
+    """log(exp(a) + exp(b) + exp(c)), elementwise; -inf when all are -inf.
+
+    Sorting out the largest term first costs two exps instead of three
+    (exp(max - max) = 1); the exps dominate the recursion's cost on the CPU.
+    """
+    hi = mx.maximum(a, b)
+    lo1 = mx.minimum(a, b)
+    m = mx.maximum(hi, c)
+    lo2 = mx.minimum(hi, c)
+    # all three -inf: shift the smaller two by 0, not by -inf (which would give
+    # (-inf) - (-inf) = NaN); the result is then -inf + log(1) = -inf.
+    ms = mx.where(m == _NEG_INF, mx.zeros_like(m), m)
+    return m + mx.log(1 + _exp(lo1 - ms) + _exp(lo2 - ms))
+
+
+def _logsumexp(x: mx.array, axis: int, keepdims: bool = False) -> mx.array:
+    """``mx.logsumexp`` with :func:`_exp` (accurate in float64)."""
+    m = mx.max(x, axis=axis, keepdims=True)
+    m = mx.where(m == _NEG_INF, mx.zeros_like(m), m)
+    out = m + mx.log(mx.sum(_exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else mx.squeeze(out, axis=axis)
+
+
+def _alpha_steps_impl(alpha, e, active, skip):
+    """``e.shape[0]`` steps of the alpha recursion.
+
+    alpha: (N, L) alpha at the previous step; e: (K, N, L) emissions;
+    active: (K, N, 1) whether step t < input_length; skip: (N, L), 0 where
+    position l may be entered from l - 2 (a label that differs from the one
+    before it), -inf elsewhere. Returns the new alpha and the K alphas.
+    """
+    pad = mx.full((alpha.shape[0], 2), _NEG_INF, dtype=alpha.dtype)
+    outs = []
+    for k in range(e.shape[0]):
+        ap = mx.concatenate([pad, alpha], axis=1)
+        new = _lse3(alpha, ap[:, 1:-1], ap[:, :-2] + skip) + e[k]
+        alpha = mx.where(active[k], new, alpha)
+        outs.append(alpha)
+    return alpha, mx.stack(outs)
+
+
+def _beta_steps_impl(beta, e_next, act_next, act, alpha, log_p, init, skip_next):
+    """``e_next.shape[0]`` steps of the beta recursion, latest step first,
+    and the posteriors of the chunk.
+
+    beta: (N, L) beta at step hi (the log-probability of finishing from
+    (hi, l), emissions after hi only); e_next[k], act_next[k]: emissions of
+    step t + 1 and whether t + 1 < input_length, for t = lo + k; act[k]:
+    t < input_length; alpha: (K, N, L); log_p: (N, 1); init: (N, L) the beta
+    of a sample's last step (0 at the two end positions); skip_next: (N, L)
+    skip mask of position l + 2. Returns the beta at lo and the (K, N, L)
+    posteriors exp(alpha + beta - log p), 0 for t >= input_length.
+    """
+    pad = mx.full((beta.shape[0], 2), _NEG_INF, dtype=beta.dtype)
+    posts = [None] * e_next.shape[0]
+    for k in reversed(range(e_next.shape[0])):
+        x = beta + e_next[k]
+        xp = mx.concatenate([x, pad], axis=1)
+        rec = _lse3(x, xp[:, 1:-1], xp[:, 2:] + skip_next)
+        beta = mx.where(act_next[k], rec, init)
+        posts[k] = mx.where(act[k], _exp(alpha[k] + beta - log_p), mx.zeros_like(beta))
+    return beta, mx.stack(posts)
+
+
+_alpha_steps = mx.compile(_alpha_steps_impl)
+_beta_steps = mx.compile(_beta_steps_impl)
+
+
+def _pad_time(x: mx.array, total: int) -> mx.array:
+    if x.shape[0] == total:
+        return x
+    return mx.pad(x, [(0, total - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+
+
+def _structure(ext: mx.array, dtype: mx.Dtype):
+    """The skip masks (0 / -inf) of the extended labels, as alpha and beta use them."""
+    N, L = ext.shape
+    pos = mx.arange(L)
+    prev2 = mx.concatenate([mx.full((N, 2), -1, dtype=ext.dtype), ext[:, :-2]], axis=1)
+    # l odd (a label), l >= 3, and a label different from the one two back
+    can_skip = (pos % 2 == 1) & (pos >= 3) & (ext != prev2)
+    zero = mx.zeros((N, L), dtype=dtype)
+    skip = mx.where(can_skip, zero, _NEG_INF)
+    skip_next = mx.concatenate([skip[:, 2:], mx.full((N, 2), _NEG_INF, dtype=dtype)], axis=1)
+    return skip, skip_next
+
+
+def _end_positions(target_lengths: mx.array, L: int, dtype: mx.Dtype) -> mx.array:
+    """(N, L): 0 at 2 * tl and 2 * tl - 1 (the two states a path may end in), -inf elsewhere."""
+    pos = mx.arange(L)[None, :]
+    tl2 = (2 * target_lengths.astype(mx.int32))[:, None]
+    end = (pos == tl2) | ((pos == tl2 - 1) & (tl2 > 0))
+    return mx.where(end, mx.zeros((1, L), dtype=dtype), _NEG_INF)
+
+
+@functools.lru_cache(maxsize=None)
+def _ctc_kernel(blank: int, zero_infinity: bool):
+    """The custom-VJP kernel: (log_probs, labels, input_lengths, target_lengths)
+    -> (nll per sample, alphas, log p). ``labels`` is (N, S), the padded targets with
+    positions past each target length set to ``blank``."""
+
+    def _setup(log_probs, labels, input_lengths):
+        T, N, _ = log_probs.shape
+        S = labels.shape[1]
+        L = 2 * S + 1
+        ext = mx.full((N, L), blank, dtype=labels.dtype)
+        if S:
+            ext = mx.concatenate(
+                [mx.full((N, S, 1), blank, dtype=labels.dtype), labels[:, :, None]], axis=2
+            ).reshape(N, 2 * S)
+            ext = mx.concatenate([ext, mx.full((N, 1), blank, dtype=labels.dtype)], axis=1)
+        T_pad = max(-(-T // _STEPS) * _STEPS, _STEPS)
+        # every extended position's emissions, gathered once: (T_pad + 1, N, L);
+        # the padding rows are never active
+        e = mx.take_along_axis(log_probs, mx.broadcast_to(ext[None], (T, N, L)), axis=2)
+        e = _pad_time(e, T_pad + 1)
+        t = mx.arange(T_pad + 1)[:, None, None]
+        active = t < input_lengths.astype(mx.int32)[None, :, None]
+        return ext, e, active, T_pad
+
+    @mx.custom_function
+    def kernel(log_probs, labels, input_lengths, target_lengths):
+        T, N, _ = log_probs.shape
+        dtype = log_probs.dtype
+        ext, e, active, T_pad = _setup(log_probs, labels, input_lengths)
+        L = ext.shape[1]
+        skip, _ = _structure(ext, dtype)
+        # alpha before the first step: all mass on position 0 (log 1), so that
+        # input_length 0 gives log p = 0 for an empty target and -inf otherwise.
+        alpha = mx.where(mx.arange(L)[None, :] == 0, mx.zeros((N, L), dtype=dtype), _NEG_INF)
+        chunks = []
+        for lo in range(0, T_pad, _STEPS):
+            alpha, out = _alpha_steps(alpha, e[lo:lo + _STEPS], active[lo:lo + _STEPS], skip)
+            chunks.append(out)
+        alphas = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+        log_p = _logsumexp(alpha + _end_positions(target_lengths, L, dtype), axis=1)
+        nll = -log_p
+        if zero_infinity:
+            nll = mx.where(mx.isinf(nll), mx.zeros_like(nll), nll)
+        # alphas and log p are residuals for the VJP (callers ignore them)
+        return nll, alphas, log_p
+
+    @kernel.vjp
+    def kernel_vjp(primals, cotangents, outputs):
+        log_probs, labels, input_lengths, target_lengths = primals
+        g = cotangents[0]  # the residual outputs' cotangents are ignored
+        alphas = outputs[1]
+        T, N, C = log_probs.shape
+        dtype = log_probs.dtype
+        ext, e, active, T_pad = _setup(log_probs, labels, input_lengths)
+        L = ext.shape[1]
+        S = labels.shape[1]
+        _, skip_next = _structure(ext, dtype)
+        init = _end_positions(target_lengths, L, dtype)
+        log_p = outputs[2][:, None]
+        beta = init
+        chunks = []
+        for lo in reversed(range(0, T_pad, _STEPS)):
+            hi = lo + _STEPS
+            beta, post = _beta_steps(
+                beta, e[lo + 1:hi + 1], active[lo + 1:hi + 1], active[lo:hi],
+                alphas[lo:hi], log_p, init, skip_next,
+            )
+            chunks.append(post)
+        chunks.reverse()
+        post = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+        post = post[:T]  # (T, N, L)
+        # d nll / d e = -posterior, times the incoming cotangent
+        post = post * (-g.astype(dtype))[None, :, None]
+        if zero_infinity:
+            # an impossible sample's posteriors are NaN (-inf - -inf): zero them
+            post = mx.where(mx.isinf(log_p)[None], mx.zeros_like(post), post)
+        # blank positions (even l) go to the blank class; label positions (odd
+        # l) are scattered onto their classes with one batched one-hot matmul.
+        blank_sum = mx.sum(post[:, :, 0::2], axis=2)
+        classes = mx.arange(C)
+        grad = mx.where(classes == blank, blank_sum[:, :, None], mx.zeros((1, 1, C), dtype=dtype))
+        if S:
+            onehot = (labels[:, :, None] == classes).astype(dtype)  # (N, S, C)
+            lab = mx.transpose(post[:, :, 1::2], (1, 0, 2))  # (N, T, S)
+            grad = grad + mx.transpose(lab @ onehot, (1, 0, 2))
+        return (
+            grad,
+            mx.zeros_like(labels),
+            mx.zeros_like(input_lengths),
+            mx.zeros_like(target_lengths),
+        )
+
+    @kernel.vmap
+    def kernel_vmap(inputs, axes):
+        # Fold the mapped axis into the batch axis and run once on N * B
+        # samples (MLX 0.32's default vmap of the recursion's concatenations
+        # gives wrong shapes, so the kernel never runs under vmap itself).
+        B = next(x.shape[a] for x, a in zip(inputs, axes) if a is not None)
+
+        def fold(x, a, n_axis):
+            if a is None:
+                x = mx.broadcast_to(x[None], (B,) + tuple(x.shape))
+            else:
+                x = mx.moveaxis(x, a, 0)
+            x = mx.moveaxis(x, 0, n_axis + 1)  # (..., N, B, ...)
+            s = x.shape
+            return x.reshape(s[:n_axis] + (s[n_axis] * B,) + s[n_axis + 2:])
+
+        lp, labels, il, tl = inputs
+        nll, alphas, log_p = kernel(
+            fold(lp, axes[0], 1), fold(labels, axes[1], 0), fold(il, axes[2], 0), fold(tl, axes[3], 0)
+        )
+        N = nll.shape[0] // B
+        return (
+            (nll.reshape(N, B), alphas.reshape(alphas.shape[0], N, B, alphas.shape[2]), log_p.reshape(N, B)),
+            (1, 2, 1),
+        )
+
+    return kernel
+
+
+# --------------------------------------------------------------------------
+# argument handling
+
+
+def _lengths(fn: str, name: str, value, batch: int, unbatched: bool) -> Tuple[mx.array, Optional[Tuple[int, ...]]]:
+    """Lengths as an int array of shape (N,), plus their Python values when given as a sequence."""
+    static: Optional[Tuple[int, ...]] = None
+    if isinstance(value, mx.array):
+        if not mx.issubdtype(value.dtype, mx.integer):
+            raise TypeError(
+                message(fn, name, "have an integer dtype", f"{dtype_name(value.dtype)}: "
+                        f"{name} must be integral")
+            )
+        arr = value
+    elif isinstance(value, (tuple, list)):
+        vals = tuple(value)
+        for v in vals:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(
+                    message(fn, name, "be an mx.array or a tuple/list of ints",
+                            f"an element {v!r} of type {type(v).__name__}")
+                )
+        static = vals
+        arr = mx.array(vals, dtype=mx.int32) if vals else mx.zeros((0,), dtype=mx.int32)
+    else:
+        raise TypeError(
+            message(fn, name, "be an mx.array or a tuple/list of ints", type(value).__name__)
+        )
+    if unbatched and arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.shape[0] != batch:
+        want = "() or (1,)" if unbatched else f"({batch},)"
+        raise ShapeError(
+            message(fn, name, f"have shape {want}",
+                    f"{fmt_shape(arr.shape)}: {name} must be of size batch_size")
+        )
+    return arr, static
+
+
+def _check_length_values(fn, name, arr, static, lo, hi, hi_what):
+    """lo <= lengths <= hi, with torch's phrases."""
+
+    def report(v):
+        if v < lo:
+            raise ValueCheckError(
+                message(fn, name, f"be >= {lo}",
+                        f"{v}: Expected {name} to have value at least {lo}, but got value {v}")
+            )
+        raise ValueCheckError(message(fn, name, f"be at most {hi} ({hi_what})", hi_msg(v)))
+
+    def hi_msg(v):
+        if name == "input_lengths":
+            return f"{v}: Expected input_lengths to have value at most {hi}, but got value {v}"
+        return (f"{v}: Expected tensor to have size at least {v} at dimension 1, "
+                f"but got size {hi} for argument #2 'targets'")
+
+    if static is not None:
+        for v in static:
+            if v < lo or (hi is not None and v > hi):
+                report(v)
+        return
+
+    def check():
+        if arr.size == 0:
+            return
+        mn, mxv = mx.min(arr), mx.max(arr)
+        mx.eval(mn, mxv)
+        mn, mxv = int(mn.item()), int(mxv.item())
+        if mn < lo:
+            report(mn)
+        if hi is not None and mxv > hi:
+            report(mxv)
+
+    run_value_check(check)
+
+
+def _check_labels(fn: str, labels: mx.array, valid: mx.array, C: int, blank: int) -> None:
+    """Valid target positions hold classes in [0, C) other than ``blank``."""
+
+    def check():
+        if labels.size == 0:
+            return
+        lo = mx.min(mx.where(valid, labels, 0))
+        hi = mx.max(mx.where(valid, labels, 0))
+        has_blank = mx.any(valid & (labels == blank))
+        mx.eval(lo, hi, has_blank)
+        lo_v, hi_v = int(lo.item()), int(hi.item())
+        if lo_v < 0 or hi_v >= C:
+            bad = lo_v if lo_v < 0 else hi_v
+            raise ValueCheckError(
+                message(fn, "targets", f"hold class indices in [0, {C})",
+                        f"{bad}: Target {bad} is out of bounds")
+            )
+        if bool(has_blank.item()):
+            raise ValueCheckError(
+                message(fn, "targets", f"not contain the blank label ({blank}) within the "
+                        "target lengths", f"a target equal to {blank}")
+            )
+
+    run_value_check(check)
+
+
+def _max_length(static, arr: mx.array, bound: int) -> int:
+    """The longest target, as a Python int: from the tuple when given, else
+    read from the array in eager mode (one small synchronisation), else (under
+    ``mx.compile``) the static bound."""
+    if static is not None:
+        return max(static, default=0)
+    if arr.size == 0:
+        return 0
+    try:
+        return max(0, min(int(mx.max(arr).item()), bound))
+    except ValueError as err:  # under a trace the value cannot be read
+        if "[eval]" in str(err):
+            return bound
+        raise
+
+
+def ctc_loss(
+    log_probs: mx.array,
+    targets: mx.array,
+    input_lengths: Lengths,
+    target_lengths: Lengths,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> mx.array:
+    r"""Connectionist Temporal Classification loss, as ``torch.nn.functional.ctc_loss``.
+
+    The negative log-likelihood of the target under all monotonic alignments
+    of the input frames to the target, with ``blank`` as the "no label"
+    symbol (Graves et al., 2006):
+
+    .. math::
+        \ell_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(y_n)}
+            \prod_{t=1}^{T_n} p_t(\pi_t \mid x_n)
+
+    where :math:`\mathcal{B}` removes repeated labels and then blanks, and
+    :math:`T_n` is the input length. Repeated labels in a target need a blank
+    between them, so a target may be impossible to align (input too short):
+    its loss is ``inf`` (0 with ``zero_infinity=True``, its gradient too).
+
+    Gradient: this is the *true* gradient of the loss w.r.t. ``log_probs``,
+    :math:`-\sum_{l: \text{ext}_l = c} \gamma_t(l)` (the posterior occupation
+    of the extended positions with class c), from a forward-backward pass.
+    torch's own gradient w.r.t. ``log_probs`` assumes they come from
+    ``log_softmax`` and adds :math:`\exp(\text{log\_probs})` times the
+    incoming gradient (pytorch/pytorch#52241): after a ``log_softmax``
+    (the usual case) both give the same gradient w.r.t. the logits; on raw
+    ``log_probs`` they differ. For an infinite loss without
+    ``zero_infinity`` the gradient is NaN at the sample's steps
+    ``t < input_length``, as in torch.
+
+    Lengths given as an ``mx.array`` are checked in eager mode (switch off
+    with :func:`mlx_losses.set_value_checks`); concatenated 1-D targets with
+    array lengths read the longest target length once in eager mode (under
+    ``mx.compile`` the total target length is used as the bound instead,
+    which gives the same values at more cost). Lengths given as tuples are
+    checked in plain Python and cost no synchronisation.
+
+    Args:
+        log_probs (array): Log-probabilities of the classes (e.g. the output
+            of ``log_softmax``), time first.
+        targets (array): Integer targets, padded ``(N, S)`` (entries past each
+            target length are ignored) or concatenated 1-D
+            ``(sum(target_lengths),)``. No target may equal ``blank``.
+        input_lengths (array or tuple of ints): Each input's length, ``<= T``.
+        target_lengths (array or tuple of ints): Each target's length,
+            ``<= S`` for padded targets.
+        blank (int, optional): The blank class, in ``[0, C)``. Default: ``0``.
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            ``'mean'`` divides each loss by its target length (clamped to at
+            least 1) and then takes the mean over the batch. Default: ``'mean'``.
+        zero_infinity (bool, optional): Replace infinite losses (and their
+            gradients) by 0. Default: ``False``.
+
+    Shape:
+        - log_probs: :math:`(T, N, C)` or :math:`(T, C)` (unbatched).
+        - targets: :math:`(N, S)` or :math:`(\sum_n \text{target\_lengths}_n)`;
+          unbatched: :math:`(\text{target\_length})` or :math:`(1, S)`.
+        - input_lengths, target_lengths: :math:`(N)`; unbatched :math:`()` or :math:`(1)`.
+        - Output: scalar; :math:`(N)` with ``reduction='none'`` (scalar when unbatched).
+
+    Returns:
+        array: The loss, in the dtype of ``log_probs`` (computed in float32
+        for float16 / bfloat16).
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import ctc_loss
+        >>> lp = mx.log(mx.full((2, 1, 2), 0.5))  # T=2, N=1, C=2 (blank 0)
+        >>> # label 1 over 2 frames: alignments (1,1), (0,1), (1,0), so p = 3 * 0.25
+        >>> round(ctc_loss(lp, mx.array([[1]]), (2,), (1,), reduction="sum").item(), 6)
+        0.287682
+    """
+    fn = "ctc_loss"
+    reduction = resolve_reduction(fn, reduction)
+    check_floating(fn, "log_probs", log_probs)
+    check_ndim(fn, "log_probs", log_probs, (2, 3))
+    if not isinstance(targets, mx.array):
+        raise TypeError(message(fn, "targets", "be an mx.array", type(targets).__name__))
+    if not mx.issubdtype(targets.dtype, mx.integer):
+        raise TypeError(
+            message(fn, "targets", "have an integer dtype (class indices)", dtype_name(targets.dtype))
+        )
+    if isinstance(blank, bool) or not isinstance(blank, int):
+        raise TypeError(message(fn, "blank", "be an int", repr(blank)))
+    if not isinstance(zero_infinity, bool):
+        raise TypeError(message(fn, "zero_infinity", "be a bool", repr(zero_infinity)))
+    unbatched = log_probs.ndim == 2
+    if unbatched:
+        log_probs = log_probs[:, None, :]
+    T, N, C = log_probs.shape
+    if not 0 <= blank < C:
+        raise ValueError(
+            message(fn, "blank", f"be in [0, {C}) (the classes of `log_probs`)",
+                    f"{blank}: blank must be in label range")
+        )
+    # unbatched 1-D targets are the concatenated form of one sample (their
+    # size is the target length), 2-D (1, S) targets the padded form, as in torch
+    check_ndim(fn, "targets", targets, (1, 2))
+    il, il_static = _lengths(fn, "input_lengths", input_lengths, N, unbatched)
+    tl, tl_static = _lengths(fn, "target_lengths", target_lengths, N, unbatched)
+
+    _check_length_values(fn, "input_lengths", il, il_static, 0, T, "the length of `log_probs`")
+    concatenated = targets.ndim == 1
+    if concatenated:
+        _check_length_values(fn, "target_lengths", tl, tl_static, 0, None, "")
+        total = targets.shape[0]
+        if tl_static is not None:
+            if sum(tl_static) != total:
+                raise ShapeError(
+                    message(fn, "targets", f"have sum(target_lengths) = {sum(tl_static)} elements",
+                            f"{total}: Expected tensor to have size {sum(tl_static)} at dimension 0")
+                )
+        else:
+            def check_total():
+                s = int(mx.sum(tl.astype(mx.int64)).item()) if tl.size else 0
+                if s != total:
+                    raise ValueCheckError(
+                        message(fn, "targets", f"have sum(target_lengths) = {s} elements",
+                                f"{total}: Expected tensor to have size {s} at dimension 0")
+                    )
+
+            run_value_check(check_total)
+        S = _max_length(tl_static, tl, total)
+        pos = mx.arange(S)[None, :]
+        valid = pos < tl[:, None]
+        if S and total:
+            offsets = mx.cumsum(tl.astype(mx.int32)) - tl.astype(mx.int32)
+            idx = mx.clip(offsets[:, None] + pos, 0, total - 1)
+            padded = mx.take(targets, idx)
+        else:
+            padded = mx.zeros((N, S), dtype=targets.dtype)
+    else:
+        if targets.shape[0] != N:
+            raise ShapeError(
+                message(fn, "targets", f"have {N} rows (the batch size of `log_probs`)",
+                        f"shape {fmt_shape(targets.shape)}")
+            )
+        S = targets.shape[1]
+        _check_length_values(fn, "target_lengths", tl, tl_static, 0, S,
+                             "the padded length of `targets`")
+        valid = mx.arange(S)[None, :] < tl[:, None]
+        padded = targets
+    _check_labels(fn, padded, valid, C, blank)
+    labels = mx.where(valid, padded, mx.array(blank, dtype=padded.dtype)).astype(mx.int32)
+
+    out_dtype = log_probs.dtype
+    lp = log_probs.astype(acc_dtype(out_dtype))
+    nll = _ctc_kernel(blank, zero_infinity)(lp, labels, il.astype(mx.int32), tl.astype(mx.int32))[0]
+    if reduction == "mean":
+        out = length_normalized_mean(nll, tl)
+    elif reduction == "sum":
+        out = apply_reduction(nll, "sum")
+    else:
+        out = nll[0] if unbatched else nll
+    return out.astype(out_dtype)

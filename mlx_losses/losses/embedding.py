@@ -1,0 +1,572 @@
+"""Embedding losses: cosine embedding, triplet margin (with a distance function),
+and their helpers ``pairwise_distance`` and ``cosine_similarity``.
+
+The helpers reproduce torch's forward *and* its gradient at the places where
+a plain formula has none: a norm of a zero vector (torch's norm backward
+masks it to 0), a zero element under a fractional or negative ``p``, and the
+``max(||x||, eps)`` of ``cosine_similarity``, whose clamp torch applies
+outside autograd. Hinges use ``where(z < 0, 0, z)``, whose gradient at the
+tie ``z == 0`` is 1, as torch's ``clamp_min``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import mlx.core as mx
+
+from .._reduction import apply_reduction, resolve_reduction
+from .._validation import (
+    ShapeError,
+    broadcast_shapes,
+    check_array,
+    check_floating,
+    check_number,
+    dtype_name,
+    fmt_shape,
+    message,
+)
+from ._common import result_dtype, upcast
+
+__all__ = [
+    "pairwise_distance",
+    "cosine_similarity",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+]
+
+# torch's EPSILON in ``cosine_embedding_loss`` (ATen Loss.cpp), added to each
+# squared magnitude before the square root. It is a C++ float there: 1e-12
+# rounded to float32 (9.99999996e-13), which float64 results (the gradient
+# at a zero vector scales with EPSILON^-1/2) show.
+_COS_EMBED_EPS = 9.999999960041972e-13
+
+
+class DimensionError(ShapeError, IndexError):
+    """A ``dim`` out of range: torch raises ``IndexError`` here."""
+
+
+# --------------------------------------------------------------------------
+# kernels
+
+
+def _hinge(z: mx.array) -> mx.array:
+    # torch's clamp_min(z, 0): NaN stays NaN, and the gradient at z == 0 is 1.
+    return mx.where(z < 0, mx.zeros_like(z), z)
+
+
+def _l2_norm(d: mx.array, axis: int, keepdims: bool) -> mx.array:
+    """||d||_2 over ``axis`` with torch's gradient: 0 where the norm is 0."""
+    s = mx.sum(d * d, axis=axis, keepdims=keepdims)
+    zero = s == 0
+    # sqrt only sees positive (or NaN/inf) values, so its gradient is finite.
+    return mx.where(zero, mx.zeros_like(s), mx.sqrt(mx.where(zero, mx.ones_like(s), s)))
+
+
+def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
+    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient.
+
+    torch's backward masks the terms that are 0 / 0 or inf * 0 in the plain
+    chain rule (a zero element for p < 1, a zero norm for p > 1); the
+    ``where`` guards below give the same zeros.
+    """
+    if p == 2:
+        return _l2_norm(d, axis, keepdims)
+    a = mx.abs(d)
+    if p == 1:
+        return mx.sum(a, axis=axis, keepdims=keepdims)
+    if p == 0:
+        # The number of non-zero elements; torch's gradient is zero.
+        nz = (d != 0).astype(d.dtype)
+        return mx.stop_gradient(mx.sum(nz, axis=axis, keepdims=keepdims))
+    if p == math.inf:
+        # MLX's max splits the gradient evenly among ties, as torch does.
+        return mx.max(a, axis=axis, keepdims=keepdims)
+    if p == -math.inf:
+        return mx.min(a, axis=axis, keepdims=keepdims)
+    nz = a != 0
+    # |0|^p is 0 (p > 0) or inf (p < 0); computed off the differentiated path.
+    at_zero = mx.array(0.0 if p > 0 else math.inf, dtype=d.dtype)
+    t = mx.where(nz, mx.power(mx.where(nz, a, mx.ones_like(a)), p), at_zero)
+    s = mx.sum(t, axis=axis, keepdims=keepdims)
+    # S == 0 (p > 0, all zero) or S == inf (p < 0, some zero): the norm is 0
+    # and torch's gradient is 0.
+    edge = s == 0 if p > 0 else s == math.inf
+    safe = mx.where(edge, mx.ones_like(s), s)
+    return mx.where(edge, mx.zeros_like(s), mx.power(safe, 1.0 / p))
+
+
+@mx.compile
+def _l2_distance(x1: mx.array, x2: mx.array, eps: mx.array) -> mx.array:
+    return _l2_norm(x1 - x2 + eps, -1, False)
+
+
+def _distance(x1: mx.array, x2: mx.array, p: float, eps: float, keepdim: bool) -> mx.array:
+    """``||x1 - x2 + eps||_p`` over the last dim, in the inputs' dtype."""
+    if x1.ndim == 0 and x2.ndim == 0:
+        # torch reduces a 0-d difference as a one-element vector.
+        x1, x2 = x1.reshape(1), x2.reshape(1)
+        keepdim = False
+    if p == 2 and not keepdim:
+        return _l2_distance(x1, x2, mx.array(eps, dtype=x1.dtype))
+    return _p_norm(x1 - x2 + eps, p, -1, keepdim)
+
+
+def _check_pair(fn: str, n1: str, x1, n2: str, x2) -> mx.Dtype:
+    check_floating(fn, n1, x1)
+    check_floating(fn, n2, x2)
+    broadcast_shapes(fn, (n1, n2), x1, x2)
+    return result_dtype(x1, x2)
+
+
+def _check_p(fn: str, p) -> float:
+    check_number(fn, "p", p)
+    return float(p)
+
+
+def _check_margin_positive(fn: str, margin) -> float:
+    check_number(fn, "margin", margin)
+    if not margin > 0:
+        # torch: "margin must be greater than 0, got 0"
+        raise ValueError(message(fn, "margin", "be greater than 0", repr(margin)))
+    return margin
+
+
+def _check_same_ndim(fn: str, anchor, positive, negative) -> None:
+    if not (anchor.ndim == positive.ndim == negative.ndim):
+        raise ShapeError(
+            f"{fn}: `anchor`, `positive` and `negative` must have the same number of "
+            f"dimensions (The anchor, positive, and negative tensors are expected to have "
+            f"the same number of dimensions), got anchor {anchor.ndim}D "
+            f"{fmt_shape(anchor.shape)}, positive {positive.ndim}D "
+            f"{fmt_shape(positive.shape)}, and negative {negative.ndim}D "
+            f"{fmt_shape(negative.shape)}."
+        )
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def pairwise_distance(
+    x1: mx.array,
+    x2: mx.array,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    keepdim: bool = False,
+) -> mx.array:
+    r"""The p-norm distance over the last dimension, as
+    ``torch.nn.functional.pairwise_distance``.
+
+    .. math::
+        \operatorname{dist}(x_1, x_2) = \left\Vert x_1 - x_2 + \epsilon e \right\Vert_p
+
+    where :math:`e` is the vector of ones (``eps`` is added to the
+    difference, as in torch, so equal inputs are at distance
+    :math:`\epsilon D^{1/p}` with a finite gradient). ``p`` may be any real:
+    ``0`` counts the non-zero elements (zero gradient), ``inf`` / ``-inf``
+    take the largest / smallest magnitude, fractional and negative ``p`` use
+    :math:`(\sum_i |d_i|^p)^{1/p}`. Gradients equal torch's, including at a
+    zero difference (0 where the norm's derivative is undefined).
+
+    Args:
+        x1 (array): First input, :math:`(N, D)` or :math:`(D)`.
+        x2 (array): Second input, broadcastable with ``x1``.
+        p (float, optional): The norm degree. Default: ``2.0``.
+        eps (float, optional): Added to the difference. Default: ``1e-6``.
+        keepdim (bool, optional): Keep the reduced last dimension with size 1.
+            Default: ``False``.
+
+    Shape:
+        - Input1: :math:`(N, D)` or :math:`(D)`; Input2: broadcastable to it.
+        - Output: :math:`(N)` or :math:`()`; :math:`(N, 1)` / :math:`(1)`
+          with ``keepdim=True``.
+
+    Returns:
+        array: The distances, in the promoted dtype of ``x1`` and ``x2``
+        (computed in float32 for float16 / bfloat16 inputs).
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import pairwise_distance
+        >>> x1, x2 = mx.array([[3.0, 0.0], [1.0, 1.0]]), mx.array([[0.0, 4.0], [1.0, 1.0]])
+        >>> pairwise_distance(x1, x2, eps=0.0).tolist()
+        [5.0, 0.0]
+    """
+    fn = "pairwise_distance"
+    out = _check_pair(fn, "x1", x1, "x2", x2)
+    p = _check_p(fn, p)
+    check_number(fn, "eps", eps)
+    return _distance(upcast(x1, out), upcast(x2, out), p, eps, bool(keepdim)).astype(out)
+
+
+def cosine_similarity(
+    x1: mx.array, x2: mx.array, dim: int = 1, eps: float = 1e-8
+) -> mx.array:
+    r"""Cosine similarity along ``dim``, as ``torch.nn.functional.cosine_similarity``.
+
+    .. math::
+        \text{similarity} = \sum_d \frac{x_{1,d}}{\max(\Vert x_1 \Vert_2, \epsilon)}
+            \cdot \frac{x_{2,d}}{\max(\Vert x_2 \Vert_2, \epsilon)}
+
+    Each input is normalised separately (torch's current formula, which
+    keeps the result in [-1, 1]). As in torch, the clamp by ``eps`` is not
+    differentiated: the gradient is that of :math:`x / \Vert x \Vert` with
+    the clamped value in the denominator, and the norm's gradient is 0 at a
+    zero vector, so zero vectors get torch's finite gradients.
+
+    Args:
+        x1 (array): First input.
+        x2 (array): Second input, broadcastable with ``x1``.
+        dim (int, optional): The dimension of the broadcast shape along which
+            the similarity is computed; it is removed. Default: ``1``.
+        eps (float, optional): Lower bound of each norm. Default: ``1e-8``.
+
+    Shape:
+        - Input1: :math:`(*_1, D, *_2)`; Input2: broadcastable with Input1.
+        - Output: :math:`(*_1, *_2)`.
+
+    Returns:
+        array: The similarities, in the promoted dtype of ``x1`` and ``x2``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import cosine_similarity
+        >>> x1 = mx.array([[1.0, 0.0], [2.0, 2.0]])
+        >>> x2 = mx.array([[0.0, 3.0], [1.0, 1.0]])
+        >>> [round(v, 6) for v in cosine_similarity(x1, x2).tolist()]
+        [0.0, 1.0]
+    """
+    fn = "cosine_similarity"
+    out = _check_pair(fn, "x1", x1, "x2", x2)
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(message(fn, "dim", "be an int", type(dim).__name__))
+    check_number(fn, "eps", eps)
+    shape = broadcast_shapes(fn, ("x1", "x2"), x1, x2)
+    ndim = max(len(shape), 1)
+    if not -ndim <= dim < ndim:
+        raise DimensionError(
+            message(
+                fn,
+                "dim",
+                f"be in [{-ndim}, {ndim - 1}] for the broadcast shape {fmt_shape(shape)}",
+                f"{dim} (Dimension out of range)",
+            )
+        )
+    a = mx.broadcast_to(upcast(x1, out), shape)
+    b = mx.broadcast_to(upcast(x2, out), shape)
+    if len(shape) == 0:
+        a, b = a.reshape(1), b.reshape(1)
+    return _cosine_similarity(a, b, dim % ndim, mx.array(eps, dtype=a.dtype)).astype(out)
+
+
+def _clamped_norm(x: mx.array, axis: int, eps: mx.array) -> mx.array:
+    # max(||x||, eps) in value; in gradient, that of ||x|| (torch clamps the
+    # norm in place under no_grad).
+    r = _l2_norm(x, axis, True)
+    return mx.where(r < eps, (r - mx.stop_gradient(r)) + eps, r)
+
+
+def _cosine_similarity(a: mx.array, b: mx.array, axis: int, eps: mx.array) -> mx.array:
+    return mx.sum(
+        (a / _clamped_norm(a, axis, eps)) * (b / _clamped_norm(b, axis, eps)), axis=axis
+    )
+
+
+# --------------------------------------------------------------------------
+# losses
+
+
+def _check_target(fn: str, target) -> None:
+    check_array(fn, "target", target)
+    dt = target.dtype
+    if not (
+        mx.issubdtype(dt, mx.floating) or mx.issubdtype(dt, mx.integer) or dt == mx.bool_
+    ):
+        raise TypeError(
+            message(fn, "target", "have a floating, integer or bool dtype", dtype_name(dt))
+        )
+
+
+@mx.compile
+def _cosine_embedding(
+    x1: mx.array, x2: mx.array, target: mx.array, margin: mx.array, eps: mx.array
+) -> mx.array:
+    # torch's ATen formula: prod / sqrt((|x1|^2 + EPS) (|x2|^2 + EPS)).
+    prod = mx.sum(x1 * x2, axis=-1)
+    m1 = mx.sum(x1 * x1, axis=-1) + eps
+    m2 = mx.sum(x2 * x2, axis=-1) + eps
+    cos = prod / mx.sqrt(m1 * m2)
+    zero = mx.zeros_like(cos)
+    pos = mx.where(target == 1, 1 - cos, zero)
+    neg = mx.where(target == -1, _hinge(cos - margin), zero)
+    return pos + neg
+
+
+def cosine_embedding_loss(
+    input1: mx.array,
+    input2: mx.array,
+    target: mx.array,
+    margin: float = 0,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Cosine embedding loss, as ``torch.nn.functional.cosine_embedding_loss``.
+
+    .. math::
+        \ell_n = \begin{cases}
+            1 - \cos(x_{1,n}, x_{2,n}), & y_n = 1 \\
+            \max(0, \cos(x_{1,n}, x_{2,n}) - \text{margin}), & y_n = -1
+        \end{cases}
+        \qquad
+        \cos(x_1, x_2) = \frac{x_1 \cdot x_2}
+            {\sqrt{(\Vert x_1 \Vert^2 + \epsilon)(\Vert x_2 \Vert^2 + \epsilon)}}
+
+    with torch's :math:`\epsilon = 10^{-12}`, so a zero vector has cosine 0
+    and a finite gradient. As in torch, a target that is neither 1 nor -1
+    contributes 0 (and still counts in the mean).
+
+    Args:
+        input1 (array): :math:`(N, D)` or :math:`(D)`; floating.
+        input2 (array): Same dimensions as ``input1`` (broadcastable).
+        target (array): Labels 1 or -1: :math:`(N)` for 2-D inputs,
+            :math:`()` for 1-D inputs (floating, integer or bool; not
+            differentiated).
+        margin (float, optional): Should lie in [-1, 1]; 0 to 0.5 is
+            suggested. Default: ``0``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input1: :math:`(N, D)` or :math:`(D)`; Input2: same as Input1.
+        - Target: :math:`(N)` or :math:`()`.
+        - Output: scalar, or :math:`(N)` / :math:`()` with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the promoted dtype of ``input1`` and ``input2``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import cosine_embedding_loss
+        >>> x1 = mx.array([[1.0, 0.0], [1.0, 1.0]])
+        >>> x2 = mx.array([[0.0, 1.0], [2.0, 2.0]])
+        >>> cosine_embedding_loss(x1, x2, mx.array([1, -1]), margin=0.5, reduction="none").tolist()
+        [1.0, 0.5]
+    """
+    fn = "cosine_embedding_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    out = _check_pair(fn, "input1", input1, "input2", input2)
+    _check_target(fn, target)
+    check_number(fn, "margin", margin)
+    if target.ndim not in (0, 1):
+        raise ShapeError(
+            message(fn, "target", "be 0-D or 1-D (0D or 1D target tensor expected, "
+                    "multi-target not supported)", f"{target.ndim}-D of shape {fmt_shape(target.shape)}")
+        )
+    want = 2 if target.ndim == 1 else 1
+    if input1.ndim != want or input2.ndim != want:
+        raise ShapeError(
+            message(
+                fn,
+                "input1` and `input2",
+                f"be {want}-D for a {target.ndim}-D target ({target.ndim}D target tensor "
+                f"expects {want}D input tensors)",
+                f"{fmt_shape(input1.shape)} and {fmt_shape(input2.shape)}",
+            )
+        )
+    n = broadcast_shapes(fn, ("input1", "input2"), input1, input2)[:-1]
+    broadcast_shapes(fn, ("cosine", "target"), mx.zeros(n), target)
+    x1, x2 = upcast(input1, out), upcast(input2, out)
+    loss = _cosine_embedding(
+        x1,
+        x2,
+        target,
+        mx.array(margin, dtype=x1.dtype),
+        mx.array(_COS_EMBED_EPS, dtype=x1.dtype),
+    )
+    return apply_reduction(loss, reduction).astype(out)
+
+
+def _triplet_terms(
+    dist_pos: mx.array, dist_neg: mx.array, dist_swap: Optional[mx.array], margin: float
+) -> mx.array:
+    if dist_swap is not None:
+        dist_neg = mx.minimum(dist_neg, dist_swap)
+    return _hinge(margin + dist_pos - dist_neg)
+
+
+def triplet_margin_loss(
+    anchor: mx.array,
+    positive: mx.array,
+    negative: mx.array,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Triplet margin loss, as ``torch.nn.functional.triplet_margin_loss``.
+
+    .. math::
+        \ell_n = \max\{d(a_n, p_n) - d(a_n, n_n) + \text{margin}, 0\},
+        \qquad d(x, y) = \Vert x - y + \epsilon e \Vert_p
+
+    (:func:`pairwise_distance` over the last dimension). With ``swap``,
+    :math:`d(a_n, n_n)` is replaced by :math:`\min(d(a_n, n_n), d(p_n, n_n))`
+    (Balntas et al., 2016). Gradients are torch's, also where
+    ``anchor == positive`` and at the hinge (gradient 1 at a tie).
+
+    Args:
+        anchor (array): :math:`(N, D)` or :math:`(D)`; floating.
+        positive (array): Same number of dimensions as ``anchor``
+            (broadcastable).
+        negative (array): Same number of dimensions as ``anchor``
+            (broadcastable).
+        margin (float, optional): Must be > 0. Default: ``1.0``.
+        p (float, optional): The norm degree of the distance. Default: ``2``.
+        eps (float, optional): Added to the differences. Default: ``1e-6``.
+        swap (bool, optional): Use the distance swap. Default: ``False``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(N, D)` or :math:`(D)` (more leading dimensions work
+          as in torch).
+        - Output: scalar, or :math:`(N)` / :math:`()` with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the promoted dtype of the three inputs.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import triplet_margin_loss
+        >>> a, pos, neg = mx.array([[0.0, 0.0]]), mx.array([[3.0, 4.0]]), mx.array([[0.0, 1.0]])
+        >>> triplet_margin_loss(a, pos, neg, eps=0.0).item()
+        5.0
+    """
+    fn = "triplet_margin_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    _check_margin_positive(fn, margin)
+    p = _check_p(fn, p)
+    check_number(fn, "eps", eps)
+    for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        check_floating(fn, name, x)
+    _check_same_ndim(fn, anchor, positive, negative)
+    broadcast_shapes(fn, ("anchor", "positive", "negative"), anchor, positive, negative)
+    out = result_dtype(anchor, positive, negative)
+    a, pos, neg = upcast(anchor, out), upcast(positive, out), upcast(negative, out)
+    if p == 2:
+        loss = _triplet_l2(a, pos, neg, mx.array(margin, a.dtype), mx.array(eps, a.dtype), bool(swap))
+    else:
+        dist_swap = _distance(pos, neg, p, eps, False) if swap else None
+        loss = _triplet_terms(
+            _distance(a, pos, p, eps, False), _distance(a, neg, p, eps, False), dist_swap, margin
+        )
+    return apply_reduction(loss, reduction).astype(out)
+
+
+@mx.compile
+def _triplet_l2_plain(a, pos, neg, margin, eps):
+    return _hinge(margin + _l2_norm(a - pos + eps, -1, False) - _l2_norm(a - neg + eps, -1, False))
+
+
+@mx.compile
+def _triplet_l2_swap(a, pos, neg, margin, eps):
+    dist_neg = mx.minimum(_l2_norm(a - neg + eps, -1, False), _l2_norm(pos - neg + eps, -1, False))
+    return _hinge(margin + _l2_norm(a - pos + eps, -1, False) - dist_neg)
+
+
+def _triplet_l2(a, pos, neg, margin, eps, swap: bool):
+    if a.ndim == 0:
+        a, pos, neg = a.reshape(1), pos.reshape(1), neg.reshape(1)
+    return (_triplet_l2_swap if swap else _triplet_l2_plain)(a, pos, neg, margin, eps)
+
+
+def triplet_margin_with_distance_loss(
+    anchor: mx.array,
+    positive: mx.array,
+    negative: mx.array,
+    *,
+    distance_function: Optional[Callable[[mx.array, mx.array], mx.array]] = None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Triplet margin loss with a custom distance, as
+    ``torch.nn.functional.triplet_margin_with_distance_loss``.
+
+    .. math::
+        \ell_n = \max\{d(a_n, p_n) - d(a_n, n_n) + \text{margin}, 0\}
+
+    where :math:`d` is ``distance_function`` (default
+    :func:`pairwise_distance`). With ``swap``, :math:`d(a_n, n_n)` becomes
+    :math:`\min(d(a_n, n_n), d(p_n, n_n))`. Options are keyword-only, as in
+    torch.
+
+    Args:
+        anchor (array): :math:`(N, *)`; any shape ``distance_function``
+            accepts.
+        positive (array): Same number of dimensions as ``anchor``.
+        negative (array): Same number of dimensions as ``anchor``.
+        distance_function (callable, optional): Any MLX callable mapping two
+            arrays to non-negative distances. Default: ``None``
+            (:func:`pairwise_distance`).
+        margin (float, optional): Must be > 0. Default: ``1.0``.
+        swap (bool, optional): Use the distance swap. Default: ``False``.
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(N, *)`.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the dtype of the distances.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import triplet_margin_with_distance_loss
+        >>> l_inf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)
+        >>> a, pos, neg = mx.array([[0.0, 0.0]]), mx.array([[1.0, 3.0]]), mx.array([[2.0, 0.0]])
+        >>> triplet_margin_with_distance_loss(a, pos, neg, distance_function=l_inf, margin=0.5).item()
+        1.5
+    """
+    fn = "triplet_margin_with_distance_loss"
+    reduction = resolve_reduction(fn, reduction)
+    _check_margin_positive(fn, margin)
+    if distance_function is not None and not callable(distance_function):
+        raise TypeError(
+            message(fn, "distance_function", "be callable or None",
+                    f"{type(distance_function).__name__} ('{type(distance_function).__name__}' "
+                    "object is not callable)")
+        )
+    for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        check_array(fn, name, x)
+    _check_same_ndim(fn, anchor, positive, negative)
+    dist = pairwise_distance if distance_function is None else distance_function
+    dist_pos = dist(anchor, positive)
+    dist_neg = dist(anchor, negative)
+    dist_swap = dist(positive, negative) if swap else None
+    for name, d in (("dist_pos", dist_pos), ("dist_neg", dist_neg), ("dist_swap", dist_swap)):
+        if d is not None and not isinstance(d, mx.array):
+            raise TypeError(
+                message(fn, "distance_function", "return an mx.array", type(d).__name__)
+            )
+    arrays = [d for d in (dist_pos, dist_neg, dist_swap) if d is not None]
+    out = result_dtype(*arrays)
+    if not mx.issubdtype(out, mx.floating):
+        raise TypeError(
+            message(fn, "distance_function", "return floating distances", dtype_name(out))
+        )
+    up = [upcast(d, out) for d in arrays]
+    loss = _triplet_terms(up[0], up[1], up[2] if swap else None, margin)
+    return apply_reduction(loss, reduction).astype(out)

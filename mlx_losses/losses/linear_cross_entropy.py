@@ -1,0 +1,755 @@
+"""Linear + cross-entropy in one loss, with a memory-bounded chunked path.
+
+``linear_cross_entropy(input, linear_weight, target)`` is
+``cross_entropy(input @ linear_weight.T + linear_bias, target)``. With
+``options=None`` it is exactly that (the reference path). With an
+:class:`LinearCrossEntropyOptions` instance it runs a chunked kernel that
+never holds the ``(tokens, vocabulary)`` logits: a ``mx.custom_function``
+whose forward walks (token x vocabulary) tiles and keeps per-token
+statistics only (logsumexp, the target logit, the smoothing sum, the
+soft-target dot), and whose backward recomputes each tile's logits to form
+the gradients of ``input``, ``linear_weight``, ``linear_bias`` (and of a
+soft ``target``). Peak extra memory is O(tile), never O(tokens x vocabulary).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from typing import Any, List, Optional, Tuple
+
+import mlx.core as mx
+
+from .._reduction import apply_reduction, resolve_reduction, weighted_mean
+from .._validation import (
+    ShapeError,
+    check_array,
+    check_floating,
+    check_index_range,
+    dtype_name,
+    fmt_shape,
+    message,
+)
+from ._common import exp, logaddexp, logsumexp, result_dtype
+
+__all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions"]
+
+_FN = "linear_cross_entropy"
+
+# The smallest vocabulary block the automatic tiling uses before it also
+# splits the tokens (narrower blocks make skinny, slow matmuls).
+_MIN_VOCAB_BLOCK = 256
+
+
+# --------------------------------------------------------------------------
+# float64-accurate exp / logsumexp
+#
+# MLX's CPU ``exp`` (and so ``logsumexp`` / ``logaddexp``) of float64 has
+# float32 accuracy (~1e-7 relative in MLX 0.32); ``power(e, x)`` is exact to
+# rounding. float32 and half keep the fused kernels.
+
+
+_exp, _logsumexp, _logaddexp = exp, logsumexp, logaddexp
+
+
+# --------------------------------------------------------------------------
+# options
+
+
+_ACC_POLICIES = ("auto", "accurate", "balanced", "compact")
+_ACC_DTYPES = (mx.float16, mx.bfloat16, mx.float32, mx.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearCrossEntropyOptions:
+    """Chunking options for :func:`linear_cross_entropy` (torch's fields).
+
+    Passing an instance (even ``LinearCrossEntropyOptions()``) turns the
+    chunked path on; ``options=None`` is the reference path.
+
+    Args:
+        allow_retain_graph (bool): Accepted for torch compatibility and has
+            no effect: MLX's transforms are functional, so a second
+            ``mx.grad`` / ``mx.vjp`` over the same loss always works.
+            Default: ``False``.
+        batch_chunk_size (int, optional): Tokens per chunk. ``None`` with
+            ``chunking_method=None`` means one chunk. An explicit value
+            switches the ``"auto"`` heuristic off (as in torch).
+            Default: ``None``.
+        chunking_method (str, optional): ``"auto"`` | ``"aspect_ratio"`` |
+            ``"aspect_ratio:N"`` | ``None``. ``"aspect_ratio"`` sizes a
+            chunk so its ``(chunk, C)`` logits match ``input`` in memory:
+            ``next_pow2(ceil(N / ceil(C / in_features)))``, divided by
+            ``N`` for ``":N"``. ``"auto"`` is ``"aspect_ratio:2"`` (torch's
+            pick for devices it has no table entry for). Default: ``"auto"``.
+        acc_policy (str): ``"auto"`` | ``"accurate"`` | ``"balanced"`` |
+            ``"compact"``. Validated and kept for torch compatibility; the
+            MLX kernel has a single policy (every tile in ``acc_dtype``),
+            which is torch's ``"accurate"``. Default: ``"auto"``.
+        acc_dtype (Dtype, optional): Accumulation dtype: ``None`` picks
+            float32 for float16 / bfloat16 inputs and the input dtype
+            otherwise. Mixed precision needs a half input with
+            ``mx.float32``. Default: ``None``.
+        vocab_chunk_size (int, optional): MLX-only: classes per tile. With
+            ``None`` the tiling is automatic: tiles hold about
+            ``batch_chunk_size * C`` logits, as tall (all tokens) as
+            allowed, so the vocabulary is split when it is huge and the
+            token count small. Default: ``None``.
+
+    Example:
+        >>> from mlx_losses import LinearCrossEntropyOptions
+        >>> LinearCrossEntropyOptions(batch_chunk_size=256).batch_chunk_size
+        256
+    """
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: Optional[int] = None
+    chunking_method: Optional[str] = "auto"
+    acc_policy: str = "auto"
+    acc_dtype: Optional[Any] = None
+    vocab_chunk_size: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        name = "LinearCrossEntropyOptions"
+        if self.acc_policy not in _ACC_POLICIES:
+            raise ValueError(
+                message(name, "acc_policy", "be one of " + ", ".join(map(repr, _ACC_POLICIES)),
+                        f"{self.acc_policy!r}: invalid acc_policy: {self.acc_policy!r}")
+            )
+        if self.chunking_method is not None and self.chunking_method != "auto":
+            method = self.chunking_method
+            ok = isinstance(method, str)
+            if ok:
+                head, sep, factor = method.partition(":")
+                factor = factor if sep else "1"
+                ok = head == "aspect_ratio" and factor.isdigit() and int(factor) > 0
+            if not ok:
+                raise ValueError(
+                    message(name, "chunking_method",
+                            "be 'auto', 'aspect_ratio', 'aspect_ratio:N' (N >= 1) or None",
+                            f"{method!r}: invalid chunking_method: {method!r}")
+                )
+        for field in ("batch_chunk_size", "vocab_chunk_size"):
+            value = getattr(self, field)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
+                raise ValueError(
+                    message(name, field, "be a positive int or None",
+                            f"{value!r}: {field} must be positive int or None")
+                )
+        if self.acc_dtype is not None and self.acc_dtype not in _ACC_DTYPES:
+            raise ValueError(
+                message(name, "acc_dtype",
+                        "be None, mx.float16, mx.bfloat16, mx.float32 or mx.float64",
+                        repr(self.acc_dtype))
+            )
+
+    def _chunk_size(self, num_tokens: int, in_features: int, num_classes: int) -> int:
+        """torch's ``_adjust`` rule for the number of tokens per chunk."""
+        method = self.chunking_method
+        if method == "auto" and self.batch_chunk_size is not None:
+            method = None
+        if method == "auto":
+            method = "aspect_ratio:2"
+        if self.batch_chunk_size is None:
+            size = num_tokens
+        else:
+            size = min(self.batch_chunk_size, num_tokens)
+        if method is not None:
+            factor = int(method.split(":", 1)[1]) if ":" in method else 1
+            inc = -(-num_classes // max(in_features, 1))
+            want = -(-num_tokens // max(inc, 1))
+            size = min((1 << max(want - 1, 0).bit_length()) // factor, num_tokens)
+            if self.batch_chunk_size is not None and self.batch_chunk_size != size:
+                raise ValueError(
+                    f"{_FN}: batch_chunk_size (={self.batch_chunk_size}) and "
+                    f"chunking_method ('{method}') give different chunk sizes "
+                    f"({self.batch_chunk_size} vs {size}); pass only one."
+                )
+        return max(1, size)
+
+    def _tiles(self, num_tokens: int, in_features: int, num_classes: int) -> Tuple[int, int]:
+        """(tokens per tile, classes per tile) for the chunked kernel."""
+        chunk = self._chunk_size(num_tokens, in_features, num_classes)
+        n = max(num_tokens, 1)
+        if self.vocab_chunk_size is not None:
+            return chunk, min(self.vocab_chunk_size, max(num_classes, 1))
+        # The same logits budget as torch's (chunk, C) buffer, laid out as tall
+        # as possible: a vocabulary block over every token writes its slice of
+        # the weight gradient once, with no accumulation over token chunks.
+        budget = chunk * num_classes
+        vocab = max(budget // n, min(num_classes, _MIN_VOCAB_BLOCK), 1)
+        vocab = min(vocab, max(num_classes, 1))
+        tokens = min(n, max(1, budget // vocab))
+        return tokens, vocab
+
+    def _acc_dtype(self, dtype: mx.Dtype) -> mx.Dtype:
+        half = dtype in (mx.float16, mx.bfloat16)
+        if self.acc_dtype is None:
+            return mx.float32 if half else dtype
+        if self.acc_dtype != dtype and not (half and self.acc_dtype == mx.float32):
+            raise ValueError(
+                message(_FN, "options.acc_dtype",
+                        "be the input dtype, or float32 for float16/bfloat16 inputs",
+                        f"{dtype_name(self.acc_dtype)} for {dtype_name(dtype)} inputs "
+                        "(linear_cross_entropy supports float32 acc_dtype with float16/"
+                        "bfloat16 inputs)")
+            )
+        return self.acc_dtype
+
+
+# --------------------------------------------------------------------------
+# the chunked kernel
+
+
+def _spans(n: int, size: int) -> List[Tuple[int, int]]:
+    return [(s, min(s + size, n)) for s in range(0, n, size)] or [(0, 0)]
+
+
+def _after(x: mx.array, dep: Optional[List[mx.array]]) -> mx.array:
+    # Order the lazy graph: this tile's inputs wait for the previous tile's
+    # results, so MLX evaluates tile by tile and frees each tile's logits
+    # before making the next (otherwise it may hold every tile at once).
+    return x if not dep else mx.depends(x, dep)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """What one kernel call computes (a closure key, not data)."""
+
+    tokens: int  # tokens per tile
+    vocab: int  # classes per tile
+    acc: mx.Dtype
+    bias: bool
+    index: bool  # class-index target: output the target logit
+    smooth: bool  # output sum_c a_c z_c (label smoothing)
+    class_weight: bool  # the smoothing sum is weighted by `a`
+    soft: bool  # soft target Q: output sum_c Q_c z_c
+
+
+def _kernel(spec: _Spec):
+    """A custom function ``(x, w[, b][, t][, a][, q]) -> stats``.
+
+    ``stats`` are per-token arrays in ``spec.acc``: logsumexp of the logits,
+    then (as the spec asks) the target logit, the (class-weighted) sum of
+    the logits, and the soft-target dot ``sum_c q_c z_c``.
+    """
+
+    def unpack(args):
+        args = list(args)
+        x, w = args[0], args[1]
+        k = 2
+        b = t = a = q = None
+        if spec.bias:
+            b, k = args[k], k + 1
+        if spec.index:
+            t, k = args[k], k + 1
+        if spec.class_weight:
+            a, k = args[k], k + 1
+        if spec.soft:
+            q, k = args[k], k + 1
+        return x, w, b, t, a, q
+
+    def tile_logits(xi, wj, bj):
+        return xi @ wj.T if bj is None else mx.addmm(bj, xi, wj.T)
+
+    def forward(*args):
+        x, w, b, t, a, q = unpack(args)
+        acc = spec.acc
+        n, c = x.shape[0], w.shape[0]
+        xa = x.astype(acc)
+        rows = _spans(n, spec.tokens)
+        stats: List[List[Optional[mx.array]]] = [[None, None, None, None] for _ in rows]
+        prev: Optional[List[mx.array]] = None
+        for j0, j1 in _spans(c, spec.vocab):
+            wj = _after(w[j0:j1], prev).astype(acc)
+            bj = b[j0:j1].astype(acc) if b is not None else None
+            aj = a[j0:j1].astype(acc) if a is not None else None
+            cols = mx.arange(j0, j1)
+            for r, (i0, i1) in enumerate(rows):
+                z = tile_logits(_after(xa[i0:i1], prev), wj, bj)
+                s = stats[r]
+                lse = _logsumexp(z)
+                s[0] = lse if s[0] is None else _logaddexp(s[0], lse)
+                if spec.index:
+                    hit = mx.expand_dims(t[i0:i1], 1) == cols
+                    zt = mx.sum(mx.where(hit, z, 0), axis=-1)
+                    s[1] = zt if s[1] is None else s[1] + zt
+                if spec.smooth:
+                    zs = z @ aj if aj is not None else mx.sum(z, axis=-1)
+                    s[2] = zs if s[2] is None else s[2] + zs
+                if spec.soft:
+                    zq = mx.sum(q[i0:i1, j0:j1].astype(acc) * z, axis=-1)
+                    s[3] = zq if s[3] is None else s[3] + zq
+                prev = [v for v in s if v is not None]
+        outs = [mx.concatenate([s[0] for s in stats])]
+        for k, on in ((1, spec.index), (2, spec.smooth), (3, spec.soft)):
+            if on:
+                outs.append(mx.concatenate([s[k] for s in stats]))
+        return tuple(outs)
+
+    fn = mx.custom_function(forward)
+
+    @fn.vjp
+    def backward(primals, cotangents, outputs):
+        x, w, b, t, a, q = unpack(primals)
+        cots = list(cotangents) if isinstance(cotangents, (list, tuple)) else [cotangents]
+        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        acc = spec.acc
+        n, c = x.shape[0], w.shape[0]
+        lse = outs[0]
+        k = 1
+        g_lse = cots[0].astype(acc)
+        g_t = g_s = g_q = None
+        if spec.index:
+            g_t, k = cots[k].astype(acc), k + 1
+        if spec.smooth:
+            g_s, k = cots[k].astype(acc), k + 1
+        if spec.soft:
+            g_q, k = cots[k].astype(acc), k + 1
+        xa = x.astype(acc)
+        rows = _spans(n, spec.tokens)
+        dx_rows: List[Optional[mx.array]] = [None for _ in rows]
+        dw_blocks, db_blocks, da_blocks = [], [], []
+        dq_blocks: List[List[mx.array]] = []
+        prev: Optional[List[mx.array]] = None
+        for j0, j1 in _spans(c, spec.vocab):
+            wj = _after(w[j0:j1], prev).astype(acc)
+            bj = b[j0:j1].astype(acc) if b is not None else None
+            aj = a[j0:j1].astype(acc) if a is not None else None
+            cols = mx.arange(j0, j1)
+            dwj = dbj = daj = None
+            dq_row: List[mx.array] = []
+            for r, (i0, i1) in enumerate(rows):
+                xi = _after(xa[i0:i1], prev)
+                z = tile_logits(xi, wj, bj)
+                # d stats / d logits: softmax for the logsumexp, one-hot for
+                # the target logit, a (or 1) for the smoothing sum, q for the
+                # soft-target dot, each scaled by its cotangent.
+                dz = _exp(z - mx.expand_dims(lse[i0:i1], 1)) * mx.expand_dims(g_lse[i0:i1], 1)
+                if spec.index:
+                    hit = mx.expand_dims(t[i0:i1], 1) == cols
+                    dz = dz + mx.where(hit, mx.expand_dims(g_t[i0:i1], 1), 0)
+                if spec.smooth:
+                    gs = mx.expand_dims(g_s[i0:i1], 1)
+                    dz = dz + (gs * aj if aj is not None else gs)
+                    if aj is not None:
+                        da = mx.sum(gs * z, axis=0)
+                        daj = da if daj is None else daj + da
+                if spec.soft:
+                    gq = mx.expand_dims(g_q[i0:i1], 1)
+                    dz = dz + gq * q[i0:i1, j0:j1].astype(acc)
+                    dq_row.append((gq * z).astype(q.dtype))
+                dxi = dz @ wj
+                dx_rows[r] = dxi if dx_rows[r] is None else dx_rows[r] + dxi
+                dw = dz.T @ xi
+                dwj = dw if dwj is None else dwj + dw
+                if b is not None:
+                    dbi = mx.sum(dz, axis=0)
+                    dbj = dbi if dbj is None else dbj + dbi
+                prev = [dx_rows[r], dwj]
+            dw_blocks.append(dwj.astype(w.dtype))
+            if b is not None:
+                db_blocks.append(dbj.astype(b.dtype))
+            if a is not None:
+                da_blocks.append(daj.astype(a.dtype))
+            if spec.soft:
+                dq_blocks.append(dq_row)
+        grads = [
+            mx.concatenate(dx_rows).astype(x.dtype) if n else mx.zeros_like(x),
+            mx.concatenate(dw_blocks) if n else mx.zeros_like(w),
+        ]
+        if b is not None:
+            grads.append(mx.concatenate(db_blocks) if n else mx.zeros_like(b))
+        if t is not None:
+            grads.append(mx.zeros_like(t))
+        if a is not None:
+            grads.append(mx.concatenate(da_blocks) if n else mx.zeros_like(a))
+        if q is not None:
+            if n:
+                cols_blocks = [mx.concatenate([blk[r] for blk in dq_blocks], axis=1)
+                               for r in range(len(rows))]
+                grads.append(mx.concatenate(cols_blocks, axis=0))
+            else:
+                grads.append(mx.zeros_like(q))
+        return tuple(grads)
+
+    return fn
+
+
+# --------------------------------------------------------------------------
+# the per-token loss from the statistics (shared by both paths' formulas)
+
+
+def _reduce_index(
+    nll: mx.array,
+    smooth: Optional[mx.array],
+    counted: mx.array,
+    wt: mx.array,
+    reduction: str,
+    eps: float,
+    num_classes: int,
+) -> mx.array:
+    """torch's reductions of class-index cross-entropy with smoothing.
+
+    'mean' divides both parts, the NLL and the smoothing sum, by the summed
+    class weights of the counted (not ignored) targets: all ignored -> NaN.
+    """
+    loss = nll if smooth is None else (1.0 - eps) * nll + (eps / num_classes) * smooth
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return apply_reduction(loss, "sum")
+    return weighted_mean(loss, wt * counted)
+
+
+def _chunked(
+    x: mx.array,
+    w: mx.array,
+    b: Optional[mx.array],
+    target: mx.array,
+    soft: bool,
+    weight: Optional[mx.array],
+    reduction: str,
+    ignore_index: int,
+    eps: float,
+    options: LinearCrossEntropyOptions,
+    out_dtype: mx.Dtype,
+) -> mx.array:
+    """The chunked path on flat tokens: x (N, D), w (C, D), target (N,) or (N, C)."""
+    n, d = x.shape
+    c = w.shape[0]
+    acc = options._acc_dtype(x.dtype)
+    tokens, vocab = options._tiles(n, d, c)
+    has_weight = weight is not None
+    a = weight.astype(acc) if has_weight else None
+    if soft:
+        # q_nc = a_c ((1 - eps) p_nc + eps / C): the smoothed, weighted target.
+        q = target.astype(acc)
+        if eps:
+            q = (1.0 - eps) * q + eps / c
+        if a is not None:
+            q = q * a
+        spec = _Spec(tokens, vocab, acc, b is not None, False, False, False, True)
+        args = [x, w] + ([b] if b is not None else []) + [q]
+        lse, zq = _kernel(spec)(*args)
+        loss = mx.sum(q, axis=-1) * lse - zq
+        if reduction == "none":
+            return loss.astype(out_dtype)
+        return apply_reduction(loss, reduction).astype(out_dtype)
+
+    counted = target != ignore_index
+    t = mx.where(counted, target, 0)
+    smooth_on = eps > 0.0
+    spec = _Spec(tokens, vocab, acc, b is not None, True, smooth_on, smooth_on and has_weight, False)
+    args = [x, w] + ([b] if b is not None else []) + [t]
+    if spec.class_weight:
+        args.append(a)
+    stats = _kernel(spec)(*args)
+    lse, zt = stats[0], stats[1]
+    mask = counted.astype(acc)
+    wt = mx.take(a, t) if has_weight else mx.ones_like(lse)
+    nll = mask * wt * (lse - zt)
+    smooth = None
+    if smooth_on:
+        total_a = mx.sum(a) if has_weight else float(c)
+        smooth = mask * (total_a * lse - stats[2])
+    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c)
+    return loss.astype(out_dtype)
+
+
+# --------------------------------------------------------------------------
+# the public function
+
+
+def _reference(
+    logits: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array],
+    reduction: str,
+    ignore_index: int,
+    eps: float,
+) -> mx.array:
+    """``cross_entropy(logits, target, ...)`` with the logits in hand."""
+    from .. import functional as F
+
+    cross_entropy = getattr(F, "cross_entropy", None)
+    if cross_entropy is not None:
+        return cross_entropy(
+            logits, target, weight=weight, reduction=reduction,
+            ignore_index=ignore_index, label_smoothing=eps,
+        )
+    return _plain_cross_entropy(logits, target, weight, reduction, ignore_index, eps)
+
+
+def _plain_cross_entropy(
+    logits: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array],
+    reduction: str,
+    ignore_index: int,
+    eps: float,
+) -> mx.array:
+    """torch's cross-entropy written with plain MLX ops (class axis 1), used
+    until ``mlx_losses.functional.cross_entropy`` lands."""
+    out_dtype = logits.dtype
+    acc = mx.float32 if out_dtype in (mx.float16, mx.bfloat16) else out_dtype
+    z = logits.astype(acc)
+    if z.ndim == 1:
+        z = mx.expand_dims(z, 0)
+        target = mx.expand_dims(target, 0)
+        squeeze = True
+    else:
+        squeeze = False
+    c = z.shape[1]
+    # (N, C, d...) -> (N, d..., C): a token per position, classes last
+    z = mx.moveaxis(z, 1, -1)
+    lse = _logsumexp(z)
+    a = weight.astype(acc) if weight is not None else None
+    if mx.issubdtype(target.dtype, mx.floating):
+        q = mx.moveaxis(target.astype(acc), 1, -1)
+        if eps:
+            q = (1.0 - eps) * q + eps / c
+        if a is not None:
+            q = q * a
+        loss = mx.sum(q, axis=-1) * lse - mx.sum(q * z, axis=-1)
+        if squeeze:
+            loss = loss[0]
+        if reduction == "none":
+            return loss.astype(out_dtype)
+        return apply_reduction(loss, reduction).astype(out_dtype)
+    counted = target != ignore_index
+    t = mx.where(counted, target, 0)
+    mask = counted.astype(acc)
+    zt = mx.take_along_axis(z, mx.expand_dims(t, -1), axis=-1)[..., 0]
+    wt = mx.take(a, t) if a is not None else mx.ones_like(lse)
+    nll = mask * wt * (lse - zt)
+    smooth = None
+    if eps > 0.0:
+        zs = mx.sum(z * a, axis=-1) if a is not None else mx.sum(z, axis=-1)
+        total_a = mx.sum(a) if a is not None else float(c)
+        smooth = mask * (total_a * lse - zs)
+    if squeeze:
+        nll, mask, wt = nll[0], mask[0], wt[0]
+        smooth = smooth[0] if smooth is not None else None
+    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c)
+    return loss.astype(out_dtype)
+
+
+def _check_number_in(name: str, value: Any, lo: float, hi: float, torch_text: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(message(_FN, name, "be a Python float", type(value).__name__))
+    if not lo <= value <= hi:
+        raise ValueError(message(_FN, name, f"be in [{lo:g}, {hi:g}]", f"{value!r}: {torch_text}"))
+    return float(value)
+
+
+def linear_cross_entropy(
+    input: mx.array,
+    linear_weight: mx.array,
+    target: mx.array,
+    *,
+    linear_bias: Optional[mx.array] = None,
+    weight: Optional[mx.array] = None,
+    reduction: str = "mean",
+    ignore_index: Optional[int] = None,
+    label_smoothing: float = 0.0,
+    options: Optional[LinearCrossEntropyOptions] = None,
+) -> mx.array:
+    r"""Cross-entropy of linearly projected inputs, as
+    ``torch.nn.functional.linear_cross_entropy``.
+
+    The reference path (``options=None``) is exactly
+
+    .. math::
+        z = x W^\top + b, \qquad
+        \ell = \operatorname{cross\_entropy}(z, y, \text{weight}, \ldots)
+
+    and for a class-index target with class weights :math:`w_c` and
+    smoothing :math:`\epsilon` the unreduced loss of token :math:`n` is
+
+    .. math::
+        \ell_n = (1 - \epsilon)\, w_{y_n} \bigl(\operatorname{lse}(z_n) - z_{n, y_n}\bigr)
+            + \frac{\epsilon}{C} \sum_c w_c \bigl(\operatorname{lse}(z_n) - z_{n,c}\bigr)
+
+    (0 where :math:`y_n` is ``ignore_index``). A class-probability target
+    :math:`p` gives :math:`\ell_n = \sum_c w_c \tilde p_{nc}
+    (\operatorname{lse}(z_n) - z_{n,c})` with :math:`\tilde p = (1 -
+    \epsilon) p + \epsilon / C`.
+
+    With ``options`` (a :class:`LinearCrossEntropyOptions`), a chunked
+    kernel computes the same loss without ever holding the ``(N, C)``
+    logits: it walks (token x class) tiles keeping per-token logsumexp (and
+    the target logit / smoothing sum / soft-target dot), and its backward
+    recomputes each tile's logits. Extra memory is O(tile); float16 /
+    bfloat16 accumulate in float32. Beyond torch's chunked path it also
+    takes label smoothing, class-probability targets and 3-D ``(B, T,
+    in_features)`` input (flattened internally; torch raises for 3-D). It
+    works under ``mx.grad``, ``mx.value_and_grad``, ``nn.value_and_grad``
+    and ``mx.compile``, and a second backward over the same loss just works
+    (MLX has no ``retain_graph``: ``allow_retain_graph`` is accepted and
+    ignored). K-dimensional ``linear_weight`` with ``options`` falls back
+    to the reference path with torch's warning.
+
+    Args:
+        input (array): Input samples, ``(in_features)`` or ``(N,
+            in_features)``; with ``options`` also ``(B, T, in_features)``.
+        linear_weight (array): ``(C, in_features)`` or ``(C, d_1, ..., d_K,
+            in_features)``.
+        target (array): Class indices (integer dtype) of shape ``()``,
+            ``(N)`` or ``(N, d_1, ..., d_K)`` (``(B, T)`` for 3-D input), or
+            class probabilities (floating) of the logits' shape: ``(C)``,
+            ``(N, C)``, ``(N, C, d_1, ..., d_K)`` (``(B, T, C)`` for 3-D
+            input).
+        linear_bias (array, optional): ``(C)`` or ``(C, d_1, ..., d_K)``.
+            Default: ``None``.
+        weight (array, optional): Class weights, ``(C)``. Default: ``None``.
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+        ignore_index (int, optional): Class index that is ignored; ``None``
+            means ``-100`` for class-index targets. Must be ``None`` for
+            class-probability targets. Default: ``None``.
+        label_smoothing (float, optional): In ``[0, 1]``. Default: ``0.0``.
+        options (LinearCrossEntropyOptions, optional): ``None`` for the
+            reference path; an instance turns chunking on. Default: ``None``.
+
+    Shape:
+        - Output: scalar, or the target's (class-index) shape with
+          ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the dtype of ``input`` and ``linear_weight``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import linear_cross_entropy
+        >>> from mlx_losses import LinearCrossEntropyOptions
+        >>> x, W = mx.zeros((4, 3)), mx.ones((10, 3))
+        >>> t = mx.array([1, 2, 3, 4])
+        >>> round(linear_cross_entropy(x, W, t).item(), 4)  # log(10)
+        2.3026
+        >>> opts = LinearCrossEntropyOptions(batch_chunk_size=2)
+        >>> round(linear_cross_entropy(x, W, t, options=opts).item(), 4)
+        2.3026
+    """
+    reduction = resolve_reduction(_FN, reduction)
+    check_floating(_FN, "input", input)
+    check_floating(_FN, "linear_weight", linear_weight)
+    check_array(_FN, "target", target)
+    if options is not None and not isinstance(options, LinearCrossEntropyOptions):
+        raise TypeError(message(_FN, "options", "be a LinearCrossEntropyOptions or None",
+                                type(options).__name__))
+    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
+        raise TypeError(message(_FN, "ignore_index", "be an int or None", repr(ignore_index)))
+    eps = _check_number_in("label_smoothing", label_smoothing, 0.0, 1.0,
+                           "label_smoothing must be between 0.0 and 1.0")
+    chunked = options is not None
+    max_ndim = 3 if chunked else 2
+    if input.ndim < 1 or input.ndim > max_ndim:
+        allowed = "1, 2 or 3 (with options)" if chunked else "1 or 2"
+        raise ShapeError(message(
+            _FN, "input", f"be {allowed}-D",
+            f"{input.ndim}-D of shape {fmt_shape(input.shape)}: expected input with "
+            f"dimensionality 1 or 2, got {input.ndim}"))
+    if linear_weight.ndim < 2:
+        raise ShapeError(message(
+            _FN, "linear_weight", "be at least 2-D, (C, [d_1, ..., d_K,] in_features)",
+            f"{linear_weight.ndim}-D: expected linear_weight with dimensionality at least 2, "
+            f"got {linear_weight.ndim}"))
+    batch = tuple(input.shape[:-1])
+    in_features = input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise ShapeError(message(
+            _FN, "linear_weight", f"have last dimension in_features = {in_features}",
+            f"{linear_weight.shape[-1]}: expected equal input and linear_weight last "
+            f"dimensions (in_features), got {in_features} and {linear_weight.shape[-1]}, "
+            "respectively"))
+    num_classes = linear_weight.shape[0]
+    out_features = tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None:
+        check_floating(_FN, "linear_bias", linear_bias)
+        if tuple(linear_bias.shape) != (num_classes, *out_features):
+            raise ShapeError(message(
+                _FN, "linear_bias", f"have shape {fmt_shape((num_classes, *out_features))}",
+                f"{fmt_shape(linear_bias.shape)}: expected linear_bias shape "
+                f"{(num_classes, *out_features)}, got {tuple(linear_bias.shape)}"))
+    if out_features and not batch:
+        raise ShapeError(message(
+            _FN, "input", f"be batched, (N, {in_features}), for a K-dimensional linear_weight",
+            f"{fmt_shape(input.shape)}: K-dimensional loss defined by linear_weight shape "
+            f"{tuple(linear_weight.shape)} requires batched input, (N, {in_features}), got "
+            f"unbatched input with shape {tuple(input.shape)}"))
+    if out_features and len(batch) > 1:
+        raise ShapeError(message(
+            _FN, "input", "be 1-D or 2-D for a K-dimensional linear_weight",
+            f"{input.ndim}-D of shape {fmt_shape(input.shape)}"))
+    if weight is not None:
+        check_floating(_FN, "weight", weight)
+        if tuple(weight.shape) != (num_classes,):
+            raise ShapeError(message(
+                _FN, "weight", f"have shape ({num_classes},), one weight per class",
+                f"{fmt_shape(weight.shape)}: expected weight shape to be ({num_classes},)"))
+
+    # torch decides "class probabilities" by the target having the logits' shape.
+    if len(batch) == 2:  # (B, T, D) with options: logits (B, T, C)
+        logits_shape = (*batch, num_classes)
+    else:
+        logits_shape = (*batch, num_classes, *out_features)
+    soft = tuple(target.shape) == logits_shape
+    if soft:
+        if ignore_index is not None:
+            raise ValueError(message(
+                _FN, "ignore_index", "be None for class-probability targets",
+                f"{ignore_index}: ignore_index cannot be specified when target contains "
+                "probabilities"))
+        check_floating(_FN, "target", target)
+    else:
+        if not mx.issubdtype(target.dtype, mx.integer):
+            raise TypeError(message(
+                _FN, "target",
+                f"hold class indices (an integer dtype) or probabilities of shape "
+                f"{fmt_shape(logits_shape)}",
+                f"{dtype_name(target.dtype)} of shape {fmt_shape(target.shape)}"))
+        want = (*batch, *out_features)
+        if tuple(target.shape) != want:
+            raise ShapeError(message(
+                _FN, "target", f"have shape {fmt_shape(want)} (class indices) or "
+                f"{fmt_shape(logits_shape)} (probabilities)", fmt_shape(target.shape)))
+    ii = -100 if ignore_index is None else ignore_index
+    if not soft:
+        check_index_range(_FN, "target", target, num_classes, ignore_index=ii)
+
+    dtypes = [input, linear_weight] + ([linear_bias] if linear_bias is not None else [])
+    out_dtype = result_dtype(*dtypes)
+    x = input.astype(out_dtype)
+    w = linear_weight.astype(out_dtype)
+    b = linear_bias.astype(out_dtype) if linear_bias is not None else None
+
+    if chunked and out_features:
+        warnings.warn(
+            "linear_cross_entropy: ``options`` ignored; the chunked path needs "
+            f"out_features == (), got out_features={out_features}. Using the reference path.",
+            UserWarning,
+            stacklevel=2,
+        )
+        chunked = False
+
+    if chunked:
+        xf = x.reshape(-1, in_features)
+        tf = target.reshape(-1, num_classes) if soft else target.reshape(-1)
+        loss = _chunked(xf, w, b, tf, soft, weight, reduction, ii, eps, options, out_dtype)
+        if reduction == "none":
+            loss = loss.reshape(batch)
+        return loss
+
+    # the reference path: the full logits, then cross_entropy
+    flat = math.prod(out_features) * num_classes
+    w2 = w.reshape(flat, in_features)
+    # torch's linear is one addmm: the bias is added before the single
+    # rounding to the input dtype (matters in float16 / bfloat16)
+    x2 = x.reshape(-1, in_features)
+    logits = x2 @ w2.T if b is None else mx.addmm(b.reshape(flat), x2, w2.T)
+    logits = logits.reshape(logits_shape)
+    return _reference(logits, target, weight, reduction, ii, eps)

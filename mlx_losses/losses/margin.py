@@ -1,0 +1,691 @@
+"""Margin and multi-label losses: hinge embedding, soft margin, multi-label
+soft margin, multi-label margin, multi-class margin and margin ranking.
+
+Every hinge here follows torch's choice at the kink exactly:
+
+* ``hinge_embedding_loss`` and ``margin_ranking_loss`` are composites of
+  ``clamp_min(v, 0)`` in torch, whose gradient passes where ``v >= 0``: at a
+  tie (``v == 0``) the gradient flows (``_clamp_min0``).
+* ``multi_margin_loss`` and ``multilabel_margin_loss`` are hand-written CPU
+  kernels in torch that add a term only ``if (z > 0)``: at a tie the gradient
+  is zero, and a NaN ``z`` adds nothing (``_relu_gt``).
+
+Class-index targets are range-checked in eager mode (tier (c), switchable);
+when the check is off or the call is traced, an index out of range never
+reads out of bounds: it is replaced by a safe one and its row's loss is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import mlx.core as mx
+
+from .._reduction import accurate_sum, apply_reduction, resolve_reduction
+from .._validation import (
+    ShapeError,
+    ValueCheckError,
+    broadcast_shapes,
+    check_array,
+    check_floating,
+    check_integer,
+    check_number,
+    dtype_name,
+    fmt_shape,
+    message,
+    run_value_check,
+)
+from ._common import result_dtype, upcast
+
+__all__ = [
+    "hinge_embedding_loss",
+    "soft_margin_loss",
+    "multilabel_soft_margin_loss",
+    "multilabel_margin_loss",
+    "multi_margin_loss",
+    "margin_ranking_loss",
+]
+
+
+# --------------------------------------------------------------------------
+# hinges with torch's tie rules
+
+
+def _clamp_min0(v: mx.array) -> mx.array:
+    """``torch.clamp_min(v, 0)``: NaN propagates, and the gradient passes
+    where ``v >= 0`` (so at the tie ``v == 0``) and nowhere else."""
+    # The second branch only carries NaN through (v < 0 gives 0); it is
+    # stopped so that a NaN ``v`` gets torch's zero gradient.
+    return mx.where(v >= 0, v, mx.stop_gradient(mx.where(v < 0, 0, v)))
+
+
+def _relu_gt(v: mx.array) -> mx.array:
+    """torch's ``if (z > 0) sum += z``: zero (and zero gradient) at the tie
+    ``v == 0`` and where ``v`` is NaN."""
+    return mx.where(v > 0, v, 0)
+
+
+# --------------------------------------------------------------------------
+# elementwise kernels, compiled: each one fused pass over its inputs
+
+
+@mx.compile
+def _hinge(x: mx.array, y: mx.array, margin: mx.array) -> mx.array:
+    # torch: where(y != 1, clamp_min(margin - x, 0), 0) + where(y != -1, x, 0)
+    # (a target that is neither 1 nor -1 gets both terms, as in torch).
+    return mx.where(y != 1, _clamp_min0(margin - x), 0) + mx.where(y != -1, x, 0)
+
+
+@mx.compile
+def _soft_margin(x: mx.array, y: mx.array) -> mx.array:
+    # log(1 + exp(-y x)) as softplus(-y x) = logaddexp(0, -y x): no overflow
+    # of exp for large |y x| (torch's kernel gives inf there).
+    return mx.logaddexp(0, -y * x)
+
+
+@mx.compile
+def _multilabel_soft_margin(x: mx.array, y: mx.array) -> mx.array:
+    # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)), with the stable
+    # log sigmoid(v) = -softplus(-v) = -logaddexp(0, -v).
+    return y * mx.logaddexp(0, -x) + (1 - y) * mx.logaddexp(0, x)
+
+
+@mx.compile
+def _margin_ranking(x1: mx.array, x2: mx.array, y: mx.array, margin: mx.array) -> mx.array:
+    return _clamp_min0(-y * (x1 - x2) + margin)
+
+
+def _multi_margin_terms(x, t, margin, p):
+    # z_i = margin - x[t] + x_i for every class i but the target; torch adds
+    # h(z_i) only if z_i > 0, with h(z) = z (p=1) or z^2 (p=2).
+    u = mx.take_along_axis(x, t, axis=1)
+    z = margin - u + x
+    h = _relu_gt(z) if p == 1 else mx.where(z > 0, z * z, 0)
+    # (written t != arange: MLX 0.32 vmaps `arange != t` with the wrong axes)
+    return mx.where(t != mx.arange(x.shape[1]), h, 0)
+
+
+_multi_margin_p1 = mx.compile(lambda x, t, margin: _multi_margin_terms(x, t, margin, 1))
+_multi_margin_p2 = mx.compile(lambda x, t, margin: _multi_margin_terms(x, t, margin, 2))
+
+
+def _multilabel_margin_rows(
+    x: mx.array, ys: mx.array, slot: mx.array, is_target: mx.array
+) -> mx.array:
+    """Per row, the sum over label slots j (before the first -1) and
+    non-target classes i of ``z = 1 - x[y_j] + x_i`` where ``z > 0``.
+
+    Not the O(C^2) pairwise table: with ``t_j = x[y_j] - 1`` a slot adds
+    ``sum_{i: x_i > t_j} (x_i - t_j) = top_j - k_j t_j``, where ``k_j`` counts
+    the non-target classes strictly above ``t_j`` and ``top_j`` sums them.
+    Sorting the non-target scores once per row, ``k_j`` is found by a
+    vectorised binary search (log2 C gathers) and ``top_j`` from a prefix
+    sum: O(C log C) per row. The counts compare the unshifted values, so a
+    tie ``x_i == t_j`` is excluded exactly as torch's ``if (z > 0)``; the
+    gradient (``k_j`` and the per-class counts) is exact.
+    """
+    N, C = x.shape
+    x0 = mx.stop_gradient(x)
+    tq = mx.take_along_axis(x0, ys, axis=1) - 1
+    key = mx.where(is_target, -mx.inf, x0)
+    perm = mx.argsort(key, axis=1)
+    skey = mx.take_along_axis(key, perm, axis=1)
+    # Upper bound: the first sorted position whose key is > t_j.
+    # (built from ``ys``, not mx.zeros: keeps every operand batched under vmap)
+    lo = mx.zeros_like(ys)
+    hi = lo + C
+    for _ in range(max(1, math.ceil(math.log2(C + 1)))):
+        mid = (lo + hi) // 2
+        v = mx.take_along_axis(skey, mx.minimum(mid, C - 1), axis=1)
+        # (mx.where, not ``&``/``|``: MLX 0.32's vmap of logical_and on
+        # these operands gives wrong values)
+        right = mx.where(lo < hi, v <= tq, False)
+        lo = mx.where(right, mid + 1, lo)
+        hi = mx.where(right, hi, mx.where(lo >= hi, hi, mid))
+    k = (C - lo).astype(x.dtype)
+    # The sums run on row-centred values (z only sees differences): smaller
+    # magnitudes, smaller float32 error in top_j - k_j t_j.
+    xc = x - mx.stop_gradient(mx.mean(x, axis=1, keepdims=True))
+    t = mx.take_along_axis(xc, ys, axis=1) - 1
+    sval = mx.take_along_axis(mx.where(is_target, 0, xc), perm, axis=1)
+    csum = mx.cumsum(sval, axis=1)
+    # sum of sorted positions >= lo: total - (exclusive prefix sum at lo)
+    below = mx.take_along_axis(csum, mx.maximum(lo - 1, 0), axis=1)
+    top = csum[:, -1:] - mx.where(lo > 0, below, 0)
+    return mx.sum(mx.where(slot, top - k * t, 0), axis=1)
+
+
+_multilabel_margin_rows_compiled = mx.compile(_multilabel_margin_rows)
+
+
+# --------------------------------------------------------------------------
+# shared checks
+
+
+def _check_target_numeric(fn: str, target, *, allow_bool: bool) -> mx.array:
+    """A target of real numbers: floating or integer (torch promotes)."""
+    check_array(fn, "target", target)
+    dt = target.dtype
+    ok = mx.issubdtype(dt, mx.floating) or mx.issubdtype(dt, mx.integer)
+    if allow_bool and dt == mx.bool_:
+        ok = True
+    if not ok:
+        kinds = "a floating, integer or bool dtype" if allow_bool else "a floating or integer dtype"
+        raise TypeError(message(fn, "target", f"have {kinds}", dtype_name(dt)))
+    return target
+
+
+def _margin_array(fn: str, margin, dtype: mx.Dtype) -> mx.array:
+    check_number(fn, "margin", margin)
+    return mx.array(margin, dtype=dtype)
+
+
+def _finish(loss: mx.array, reduction: str, out: mx.Dtype) -> mx.array:
+    """The reduction (accumulated in float32 for half types), cast back once."""
+    return apply_reduction(loss, reduction).astype(out)
+
+
+def _class_input(fn: str, input: mx.array):
+    """torch's ``(C)`` / ``(N, C)`` input of the class-index margin losses
+    (a 0-d input counts as one sample of one class): returns it as (N, C)."""
+    check_floating(fn, "input", input)
+    if input.ndim > 2 or (input.ndim >= 1 and input.shape[-1] == 0):
+        raise ShapeError(
+            message(
+                fn,
+                "input",
+                "be (C) or (N, C) with C > 0 (Expected non-empty vector or matrix "
+                "with optional 0-dim batch size)",
+                fmt_shape(input.shape),
+            )
+        )
+    if input.ndim == 2:
+        return input
+    return input.reshape(1, -1)
+
+
+# --------------------------------------------------------------------------
+# public functions
+
+
+def hinge_embedding_loss(
+    input: mx.array,
+    target: mx.array,
+    margin: float = 1.0,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``.
+
+    .. math::
+        \ell_n = \begin{cases}
+            x_n, & y_n = 1 \\
+            \max(0, \Delta - x_n), & y_n = -1
+        \end{cases}
+
+    where :math:`\Delta` is ``margin``. As in torch, a target that is
+    neither 1 nor -1 gets both terms added. The gradient at the kink
+    :math:`x_n = \Delta` is torch's: that of :math:`\Delta - x_n`.
+
+    Args:
+        input (array): Usually distances, any shape; floating.
+        target (array): Labels 1 or -1, broadcastable with ``input``
+            (floating, integer or bool; not differentiated).
+        margin (float, optional): The margin :math:`\Delta`. Default: ``1.0``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(*)`; Target: broadcastable with the input.
+        - Output: scalar, or the broadcast shape with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in ``input``'s dtype (as in torch, the target's
+        dtype does not take part).
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import hinge_embedding_loss
+        >>> x, y = mx.array([0.5, 0.25, 2.0]), mx.array([1.0, -1.0, -1.0])
+        >>> hinge_embedding_loss(x, y, reduction="none").tolist()
+        [0.5, 0.75, 0.0]
+    """
+    fn = "hinge_embedding_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    check_floating(fn, "input", input)
+    _check_target_numeric(fn, target, allow_bool=True)
+    broadcast_shapes(fn, ("input", "target"), input, target)
+    out = input.dtype
+    x = upcast(input, out)
+    loss = _hinge(x, target, _margin_array(fn, margin, x.dtype))
+    return _finish(loss, reduction, out)
+
+
+def soft_margin_loss(
+    input: mx.array,
+    target: mx.array,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``.
+
+    .. math::
+        \ell_n = \log\left(1 + e^{-y_n x_n}\right)
+
+    computed as :math:`\operatorname{softplus}(-y_n x_n)` (``mx.logaddexp``),
+    which stays finite where torch's ``log1p(exp(.))`` overflows to inf
+    (:math:`-y x` beyond about 88 in float32, 11 in float16).
+
+    Args:
+        input (array): Scores, any shape; floating.
+        target (array): Labels 1 or -1, broadcastable to ``input``'s shape
+            (floating, integer or bool; not differentiated, as in torch).
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(*)`; Target: broadcastable to the input's shape.
+        - Output: scalar, or :math:`(*)` (the input's shape) with
+          ``reduction='none'``.
+
+    Returns:
+        array: The loss, in ``input``'s dtype.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import soft_margin_loss
+        >>> round(soft_margin_loss(mx.array([0.0, 0.0]), mx.array([1.0, -1.0])).item(), 4)
+        0.6931
+    """
+    fn = "soft_margin_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    check_floating(fn, "input", input)
+    _check_target_numeric(fn, target, allow_bool=True)
+    shape = broadcast_shapes(fn, ("input", "target"), input, target)
+    if shape != tuple(input.shape):
+        raise ShapeError(
+            message(
+                fn,
+                "target",
+                f"broadcast to the shape of `input`, {fmt_shape(input.shape)}",
+                f"{fmt_shape(target.shape)}: output with shape {list(input.shape)} "
+                f"doesn't match the broadcast shape {list(shape)}",
+            )
+        )
+    out = input.dtype
+    x = upcast(input, out)
+    loss = _soft_margin(x, target.astype(x.dtype))
+    return _finish(loss, reduction, out)
+
+
+def multilabel_soft_margin_loss(
+    input: mx.array,
+    target: mx.array,
+    weight: Optional[mx.array] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Multi-label one-versus-all logistic loss, as
+    ``torch.nn.functional.multilabel_soft_margin_loss``.
+
+    .. math::
+        \ell_n = -\frac{1}{C} \sum_{c} w_c \left[ y_{nc} \log \sigma(x_{nc})
+            + (1 - y_{nc}) \log \sigma(-x_{nc}) \right]
+
+    The mean over the classes (the last dimension) comes first, then the
+    reduction over the rest. :math:`\log\sigma` is computed stably as
+    :math:`-\operatorname{softplus}(-x)`.
+
+    Args:
+        input (array): Logits :math:`(*, C)`; floating.
+        target (array): Targets in [0, 1] (floating or integer, not bool),
+            broadcastable with ``input``; differentiated, as in torch.
+        weight (array, optional): Weights broadcastable with the loss, usually
+            per class :math:`(C)`; differentiated. Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(N, C)` or :math:`(C)` (any :math:`(*, C)` works, as
+          in torch); Target: same shape.
+        - Output: scalar, or :math:`(N)` (:math:`(*)`) with
+          ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the promoted dtype of ``input``, a floating
+        ``target`` and ``weight``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import multilabel_soft_margin_loss
+        >>> x, y = mx.zeros((2, 3)), mx.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+        >>> round(multilabel_soft_margin_loss(x, y).item(), 4)
+        0.6931
+    """
+    fn = "multilabel_soft_margin_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    check_floating(fn, "input", input)
+    _check_target_numeric(fn, target, allow_bool=False)
+    if input.ndim == 0:
+        raise ShapeError(
+            message(fn, "input", "have a class dimension, (C) or (N, C)", "a 0-d array")
+        )
+    arrays = [input, target]
+    names = ["input", "target"]
+    if weight is not None:
+        check_floating(fn, "weight", weight)
+        arrays.append(weight)
+        names.append("weight")
+    broadcast_shapes(fn, tuple(names), *arrays)
+    floats = [a for a in arrays if mx.issubdtype(a.dtype, mx.floating)]
+    out = result_dtype(*floats)
+    x = upcast(input, out)
+    loss = _multilabel_soft_margin(x, target.astype(x.dtype))
+    if weight is not None:
+        loss = loss * upcast(weight, out)
+    # torch sums over input's last dimension of the (broadcast) loss.
+    C = input.shape[-1]
+    class_dim = input.ndim - 1
+    per_row = accurate_sum(loss, axis=class_dim) / mx.array(C, dtype=loss.dtype)
+    return _finish(per_row, reduction, out)
+
+
+def multilabel_margin_loss(
+    input: mx.array,
+    target: mx.array,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Multi-class multi-label hinge loss, as
+    ``torch.nn.functional.multilabel_margin_loss``.
+
+    .. math::
+        \ell_n = \frac{1}{C} \sum_{j} \sum_{i \notin Y_n}
+            \max\left(0, 1 - (x_{n, y_{nj}} - x_{ni})\right)
+
+    where :math:`y_{nj}` runs over the labels of row :math:`n` before its
+    first ``-1`` (later entries are ignored) and :math:`Y_n` is their set; a
+    repeated label counts once per repetition, as in torch. A term adds only
+    where its hinge is strictly positive (torch's kernel): at a tie the
+    gradient is zero.
+
+    Computed for all rows at once (no loop per sample) in
+    :math:`O(N C \log C)`: one sort per row, a vectorised binary search
+    and a prefix sum (not the :math:`(N, C, C)` table of pairs).
+
+    Args:
+        input (array): Scores :math:`(C)` or :math:`(N, C)`; floating.
+        target (array): Class indices, same shape as ``input``, padded with
+            ``-1`` after the labels (any integer dtype; torch wants int64).
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(C)` or :math:`(N, C)`; Target: the same shape.
+        - Output: scalar, or :math:`(N)` with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in ``input``'s dtype.
+
+    Raises:
+        ValueError: in eager mode, for a target entry outside
+            :math:`[-1, C)` (torch: "argument #2 'target' is out of range");
+            with value checks off or under a trace, that row's loss is NaN.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import multilabel_margin_loss
+        >>> x = mx.array([[0.1, 0.2, 0.4, 0.8]])
+        >>> y = mx.array([[3, 0, -1, 1]])
+        >>> round(multilabel_margin_loss(x, y).item(), 4)
+        0.85
+    """
+    fn = "multilabel_margin_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    x2 = _class_input(fn, input)
+    check_integer(fn, "target", target)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(
+            message(
+                fn,
+                "target",
+                f"have the shape of `input`, {fmt_shape(input.shape)}",
+                f"{fmt_shape(target.shape)} (inconsistent target size)",
+            )
+        )
+    N, C = x2.shape
+    y = target.reshape(N, C)
+
+    def check() -> None:
+        if y.size == 0:
+            return
+        lo, hi = mx.min(y), mx.max(y)
+        mx.eval(lo, hi)
+        lo_v, hi_v = int(lo.item()), int(hi.item())
+        if lo_v < -1 or hi_v >= C:
+            bad = lo_v if lo_v < -1 else hi_v
+            raise ValueCheckError(
+                message(
+                    fn,
+                    "target",
+                    f"hold class indices in [0, {C}) padded with -1",
+                    f"{bad}: argument #2 'target' is out of range",
+                )
+            )
+
+    run_value_check(check)
+
+    out = input.dtype
+    x = upcast(x2, out)
+    pos = mx.arange(C)
+    # Slots before the first -1 hold the labels; the rest are ignored.
+    end = mx.min(mx.where(y == -1, pos, C), axis=1, keepdims=True)
+    slot = pos < end
+    # torch rejects any entry outside [-1, C) (checks off / traced: NaN row).
+    bad_row = mx.any((y < -1) | (y >= C), axis=1)
+    ys = mx.where(slot & (y >= 0) & (y < C), y, 0)
+    # is_target[n, i]: class i is one of row n's labels (scatter, O(N C)).
+    marks = mx.zeros((N, C + 1), dtype=mx.int32)
+    marks = mx.put_along_axis(marks, mx.where(slot, ys, C), mx.array(1, dtype=mx.int32), axis=1)
+    is_target = marks[:, :C] > 0
+    per_row = _multilabel_margin_rows_compiled(x, ys, slot, is_target) / C
+    per_row = mx.where(bad_row, mx.array(float("nan"), dtype=per_row.dtype), per_row)
+    if input.ndim < 2:
+        per_row = per_row.reshape(())
+    return _finish(per_row, reduction, out)
+
+
+def multi_margin_loss(
+    input: mx.array,
+    target: mx.array,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Optional[mx.array] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``.
+
+    .. math::
+        \ell_n = \frac{1}{C} \sum_{i \ne y_n}
+            w_{y_n} \max\left(0, \Delta - x_{n, y_n} + x_{ni}\right)^p
+
+    A term adds only where its hinge is strictly positive (torch's kernel):
+    at a tie the gradient is zero.
+
+    Args:
+        input (array): Scores :math:`(C)` or :math:`(N, C)`; floating.
+        target (array): Class indices :math:`()` or :math:`(N)` in
+            :math:`[0, C)` (any integer dtype; torch wants int64).
+        p (int, optional): 1 or 2. Default: ``1``.
+        margin (float, optional): The margin :math:`\Delta`. Default: ``1.0``.
+        weight (array, optional): Per-class weights :math:`(C)` (cast to the
+            input's dtype; not differentiated, as in torch). Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input: :math:`(C)` or :math:`(N, C)`; Target: :math:`()`,
+          :math:`(1)` or :math:`(N)`.
+        - Output: scalar, or the target's shape with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in ``input``'s dtype.
+
+    Raises:
+        ValueError: for ``p`` other than 1 or 2 ("only p == 1 and p == 2
+            supported"); in eager mode, for a target outside :math:`[0, C)`
+            (with value checks off or under a trace, that row's loss is NaN).
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import multi_margin_loss
+        >>> x = mx.array([[0.1, 0.2, 0.4, 0.8]])
+        >>> round(multi_margin_loss(x, mx.array([3])).item(), 4)
+        0.325
+    """
+    fn = "multi_margin_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    if isinstance(p, bool) or p not in (1, 2):
+        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
+    x2 = _class_input(fn, input)
+    check_integer(fn, "target", target)
+    N, C = x2.shape
+    if target.ndim > 1 or target.size != N:
+        raise ShapeError(
+            message(
+                fn,
+                "target",
+                f"have shape ({N},) for `input` of shape {fmt_shape(input.shape)} (target "
+                "tensor should be 1-D with size equal to the number of input samples)",
+                fmt_shape(target.shape),
+            )
+        )
+    if weight is not None:
+        check_floating(fn, "weight", weight)
+        if weight.ndim != 1:
+            raise ValueError(
+                message(fn, "weight", "be 1-D (weight must be one-dimensional)",
+                        f"{weight.ndim}-D of shape {fmt_shape(weight.shape)}")
+            )
+        if weight.shape[0] != C:
+            raise ShapeError(
+                message(fn, "weight", f"have shape ({C},) (inconsistent weight size)",
+                        fmt_shape(weight.shape))
+            )
+    check_number(fn, "margin", margin)
+    t = target.reshape(N)
+
+    def check() -> None:
+        if t.size == 0:
+            return
+        lo, hi = mx.min(t), mx.max(t)
+        mx.eval(lo, hi)
+        lo_v, hi_v = int(lo.item()), int(hi.item())
+        if lo_v < 0 or hi_v >= C:
+            bad = lo_v if lo_v < 0 else hi_v
+            raise ValueCheckError(
+                message(fn, "target", f"hold class indices in [0, {C})",
+                        f"{bad}: target out of range")
+            )
+
+    run_value_check(check)
+
+    out = input.dtype
+    x = upcast(x2, out)
+    valid = (t >= 0) & (t < C)
+    ts = mx.expand_dims(mx.where(valid, t, 0), 1)
+    kernel = _multi_margin_p1 if p == 1 else _multi_margin_p2
+    terms = kernel(x, ts, mx.array(margin, dtype=x.dtype))
+    per_row = accurate_sum(terms, axis=1) / C
+    if weight is not None:
+        per_row = per_row * mx.take(upcast(weight, out).astype(per_row.dtype), ts[:, 0])
+    per_row = mx.where(valid, per_row, mx.array(float("nan"), dtype=per_row.dtype))
+    per_row = per_row.reshape(target.shape)
+    return _finish(per_row, reduction, out)
+
+
+def margin_ranking_loss(
+    input1: mx.array,
+    input2: mx.array,
+    target: mx.array,
+    margin: float = 0,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+) -> mx.array:
+    r"""Margin ranking loss, as ``torch.nn.functional.margin_ranking_loss``.
+
+    .. math::
+        \ell_n = \max\left(0, -y_n (x_{1n} - x_{2n}) + \Delta\right)
+
+    At the kink the gradient passes (torch's ``clamp_min``); all three
+    inputs are differentiated, the target included, as in torch.
+
+    Args:
+        input1 (array): First scores; floating.
+        input2 (array): Second scores; floating.
+        target (array): 1 (``input1`` should rank higher) or -1; floating or
+            integer.
+        margin (float, optional): The margin :math:`\Delta`. Default: ``0``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Shape:
+        - Input1, Input2, Target: the same number of dimensions (torch's
+          rule), broadcastable to one shape.
+        - Output: scalar, or the broadcast shape with ``reduction='none'``.
+
+    Returns:
+        array: The loss, in the promoted dtype of the three.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses.functional import margin_ranking_loss
+        >>> a, b, y = mx.array([1.0, 2.0]), mx.array([2.0, 1.0]), mx.array([1.0, 1.0])
+        >>> margin_ranking_loss(a, b, y, reduction="none").tolist()
+        [1.0, 0.0]
+    """
+    fn = "margin_ranking_loss"
+    reduction = resolve_reduction(fn, reduction, size_average, reduce)
+    check_floating(fn, "input1", input1)
+    check_floating(fn, "input2", input2)
+    _check_target_numeric(fn, target, allow_bool=False)
+    if not (input1.ndim == input2.ndim == target.ndim):
+        raise ShapeError(
+            message(
+                fn,
+                "input1`, `input2` and `target",
+                "have the same number of dimensions (All input tensors should have same "
+                "dimension)",
+                f"input1: {fmt_shape(input1.shape)}, input2: {fmt_shape(input2.shape)}, "
+                f"target: {fmt_shape(target.shape)}",
+            )
+        )
+    broadcast_shapes(fn, ("input1", "input2", "target"), input1, input2, target)
+    out = result_dtype(input1, input2, target)
+    if not mx.issubdtype(out, mx.floating):  # pragma: no cover (inputs are floating)
+        out = input1.dtype
+    dt = upcast(input1, out).dtype
+    loss = _margin_ranking(
+        input1.astype(dt), input2.astype(dt), target.astype(dt), _margin_array(fn, margin, dt)
+    )
+    return _finish(loss, reduction, out)

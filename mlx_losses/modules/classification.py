@@ -1,0 +1,197 @@
+"""Modules for the classification losses."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import mlx.core as mx
+
+from .. import functional as F
+from .._validation import check_number, message
+from ._base import _Loss, _WeightedLoss
+
+__all__ = ["CrossEntropyLoss", "NLLLoss", "NLLLoss2d", "BCELoss", "BCEWithLogitsLoss"]
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood loss; see :func:`mlx_losses.functional.nll_loss`.
+
+    Args:
+        weight (array, optional): A weight per class, shape :math:`(C)`;
+            stored frozen (never trained). Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        ignore_index (int, optional): A target value that is ignored.
+            Default: ``-100``.
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses import NLLLoss
+        >>> NLLLoss(weight=mx.ones((3,)), ignore_index=0)
+        NLLLoss(weight=array(shape=(3,), dtype=float32), reduction='mean', ignore_index=0)
+    """
+
+    def __init__(
+        self,
+        weight: Optional[mx.array] = None,
+        size_average: Optional[bool] = None,
+        ignore_index: int = -100,
+        reduce: Optional[bool] = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = int(
+            check_number(type(self).__name__, "ignore_index", ignore_index, integer=True)
+        )
+
+    def _options(self) -> Dict[str, Any]:
+        return {**super()._options(), "ignore_index": self.ignore_index}
+
+    def __call__(self, input: mx.array, target: mx.array) -> mx.array:
+        return F.nll_loss(
+            input, target, weight=self.weight, ignore_index=self.ignore_index,
+            reduction=self.reduction,
+        )
+
+
+class NLLLoss2d(NLLLoss):
+    """torch's deprecated alias of :class:`NLLLoss` (same options, any layout).
+
+    Example:
+        >>> from mlx_losses import NLLLoss2d
+        >>> NLLLoss2d(reduction="sum")
+        NLLLoss2d(reduction='sum', ignore_index=-100)
+    """
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Cross-entropy of logits; see :func:`mlx_losses.functional.cross_entropy`.
+
+    Args:
+        weight (array, optional): A weight per class, shape :math:`(C)`;
+            stored frozen (never trained). Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        ignore_index (int, optional): A class-index target value that is
+            ignored. Default: ``-100``.
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+        label_smoothing (float, optional): In [0, 1]. Default: ``0.0``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses import CrossEntropyLoss
+        >>> loss = CrossEntropyLoss(label_smoothing=0.1)
+        >>> loss
+        CrossEntropyLoss(reduction='mean', ignore_index=-100, label_smoothing=0.1)
+        >>> round(loss(mx.zeros((2, 4)), mx.array([1, 2])).item(), 6)  # log 4
+        1.386294
+    """
+
+    def __init__(
+        self,
+        weight: Optional[mx.array] = None,
+        size_average: Optional[bool] = None,
+        ignore_index: int = -100,
+        reduce: Optional[bool] = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        name = type(self).__name__
+        self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
+        check_number(name, "label_smoothing", label_smoothing)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(
+                message(name, "label_smoothing", "be in [0, 1]",
+                        f"{label_smoothing!r}: label_smoothing must be between 0.0 and 1.0")
+            )
+        self.label_smoothing = float(label_smoothing)
+
+    def _options(self) -> Dict[str, Any]:
+        return {
+            **super()._options(),
+            "ignore_index": self.ignore_index,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    def __call__(self, input: mx.array, target: mx.array) -> mx.array:
+        return F.cross_entropy(
+            input, target, weight=self.weight, ignore_index=self.ignore_index,
+            reduction=self.reduction, label_smoothing=self.label_smoothing,
+        )
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities; see
+    :func:`mlx_losses.functional.binary_cross_entropy`.
+
+    Args:
+        weight (array, optional): Weights broadcastable to the input's shape;
+            stored frozen (never trained). Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses import BCELoss
+        >>> BCELoss(reduction="sum")(mx.array([0.5, 0.5]), mx.array([0.0, 1.0])).item() > 0
+        True
+    """
+
+    def __call__(self, input: mx.array, target: mx.array) -> mx.array:
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of logits; see
+    :func:`mlx_losses.functional.binary_cross_entropy_with_logits`.
+
+    Args:
+        weight (array, optional): Weights broadcastable to the input's shape;
+            stored frozen. Default: ``None``.
+        size_average (bool, optional): Deprecated (see ``reduction``).
+        reduce (bool, optional): Deprecated (see ``reduction``).
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+        pos_weight (array, optional): Weight of the positive term,
+            broadcastable to the input's shape (e.g. one per class, last
+            dimension); stored frozen. Default: ``None``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses import BCEWithLogitsLoss
+        >>> BCEWithLogitsLoss(pos_weight=mx.ones((3,)))
+        BCEWithLogitsLoss(reduction='mean', pos_weight=array(shape=(3,), dtype=float32))
+    """
+
+    def __init__(
+        self,
+        weight: Optional[mx.array] = None,
+        size_average: Optional[bool] = None,
+        reduce: Optional[bool] = None,
+        reduction: str = "mean",
+        pos_weight: Optional[mx.array] = None,
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self._store_buffer("weight", weight)
+        self._store_buffer("pos_weight", pos_weight)
+
+    def _options(self) -> Dict[str, Any]:
+        opts: Dict[str, Any] = {}
+        if self.weight is not None:
+            opts["weight"] = self.weight
+        opts.update(super()._options())
+        if self.pos_weight is not None:
+            opts["pos_weight"] = self.pos_weight
+        return opts
+
+    def __call__(self, input: mx.array, target: mx.array) -> mx.array:
+        return F.binary_cross_entropy_with_logits(
+            input, target, weight=self.weight, reduction=self.reduction,
+            pos_weight=self.pos_weight,
+        )

@@ -1,0 +1,150 @@
+"""The Module for linear cross-entropy: it owns its linear layer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Sequence
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from .. import functional as F
+from .._validation import ShapeError, check_floating, fmt_shape, message
+from ..losses.linear_cross_entropy import LinearCrossEntropyOptions
+from ._base import _WeightedLoss
+
+__all__ = ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
+
+
+class LinearCrossEntropyLoss(_WeightedLoss):
+    """Linear layer + cross-entropy; see
+    :func:`mlx_losses.functional.linear_cross_entropy`.
+
+    Like torch's, the Module owns its projection: ``self.linear`` is an
+    ``mlx.nn.Linear(in_features, num_classes * prod(out_features))`` whose
+    ``weight`` (flat storage, ``(C * prod(out_features), in_features)``)
+    and optional ``bias`` are trainable parameters, initialised as torch's
+    ``Linear`` (uniform in :math:`\\pm 1/\\sqrt{in\\_features}`). They are
+    reshaped to ``(C, *out_features, in_features)`` / ``(C,
+    *out_features)`` on each call. The class ``weight`` is stored frozen.
+
+    Args:
+        in_features (int): Size of each input sample.
+        num_classes (int): Number of classes :math:`C`.
+        out_features (tuple of int, optional): ``(d_1, ..., d_K)`` for a
+            K-dimensional loss. Default: ``()``.
+        bias (bool, optional): Whether the linear layer has a bias.
+            Default: ``False``.
+        device (optional): Accepted for torch compatibility; MLX arrays live
+            in unified memory. Default: ``None``.
+        dtype (Dtype, optional): dtype of the linear parameters (float32 if
+            ``None``). Default: ``None``.
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
+            Default: ``'mean'``.
+        weight (array, optional): Class weights, ``(C)``. Default: ``None``.
+        ignore_index (int, optional): Ignored class index; ``None`` means
+            ``-100`` for class-index targets. Default: ``None``.
+        label_smoothing (float, optional): In ``[0, 1]``. Default: ``0.0``.
+        options (LinearCrossEntropyOptions, optional): ``None`` for the
+            reference path, an instance for the chunked path.
+            Default: ``None``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> from mlx_losses import LinearCrossEntropyLoss
+        >>> from mlx.utils import tree_flatten
+        >>> loss = LinearCrossEntropyLoss(8, 10, bias=True)
+        >>> sorted(k for k, _ in tree_flatten(loss.trainable_parameters()))
+        ['linear.bias', 'linear.weight']
+        >>> loss(mx.zeros((4, 8)), mx.array([0, 1, 2, 3])).shape
+        ()
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: Sequence[int] = (),
+        bias: bool = False,
+        device: Any = None,
+        dtype: Optional[mx.Dtype] = None,
+        reduction: str = "mean",
+        weight: Optional[mx.array] = None,
+        ignore_index: Optional[int] = None,
+        label_smoothing: float = 0.0,
+        options: Optional[LinearCrossEntropyOptions] = None,
+    ) -> None:
+        name = type(self).__name__
+        for arg, value in (("in_features", in_features), ("num_classes", num_classes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(message(name, arg, "be a non-negative int", repr(value)))
+        out_features = tuple(out_features)
+        if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in out_features):
+            raise ValueError(message(name, "out_features", "be a tuple of non-negative ints",
+                                     repr(out_features)))
+        if weight is not None:
+            check_floating(name, "weight", weight)
+            if tuple(weight.shape) != (num_classes,):
+                raise ShapeError(message(
+                    name, "weight", f"have shape ({num_classes},)",
+                    f"{fmt_shape(weight.shape)}: expected weight shape to be ({num_classes},)"))
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)):
+            raise TypeError(message(name, "label_smoothing", "be a Python float",
+                                    type(label_smoothing).__name__))
+        if label_smoothing < 0 or label_smoothing > 1.0:
+            raise ValueError(message(
+                name, "label_smoothing", "be in [0, 1]",
+                f"{label_smoothing!r}: expected label_smoothing to be in range [0, 1], "
+                f"got {label_smoothing}"))
+        if options is not None and not isinstance(options, LinearCrossEntropyOptions):
+            raise TypeError(message(name, "options", "be a LinearCrossEntropyOptions or None",
+                                    type(options).__name__))
+        super().__init__(weight=weight, reduction=reduction)
+        self.num_classes = num_classes
+        self.out_features = out_features
+        self.ignore_index = ignore_index
+        self.label_smoothing = float(label_smoothing)
+        self.options = options
+        # Flat storage, as torch's (Linear has no multi-dimensional weight);
+        # mlx.nn.Linear draws from U(-1/sqrt(in), 1/sqrt(in)) like torch.
+        self.linear = nn.Linear(in_features, math.prod(out_features) * num_classes, bias=bias)
+        if dtype is not None:
+            self.linear.set_dtype(dtype)
+
+    @property
+    def in_features(self) -> int:
+        return self.linear.weight.shape[-1]
+
+    def _options(self) -> Dict[str, Any]:
+        opts: Dict[str, Any] = {
+            "in_features": self.in_features,
+            "num_classes": self.num_classes,
+            "out_features": self.out_features,
+            "bias": "bias" in self.linear,
+        }
+        if self.weight is not None:
+            opts["weight"] = self.weight
+        opts.update(
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )
+        return opts
+
+    def __call__(self, input: mx.array, target: mx.array) -> mx.array:
+        shape = (self.num_classes, *self.out_features)
+        linear_weight = self.linear.weight.reshape(*shape, self.in_features)
+        linear_bias = self.linear.bias.reshape(shape) if "bias" in self.linear else None
+        return F.linear_cross_entropy(
+            input,
+            linear_weight,
+            target,
+            linear_bias=linear_bias,
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            options=self.options,
+        )

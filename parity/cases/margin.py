@@ -1,0 +1,324 @@
+"""Parity table: hinge embedding, soft margin, multi-label soft margin,
+multi-label margin, multi-class margin and margin ranking losses."""
+
+import mlx.core as mx
+import numpy as np
+
+import mlx_losses.functional as MF
+from parity.runner import Case, ErrorCase
+from parity.specs import Binary, Derived, Float, Index, Literal, Positive, Prob, Sign
+
+# torch has no float16/bfloat16 CPU kernel for multi_margin_loss and
+# multilabel_margin_loss: the half baseline is torch's float32 error there.
+_NO_HALF = {"torch_half": False}
+_FULL = ("float64", "float32")
+# MLX's CPU ``exp`` is float32-accurate even in float64 (relative error
+# ~1.3e-7; ``log``/``log1p`` are exact): the softplus losses get a float64
+# tolerance of a few float32 ulps instead of 1e-9.
+_EXP64 = {"float64": (3e-7, 1e-9)}
+
+
+def _ours_mlsm_weight(x, y, w, **kw):
+    return MF.multilabel_soft_margin_loss(x, y, weight=w, **kw)
+
+
+def _torch_mlsm_weight(x, y, w, **kw):
+    import torch.nn.functional as TF
+
+    return TF.multilabel_soft_margin_loss(x, y, weight=w, **kw)
+
+
+def _torch_0d(name, *zero_d):
+    """torch's side with the given positional args made 0-d again: the
+    runner's ``np.ascontiguousarray`` turns every 0-d spec into shape (1,)
+    (floats on both sides, integers on torch's side only)."""
+
+    def call(*args, **kw):
+        import torch.nn.functional as TF
+
+        args = [a.reshape(()) if i in zero_d else a for i, a in enumerate(args)]
+        return getattr(TF, name)(*args, **kw)
+
+    return call
+
+
+def _ours_0d(name, *zero_d):
+    """Our side with the given positional args made 0-d (see _torch_0d)."""
+
+    def call(*args, **kw):
+        args = [a.reshape(()) if i in zero_d else a for i, a in enumerate(args)]
+        return getattr(MF, name)(*args, **kw)
+
+    return call
+
+
+def _module_0d(*zero_d):
+    """The Module call with the given positional args made 0-d."""
+
+    def call(module, *args):
+        return module(*[a.reshape(()) if i in zero_d else a for i, a in enumerate(args)])
+
+    return call
+
+
+def _ours_mlm_int32(x, y, **kw):
+    # torch wants int64 targets; MLX's default integer is int32: we take both.
+    return MF.multilabel_margin_loss(x, y.astype(mx.int32), **kw)
+
+
+def _multilabel_targets(n, c, seed_labels=None):
+    """(n, c) int64 targets: a random number of distinct labels per row,
+    then -1, then garbage after the -1 (ignored by torch)."""
+
+    def make(rng):
+        out = rng.integers(0, c, size=(n, c))
+        for row in range(n):
+            k = rng.integers(0, c + 1)
+            out[row, :k] = rng.permutation(c)[:k]
+            if k < c:
+                out[row, k] = -1
+        return out.astype(np.int64)
+
+    return Derived(make, floating=False, grad=False)
+
+
+# ---- ties exactly at the hinges (Literal specs)
+# hinge: margin - x == 0 for y = -1 (x = 1 with margin 1); targets that are
+# neither 1 nor -1 get both terms.
+_HINGE_X = Literal([[1.0, 0.5, 2.0, 1.0, -1.0, 0.25, 1.0, 0.0]], grad=True)
+_HINGE_Y = Literal([[-1.0, -1.0, 1.0, 1.0, 0.5, 2.0, -1.0, -1.0]])
+# margin ranking: -y (x1 - x2) + margin == 0 in the first three columns.
+_MR_X1 = Literal([[1.0, 2.0, 0.5, 0.0, -1.0]], grad=True)
+_MR_X2 = Literal([[1.0, 1.5, 1.0, 0.5, 1.0]], grad=True)
+_MR_Y = Literal([[1.0, 1.0, -1.0, -1.0, 1.0]], grad=True)
+# multi margin: z = margin - x[t] + x[i] == 0 at several i (strict > 0 in torch).
+_MM_X = Literal([[1.0, 0.0, 2.0, 0.5], [0.5, 1.5, -0.5, 0.5], [0.0, 0.0, 0.0, 0.0]], grad=True)
+_MM_T = Literal([0, 1, 2])
+# multilabel margin: 1 - x[y_j] + x[i] == 0 at ties; a repeated label, a
+# row with no labels, a row where every class is a label.
+_MLM_X = Literal(
+    [[1.0, 0.0, 2.0, 0.5], [1.0, 0.0, 2.0, 0.5], [0.5, -0.5, 0.25, 1.0], [0.3, 0.1, 0.2, 0.9]],
+    grad=True,
+)
+_MLM_Y = Literal([[0, -1, 2, 3], [0, 0, -1, 3], [-1, 0, 1, 2], [0, 1, 2, 3]])
+
+CASES = [
+    # ---- hinge_embedding_loss
+    Case("basic", "hinge_embedding_loss", [Float((4, 5)), Sign((4, 5))],
+         module="HingeEmbeddingLoss", legacy=True, vmap=True),
+    Case("margin", "hinge_embedding_loss", [Float((4, 5)), Sign((4, 5))], {"margin": 0.5},
+         module="HingeEmbeddingLoss"),
+    Case("negative_margin", "hinge_embedding_loss", [Float((4, 5)), Sign((4, 5))],
+         {"margin": -0.5}, module="HingeEmbeddingLoss"),
+    Case("ties", "hinge_embedding_loss", [_HINGE_X, _HINGE_Y], module="HingeEmbeddingLoss"),
+    Case("broadcast", "hinge_embedding_loss", [Float((3, 4)), Sign((4,))],
+         module="HingeEmbeddingLoss"),
+    Case("broadcast_input", "hinge_embedding_loss", [Float((4,)), Sign((3, 4))],
+         module="HingeEmbeddingLoss"),
+    Case("int_target", "hinge_embedding_loss", [Float((2, 4)), Literal([[1, -1, 1, -1], [-1, -1, 1, 1]])],
+         module="HingeEmbeddingLoss"),
+    Case("3d", "hinge_embedding_loss", [Float((2, 3, 4)), Sign((2, 3, 4))],
+         module="HingeEmbeddingLoss"),
+    Case("scalar", "hinge_embedding_loss", [Float(()), Sign(())], module="HingeEmbeddingLoss",
+         ours_fn=_ours_0d("hinge_embedding_loss", 0, 1), module_call=_module_0d(0, 1),
+         torch_fn=_torch_0d("hinge_embedding_loss", 0, 1)),
+    Case("empty", "hinge_embedding_loss", [Float((0, 3)), Sign((0, 3))],
+         module="HingeEmbeddingLoss"),
+    # ---- soft_margin_loss
+    Case("basic", "soft_margin_loss", [Float((4, 5)), Sign((4, 5))],
+         module="SoftMarginLoss", legacy=True, vmap=True, tol=_EXP64),
+    Case("broadcast_target", "soft_margin_loss", [Float((3, 4)), Sign((4,))],
+         module="SoftMarginLoss", tol=_EXP64),
+    Case("int_target", "soft_margin_loss", [Float((2, 4)), Literal([[1, -1, 1, -1], [-1, -1, 1, 1]])],
+         module="SoftMarginLoss", tol=_EXP64),
+    Case("3d", "soft_margin_loss", [Float((2, 3, 4)), Sign((2, 3, 4))], module="SoftMarginLoss", tol=_EXP64),
+    Case("scalar", "soft_margin_loss", [Float(()), Sign(())], module="SoftMarginLoss",
+         ours_fn=_ours_0d("soft_margin_loss", 0, 1), module_call=_module_0d(0, 1),
+         torch_fn=_torch_0d("soft_margin_loss", 0, 1), tol=_EXP64),
+    Case("empty", "soft_margin_loss", [Float((0,)), Sign((0,))], module="SoftMarginLoss", tol=_EXP64),
+    # |y x| up to 30: torch's exp(.) is still finite in float32 / float64
+    # (in half it overflows to inf where we stay finite: a documented divergence).
+    Case("wide", "soft_margin_loss", [Float((4, 5), -30.0, 30.0), Sign((4, 5))],
+         module="SoftMarginLoss", dtypes=_FULL, tol=_EXP64),
+    # ---- multilabel_soft_margin_loss
+    Case("basic", "multilabel_soft_margin_loss", [Float((4, 5)), Binary((4, 5))],
+         module="MultiLabelSoftMarginLoss", legacy=True, vmap=True, tol=_EXP64),
+    Case("soft_target", "multilabel_soft_margin_loss", [Float((4, 5)), Prob((4, 5))],
+         module="MultiLabelSoftMarginLoss", vmap=True, tol=_EXP64),
+    Case("weight", "multilabel_soft_margin_loss", [Float((4, 5)), Binary((4, 5))],
+         {"weight": Positive((5,), grad=False)}, module="MultiLabelSoftMarginLoss", legacy=True, tol=_EXP64),
+    Case("weight_2d", "multilabel_soft_margin_loss", [Float((4, 5)), Prob((4, 5))],
+         {"weight": Positive((4, 5), grad=False)}, module="MultiLabelSoftMarginLoss", tol=_EXP64),
+    # gradient w.r.t. weight too (torch differentiates it): weight passed positionally
+    Case("weight_grad", "multilabel_soft_margin_loss",
+         [Float((4, 5)), Prob((4, 5)), Positive((5,))],
+         ours_fn=_ours_mlsm_weight, torch_fn=_torch_mlsm_weight, tol=_EXP64),
+    Case("unbatched", "multilabel_soft_margin_loss", [Float((6,)), Binary((6,))],
+         module="MultiLabelSoftMarginLoss", tol=_EXP64),
+    Case("3d", "multilabel_soft_margin_loss", [Float((2, 3, 4)), Prob((2, 3, 4))],
+         module="MultiLabelSoftMarginLoss", tol=_EXP64),
+    Case("broadcast_target", "multilabel_soft_margin_loss", [Float((3, 4)), Binary((4,))],
+         module="MultiLabelSoftMarginLoss", tol=_EXP64),
+    Case("int_target", "multilabel_soft_margin_loss",
+         [Float((2, 4)), Literal([[1, 0, 1, 0], [0, 0, 1, 1]])], module="MultiLabelSoftMarginLoss", tol=_EXP64),
+    Case("empty", "multilabel_soft_margin_loss", [Float((0, 4)), Binary((0, 4))],
+         module="MultiLabelSoftMarginLoss", tol=_EXP64),
+    Case("wide", "multilabel_soft_margin_loss", [Float((4, 5), -30.0, 30.0), Binary((4, 5))],
+         module="MultiLabelSoftMarginLoss", dtypes=_FULL, tol=_EXP64),
+    # ---- multilabel_margin_loss
+    Case("basic", "multilabel_margin_loss", [Float((5, 6)), _multilabel_targets(5, 6)],
+         module="MultiLabelMarginLoss", legacy=True, vmap=True, **_NO_HALF),
+    Case("ties", "multilabel_margin_loss", [_MLM_X, _MLM_Y], module="MultiLabelMarginLoss",
+         vmap=True, **_NO_HALF),
+    Case("unbatched", "multilabel_margin_loss", [Float((5,)), Literal([4, 1, -1, 2, 3])],
+         module="MultiLabelMarginLoss", **_NO_HALF),
+    Case("scalar", "multilabel_margin_loss", [Float(()), Literal(0)],
+         module="MultiLabelMarginLoss", ours_fn=_ours_0d("multilabel_margin_loss", 0, 1), module_call=_module_0d(0, 1),
+         torch_fn=_torch_0d("multilabel_margin_loss", 0, 1),
+         **_NO_HALF),
+    # torch returns uninitialised memory for an empty batch under 'mean' /
+    # 'sum' (we give NaN / 0): only 'none' is comparable.
+    Case("empty", "multilabel_margin_loss", [Float((0, 4)), Literal(np.zeros((0, 4), np.int64))],
+         module="MultiLabelMarginLoss", reductions=("none",), **_NO_HALF),
+    Case("int32_target", "multilabel_margin_loss", [Float((3, 4)), Literal([[1, -1, 0, 0], [3, 2, 1, 0], [-1, 0, 0, 0]])],
+         module="MultiLabelMarginLoss", dtypes=_FULL, ours_fn=_ours_mlm_int32),
+    Case("wide", "multilabel_margin_loss", [Float((16, 40), -3.0, 3.0), _multilabel_targets(16, 40)],
+         module="MultiLabelMarginLoss", dtypes=_FULL),
+    # ---- multi_margin_loss
+    Case("basic", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)],
+         module="MultiMarginLoss", legacy=True, vmap=True, **_NO_HALF),
+    Case("p2", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)], {"p": 2},
+         module="MultiMarginLoss", vmap=True, **_NO_HALF),
+    Case("margin", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)], {"margin": 0.3},
+         module="MultiMarginLoss", **_NO_HALF),
+    Case("weight", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)],
+         {"weight": Positive((5,), grad=False)}, module="MultiMarginLoss", legacy=True, **_NO_HALF),
+    Case("p2_weight_margin", "multi_margin_loss", [Float((6, 5)), Index((6,), 5)],
+         {"p": 2, "margin": 2.5, "weight": Positive((5,), grad=False)},
+         module="MultiMarginLoss", **_NO_HALF),
+    Case("ties", "multi_margin_loss", [_MM_X, _MM_T], module="MultiMarginLoss", **_NO_HALF),
+    Case("ties_p2", "multi_margin_loss", [_MM_X, _MM_T], {"p": 2}, module="MultiMarginLoss",
+         **_NO_HALF),
+    Case("unbatched", "multi_margin_loss", [Float((5,)), Literal(2)], module="MultiMarginLoss",
+         torch_fn=_torch_0d("multi_margin_loss", 1), **_NO_HALF),
+    Case("unbatched_t1", "multi_margin_loss", [Float((5,)), Literal([2])],
+         module="MultiMarginLoss", **_NO_HALF),
+    Case("scalar", "multi_margin_loss", [Float(()), Literal(0)], module="MultiMarginLoss",
+         ours_fn=_ours_0d("multi_margin_loss", 0, 1), module_call=_module_0d(0, 1),
+         torch_fn=_torch_0d("multi_margin_loss", 0, 1), **_NO_HALF),
+    # torch returns uninitialised memory for an empty batch under 'mean' /
+    # 'sum' (we give NaN / 0): only 'none' is comparable.
+    Case("empty", "multi_margin_loss", [Float((0, 5)), Literal(np.zeros((0,), np.int64))],
+         module="MultiMarginLoss", reductions=("none",), **_NO_HALF),
+    Case("wide", "multi_margin_loss", [Float((32, 100), -3.0, 3.0), Index((32,), 100)],
+         {"p": 2}, module="MultiMarginLoss", dtypes=_FULL),
+    # ---- margin_ranking_loss
+    Case("basic", "margin_ranking_loss", [Float((6,)), Float((6,)), Sign((6,), grad=True)],
+         module="MarginRankingLoss", legacy=True, vmap=True),
+    Case("margin", "margin_ranking_loss", [Float((3, 4)), Float((3, 4)), Sign((3, 4), grad=True)],
+         {"margin": 0.5}, module="MarginRankingLoss", vmap=True),
+    Case("ties", "margin_ranking_loss", [_MR_X1, _MR_X2, _MR_Y], module="MarginRankingLoss"),
+    Case("ties_margin", "margin_ranking_loss", [_MR_X1, _MR_X2, _MR_Y], {"margin": 0.5},
+         module="MarginRankingLoss"),
+    Case("broadcast", "margin_ranking_loss",
+         [Float((3, 1)), Float((1, 4)), Sign((3, 4), grad=True)], {"margin": 0.2},
+         module="MarginRankingLoss"),
+    Case("int_target", "margin_ranking_loss", [Float((4,)), Float((4,)), Literal([1, -1, -1, 1])],
+         module="MarginRankingLoss"),
+    Case("scalar", "margin_ranking_loss", [Float(()), Float(()), Sign((), grad=True)],
+         ours_fn=_ours_0d("margin_ranking_loss", 0, 1, 2), module_call=_module_0d(0, 1, 2),
+         torch_fn=_torch_0d("margin_ranking_loss", 0, 1, 2),
+         module="MarginRankingLoss"),
+    Case("empty", "margin_ranking_loss", [Float((0,)), Float((0,)), Sign((0,))],
+         module="MarginRankingLoss"),
+]
+
+_X = Float((3, 4))
+
+ERROR_CASES = [
+    # ---- hinge_embedding_loss
+    ErrorCase("bad_reduction", "hinge_embedding_loss", [_X, Sign((3, 4))], {"reduction": "avg"},
+              match="is not a valid value for reduction"),
+    ErrorCase("int_input", "hinge_embedding_loss", [Literal([1, 2]), Sign((2,))], error=TypeError,
+              match="`input` must have a floating dtype"),
+    ErrorCase("not_broadcastable", "hinge_embedding_loss", [_X, Sign((3, 5))],
+              match="broadcastable"),
+    # ---- soft_margin_loss
+    ErrorCase("bad_reduction", "soft_margin_loss", [_X, Sign((3, 4))], {"reduction": "batchmean"},
+              match="is not a valid value for reduction"),
+    ErrorCase("target_grows_input", "soft_margin_loss", [Float((4,)), Sign((3, 4))],
+              match="doesn't match the broadcast shape"),
+    ErrorCase("not_broadcastable", "soft_margin_loss", [_X, Sign((3, 2))], match="broadcastable"),
+    ErrorCase("int_input", "soft_margin_loss", [Literal([1, 2]), Sign((2,))], error=TypeError,
+              match="`input` must have a floating dtype"),
+    # ---- multilabel_soft_margin_loss
+    ErrorCase("bad_reduction", "multilabel_soft_margin_loss", [_X, Binary((3, 4))],
+              {"reduction": "avg"}, match="is not a valid value for reduction"),
+    ErrorCase("bool_target", "multilabel_soft_margin_loss",
+              [Float((2,)), Literal([True, False])], error=TypeError,
+              match="`target` must have a floating or integer dtype, got bool"),
+    ErrorCase("scalar_input", "multilabel_soft_margin_loss", [Float(()), Binary(())],
+              match="must have a class dimension",
+              ours_fn=_ours_0d("multilabel_soft_margin_loss", 0, 1),
+              torch_fn=_torch_0d("multilabel_soft_margin_loss", 0, 1)),
+    ErrorCase("weight_shape", "multilabel_soft_margin_loss", [_X, Binary((3, 4))],
+              {"weight": Positive((3,))}, match="broadcastable"),
+    ErrorCase("int_input", "multilabel_soft_margin_loss", [Literal([[1, 2]]), Binary((1, 2))],
+              error=TypeError, match="`input` must have a floating dtype"),
+    # ---- multilabel_margin_loss
+    ErrorCase("float_target", "multilabel_margin_loss", [_X, Float((3, 4))], error=TypeError,
+              match="`target` must have an integer dtype"),
+    ErrorCase("target_shape", "multilabel_margin_loss", [_X, Literal([[0, 1, -1], [0, 1, -1], [0, 1, -1]])],
+              match="inconsistent target size"),
+    ErrorCase("target_unbatched", "multilabel_margin_loss", [_X, Literal([0, 1, -1, 0])],
+              match="inconsistent target size"),
+    ErrorCase("3d_input", "multilabel_margin_loss", [Float((1, 3, 4)), Literal(np.zeros((1, 3, 4), np.int64))],
+              match="Expected non-empty vector or matrix"),
+    ErrorCase("no_classes", "multilabel_margin_loss", [Float((3, 0)), Literal(np.zeros((3, 0), np.int64))],
+              match="Expected non-empty vector or matrix"),
+    ErrorCase("target_too_big", "multilabel_margin_loss",
+              [_X, Literal([[0, 4, -1, 0], [1, -1, 0, 0], [3, 2, 1, 0]])],
+              match=r"argument #2 'target' is out of range"),
+    ErrorCase("target_too_big_after_end", "multilabel_margin_loss",
+              [_X, Literal([[0, -1, 7, 0], [1, -1, 0, 0], [3, 2, 1, 0]])],
+              match=r"7: argument #2 'target' is out of range"),
+    ErrorCase("target_below_minus_one", "multilabel_margin_loss",
+              [_X, Literal([[0, -2, -1, 0], [1, -1, 0, 0], [3, 2, 1, 0]])],
+              match=r"-2: argument #2 'target' is out of range"),
+    ErrorCase("bad_reduction", "multilabel_margin_loss", [_X, Literal(np.zeros((3, 4), np.int64))],
+              {"reduction": "max"}, match="is not a valid value for reduction"),
+    # ---- multi_margin_loss
+    ErrorCase("p3", "multi_margin_loss", [_X, Index((3,), 4)], {"p": 3},
+              match="only p == 1 and p == 2 supported"),
+    ErrorCase("p0", "multi_margin_loss", [_X, Index((3,), 4)], {"p": 0},
+              match="only p == 1 and p == 2 supported"),
+    ErrorCase("float_target", "multi_margin_loss", [_X, Float((3,))], error=TypeError,
+              match="`target` must have an integer dtype"),
+    ErrorCase("target_size", "multi_margin_loss", [_X, Index((2,), 4)],
+              match="target tensor should be 1-D with size equal to the number of input samples"),
+    ErrorCase("target_2d", "multi_margin_loss", [_X, Index((3, 1), 4)],
+              match="target tensor should be 1-D"),
+    ErrorCase("3d_input", "multi_margin_loss", [Float((1, 3, 4)), Index((3,), 4)],
+              match="Expected non-empty vector or matrix"),
+    ErrorCase("no_classes", "multi_margin_loss", [Float((3, 0)), Literal(np.zeros((3,), np.int64))],
+              match="Expected non-empty vector or matrix"),
+    ErrorCase("weight_2d", "multi_margin_loss", [_X, Index((3,), 4)], {"weight": Positive((2, 2))},
+              match="weight must be one-dimensional"),
+    ErrorCase("weight_size", "multi_margin_loss", [_X, Index((3,), 4)], {"weight": Positive((3,))},
+              match="inconsistent weight size"),
+    ErrorCase("target_too_big", "multi_margin_loss", [_X, Literal([0, 1, 4])],
+              match="4: target out of range"),
+    ErrorCase("target_negative", "multi_margin_loss", [_X, Literal([0, -1, 2])],
+              match="-1: target out of range"),
+    ErrorCase("bad_reduction", "multi_margin_loss", [_X, Index((3,), 4)], {"reduction": "avg"},
+              match="is not a valid value for reduction"),
+    # ---- margin_ranking_loss
+    ErrorCase("ndim_mismatch", "margin_ranking_loss", [_X, Float((4,)), Sign((3, 4))],
+              match="All input tensors should have same dimension"),
+    ErrorCase("not_broadcastable", "margin_ranking_loss", [_X, Float((3, 3)), Sign((3, 4))],
+              match="broadcastable"),
+    ErrorCase("bool_target", "margin_ranking_loss", [Float((2,)), Float((2,)), Literal([True, False])],
+              error=TypeError, match="`target` must have a floating or integer dtype, got bool"),
+    ErrorCase("bad_reduction", "margin_ranking_loss", [Float((2,)), Float((2,)), Sign((2,))],
+              {"reduction": "avg"}, match="is not a valid value for reduction"),
+]

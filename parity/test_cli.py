@@ -1,0 +1,47 @@
+"""``python -m parity``: selection, summary, reports, exit status."""
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+import parity.__main__ as cli  # noqa: E402
+from parity.runner import Result  # noqa: E402
+
+
+def test_runs_a_selection_and_writes_both_reports(tmp_path, capsys):
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    rc = cli.main(["--losses", "HuberLoss", "--dtypes", "float32", "-k", "_loss-basic",
+                   "--no-errors", "-q", "--markdown", str(md), "--json", str(js)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "huber_loss" in out and "3/3 passed" in out
+    doc = json.loads(js.read_text())
+    assert doc["totals"]["cases"] == 3 and doc["totals"]["failed"] == 0
+    assert doc["environment"]["torch"] and doc["environment"]["mlx"]
+    assert [r["id"] for r in doc["results"]] == [
+        "huber_loss-basic-none-float32", "huber_loss-basic-mean-float32", "huber_loss-basic-sum-float32"]
+    text = md.read_text()
+    assert "| huber_loss | 3 | 3 |" in text and "| torch | " in text and "| python | " in text
+
+
+def test_a_failure_is_listed_and_exits_non_zero(monkeypatch, capsys):
+    def fake(v):
+        return Result(v.id, v.case.fn, v.dtype, False, message="[eager] output: worst element ()")
+
+    monkeypatch.setattr(cli, "run_variant", fake)
+    rc = cli.main(["--losses", "l1_loss", "--dtypes", "float64", "-k", "_loss-basic-mean", "--no-errors", "-q"])
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert "FAIL l1_loss-basic-mean-float64" in out
+    assert "l1_loss-basic-mean-float64: [eager] output: worst element ()" in out
+
+
+def test_unknown_names_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--losses", "huber_los"])
+    assert info.value.code == 2
+    assert "unknown loss name(s): 'huber_los' (did you mean huber_loss" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--dtypes", "float8"])

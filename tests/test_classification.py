@@ -1,0 +1,563 @@
+"""Classification losses without torch: identities, custom VJPs, Modules,
+transforms, dtypes and errors."""
+
+import math
+import warnings
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import mlx_losses
+from mlx_losses import functional as F
+from mlx_losses.losses import classification as K
+
+
+def _logits(shape, seed=0, dtype=mx.float32, scale=1.5):
+    rng = np.random.default_rng(seed)
+    return mx.array((scale * rng.normal(size=shape)).astype(np.float32)).astype(dtype)
+
+
+def _targets(shape, C, seed=1, ignore=None, frac=0.3):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, C, size=shape)
+    if ignore is not None:
+        t = np.where(rng.uniform(size=shape) < frac, ignore, t)
+    return mx.array(t.astype(np.int32))
+
+
+def _weight(C, seed=2):
+    return mx.array(np.random.default_rng(seed).uniform(0.2, 2.0, size=C).astype(np.float32))
+
+
+def _close(a, b, rtol=1e-5, atol=1e-6):
+    a = np.array(a.astype(mx.float32) if isinstance(a, mx.array) else a, dtype=np.float64)
+    b = np.array(b.astype(mx.float32) if isinstance(b, mx.array) else b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def _plain_ce(x, t, weight=None, ignore_index=-100, reduction="mean", eps=0.0):
+    """The textbook formula on (N, C) logits, differentiated by MLX's autodiff."""
+    C = x.shape[1]
+    logp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    keep = (t != ignore_index).astype(x.dtype)
+    safe = mx.where(t == ignore_index, 0, t)
+    w = mx.ones((C,), dtype=x.dtype) if weight is None else weight
+    wt = w[safe] * keep
+    nll = -mx.take_along_axis(logp, safe[:, None], axis=1).squeeze(1) * wt
+    smooth = -mx.sum(logp * w, axis=1) * keep
+    loss = (1 - eps) * nll + eps / C * smooth
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return mx.sum(loss)
+    return mx.sum(loss) / mx.sum(wt)
+
+
+# --------------------------------------------------------------------------
+# cross_entropy identities
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("with_weight", [False, True])
+def test_shift_invariance(eps, with_weight):
+    x = _logits((6, 9))
+    t = _targets((6,), 9, ignore=-100)
+    w = _weight(9) if with_weight else None
+    for red in ("none", "mean", "sum"):
+        a = F.cross_entropy(x, t, weight=w, reduction=red, label_smoothing=eps)
+        b = F.cross_entropy(x + 7.25, t, weight=w, reduction=red, label_smoothing=eps)
+        _close(a, b, rtol=1e-5, atol=1e-5)
+    probs = mx.softmax(_logits((6, 9), seed=5), axis=1)
+    _close(F.cross_entropy(x, probs, label_smoothing=eps),
+           F.cross_entropy(x - 3.5, probs, label_smoothing=eps), atol=1e-5)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1, 1.0])
+def test_equal_logits_give_log_C(eps):
+    C = 13
+    x = mx.full((5, C), 0.75)
+    t = _targets((5,), C)
+    w = _weight(C)
+    for weight in (None, w):
+        out = F.cross_entropy(x, t, weight=weight, label_smoothing=eps, reduction="none")
+        if weight is None:
+            _close(out, np.full(5, math.log(C)))
+        out = F.cross_entropy(x, t, weight=weight, label_smoothing=eps)
+        expect = math.log(C)
+        if weight is not None:
+            # the smoothing term carries every class's weight, the mean
+            # divides by the targets' weights only (torch's formula)
+            wn = np.array(weight, dtype=np.float64)
+            ratio = len(t) * wn.sum() / C / wn[np.array(t)].sum()
+            expect = (1 - eps) * math.log(C) + eps * ratio * math.log(C)
+        assert math.isclose(out.item(), expect, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("shape, tshape", [((6, 5), (6,)), ((2, 5, 3, 4), (2, 3, 4)), ((5,), ())])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_cross_entropy_is_nll_of_log_softmax(shape, tshape, reduction):
+    x = _logits(shape)
+    t = _targets(tshape, 5, ignore=-100 if tshape else None)
+    w = _weight(5)
+    cdim = 0 if len(shape) == 1 else 1
+    logp = x - mx.logsumexp(x, axis=cdim, keepdims=True)
+    for weight in (None, w):
+        ce = F.cross_entropy(x, t, weight=weight, reduction=reduction)
+        nll = F.nll_loss(logp, t, weight=weight, reduction=reduction)
+        _close(ce, nll, atol=1e-5)
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.4])
+def test_label_smoothing_is_a_mixture_with_the_uniform_target(eps):
+    # index targets with smoothing == probability targets (1 - eps) onehot + eps / C
+    C = 8
+    x = _logits((7, C))
+    t = _targets((7,), C)
+    onehot = (mx.arange(C)[None, :] == t[:, None]).astype(mx.float32)
+    soft = onehot * (1 - eps) + eps / C
+    for red in ("none", "mean", "sum"):
+        _close(F.cross_entropy(x, t, label_smoothing=eps, reduction=red),
+               F.cross_entropy(x, soft, reduction=red), atol=1e-5)
+        # ... and smoothing the one-hot probabilities inside gives the same
+        _close(F.cross_entropy(x, onehot, label_smoothing=eps, reduction=red),
+               F.cross_entropy(x, soft, reduction=red), atol=1e-5)
+    # (1 - eps) * CE + eps * mean_c(-log p_c), elementwise
+    logp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    mix = (1 - eps) * F.cross_entropy(x, t, reduction="none") + eps * -mx.mean(logp, axis=1)
+    _close(F.cross_entropy(x, t, label_smoothing=eps, reduction="none"), mix, atol=1e-5)
+
+
+def test_weighted_smoothing_mean_divides_by_target_weights():
+    # torch: (1-eps) * nll_mean + eps/C * sum(smooth) / sum(w[t]) over counted targets
+    C, eps = 6, 0.3
+    x = _logits((9, C))
+    t = _targets((9,), C, ignore=-100)
+    w = _weight(C)
+    out = F.cross_entropy(x, t, weight=w, label_smoothing=eps)
+    _close(out, _plain_ce(x, t, weight=w, eps=eps), atol=1e-5)
+    per = F.cross_entropy(x, t, weight=w, label_smoothing=eps, reduction="none")
+    keep = np.array(t) != -100
+    wt = np.where(keep, np.array(w)[np.where(keep, np.array(t), 0)], 0.0)
+    assert math.isclose(out.item(), float(np.array(per).sum() / wt.sum()), rel_tol=1e-5)
+
+
+def test_ignored_targets_and_all_ignored():
+    x = _logits((5, 4))
+    t = mx.array([0, -100, 2, -100, 3])
+    out = F.cross_entropy(x, t, reduction="none")
+    assert out[1].item() == 0.0 and out[3].item() == 0.0
+    g = mx.grad(lambda a: F.cross_entropy(a, t, label_smoothing=0.2))(x)
+    assert np.all(np.array(g)[[1, 3]] == 0.0)
+    t_all = mx.full((5,), -100)
+    assert math.isnan(F.cross_entropy(x, t_all).item())
+    assert math.isnan(F.cross_entropy(x, t_all, weight=_weight(4), label_smoothing=0.1).item())
+    assert F.cross_entropy(x, t_all, reduction="sum").item() == 0.0
+    # ignore_index inside [0, C) and outside it
+    _close(F.cross_entropy(x, mx.array([0, 1, 2, 1, 3]), ignore_index=1, reduction="sum"),
+           F.cross_entropy(x, mx.array([0, -100, 2, -100, 3]), reduction="sum"))
+    _close(F.cross_entropy(x, mx.array([0, 9, 2, 9, 3]), ignore_index=9),
+           F.cross_entropy(x, t))
+
+
+def test_empty_batch():
+    x = mx.zeros((0, 5))
+    t = mx.zeros((0,), dtype=mx.int32)
+    assert math.isnan(F.cross_entropy(x, t).item())
+    assert F.cross_entropy(x, t, reduction="sum").item() == 0.0
+    assert F.cross_entropy(x, t, reduction="none").shape == (0,)
+    assert math.isnan(F.cross_entropy(x, mx.zeros((0, 5))).item())
+    g = mx.grad(lambda a: F.cross_entropy(a, t, reduction="sum"))(x)
+    assert g.shape == (0, 5)
+
+
+def test_layouts_1d_and_kdim():
+    x = _logits((5,))
+    assert F.cross_entropy(x, mx.array(2), reduction="none").shape == ()
+    _close(F.cross_entropy(x, mx.array([2])), F.cross_entropy(x[None], mx.array([2])))
+    # (N, C, d1, d2) == the same rows as (N*d1*d2, C)
+    x4 = _logits((2, 5, 3, 4))
+    t4 = _targets((2, 3, 4), 5)
+    rows = mx.moveaxis(x4, 1, -1).reshape(-1, 5)
+    _close(F.cross_entropy(x4, t4, reduction="none").reshape(-1),
+           F.cross_entropy(rows, t4.reshape(-1), reduction="none"))
+
+
+def test_probability_targets_weight_and_mean():
+    C = 6
+    x = _logits((4, C))
+    y = mx.softmax(_logits((4, C), seed=9), axis=1)
+    w = _weight(C)
+    logp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    per = -mx.sum(logp * y * w, axis=1)
+    _close(F.cross_entropy(x, y, weight=w, reduction="none"), per)
+    # 'mean' divides by the number of rows, not by the weights
+    _close(F.cross_entropy(x, y, weight=w), mx.mean(per))
+    # gradient w.r.t. the target: -w log p
+    g = mx.grad(lambda b: F.cross_entropy(x, b, weight=w, reduction="sum"))(y)
+    _close(g, -logp * w, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# the custom VJP, against autodiff of the plain formula
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.15])
+@pytest.mark.parametrize("with_weight", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_custom_vjp_matches_autodiff_of_plain_formula(eps, with_weight, reduction):
+    x = _logits((8, 11))
+    t = _targets((8,), 11, ignore=-100)
+    w = _weight(11) if with_weight else None
+    out = F.cross_entropy(x, t, weight=w, reduction=reduction, label_smoothing=eps)
+    cot = _logits(out.shape, seed=3)
+
+    def ours(a):
+        return F.cross_entropy(a, t, weight=w, reduction=reduction, label_smoothing=eps)
+
+    def plain(a):
+        return _plain_ce(a, t, weight=w, reduction=reduction, eps=eps)
+
+    (o1,), (g1,) = mx.vjp(ours, [x], [cot])
+    (o2,), (g2,) = mx.vjp(plain, [x], [cot])
+    _close(o1, o2, atol=1e-5)
+    _close(g1, g2, atol=1e-6)
+
+
+def test_custom_function_returns_a_cotangent_per_primal():
+    x = _logits((4, 6))
+    t = _targets((4,), 6)
+    w = _weight(6)
+    fn = K._ce_index_fn(-100, 0.1, True)
+    cot = [mx.ones((4,)), mx.zeros((4, 6))]
+    _, grads = mx.vjp(lambda a, b, c: fn(a, b, c), [x, t, w], cot)
+    assert len(grads) == 3
+    assert grads[0].shape == x.shape
+    assert grads[1].dtype == t.dtype and not np.any(np.array(grads[1]))
+    assert not np.any(np.array(grads[2]))
+    fn0 = K._ce_index_fn(-100, 0.0, False)
+    _, grads = mx.vjp(lambda a, b: fn0(a, b), [x, t], cot)
+    assert len(grads) == 2 and grads[1].dtype == t.dtype
+
+
+def test_gradient_w_r_t_weight_is_zero():
+    x = _logits((4, 6))
+    t = _targets((4,), 6)
+    gw = mx.grad(lambda w: F.cross_entropy(x, t, weight=w, label_smoothing=0.1))(_weight(6))
+    assert not np.any(np.array(gw))
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_half_inputs_accumulate_in_float32(dtype):
+    C = 20000
+    x = _logits((4, C), dtype=dtype, scale=3.0)
+    t = _targets((4,), C)
+    out = F.cross_entropy(x, t)
+    assert out.dtype == dtype
+    ref = _plain_ce(x.astype(mx.float32), t)
+    eps = 2.0**-10 if dtype == mx.float16 else 2.0**-7
+    assert abs(out.item() - ref.item()) <= eps * abs(ref.item())
+    g = mx.grad(lambda a: F.cross_entropy(a, t, reduction="sum"))(x)
+    assert g.dtype == dtype
+    g_ref = mx.grad(lambda a: _plain_ce(a, t, reduction="sum"))(x.astype(mx.float32))
+    _close(g, g_ref, rtol=0, atol=eps * 1.0)
+
+
+# --------------------------------------------------------------------------
+# transforms
+
+
+@pytest.mark.parametrize(
+    "kw", [{}, {"label_smoothing": 0.1}, {"weight": "w", "ignore_index": 2}]
+)
+def test_compile_grad_vmap(kw):
+    x = _logits((6, 7))
+    t = _targets((6,), 7)
+    kw = {k: (_weight(7) if v == "w" else v) for k, v in kw.items()}
+    f = lambda a: F.cross_entropy(a, t, **kw)
+    vg = mx.value_and_grad(f)
+    v1, g1 = vg(x)
+    v2, g2 = mx.compile(vg)(x)
+    _close(v1, v2)
+    _close(g1, g2)
+    per = mx.vmap(lambda a, b: F.cross_entropy(a, b, **{**kw, "reduction": "none"}))(x, t)
+    _close(per, F.cross_entropy(x, t, **{**kw, "reduction": "none"}))
+    # per-example gradients under vmap(grad) == rows of the summed loss's grad
+    gs = mx.vmap(mx.grad(lambda a, b: F.cross_entropy(a, b, **{**kw, "reduction": "sum"})))(x, t)
+    _close(gs, mx.grad(lambda a: F.cross_entropy(a, t, **{**kw, "reduction": "sum"}))(x))
+
+
+def test_compile_with_probability_targets_and_nll():
+    x = _logits((5, 4))
+    y = mx.softmax(_logits((5, 4), seed=4), axis=1)
+    f = mx.compile(mx.grad(lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2), argnums=(0, 1)))
+    g = mx.grad(lambda a, b: F.cross_entropy(a, b, label_smoothing=0.2), argnums=(0, 1))(x, y)
+    for a, b in zip(f(x, y), g):
+        _close(a, b)
+    t = _targets((5,), 4)
+    _close(mx.compile(lambda a: F.nll_loss(a, t))(x), F.nll_loss(x, t))
+
+
+def test_fused_path_matches_the_custom_vjp(monkeypatch):
+    # mx.fast.cross_entropy is chosen on the GPU only; force the branch here
+    # (its CPU fallback) so that the masking and weighting around it are tested.
+    x = _logits((6, 5))
+    t = mx.array([0, -100, 4, 2, -100, 1])
+    w = _weight(5)
+    eager = {red: F.cross_entropy(x, t, weight=w, reduction=red) for red in ("none", "mean")}
+    g_eager = mx.grad(lambda a: F.cross_entropy(a, t, weight=w))(x)
+    monkeypatch.setattr(K, "_use_fused", lambda x2, eps: eps == 0.0)
+    for red, ref in eager.items():
+        _close(F.cross_entropy(x, t, weight=w, reduction=red), ref, atol=1e-6)
+    _close(mx.grad(lambda a: F.cross_entropy(a, t, weight=w))(x), g_eager, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# out-of-range class indices: an error in eager mode, NaN otherwise
+
+
+def test_out_of_range_index_raises_in_eager_mode():
+    x = _logits((3, 4))
+    for bad, fn in ((4, F.cross_entropy), (-1, F.cross_entropy), (7, F.nll_loss)):
+        t = mx.array([0, bad, 1])
+        with pytest.raises(ValueError, match=rf"`target` must hold class indices in \[0, 4\).*Target {bad} is out of bounds"):
+            fn(x, t)
+        with pytest.raises(RuntimeError):
+            fn(x, t)
+
+
+def test_out_of_range_index_is_nan_when_unchecked_never_a_read():
+    x = _logits((3, 4))
+    t = mx.array([0, 9, 1])
+    with mlx_losses.value_checks(False):
+        out = F.cross_entropy(x, t, reduction="none")
+        g = mx.grad(lambda a: F.cross_entropy(a, t, reduction="sum"))(x)
+        nll = F.nll_loss(x, t, reduction="none")
+    assert math.isnan(out[1].item()) and not math.isnan(out[0].item())
+    assert np.all(np.isnan(np.array(g)[1])) and not np.any(np.isnan(np.array(g)[0]))
+    assert math.isnan(nll[1].item())
+    # under mx.compile the check cannot run: NaN as well
+    out_c = mx.compile(lambda a, b: F.cross_entropy(a, b, reduction="none"))(x, t)
+    assert math.isnan(out_c[1].item())
+
+
+# --------------------------------------------------------------------------
+# nll_loss
+
+
+def test_nll_loss_definition_weight_and_ignore():
+    x = _logits((6, 5))
+    t = mx.array([0, 4, -100, 2, 2, 1])
+    w = _weight(5)
+    xn, tn, wn = np.array(x), np.array(t), np.array(w)
+    keep = tn != -100
+    picked = np.where(keep, -xn[np.arange(6), np.where(keep, tn, 0)], 0.0)
+    wt = np.where(keep, wn[np.where(keep, tn, 0)], 0.0)
+    _close(F.nll_loss(x, t, weight=w, reduction="none"), picked * wt)
+    assert math.isclose(F.nll_loss(x, t, weight=w).item(), (picked * wt).sum() / wt.sum(), rel_tol=1e-6)
+    assert math.isclose(F.nll_loss(x, t).item(), picked.sum() / keep.sum(), rel_tol=1e-6)
+    g = mx.grad(lambda a: F.nll_loss(a, t, weight=w, reduction="sum"))(x)
+    expect = np.zeros((6, 5))
+    for i in range(6):
+        if keep[i]:
+            expect[i, tn[i]] = -wn[tn[i]]
+    _close(g, expect)
+
+
+# --------------------------------------------------------------------------
+# binary cross-entropy
+
+
+def test_bce_definition_clamp_and_torch_gradient_at_the_ends():
+    x = mx.array([0.0, 1.0, 0.0, 1.0, 0.3])
+    y = mx.array([0.0, 1.0, 1.0, 0.0, 0.6])
+    out = F.binary_cross_entropy(x, y, reduction="none")
+    # the logs are clamped at -100: a confident wrong answer costs 100
+    _close(out, [0.0, 0.0, 100.0, 100.0, -(0.6 * math.log(0.3) + 0.4 * math.log(0.7))])
+    gx, gy = mx.grad(lambda a, b: F.binary_cross_entropy(a, b, reduction="sum"), argnums=(0, 1))(x, y)
+    xn, yn = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
+    expect = (xn - yn) / np.maximum(xn * (1 - xn), 1e-12)
+    _close(gx, expect, rtol=1e-6)
+    assert np.all(np.isfinite(np.array(gx)))
+    with np.errstate(divide="ignore"):
+        expect_y = -np.log(xn / (1 - xn))
+    _close(gy, expect_y, rtol=1e-6)
+
+
+def test_bce_gradient_matches_autodiff_in_the_interior_and_weight():
+    rng = np.random.default_rng(0)
+    x = mx.array(rng.uniform(0.05, 0.95, (4, 6)).astype(np.float32))
+    y = mx.array(rng.uniform(0, 1, (4, 6)).astype(np.float32))
+    w = mx.array(rng.uniform(0.5, 2, (6,)).astype(np.float32))
+    plain = lambda a, b: mx.mean(-w * (b * mx.log(a) + (1 - b) * mx.log(1 - a)))
+    ours = lambda a, b: F.binary_cross_entropy(a, b, weight=w)
+    _close(ours(x, y), plain(x, y))
+    for g1, g2 in zip(mx.grad(ours, argnums=(0, 1))(x, y), mx.grad(plain, argnums=(0, 1))(x, y)):
+        _close(g1, g2, rtol=1e-4, atol=1e-6)
+
+
+def test_bce_equals_bce_with_logits_of_the_logit():
+    z = _logits((5, 4))
+    y = mx.softmax(_logits((5, 4), seed=7), axis=1)
+    _close(F.binary_cross_entropy(mx.sigmoid(z), y), F.binary_cross_entropy_with_logits(z, y),
+           atol=1e-6)
+
+
+def test_bce_with_logits_pos_weight_and_stability():
+    z = mx.array([[-200.0, -20.0, 0.0, 20.0, 200.0]])
+    y = mx.array([[1.0, 0.0, 0.5, 1.0, 0.0]])
+    pw = mx.array([2.0, 0.5, 3.0, 1.0, 4.0])
+    out = F.binary_cross_entropy_with_logits(z, y, pos_weight=pw, reduction="none")
+    zn, yn, pn = (np.array(a, dtype=np.float64) for a in (z, y, pw))
+    softplus_neg = np.logaddexp(0.0, -zn)
+    _close(out, (1 - yn) * zn + (1 + (pn - 1) * yn) * softplus_neg, rtol=1e-6)
+    g = mx.grad(lambda a: F.binary_cross_entropy_with_logits(a, y, pos_weight=pw, reduction="sum"))(z)
+    assert np.all(np.isfinite(np.array(g)))
+    # pos_weight of ones is no pos_weight
+    _close(F.binary_cross_entropy_with_logits(z, y, pos_weight=mx.ones((5,))),
+           F.binary_cross_entropy_with_logits(z, y))
+
+
+def test_bce_with_logits_gradients_match_autodiff_of_plain_formula():
+    z = _logits((3, 5))
+    y = mx.softmax(_logits((3, 5), seed=8), axis=1)
+    pw = _weight(5)
+    plain = lambda a, b: mx.mean((1 - b) * a - (1 + (pw - 1) * b) * mx.log(mx.sigmoid(a)))
+    ours = lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=pw)
+    for g1, g2 in zip(mx.grad(ours, argnums=(0, 1))(z, y), mx.grad(plain, argnums=(0, 1))(z, y)):
+        _close(g1, g2, atol=1e-6)
+
+
+def test_bce_dtypes():
+    p = mx.array([0.2, 0.7])
+    assert F.binary_cross_entropy(p.astype(mx.bfloat16), p.astype(mx.bfloat16)).dtype == mx.bfloat16
+    # torch computes BCE-with-logits in place into the target: its dtype wins
+    assert F.binary_cross_entropy_with_logits(p, p.astype(mx.float16)).dtype == mx.float16
+    assert F.binary_cross_entropy_with_logits(p.astype(mx.float16), p).dtype == mx.float32
+
+
+def test_bce_value_checks_can_be_switched_off_and_skip_under_compile():
+    x = mx.array([0.5, 1.5])
+    y = mx.array([0.0, 1.0])
+    with mlx_losses.value_checks(False):
+        F.binary_cross_entropy(x, y)
+    mx.eval(mx.compile(lambda a, b: F.binary_cross_entropy(a, b))(x, y))
+
+
+@pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_bce_compile_grad_vmap(fn):
+    rng = np.random.default_rng(3)
+    x = mx.array(rng.uniform(0.05, 0.95, (4, 5)).astype(np.float32))
+    y = mx.array(rng.uniform(0, 1, (4, 5)).astype(np.float32))
+    vg = mx.value_and_grad(lambda a, b: fn(a, b), argnums=(0, 1))
+    (v1, g1), (v2, g2) = vg(x, y), mx.compile(vg)(x, y)
+    _close(v1, v2)
+    for a, b in zip(g1, g2):
+        _close(a, b)
+    per = mx.vmap(lambda a, b: fn(a, b, reduction="sum"))(x, y)
+    _close(per, mx.sum(fn(x, y, reduction="none"), axis=1), atol=1e-5)
+
+
+# --------------------------------------------------------------------------
+# Modules
+
+
+def test_modules_equal_functional_repr_and_frozen_buffers():
+    x = _logits((6, 5))
+    t = _targets((6,), 5, ignore=-100)
+    w = _weight(5)
+    m = mlx_losses.CrossEntropyLoss(weight=w, ignore_index=-100, label_smoothing=0.1, reduction="sum")
+    assert m(x, t).item() == F.cross_entropy(x, t, weight=w, reduction="sum", label_smoothing=0.1).item()
+    assert repr(m) == ("CrossEntropyLoss(weight=array(shape=(5,), dtype=float32), reduction='sum', "
+                       "ignore_index=-100, label_smoothing=0.1)")
+    assert m.trainable_parameters() == {}
+    assert "weight" in m.parameters()
+    logp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    for cls in (mlx_losses.NLLLoss, mlx_losses.NLLLoss2d):
+        mod = cls(weight=w, ignore_index=3)
+        assert mod(logp, t).item() == F.nll_loss(logp, t, weight=w, ignore_index=3).item()
+        assert mod.trainable_parameters() == {}
+    p = mx.sigmoid(x)
+    y = mx.softmax(_logits((6, 5), seed=4), axis=1)
+    assert mlx_losses.BCELoss(weight=w)(p, y).item() == F.binary_cross_entropy(p, y, weight=w).item()
+    bl = mlx_losses.BCEWithLogitsLoss(weight=w, pos_weight=w * 2, reduction="none")
+    _close(bl(x, y), F.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=w * 2, reduction="none"))
+    assert bl.trainable_parameters() == {}
+    assert repr(mlx_losses.BCELoss()) == "BCELoss(reduction='mean')"
+    assert repr(mlx_losses.NLLLoss2d(reduction="none")) == "NLLLoss2d(reduction='none', ignore_index=-100)"
+
+
+def test_module_legacy_arguments():
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        m = mlx_losses.CrossEntropyLoss(size_average=False)
+    assert m.reduction == "sum"
+    with pytest.warns(UserWarning, match="reduction='none'"):
+        out = F.nll_loss(_logits((3, 4)), mx.array([0, 1, 2]), reduce=False)
+    assert out.shape == (3,)
+
+
+# --------------------------------------------------------------------------
+# errors: type and message
+
+
+@pytest.mark.parametrize(
+    "call, err, pattern",
+    [
+        (lambda x, t: F.cross_entropy(x, t, reduction="avg"), ValueError,
+         r"cross_entropy: `reduction` must be one of 'none', 'mean', 'sum', got 'avg': avg is not a valid value for reduction\."),
+        (lambda x, t: F.cross_entropy(x, t[:3]), ValueError,
+         r"cross_entropy: `target` must have shape \(4,\) for `input` of shape \(4, 5\), got \(3,\)\."),
+        (lambda x, t: F.cross_entropy(x, t.astype(mx.float32)), TypeError,
+         r"cross_entropy: `target` must hold class indices \(an integer dtype\) or class probabilities"),
+        (lambda x, t: F.cross_entropy(x, mx.zeros((4, 5), dtype=mx.int32)), TypeError,
+         r"Expected floating point type for target with class probabilities"),
+        (lambda x, t: F.cross_entropy(x, t, weight=mx.ones((4,))), ValueError,
+         r"cross_entropy: `weight` must have shape \(5,\), one weight per class"),
+        (lambda x, t: F.cross_entropy(x, t, label_smoothing=1.5), ValueError,
+         r"cross_entropy: `label_smoothing` must be in \[0, 1\], got 1.5: label_smoothing must be between 0.0 and 1.0\."),
+        (lambda x, t: F.cross_entropy(x, t, label_smoothing=-0.1), ValueError,
+         r"label_smoothing must be between 0.0 and 1.0"),
+        (lambda x, t: F.cross_entropy(x, t, ignore_index=1.5), TypeError,
+         r"cross_entropy: `ignore_index` must be an int"),
+        (lambda x, t: F.cross_entropy(x, mx.softmax(x, axis=1), ignore_index=0), ValueError,
+         r"ignore_index is not supported for floating point target"),
+        (lambda x, t: F.cross_entropy(x[0, 0], t[0]), ValueError, r"`input` must have 1 or more dimensions"),
+        (lambda x, t: F.cross_entropy(x.astype(mx.int32), t), TypeError,
+         r"cross_entropy: `input` must have a floating dtype, got int32"),
+        (lambda x, t: F.nll_loss(x, t, weight=mx.ones((6,))), ValueError,
+         r"nll_loss: `weight` must have shape \(5,\)"),
+        (lambda x, t: F.nll_loss(x[0], t), ValueError, r"nll_loss: `target` must have shape \(\)"),
+        (lambda x, t: F.binary_cross_entropy(mx.sigmoid(x), mx.sigmoid(x)[0]), ValueError,
+         r"binary_cross_entropy: `target` must have the shape of `input`, \(4, 5\)"),
+        (lambda x, t: F.binary_cross_entropy(x, mx.sigmoid(x)), ValueError,
+         r"binary_cross_entropy: `input` must hold probabilities in \[0, 1\], got values outside it: all elements of input should be between 0 and 1\."),
+        (lambda x, t: F.binary_cross_entropy(mx.sigmoid(x), x), ValueError,
+         r"all elements of target should be between 0 and 1"),
+        (lambda x, t: F.binary_cross_entropy(mx.sigmoid(x), mx.sigmoid(x), weight=mx.ones((3,))), ValueError,
+         r"binary_cross_entropy: `weight` must be broadcastable to `input`'s shape \(4, 5\), got \(3,\)\."),
+        (lambda x, t: F.binary_cross_entropy_with_logits(x, x[:2]), ValueError,
+         r"binary_cross_entropy_with_logits: `target` must have the shape of `input`"),
+        (lambda x, t: F.binary_cross_entropy_with_logits(x, x, pos_weight=mx.ones((2, 4, 5))), ValueError,
+         r"`pos_weight` must be broadcastable to `input`'s shape \(4, 5\), got \(2, 4, 5\)"),
+        (lambda x, t: F.binary_cross_entropy_with_logits(x, t), TypeError,
+         r"`target` must have a floating dtype"),
+        (lambda x, t: mlx_losses.CrossEntropyLoss(label_smoothing=2.0), ValueError,
+         r"CrossEntropyLoss: `label_smoothing` must be in \[0, 1\]"),
+        (lambda x, t: mlx_losses.NLLLoss(ignore_index="a"), TypeError, r"NLLLoss: `ignore_index` must be an int"),
+        (lambda x, t: mlx_losses.BCEWithLogitsLoss(pos_weight=mx.array([1, 2])), TypeError,
+         r"BCEWithLogitsLoss: `pos_weight` must have a floating dtype"),
+    ],
+)
+def test_errors_name_the_argument(call, err, pattern):
+    x = _logits((4, 5))
+    t = _targets((4,), 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(err, match=pattern):
+            mx.eval(call(x, t))
+
+
+def test_shape_errors_are_runtime_errors_too():
+    with pytest.raises(RuntimeError):
+        F.cross_entropy(_logits((4, 5)), mx.array([0, 1]))

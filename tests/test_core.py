@@ -1,0 +1,342 @@
+"""The shared core without torch: reductions, validation, the Module base."""
+
+import math
+import warnings
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+import pytest
+
+import mlx_losses
+from mlx_losses import _reduction as R
+from mlx_losses import _validation as V
+from mlx_losses.modules._base import _Loss, _WeightedLoss
+
+# ---------------------------------------------------------------- reductions
+
+
+# torch's _Reduction.legacy_get_string table: (size_average, reduce) -> reduction
+_LEGACY = [
+    (True, None, "mean"),
+    (False, None, "sum"),
+    (None, True, "mean"),
+    (None, False, "none"),
+    (True, True, "mean"),
+    (False, True, "sum"),
+    (True, False, "none"),
+    (False, False, "none"),
+]
+
+
+@pytest.mark.parametrize("size_average, reduce, expected", _LEGACY)
+def test_legacy_pair_overrides_reduction_and_warns(size_average, reduce, expected):
+    with pytest.warns(UserWarning) as rec:
+        got = R.resolve_reduction("f", "sum" if expected != "sum" else "none", size_average, reduce)
+    assert got == expected
+    assert [str(w.message) for w in rec] == [
+        f"size_average and reduce args will be deprecated, please use reduction='{expected}' instead."
+    ]
+
+
+def test_legacy_warning_points_at_the_callers_line():
+    x = mx.zeros((2,))
+    with pytest.warns(UserWarning, match="reduction='none'") as rec:
+        mlx_losses.functional.l1_loss(x, x, reduce=False)
+    assert rec[0].filename == __file__
+    # a Module subclass with its own __init__ too
+    with pytest.warns(UserWarning, match="reduction='sum'") as rec:
+        mlx_losses.SmoothL1Loss(size_average=False)
+    assert rec[0].filename == __file__
+
+
+def test_no_legacy_pair_means_no_warning_and_reduction_kept():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for r in ("none", "mean", "sum"):
+            assert R.resolve_reduction("f", r) == r
+        assert R.resolve_reduction("kl", "batchmean", allowed=("none", "batchmean")) == "batchmean"
+
+
+@pytest.mark.parametrize("bad", ["avg", "batchmean", None, 1, "Mean"])
+def test_bad_reduction_message(bad):
+    with pytest.raises(ValueError) as info:
+        R.resolve_reduction("my_loss", bad)
+    assert str(info.value) == (
+        f"my_loss: `reduction` must be one of 'none', 'mean', 'sum', got {bad!r}: "
+        f"{bad} is not a valid value for reduction."
+    )
+
+
+def test_legacy_pair_is_not_validated_against_reduction():
+    # as in torch: the pair decides, the (ignored) reduction string is not checked
+    with pytest.warns(UserWarning):
+        assert R.resolve_reduction("f", "bogus", size_average=False) == "sum"
+
+
+# A series whose exact sum is known in closed form, with every element exact
+# in float32 (and bfloat16): x_i = (i mod M) / M.
+_N = 16_800_000  # > 2**24: a plain float32 running sum can no longer add 1
+_M = 256
+
+
+def _series_sum(n, m=_M):
+    q, r = divmod(n, m)
+    return q * (m - 1) / 2 + r * (r - 1) / (2 * m)
+
+
+@pytest.fixture(scope="module")
+def series():
+    x = (mx.arange(_N, dtype=mx.int32) % _M).astype(mx.float32) * (1.0 / _M)
+    mx.eval(x)
+    return x
+
+
+def test_accurate_sum_and_mean_of_a_large_float32_array(series):
+    exact = _series_sum(_N)
+    s = R.accurate_sum(series)
+    assert s.dtype == mx.float32 and s.shape == ()
+    assert abs(s.item() - exact) / exact <= 1e-5
+    m = R.accurate_mean(series)
+    assert abs(m.item() - exact / _N) / (exact / _N) <= 1e-5
+    assert R.accurate_sum(series, keepdims=True).shape == (1,)
+
+
+def test_accurate_sum_along_an_axis(series):
+    rows = 4
+    n = _N // rows
+    x = series.reshape(rows, n)  # row r: the series over [r n, (r + 1) n)
+    exact = np.array([_series_sum((r + 1) * n) - _series_sum(r * n) for r in range(rows)])
+    s = R.accurate_sum(x, axis=-1, keepdims=True)
+    assert s.shape == (rows, 1) and s.dtype == mx.float32
+    assert np.all(np.abs(np.array(s)[:, 0] - exact) / exact <= 1e-5)
+    # the long axis first: column j of (n, 8) holds the series at i with
+    # i mod 8 == j; 8 n is a multiple of M, so each column's sum is known
+    n = 2**18
+    cols = np.array(R.accurate_sum(series[: 8 * n].reshape(n, 8), axis=0))
+    per_cycle = [sum(k for k in range(_M) if k % 8 == j) / _M for j in range(8)]
+    expect = np.array(per_cycle) * (8 * n // _M)
+    assert np.allclose(cols, expect, rtol=1e-5)
+
+
+def test_accurate_sum_of_bfloat16_accumulates_in_float32(series):
+    xb = series.astype(mx.bfloat16)  # k / 256 is exact in bfloat16
+    exact = _series_sum(_N)
+    s = R.accurate_sum(xb)
+    assert s.dtype == mx.float32
+    assert abs(s.item() - exact) / exact <= 1e-5
+    # along an axis: rows of 2**21 elements (each starts at a multiple of M)
+    n = 2**21
+    m = R.accurate_mean(xb[: 2 * n].reshape(2, n), axis=1)
+    assert m.dtype == mx.float32
+    assert np.allclose(np.array(m), _series_sum(n) / n, rtol=1e-5)
+
+
+def test_accurate_sum_small_shapes_and_empties():
+    x = mx.arange(24, dtype=mx.float32).reshape(2, 3, 4)
+    assert R.accurate_sum(x).item() == 276.0
+    assert np.array_equal(R.accurate_sum(x, axis=(0, 2)), np.arange(24).reshape(2, 3, 4).sum(axis=(0, 2)))
+    assert R.accurate_sum(mx.zeros((0, 5))).item() == 0.0
+    assert math.isnan(R.accurate_mean(mx.zeros((0, 5))).item())
+    assert np.isnan(np.array(R.accurate_mean(mx.zeros((3, 0)), axis=1))).all()
+    # integers are summed as integers
+    assert R.accurate_sum(mx.arange(5)).dtype == mx.arange(5).dtype
+
+
+def test_apply_reduction_keeps_the_loss_dtype():
+    x = mx.array([1.0, 2.0, 4.0], dtype=mx.float16)
+    assert R.apply_reduction(x, "none") is x
+    assert R.apply_reduction(x, "sum").dtype == mx.float16 and R.apply_reduction(x, "sum").item() == 7.0
+    m = R.apply_reduction(x, "mean")
+    assert m.dtype == mx.float16 and abs(m.item() - 7 / 3) < 2e-3
+    with pytest.raises(ValueError, match="is not a valid value for reduction"):
+        R.apply_reduction(x, "avg")
+
+
+def test_weighted_mean():
+    loss = mx.array([1.0, 2.0, 3.0])
+    w = mx.array([1.0, 0.0, 3.0])
+    # ``loss`` arrives already weighted: sum(loss) / sum(weights)
+    assert R.weighted_mean(loss, w).item() == pytest.approx(6.0 / 4.0)
+    # every target ignored: 0 / 0 = NaN, as torch
+    assert math.isnan(R.weighted_mean(mx.zeros((3,)), mx.zeros((3,))).item())
+    half = R.weighted_mean(loss.astype(mx.bfloat16), w, dtype=mx.bfloat16)
+    assert half.dtype == mx.bfloat16
+
+
+def test_batchmean():
+    loss = mx.arange(12, dtype=mx.float32).reshape(3, 4)
+    assert R.batchmean(loss).item() == pytest.approx(66.0 / 3)
+    assert R.batchmean(mx.array(5.0)).item() == 5.0  # 0-d: the sum
+    assert math.isnan(R.batchmean(mx.zeros((0, 4))).item())
+    assert R.batchmean(loss.astype(mx.float16)).dtype == mx.float16
+
+
+def test_length_normalized_mean_and_acc_dtype():
+    loss = mx.array([4.0, 6.0, 3.0])
+    lengths = mx.array([2, 3, 0])  # a zero length counts as 1
+    assert R.length_normalized_mean(loss, lengths).item() == pytest.approx((2 + 2 + 3) / 3)
+    assert R.acc_dtype(mx.float16) == mx.float32 and R.acc_dtype(mx.bfloat16) == mx.float32
+    assert R.acc_dtype(mx.float64) == mx.float64 and R.acc_dtype(mx.float32) == mx.float32
+
+
+# ---------------------------------------------------------------- validation
+
+
+def test_message_form_and_error_classes():
+    assert V.message("f", "x", "be 2-D", "3-D") == "f: `x` must be 2-D, got 3-D."
+    assert issubclass(V.ShapeError, ValueError) and issubclass(V.ShapeError, RuntimeError)
+    assert issubclass(V.ValueCheckError, ValueError) and issubclass(V.ValueCheckError, RuntimeError)
+    assert V.fmt_shape((3,)) == "(3,)" and V.fmt_shape((2, 3)) == "(2, 3)" and V.fmt_shape(()) == "()"
+
+
+@pytest.mark.parametrize(
+    "call, err, text",
+    [
+        (lambda: V.check_floating("f", "x", mx.zeros((2,), dtype=mx.int32)), TypeError,
+         "f: `x` must have a floating dtype, got int32."),
+        (lambda: V.check_integer("f", "t", mx.zeros((2,))), TypeError,
+         "f: `t` must have an integer dtype (class indices), got float32."),
+        (lambda: V.check_array("f", "x", [1.0]), TypeError, "f: `x` must be an mx.array, got list."),
+        (lambda: V.check_ndim("f", "x", mx.zeros((2, 3, 4)), (1, 2)), V.ShapeError,
+         "f: `x` must be 1 or 2-D, got 3-D of shape (2, 3, 4)."),
+        (lambda: V.check_same_shape("f", "y", mx.zeros((3,)), "x", mx.zeros((2, 3))), V.ShapeError,
+         "f: `y` must have the shape of `x`, (2, 3), got (3,)."),
+        (lambda: V.broadcast_shapes("f", ("a", "b"), mx.zeros((2, 3)), mx.zeros((4,))), V.ShapeError,
+         "f: `a` and `b` must be broadcastable to one shape, got `a` (2, 3), `b` (4,)."),
+        (lambda: V.check_number("f", "m", -1.0, min_value=0.0), ValueError, "f: `m` must be >= 0.0, got -1.0."),
+        (lambda: V.check_number("f", "m", 0.0, min_value=0.0, min_inclusive=False), ValueError,
+         "f: `m` must be > 0.0, got 0.0."),
+        (lambda: V.check_number("f", "m", True), TypeError, "f: `m` must be a number, got bool."),
+        (lambda: V.check_number("f", "p", 1.5, integer=True), TypeError, "f: `p` must be an int, got 1.5."),
+        (lambda: V.check_number("f", "m", mx.array(1.0)), TypeError,
+         "f: `m` must be a Python number, got an mx.array; use .item()."),
+        (lambda: V.check_option("f", "mode", "x", ("a", "b")), ValueError,
+         "f: `mode` must be one of 'a', 'b', got 'x'."),
+    ],
+)
+def test_check_messages(call, err, text):
+    with pytest.raises(err) as info:
+        call()
+    assert str(info.value) == text
+
+
+def test_checks_that_pass_return_their_input():
+    x = mx.zeros((2, 3))
+    assert V.check_floating("f", "x", x) is x
+    assert V.check_number("f", "m", 2) == 2
+    assert V.broadcast_shapes("f", ("a", "b"), x, mx.zeros((3,))) == (2, 3)
+
+
+def _index_check(t):
+    V.check_index_range("f", "target", t, 3, ignore_index=-100)
+    return t * 2
+
+
+def test_index_range_check_eager_message_and_ignore_index():
+    with pytest.raises(V.ValueCheckError) as info:
+        _index_check(mx.array([0, 5, 1]))
+    assert str(info.value) == (
+        "f: `target` must hold class indices in [0, 3) (or -100, the ignore_index), "
+        "got 5: Target 5 is out of bounds."
+    )
+    with pytest.raises(V.ValueCheckError, match="got -1"):
+        _index_check(mx.array([0, -1]))
+    _index_check(mx.array([0, -100, 2]))  # ignore_index is allowed
+
+
+def test_values_in_check():
+    with pytest.raises(V.ValueCheckError, match=r"f: `p` must be in \[0, 1\], got values in \[-0\.5, 1\]\."):
+        V.check_values_in("f", "p", mx.array([-0.5, 1.0]), 0.0, 1.0, "be in [0, 1]")
+    V.check_values_in("f", "p", mx.array([0.0, float("nan"), 1.0]), 0.0, 1.0, "be in [0, 1]")  # NaN passes
+
+
+def test_value_check_switch_and_context_manager():
+    bad = mx.array([7])
+    assert mlx_losses.value_checks_enabled()
+    with mlx_losses.value_checks(False):
+        assert not mlx_losses.value_checks_enabled()
+        _index_check(bad)  # skipped
+        with mlx_losses.value_checks(True):
+            with pytest.raises(V.ValueCheckError):
+                _index_check(bad)
+        assert not mlx_losses.value_checks_enabled()
+    assert mlx_losses.value_checks_enabled()  # restored
+    mlx_losses.set_value_checks(False)
+    try:
+        _index_check(bad)
+    finally:
+        mlx_losses.set_value_checks(True)
+    with pytest.raises(V.ValueCheckError):
+        _index_check(bad)
+    # restored even when the body raises
+    with pytest.raises(KeyError):
+        with mlx_losses.value_checks(False):
+            raise KeyError("x")
+    assert mlx_losses.value_checks_enabled()
+
+
+def test_value_checks_skip_under_compile_and_vmap_without_breaking_the_trace():
+    bad = mx.array([7, 1])
+    out = mx.compile(_index_check)(bad)  # no error: the check skips itself
+    assert out.tolist() == [14, 2]
+    out = mx.vmap(_index_check)(mx.array([[7], [1]]))
+    assert out.tolist() == [[14], [2]]
+    # and eager still checks afterwards
+    with pytest.raises(V.ValueCheckError):
+        _index_check(bad)
+
+
+def test_run_value_check_passes_other_errors_through():
+    def boom():
+        raise ValueError("not a trace error")
+
+    with pytest.raises(ValueError, match="not a trace error"):
+        V.run_value_check(boom)
+
+
+# ---------------------------------------------------------------- Module base
+
+
+class _Toy(_Loss):
+    def __init__(self, pos_weight=None, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self._store_buffer("pos_weight", pos_weight)
+        self.scale = mx.array(2.0)  # an ordinary (trainable) array, for contrast
+
+    def _options(self):
+        return {"pos_weight": self.pos_weight, **super()._options()}
+
+    def __call__(self, x):
+        return R.apply_reduction(x * self.scale, self.reduction)
+
+
+def test_store_buffer_freezes_the_array():
+    w = mx.array([1.0, 2.0])
+    m = _Toy(w)
+    assert "pos_weight" in m.parameters()
+    assert "pos_weight" not in m.trainable_parameters()
+    assert "scale" in m.trainable_parameters()
+    # a gradient step over trainable parameters leaves the buffer alone
+    grads = nn.value_and_grad(m, lambda x: m(x))(mx.ones((2,)))[1]
+    assert "pos_weight" not in grads and "scale" in grads
+    assert _Toy(None).pos_weight is None
+
+
+def test_weighted_loss_base_and_repr():
+    w = mx.array([1.0, 2.0, 3.0])
+    m = _WeightedLoss(w, reduction="sum")
+    assert m.trainable_parameters() == {}
+    assert "weight" in m.parameters()
+    assert repr(m) == "_WeightedLoss(weight=array(shape=(3,), dtype=float32), reduction='sum')"
+    assert repr(_WeightedLoss()) == "_WeightedLoss(reduction='mean')"
+    with pytest.raises(TypeError, match="_WeightedLoss: `weight` must have a floating dtype, got int32"):
+        _WeightedLoss(mx.array([1, 2], dtype=mx.int32))
+
+
+def test_loss_base_maps_legacy_pair_and_validates():
+    with pytest.warns(UserWarning, match="reduction='none'"):
+        assert _Loss(reduce=False).reduction == "none"
+    with pytest.raises(ValueError, match=r"_Loss: `reduction` must be one of 'none', 'mean', 'sum', got 'avg'"):
+        _Loss(reduction="avg")
+    assert repr(_Toy(reduction="sum")) == "_Toy(pos_weight=None, reduction='sum')"

@@ -1,0 +1,443 @@
+"""Embedding losses without torch: identities, Modules, transforms, errors."""
+
+import math
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+import numpy as np
+import pytest
+
+import mlx_losses
+from mlx_losses import functional as F
+from mlx_losses._validation import ShapeError
+
+
+def _arrays(*shapes, seed=0, dtype=mx.float32):
+    rng = np.random.default_rng(seed)
+    return [mx.array(rng.normal(size=s).astype(np.float32)).astype(dtype) for s in shapes]
+
+
+def _np(x):
+    return np.array(x.astype(mx.float32) if x.dtype != mx.float64 else x, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------
+# pairwise_distance
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 1.5, 0.5, math.inf])
+def test_pairwise_distance_is_its_definition(p):
+    x, y = _arrays((5, 7), (5, 7))
+    d = np.abs(_np(x) - _np(y) + 1e-6)
+    ref = d.max(-1) if p == math.inf else (d**p).sum(-1) ** (1 / p)
+    assert np.allclose(F.pairwise_distance(x, y, p=p), ref, rtol=2e-5)
+
+
+def test_pairwise_distance_p0_counts_and_neg_inf_is_min():
+    x = mx.array([[1.0, 2.0, 3.0]])
+    y = mx.array([[1.0, 0.0, 2.5]])
+    assert F.pairwise_distance(x, y, p=0.0, eps=0.0).item() == 2.0
+    assert F.pairwise_distance(x, y, p=-math.inf, eps=0.0).item() == 0.0
+    assert F.pairwise_distance(x, y, p=math.inf, eps=0.0).item() == 2.0
+
+
+def test_pairwise_distance_symmetry_and_triangle_inequality():
+    x, y, z = _arrays((8, 6), (8, 6), (8, 6))
+    for p in (1.0, 2.0, 3.0, math.inf):
+        dxy = _np(F.pairwise_distance(x, y, p=p, eps=0.0))
+        dyx = _np(F.pairwise_distance(y, x, p=p, eps=0.0))
+        dyz = _np(F.pairwise_distance(y, z, p=p, eps=0.0))
+        dxz = _np(F.pairwise_distance(x, z, p=p, eps=0.0))
+        assert np.allclose(dxy, dyx, rtol=1e-6)
+        assert np.all(dxz <= dxy + dyz + 1e-5)
+
+
+def test_pairwise_distance_equal_inputs_is_eps_times_root_d():
+    (x,) = _arrays((3, 16))
+    out = F.pairwise_distance(x, x)
+    assert np.allclose(out, 1e-6 * 4.0, rtol=1e-5)
+
+
+def test_pairwise_distance_shapes_and_broadcast():
+    x, y = _arrays((4, 6), (6,))
+    assert F.pairwise_distance(x, y).shape == (4,)
+    assert F.pairwise_distance(x, y, keepdim=True).shape == (4, 1)
+    assert F.pairwise_distance(y, y).shape == ()
+    assert F.pairwise_distance(mx.array(1.0), mx.array(3.0), eps=0.0).item() == 2.0
+    a, b = _arrays((2, 1, 6), (3, 6))
+    assert F.pairwise_distance(a, b).shape == (2, 3)
+
+
+def test_pairwise_distance_gradient_at_zero_difference_is_finite():
+    (x,) = _arrays((3, 4))
+    for p in (2.0, 1.0, 3.0, 0.5, -1.0, math.inf):
+        g = mx.grad(lambda a: F.pairwise_distance(a, x, p=p, eps=0.0).sum())(x)
+        assert np.all(np.isfinite(_np(g))), p
+        assert np.all(_np(g) == 0.0), p  # torch masks the undefined derivative to 0
+    # with eps the difference is eps*1 and the 2-norm's gradient is 1/sqrt(D)
+    g = mx.grad(lambda a: F.pairwise_distance(a, x).sum())(x)
+    assert np.allclose(g, 0.5, rtol=1e-5)
+
+
+def test_pairwise_distance_gradient_matches_autodiff_away_from_zero():
+    x, y = _arrays((4, 5), (4, 5), seed=3)
+    for p in (2.0, 3.0, 1.5, -2.0):
+        g = mx.grad(lambda a: F.pairwise_distance(a, y, p=p).sum())(x)
+        plain = lambda a: mx.sum(mx.power(mx.sum(mx.power(mx.abs(a - y + 1e-6), p), axis=-1), 1 / p))
+        assert np.allclose(g, mx.grad(plain)(x), rtol=1e-4, atol=1e-6), p
+
+
+# --------------------------------------------------------------------------
+# cosine_similarity
+
+
+def test_cosine_similarity_of_x_with_itself_is_one_and_scale_invariant():
+    x, y = _arrays((6, 9), (6, 9))
+    assert np.allclose(F.cosine_similarity(x, x), 1.0, atol=1e-6)
+    base = _np(F.cosine_similarity(x, y))
+    assert np.allclose(F.cosine_similarity(3.5 * x, 0.25 * y), base, atol=1e-6)
+    assert np.allclose(F.cosine_similarity(-x, y), -base, atol=1e-6)
+    assert np.allclose(F.cosine_similarity(y, x), base, atol=1e-7)
+    assert np.all(np.abs(base) <= 1.0)
+
+
+def test_cosine_similarity_is_its_definition_and_dims():
+    x, y = _arrays((2, 3, 4), (2, 3, 4))
+    a, b = _np(x), _np(y)
+    for dim in (0, 1, 2, -1):
+        ref = (a * b).sum(dim) / (np.linalg.norm(a, axis=dim) * np.linalg.norm(b, axis=dim))
+        assert np.allclose(F.cosine_similarity(x, y, dim=dim), ref, atol=1e-6)
+
+
+def test_cosine_similarity_eps_clamps_each_norm():
+    x = mx.array([[1e-3, 0.0]])
+    y = mx.array([[2.0, 0.0]])
+    # max(||x||, eps) = eps = 0.1, ||y|| = 2: (1e-3 * 2) / (0.1 * 2) = 0.01
+    assert np.isclose(F.cosine_similarity(x, y, eps=0.1).item(), 0.01, rtol=1e-6)
+
+
+def test_cosine_similarity_zero_vector_has_finite_gradient():
+    zero = mx.zeros((2, 3))
+    (y,) = _arrays((2, 3))
+    gx, gy = mx.grad(lambda a, b: F.cosine_similarity(a, b).sum(), argnums=(0, 1))(zero, y)
+    assert F.cosine_similarity(zero, y).tolist() == [0.0, 0.0]
+    # d/dx of sum(x/eps * y/|y|) at x = 0: y / (eps |y|); the norm's part is 0
+    ref = _np(y) / (1e-8 * np.linalg.norm(_np(y), axis=1, keepdims=True))
+    assert np.allclose(gx, ref, rtol=1e-5)
+    assert np.all(_np(gy) == 0.0)
+
+
+def test_cosine_similarity_gradient_matches_autodiff_of_plain_formula():
+    x, y = _arrays((4, 5), (4, 5), seed=5)
+
+    def plain(a, b):
+        na = mx.sqrt(mx.sum(a * a, axis=1, keepdims=True))
+        nb = mx.sqrt(mx.sum(b * b, axis=1, keepdims=True))
+        return mx.sum((a / na) * (b / nb), axis=1)
+
+    cot = _arrays((4,), seed=6)[0]
+    _, g = mx.vjp(lambda a, b: F.cosine_similarity(a, b), [x, y], [cot])
+    _, r = mx.vjp(plain, [x, y], [cot])
+    for a, b in zip(g, r):
+        assert np.allclose(a, b, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# cosine_embedding_loss
+
+
+def test_cosine_embedding_loss_is_its_definition():
+    x, y = _arrays((6, 5), (6, 5))
+    t = mx.array([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
+    a, b = _np(x), _np(y)
+    cos = (a * b).sum(1) / np.sqrt(((a * a).sum(1) + 1e-12) * ((b * b).sum(1) + 1e-12))
+    ref = np.where(_np(t) == 1, 1 - cos, np.maximum(cos - 0.2, 0))
+    assert np.allclose(F.cosine_embedding_loss(x, y, t, margin=0.2, reduction="none"), ref, atol=1e-6)
+    assert np.isclose(F.cosine_embedding_loss(x, y, t, margin=0.2).item(), ref.mean(), rtol=1e-5)
+    assert np.isclose(F.cosine_embedding_loss(x, y, t, 0.2, reduction="sum").item(), ref.sum(), rtol=1e-5)
+
+
+def test_cosine_embedding_loss_identities():
+    (x,) = _arrays((4, 3))
+    ones = mx.ones((4,))
+    assert np.allclose(F.cosine_embedding_loss(x, 2.0 * x, ones, reduction="none"), 0.0, atol=1e-6)
+    assert np.allclose(F.cosine_embedding_loss(x, -x, ones, reduction="none"), 2.0, atol=1e-6)
+    # y = -1: zero once cos <= margin
+    assert np.allclose(F.cosine_embedding_loss(x, -x, -ones, reduction="none"), 0.0)
+    # labels other than +-1 contribute 0 (torch)
+    assert np.allclose(F.cosine_embedding_loss(x, x, mx.zeros((4,)), reduction="none"), 0.0)
+
+
+def test_cosine_embedding_loss_unbatched_and_zero_vectors():
+    x, y = _arrays((5,), (5,))
+    out = F.cosine_embedding_loss(x, y, mx.array(1.0), reduction="none")
+    batched = F.cosine_embedding_loss(x[None], y[None], mx.array([1.0]), reduction="none")
+    assert out.shape == () and np.isclose(out.item(), batched.item())
+    zero = mx.zeros((2, 5))
+    yy = mx.stack([y, y])
+    loss = F.cosine_embedding_loss(zero, yy, mx.array([1.0, -1.0]), reduction="none")
+    assert loss.tolist() == [1.0, 0.0]
+    g = mx.grad(lambda a: F.cosine_embedding_loss(a, yy, mx.array([1.0, -1.0])))(zero)
+    assert np.all(np.isfinite(_np(g)))
+
+
+def test_cosine_embedding_loss_tie_at_hinge_passes_gradient():
+    x1, x2 = mx.array([[1.0, 0.0]]), mx.array([[0.0, 2.0]])  # cos == 0 == margin
+    g = mx.grad(lambda a: F.cosine_embedding_loss(a, x2, mx.array([-1.0])))(x1)
+    # d cos / d x1 = x2 / (|x1| |x2|) - cos x1 / |x1|^2 = (0, 1)
+    assert np.allclose(g, [[0.0, 1.0]], atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# triplet losses
+
+
+def test_triplet_margin_loss_is_its_definition():
+    a, p, n = _arrays((6, 5), (6, 5), (6, 5))
+    A, P, N = _np(a), _np(p), _np(n)
+    dp = np.linalg.norm(A - P + 1e-6, axis=1)
+    dn = np.linalg.norm(A - N + 1e-6, axis=1)
+    ds = np.linalg.norm(P - N + 1e-6, axis=1)
+    ref = np.maximum(1.0 + dp - dn, 0)
+    assert np.allclose(F.triplet_margin_loss(a, p, n, reduction="none"), ref, atol=1e-5)
+    ref_swap = np.maximum(0.5 + dp - np.minimum(dn, ds), 0)
+    out = F.triplet_margin_loss(a, p, n, margin=0.5, swap=True, reduction="none")
+    assert np.allclose(out, ref_swap, atol=1e-5)
+
+
+def test_triplet_margin_loss_equals_with_distance_default_and_lambda():
+    a, p, n = _arrays((6, 5), (6, 5), (6, 5), seed=2)
+    for p_norm, swap in ((2.0, False), (1.0, True), (3.0, False)):
+        ours = F.triplet_margin_loss(a, p, n, p=p_norm, swap=swap, reduction="none")
+        dist = lambda x, y: F.pairwise_distance(x, y, p=p_norm)
+        other = F.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=dist, swap=swap, reduction="none"
+        )
+        assert np.allclose(ours, other, atol=1e-6)
+    default = F.triplet_margin_with_distance_loss(a, p, n)
+    assert np.isclose(default.item(), F.triplet_margin_loss(a, p, n).item(), rtol=1e-6)
+
+
+def test_triplet_anchor_equal_positive_and_hinge_tie_gradients():
+    a = mx.array([[0.0, 0.0], [1.0, 2.0]])
+    p = mx.array([[1.0, 0.0], [1.0, 2.0]])
+    n = mx.array([[2.0, 0.0], [5.0, 5.0]])
+    grads = mx.grad(
+        lambda x, y, z: F.triplet_margin_loss(x, y, z, eps=0.0, reduction="sum"), argnums=(0, 1, 2)
+    )(a, p, n)
+    for g in grads:
+        assert np.all(np.isfinite(_np(g)))
+    # row 0 is a tie (1 + 1 - 2 == 0): gradient 1 through the hinge, as torch
+    assert np.allclose(grads[1][0], [1.0, 0.0])
+    # row 1: anchor == positive and far negative: hinge inactive
+    assert np.allclose(grads[1][1], [0.0, 0.0])
+    # with eps, anchor == positive has a finite non-zero gradient
+    n2 = mx.array([[0.5, 0.0], [1.5, 2.0]])
+    g = mx.grad(lambda y: F.triplet_margin_loss(a, y, n2, reduction="sum"))(p)
+    assert np.all(np.isfinite(_np(g)))
+    assert np.allclose(g[1], -np.ones(2) / np.sqrt(2), atol=1e-5)
+
+
+def test_triplet_with_distance_custom_callable():
+    a, p, n = _arrays((4, 3), (4, 3), (4, 3), seed=4)
+    l_inf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)
+    out = F.triplet_margin_with_distance_loss(a, p, n, distance_function=l_inf, margin=1.5, reduction="none")
+    A, P, N = _np(a), _np(p), _np(n)
+    ref = np.maximum(1.5 + np.abs(A - P).max(1) - np.abs(A - N).max(1), 0)
+    assert np.allclose(out, ref, atol=1e-6)
+    # an nn.Module works as the distance too
+    mod = mlx_losses.PairwiseDistance(p=1.0)
+    out = F.triplet_margin_with_distance_loss(a, p, n, distance_function=mod, reduction="none")
+    assert np.allclose(out, F.triplet_margin_loss(a, p, n, p=1.0, reduction="none"), atol=1e-6)
+
+
+def test_triplet_with_distance_options_are_keyword_only():
+    a, p, n = _arrays((2, 3), (2, 3), (2, 3))
+    with pytest.raises(TypeError):
+        F.triplet_margin_with_distance_loss(a, p, n, None)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        mlx_losses.TripletMarginWithDistanceLoss(None)  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------
+# dtypes
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_half_precision_keeps_dtype(dtype):
+    a, p, n = _arrays((64, 32), (64, 32), (64, 32), dtype=dtype)
+    t = mx.array(np.where(np.arange(64) % 2, 1.0, -1.0)).astype(dtype)
+    ref_args = [x.astype(mx.float32) for x in (a, p, n)]
+    for fn, args, ref in (
+        (F.triplet_margin_loss, (a, p, n), F.triplet_margin_loss(*ref_args)),
+        (F.cosine_embedding_loss, (a, p, t), F.cosine_embedding_loss(ref_args[0], ref_args[1], t)),
+    ):
+        out = fn(*args)
+        assert out.dtype == dtype
+        assert abs(out.item() - ref.item()) <= 2 * abs(ref.item()) * (2**-7 if dtype == mx.bfloat16 else 2**-10)
+    assert F.pairwise_distance(a, p).dtype == dtype
+    assert F.cosine_similarity(a, p).dtype == dtype
+    assert F.pairwise_distance(a, p.astype(mx.float32)).dtype == mx.float32
+
+
+# --------------------------------------------------------------------------
+# Modules
+
+
+def test_modules_equal_functional_and_repr():
+    a, p, n = _arrays((5, 4), (5, 4), (5, 4))
+    t = mx.array([1.0, -1.0, 1.0, 1.0, -1.0])
+    cases = [
+        (mlx_losses.PairwiseDistance(p=1.5, eps=0.0, keepdim=True), (a, p),
+         F.pairwise_distance(a, p, 1.5, 0.0, True)),
+        (mlx_losses.CosineSimilarity(dim=0, eps=1e-3), (a, p), F.cosine_similarity(a, p, 0, 1e-3)),
+        (mlx_losses.CosineEmbeddingLoss(margin=0.1, reduction="sum"), (a, p, t),
+         F.cosine_embedding_loss(a, p, t, margin=0.1, reduction="sum")),
+        (mlx_losses.TripletMarginLoss(margin=0.5, p=1.0, eps=1e-3, swap=True, reduction="none"), (a, p, n),
+         F.triplet_margin_loss(a, p, n, 0.5, 1.0, 1e-3, True, reduction="none")),
+        (mlx_losses.TripletMarginWithDistanceLoss(margin=0.5, swap=True), (a, p, n),
+         F.triplet_margin_with_distance_loss(a, p, n, margin=0.5, swap=True)),
+    ]
+    for module, args, ref in cases:
+        assert np.array_equal(np.array(module(*args)), np.array(ref)), type(module).__name__
+    assert repr(mlx_losses.PairwiseDistance()) == "PairwiseDistance(p=2.0, eps=1e-06, keepdim=False)"
+    assert mlx_losses.PairwiseDistance(p=3).norm == 3  # torch's attribute name
+    assert repr(mlx_losses.CosineSimilarity()) == "CosineSimilarity(dim=1, eps=1e-08)"
+    assert repr(mlx_losses.CosineEmbeddingLoss()) == "CosineEmbeddingLoss(reduction='mean', margin=0.0)"
+    assert repr(mlx_losses.TripletMarginLoss()) == (
+        "TripletMarginLoss(reduction='mean', margin=1.0, p=2.0, eps=1e-06, swap=False)"
+    )
+    fn = lambda x, y: F.pairwise_distance(x, y)
+    r = repr(mlx_losses.TripletMarginWithDistanceLoss(distance_function=fn, margin=2.0))
+    assert r.startswith("TripletMarginWithDistanceLoss(reduction='mean', distance_function=<function")
+    assert r.endswith("margin=2.0, swap=False)")
+
+
+def test_modules_have_no_trainable_parameters_and_legacy_reduction():
+    for module in (
+        mlx_losses.CosineEmbeddingLoss(),
+        mlx_losses.TripletMarginLoss(),
+        mlx_losses.TripletMarginWithDistanceLoss(),
+        mlx_losses.PairwiseDistance(),
+        mlx_losses.CosineSimilarity(),
+    ):
+        assert isinstance(module, nn.Module)
+        assert tree_flatten(module.trainable_parameters()) == []
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        m = mlx_losses.TripletMarginLoss(size_average=False)
+    assert m.reduction == "sum"
+    with pytest.warns(UserWarning):
+        m = mlx_losses.CosineEmbeddingLoss(reduce=False)
+    assert m.reduction == "none"
+
+
+# --------------------------------------------------------------------------
+# transforms
+
+
+_FNS = {
+    "pairwise_distance": (lambda a, p, n, t: F.pairwise_distance(a, p).sum()),
+    "cosine_similarity": (lambda a, p, n, t: F.cosine_similarity(a, p, dim=-1).sum()),
+    "cosine_embedding_loss": (lambda a, p, n, t: F.cosine_embedding_loss(a, p, t, margin=0.1)),
+    "triplet_margin_loss": (lambda a, p, n, t: F.triplet_margin_loss(a, p, n, swap=True)),
+    "triplet_margin_loss_p3": (lambda a, p, n, t: F.triplet_margin_loss(a, p, n, p=3.0)),
+    "triplet_margin_with_distance_loss": (
+        lambda a, p, n, t: F.triplet_margin_with_distance_loss(
+            a, p, n, distance_function=lambda x, y: 1.0 - F.cosine_similarity(x, y, dim=-1), margin=0.5
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FNS))
+def test_compile_grad_vmap(name):
+    f = _FNS[name]
+    a, p, n = _arrays((6, 5), (6, 5), (6, 5), seed=7)
+    t = mx.array([1.0, -1.0, 1.0, -1.0, 1.0, 1.0])
+    eager = f(a, p, n, t)
+    compiled = mx.compile(f)(a, p, n, t)
+    assert np.allclose(eager, compiled, rtol=1e-6, atol=1e-7)
+    g_eager = mx.grad(f, argnums=(0, 1, 2))(a, p, n, t)
+    g_comp = mx.compile(mx.grad(f, argnums=(0, 1, 2)))(a, p, n, t)
+    for x, y in zip(g_eager, g_comp):
+        assert np.allclose(x, y, rtol=1e-5, atol=1e-7)
+    # vmap over the batch: per-example losses equal the batched 'none' result
+    per = mx.vmap(lambda x, y, z, w: f(x[None], y[None], z[None], w[None]))(a, p, n, t)
+    rows = mx.stack([f(a[i : i + 1], p[i : i + 1], n[i : i + 1], t[i : i + 1]) for i in range(6)])
+    assert np.allclose(per, rows, rtol=1e-6, atol=1e-7)
+
+
+def test_vmap_of_unbatched_calls_equals_batched():
+    a, p, n = _arrays((6, 5), (6, 5), (6, 5), seed=8)
+    t = mx.array([1.0, -1.0, 1.0, -1.0, 1.0, 1.0])
+    v = mx.vmap(lambda x, y, z: F.triplet_margin_loss(x, y, z, reduction="none"))(a, p, n)
+    assert np.allclose(v, F.triplet_margin_loss(a, p, n, reduction="none"), atol=1e-6)
+    v = mx.vmap(lambda x, y, w: F.cosine_embedding_loss(x, y, w, reduction="none"))(a, p, t)
+    assert np.allclose(v, F.cosine_embedding_loss(a, p, t, reduction="none"), atol=1e-6)
+    v = mx.vmap(lambda x, y: F.pairwise_distance(x, y, p=3.0))(a, p)
+    assert np.allclose(v, F.pairwise_distance(a, p, p=3.0), atol=1e-6)
+    v = mx.vmap(lambda x, y: F.cosine_similarity(x, y, dim=0))(a, p)
+    assert np.allclose(v, F.cosine_similarity(a, p), atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# errors: type and message
+
+
+_X = mx.zeros((3, 4))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: F.pairwise_distance(_X, mx.zeros((3, 5))), ShapeError, "must be broadcastable"),
+        (lambda: F.pairwise_distance(mx.array([1, 2]), mx.array([1, 2])), TypeError,
+         "pairwise_distance: `x1` must have a floating dtype, got int32"),
+        (lambda: F.pairwise_distance(_X, _X, p="fro"), TypeError, "`p` must be a number"),
+        (lambda: F.cosine_similarity(_X, _X, dim=2), IndexError, "Dimension out of range"),
+        (lambda: F.cosine_similarity(_X, _X, dim=-3), ValueError, r"`dim` must be in \[-2, 1\]"),
+        (lambda: F.cosine_similarity(_X, _X, dim=1.0), TypeError, "`dim` must be an int"),
+        (lambda: F.cosine_embedding_loss(_X, _X, mx.ones((3, 1))), ShapeError,
+         "0D or 1D target tensor expected"),
+        (lambda: F.cosine_embedding_loss(_X[0], _X[0], mx.ones((1,))), RuntimeError,
+         "1D target tensor expects 2D input tensors"),
+        (lambda: F.cosine_embedding_loss(_X, _X, mx.array(1.0)), ShapeError,
+         "0D target tensor expects 1D input tensors"),
+        (lambda: F.cosine_embedding_loss(_X, _X, mx.ones((2,))), ShapeError, "broadcastable"),
+        (lambda: F.cosine_embedding_loss(_X, _X, mx.ones((3,), mx.complex64)), TypeError,
+         "`target` must have a floating, integer or bool dtype, got complex64"),
+        (lambda: F.cosine_embedding_loss(_X, _X, mx.ones((3,)), reduction="avg"), ValueError,
+         "avg is not a valid value for reduction"),
+        (lambda: F.cosine_embedding_loss(_X, _X, mx.ones((3,)), margin=mx.array(0.5)), TypeError,
+         "`margin` must be a Python number"),
+        (lambda: F.triplet_margin_loss(_X, _X[0], _X), ShapeError,
+         "anchor 2D .*positive 1D .*negative 2D"),
+        (lambda: F.triplet_margin_loss(_X, _X, _X, margin=0.0), ValueError,
+         "triplet_margin_loss: `margin` must be greater than 0, got 0.0"),
+        (lambda: F.triplet_margin_loss(_X, _X, mx.zeros((3, 5))), ShapeError, "broadcastable"),
+        (lambda: F.triplet_margin_loss(_X, _X, _X.astype(mx.int32)), TypeError,
+         "`negative` must have a floating dtype"),
+        (lambda: F.triplet_margin_with_distance_loss(_X, _X, _X, margin=-1), ValueError,
+         "must be greater than 0, got -1"),
+        (lambda: F.triplet_margin_with_distance_loss(_X, _X, _X, distance_function=3), TypeError,
+         "`distance_function` must be callable or None, got int"),
+        (lambda: F.triplet_margin_with_distance_loss(_X, _X, _X, distance_function=lambda x, y: 1.0),
+         TypeError, "`distance_function` must return an mx.array, got float"),
+        (lambda: F.triplet_margin_with_distance_loss(_X, _X[0], _X), RuntimeError,
+         "same number of dimensions"),
+        (lambda: F.triplet_margin_with_distance_loss(_X, _X, _X, reduction="batchmean"), ValueError,
+         "is not a valid value for reduction"),
+        (lambda: mlx_losses.TripletMarginLoss(margin=0), ValueError,
+         "TripletMarginLoss: `margin` must be greater than 0, got 0"),
+        (lambda: mlx_losses.TripletMarginWithDistanceLoss(margin=-0.5), ValueError,
+         "TripletMarginWithDistanceLoss: `margin` must be greater than 0"),
+        (lambda: mlx_losses.TripletMarginWithDistanceLoss(distance_function="l2"), TypeError,
+         "`distance_function` must be callable or None, got str"),
+        (lambda: mlx_losses.CosineEmbeddingLoss(reduction="avg"), ValueError,
+         "is not a valid value for reduction"),
+    ],
+)
+def test_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,0 +1,420 @@
+"""Unit tests for linear_cross_entropy (no torch): chunked vs reference,
+identities, errors, the Module, transforms, bounded memory."""
+
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+import pytest
+
+import mlx_losses
+from mlx_losses import LinearCrossEntropyLoss, LinearCrossEntropyOptions
+from mlx_losses._validation import ShapeError
+from mlx_losses.functional import linear_cross_entropy as lce
+
+N, D, C = 9, 6, 13
+
+
+def _data(seed=0, n=N, d=D, c=C, dtype=mx.float32):
+    mx.random.seed(seed)
+    x = mx.random.normal((n, d)).astype(dtype)
+    w = (0.7 * mx.random.normal((c, d))).astype(dtype)
+    b = (0.5 * mx.random.normal((c,))).astype(dtype)
+    t = mx.random.randint(0, c, (n,))
+    t = mx.where(mx.arange(n) % 4 == 1, -100, t)
+    cw = mx.random.uniform(0.2, 2.0, (c,))
+    p = mx.softmax(mx.random.normal((n, c)), axis=-1)
+    return x, w, b, t, cw, p
+
+
+def _close(a, b, rtol=2e-5, atol=2e-6):
+    a, b = a.astype(mx.float32), b.astype(mx.float32)
+    assert a.shape == b.shape
+    nan_a, nan_b = mx.isnan(a), mx.isnan(b)
+    assert mx.array_equal(nan_a, nan_b).item()
+    a, b = mx.where(nan_a, 0, a), mx.where(nan_b, 0, b)
+    assert mx.allclose(a, b, rtol=rtol, atol=atol).item(), (a, b)
+
+
+OPTS = [
+    LinearCrossEntropyOptions(batch_chunk_size=2),
+    LinearCrossEntropyOptions(batch_chunk_size=4, vocab_chunk_size=5),
+    LinearCrossEntropyOptions(batch_chunk_size=1, vocab_chunk_size=1),
+    LinearCrossEntropyOptions(),
+]
+CONFIGS = [
+    {},
+    {"weight": "cw"},
+    {"label_smoothing": 0.2},
+    {"weight": "cw", "label_smoothing": 0.35},
+    {"ignore_index": 3},
+]
+
+
+def _kw(cfg, cw):
+    return {k: (cw if v == "cw" else v) for k, v in cfg.items()}
+
+
+# --------------------------------------------------------------------------
+# the chunked path equals the reference path, values and gradients
+
+
+@pytest.mark.parametrize("opt", OPTS, ids=["tokens", "tiles", "unit_tiles", "auto"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["plain", "weight", "smooth", "weight_smooth", "ignore3"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_chunked_matches_reference_index(opt, cfg, reduction):
+    x, w, b, t, cw, _ = _data()
+    kw = _kw(cfg, cw)
+    if "ignore_index" in kw:
+        t = mx.where(t == -100, kw["ignore_index"], t)
+
+    def f(x, w, b, options):
+        return lce(x, w, t, linear_bias=b, reduction=reduction, options=options, **kw)
+
+    ref, chk = f(x, w, b, None), f(x, w, b, opt)
+    _close(chk, ref)
+    cot = mx.random.normal(ref.shape)
+    g_ref = mx.vjp(lambda *a: f(*a, None), [x, w, b], [cot])[1]
+    g_chk = mx.vjp(lambda *a: f(*a, opt), [x, w, b], [cot])[1]
+    for a, r in zip(g_chk, g_ref):
+        _close(a, r)
+
+
+@pytest.mark.parametrize("opt", OPTS[:3], ids=["tokens", "tiles", "unit_tiles"])
+@pytest.mark.parametrize("cfg", [{}, {"weight": "cw", "label_smoothing": 0.25}], ids=["plain", "weight_smooth"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_chunked_matches_reference_soft(opt, cfg, reduction):
+    x, w, b, _, cw, p = _data(1)
+    kw = _kw(cfg, cw)
+
+    def f(x, w, b, p, options):
+        return lce(x, w, p, linear_bias=b, reduction=reduction, options=options, **kw)
+
+    ref, chk = f(x, w, b, p, None), f(x, w, b, p, opt)
+    _close(chk, ref)
+    cot = mx.random.normal(ref.shape)
+    g_ref = mx.vjp(lambda *a: f(*a, None), [x, w, b, p], [cot])[1]
+    g_chk = mx.vjp(lambda *a: f(*a, opt), [x, w, b, p], [cot])[1]
+    for a, r in zip(g_chk, g_ref):  # the soft target's gradient too
+        _close(a, r)
+
+
+def test_chunked_gradient_vs_plain_formula():
+    # the custom vjp against mx.grad of the plain formula, written here
+    x, w, b, t, cw, _ = _data(2)
+    t = mx.where(t < 0, 0, t)
+
+    def plain(x, w, b):
+        z = x @ w.T + b
+        lse = mx.logsumexp(z, axis=-1)
+        return mx.mean(lse - mx.take_along_axis(z, t[:, None], axis=-1)[:, 0])
+
+    def chunked(x, w, b):
+        return lce(x, w, t, linear_bias=b, options=OPTS[1])
+
+    _close(chunked(x, w, b), plain(x, w, b))
+    for a, r in zip(mx.grad(chunked, argnums=(0, 1, 2))(x, w, b),
+                    mx.grad(plain, argnums=(0, 1, 2))(x, w, b)):
+        _close(a, r)
+
+
+def test_float64_chunked_matches_reference_tightly():
+    x, w, b, t, cw, _ = _data(3, dtype=mx.float64)
+    kw = {"weight": cw.astype(mx.float64), "label_smoothing": 0.1}
+    with mx.stream(mx.cpu):
+        ref = lce(x, w, t, linear_bias=b, reduction="none", **kw)
+        chk = lce(x, w, t, linear_bias=b, reduction="none", options=OPTS[1], **kw)
+        assert chk.dtype == mx.float64
+        assert mx.allclose(chk, ref, rtol=1e-12, atol=1e-13).item()
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_half_chunked_accumulates_in_float32(dtype):
+    x, w, b, t, _, _ = _data(4, dtype=dtype)
+    out = lce(x, w, t, linear_bias=b, options=OPTS[1])
+    assert out.dtype == dtype
+    exact = lce(x.astype(mx.float32), w.astype(mx.float32), t, linear_bias=b.astype(mx.float32))
+    _close(out, exact, rtol=2e-2, atol=2e-2)
+    gx, gw = mx.grad(lambda x, w: lce(x, w, t, options=OPTS[1]), argnums=(0, 1))(x, w)
+    assert gx.dtype == dtype and gw.dtype == dtype
+
+
+# --------------------------------------------------------------------------
+# identities
+
+
+@pytest.mark.parametrize("options", [None, OPTS[1]], ids=["reference", "chunked"])
+def test_equal_logits_give_log_c(options):
+    x = mx.random.normal((5, D))
+    w = mx.zeros((C, D))
+    t = mx.array([0, 3, 5, 7, 12])
+    out = lce(x, w, t, options=options)
+    assert abs(out.item() - math.log(C)) < 1e-6
+
+
+@pytest.mark.parametrize("options", [None, OPTS[1]], ids=["reference", "chunked"])
+def test_bias_shift_invariance(options):
+    x, w, b, t, cw, _ = _data(5)
+    a = lce(x, w, t, linear_bias=b, reduction="none", options=options, label_smoothing=0.1)
+    c = lce(x, w, t, linear_bias=b + 7.5, reduction="none", options=options, label_smoothing=0.1)
+    _close(a, c, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [None, OPTS[0]], ids=["reference", "chunked"])
+def test_ignored_targets_and_mean(options):
+    x, w, b, t, _, _ = _data(6)
+    none = lce(x, w, t, reduction="none", options=options)
+    counted = t != -100
+    assert mx.all(mx.where(counted, True, none == 0)).item()
+    mean = lce(x, w, t, options=options)
+    _close(mean, mx.sum(none) / mx.sum(counted))
+    # every target ignored: 'mean' is 0 / 0 = NaN, as in torch
+    allign = mx.full((N,), -100, dtype=mx.int32)
+    assert math.isnan(lce(x, w, allign, options=options).item())
+    assert lce(x, w, allign, reduction="sum", options=options).item() == 0.0
+
+
+@pytest.mark.parametrize("options", [None, OPTS[1]], ids=["reference", "chunked"])
+def test_one_hot_probabilities_equal_indices(options):
+    x, w, b, t, cw, _ = _data(7)
+    t = mx.where(t < 0, 1, t)
+    onehot = (t[:, None] == mx.arange(C)).astype(mx.float32)
+    for red in ("none", "sum"):
+        _close(lce(x, w, onehot, reduction=red, options=options, weight=cw),
+               lce(x, w, t, reduction=red, options=options, weight=cw))
+
+
+def test_3d_input_equals_flattened():
+    x, w, b, t, _, p = _data(8, n=12)
+    opt = OPTS[1]
+    x3, t3 = x.reshape(3, 4, D), t.reshape(3, 4)
+    none3 = lce(x3, w, t3, linear_bias=b, reduction="none", options=opt, label_smoothing=0.1)
+    assert none3.shape == (3, 4)
+    flat = lce(x, w, t, linear_bias=b, reduction="none", options=opt, label_smoothing=0.1)
+    _close(none3.reshape(-1), flat)
+    _close(lce(x3, w, p.reshape(3, 4, C), options=opt), lce(x, w, p, options=opt))
+
+
+def test_unbatched_equals_batch_of_one():
+    x, w, b, t, _, _ = _data(9)
+    for options in (None, OPTS[0]):
+        one = lce(x[0], w, t[2], linear_bias=b, reduction="none", options=options)
+        assert one.shape == ()
+        _close(one, lce(x[:1], w, t[2:3], linear_bias=b, reduction="none", options=options)[0])
+
+
+def test_kdim_reference_is_per_position_cross_entropy():
+    mx.random.seed(10)
+    x = mx.random.normal((4, D))
+    w = mx.random.normal((C, 3, D))
+    t = mx.random.randint(0, C, (4, 3))
+    out = lce(x, w, t, reduction="none")
+    assert out.shape == (4, 3)
+    for k in range(3):
+        _close(out[:, k], lce(x, w[:, k], t[:, k], reduction="none"))
+    with pytest.warns(UserWarning, match="options``? ignored"):
+        chk = lce(x, w, t, reduction="none", options=OPTS[0])
+    _close(chk, out)
+
+
+def test_vocab_tiles_in_auto_mode_for_few_tokens():
+    opts = LinearCrossEntropyOptions(batch_chunk_size=2)
+    assert opts._tiles(2, 64, 100_000) == (2, 100_000)
+    # many tokens: tiles stay at the budget of torch's (chunk, C) buffer
+    tok, voc = LinearCrossEntropyOptions(batch_chunk_size=32)._tiles(2048, 1024, 32000)
+    assert tok * voc <= 32 * 32000 and tok == 2048
+    # torch's aspect_ratio rule, 'auto' = 'aspect_ratio:2'
+    assert LinearCrossEntropyOptions()._chunk_size(2048, 1024, 32000) == 32
+    assert LinearCrossEntropyOptions(chunking_method="aspect_ratio")._chunk_size(2048, 1024, 32000) == 64
+    assert LinearCrossEntropyOptions(chunking_method=None)._chunk_size(2048, 1024, 32000) == 2048
+
+
+# --------------------------------------------------------------------------
+# transforms
+
+
+def test_transforms_chunked():
+    x, w, b, t, cw, _ = _data(11)
+    opt = OPTS[1]
+
+    def f(x, w, b):
+        return lce(x, w, t, linear_bias=b, weight=cw, label_smoothing=0.1, options=opt)
+
+    value, grads = mx.value_and_grad(f, argnums=(0, 1, 2))(x, w, b)
+    cvalue, cgrads = mx.compile(mx.value_and_grad(f, argnums=(0, 1, 2)))(x, w, b)
+    _close(cvalue, value)
+    for a, r in zip(cgrads, grads):
+        _close(a, r)
+    # a second backward over the same loss: MLX has no retain_graph
+    again = mx.grad(f, argnums=(0, 1, 2))(x, w, b)
+    for a, r in zip(again, grads):
+        assert mx.array_equal(a, r).item()
+    _close(mx.compile(f)(x, w, b), value)
+
+
+def test_nn_value_and_grad_trains_the_module_linear_only():
+    mx.random.seed(12)
+    x, _, _, t, cw, _ = _data(12)
+    loss = LinearCrossEntropyLoss(D, C, bias=True, weight=cw, options=OPTS[1])
+    keys = sorted(k for k, _ in tree_flatten(loss.trainable_parameters()))
+    assert keys == ["linear.bias", "linear.weight"]
+    assert "weight" in dict(tree_flatten(loss.parameters()))
+
+    def f(model, x, t):
+        return model(x, t)
+
+    value, grads = nn.value_and_grad(loss, f)(loss, x, t)
+    assert sorted(k for k, _ in tree_flatten(grads)) == keys
+    ref = LinearCrossEntropyLoss(D, C, bias=True, weight=cw)
+    ref.update(loss.trainable_parameters())
+    rvalue, rgrads = nn.value_and_grad(ref, f)(ref, x, t)
+    _close(value, rvalue)
+    _close(grads["linear"]["weight"], rgrads["linear"]["weight"])
+    _close(grads["linear"]["bias"], rgrads["linear"]["bias"])
+
+
+def test_peak_memory_is_bounded_by_tiles():
+    # (512 tokens, 4000 classes): the logits alone are 8 MB; the chunked
+    # forward holds small tiles only.
+    mx.random.seed(13)
+    n, d, c = 512, 32, 4000
+    x = mx.random.normal((n, d))
+    w = 0.1 * mx.random.normal((c, d))
+    t = mx.random.randint(0, c, (n,))
+    mx.eval(x, w, t)
+    opt = LinearCrossEntropyOptions(batch_chunk_size=16)
+    logits_bytes = n * c * 4
+
+    def peak(fn):
+        mx.synchronize()
+        base = mx.get_active_memory()
+        mx.reset_peak_memory()
+        mx.eval(fn())
+        return mx.get_peak_memory() - base
+
+    fwd = peak(lambda: lce(x, w, t, options=opt))
+    assert fwd < logits_bytes / 3  # ~2.3 MB: a few 250 x 256 tiles in flight
+    grads = peak(lambda: mx.grad(lambda x, w: lce(x, w, t, options=opt), argnums=(0, 1))(x, w))
+    ref = peak(lambda: mx.grad(lambda x, w: lce(x, w, t), argnums=(0, 1))(x, w))
+    assert grads < ref / 8  # ~2.3 MB vs ~35 MB
+
+
+# --------------------------------------------------------------------------
+# the Module
+
+
+def test_module_matches_functional_and_repr():
+    x, _, _, t, cw, _ = _data(14)
+    m = LinearCrossEntropyLoss(D, C, bias=True, weight=cw, label_smoothing=0.1, reduction="sum")
+    assert m.linear.weight.shape == (C, D) and m.linear.bias.shape == (C,)
+    bound = 1 / math.sqrt(D)
+    assert mx.all(mx.abs(m.linear.weight) <= bound).item()
+    out = m(x, t)
+    ref = lce(x, m.linear.weight, t, linear_bias=m.linear.bias, weight=cw,
+              label_smoothing=0.1, reduction="sum")
+    _close(out, ref)
+    text = repr(m)
+    for part in ("in_features=6", "num_classes=13", "bias=True", "reduction='sum'",
+                 "label_smoothing=0.1", "options=None"):
+        assert part in text
+    assert "weight" not in dict(tree_flatten(m.trainable_parameters()))
+
+
+def test_module_kdim_flat_storage_and_dtype():
+    m = LinearCrossEntropyLoss(D, C, out_features=(2, 3), bias=True, dtype=mx.float16)
+    assert m.linear.weight.shape == (C * 6, D) and m.linear.weight.dtype == mx.float16
+    assert m.linear.bias.shape == (C * 6,)
+    x = mx.random.normal((4, D)).astype(mx.float16)
+    t = mx.random.randint(0, C, (4, 2, 3))
+    assert m.__class__(D, C, out_features=(2, 3)).linear.weight.dtype == mx.float32
+    out = LinearCrossEntropyLoss(D, C, out_features=(2, 3), reduction="none")
+    assert out(x.astype(mx.float32), t).shape == (4, 2, 3)
+    assert m(x, t).dtype == mx.float16
+
+
+def test_exported():
+    assert mlx_losses.LinearCrossEntropyOptions is LinearCrossEntropyOptions
+    assert "linear_cross_entropy" in mlx_losses.functional.__all__
+
+
+# --------------------------------------------------------------------------
+# errors: type and message
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"acc_policy": "fast"}, "`acc_policy` must be one of"),
+        ({"chunking_method": "square"}, "invalid chunking_method"),
+        ({"chunking_method": "aspect_ratio:0"}, "invalid chunking_method"),
+        ({"batch_chunk_size": 0}, "batch_chunk_size must be positive int or None"),
+        ({"vocab_chunk_size": -3}, "vocab_chunk_size must be positive int or None"),
+        ({"acc_dtype": mx.int32}, "`acc_dtype` must be None"),
+    ],
+)
+def test_options_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LinearCrossEntropyOptions(**kwargs)
+
+
+def test_options_conflict_and_acc_dtype():
+    x, w, _, t, _, _ = _data(15)
+    bad = LinearCrossEntropyOptions(batch_chunk_size=3, chunking_method="aspect_ratio")
+    with pytest.raises(ValueError, match=r"give different chunk sizes .*pass only one"):
+        lce(x, w, t, options=bad)
+    with pytest.raises(ValueError, match="`options.acc_dtype` must be"):
+        lce(x, w, t, options=LinearCrossEntropyOptions(acc_dtype=mx.float16))
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda x, w, t: lce(x.reshape(3, 3, D), w, t.reshape(3, 3)), ShapeError,
+         "expected input with dimensionality 1 or 2"),
+        (lambda x, w, t: lce(x, w[:, :-1], t), ShapeError, "expected equal input and linear_weight"),
+        (lambda x, w, t: lce(x, w[0], t), ShapeError, "at least 2"),
+        (lambda x, w, t: lce(x, w, t, linear_bias=mx.zeros((C + 1,))), ShapeError,
+         "expected linear_bias shape"),
+        (lambda x, w, t: lce(x[0], w.reshape(C, 1, D), t[:1]), ShapeError, "requires batched input"),
+        (lambda x, w, t: lce(x, w, t, weight=mx.ones((C - 1,))), ShapeError, "`weight` must have shape"),
+        (lambda x, w, t: lce(x, w, t, label_smoothing=1.5), ValueError,
+         "label_smoothing must be between 0.0 and 1.0"),
+        (lambda x, w, t: lce(x, w, t, reduction="avg"), ValueError, "is not a valid value for reduction"),
+        (lambda x, w, t: lce(x, w, t.astype(mx.float32)), TypeError, "`target` must hold class indices"),
+        (lambda x, w, t: lce(x, w, t[:-1]), ShapeError, "`target` must have shape"),
+        (lambda x, w, t: lce(x, w, mx.where(t < 0, C, t)), ValueError, "out of bounds"),
+        (lambda x, w, t: lce(x, w, mx.ones((N, C)), ignore_index=-100), ValueError,
+         "ignore_index cannot be specified when target contains probabilities"),
+        (lambda x, w, t: lce(x, w, t, options="chunked"), TypeError, "`options` must be"),
+        (lambda x, w, t: lce(x.astype(mx.int32), w, t), TypeError, "`input` must have a floating dtype"),
+        (lambda x, w, t: lce(x.reshape(1, 3, 3, D), w, t.reshape(1, 3, 3), options=OPTS[0]),
+         ShapeError, "`input` must be 1, 2 or 3"),
+    ],
+)
+def test_errors(make, error, match):
+    x, w, _, t, _, _ = _data(16)
+    with pytest.raises(error, match=match):
+        mx.eval(make(x, w, t))
+
+
+def test_module_errors():
+    with pytest.raises(ShapeError, match=r"expected weight shape to be \(13,\)"):
+        LinearCrossEntropyLoss(D, C, weight=mx.ones((3,)))
+    with pytest.raises(ValueError, match="expected label_smoothing to be in range"):
+        LinearCrossEntropyLoss(D, C, label_smoothing=-0.5)
+    with pytest.raises(ValueError, match="is not a valid value for reduction"):
+        LinearCrossEntropyLoss(D, C, reduction="mean_please")
+    with pytest.raises(TypeError, match="`options` must be"):
+        LinearCrossEntropyLoss(D, C, options={"batch_chunk_size": 2})
+
+
+def test_value_checks_can_be_switched_off_and_compile_skips_them():
+    x, w, _, t, _, _ = _data(17)
+    bad = mx.where(t < 0, C + 5, t)
+    with mlx_losses.value_checks(False):
+        mx.eval(lce(x, w, bad, options=OPTS[0]))
+    # under mx.compile the target is a tracer: the check skips itself
+    mx.eval(mx.compile(lambda x, t: lce(x, w, t, options=OPTS[0]))(x, bad))

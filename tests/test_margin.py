@@ -1,0 +1,395 @@
+"""Margin / multi-label losses without torch: identities, Modules, transforms, errors."""
+
+import warnings
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import mlx_losses
+from mlx_losses import functional as F
+
+
+def _x(shape=(4, 5), seed=0, dtype=mx.float32, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return mx.array((scale * rng.normal(size=shape)).astype(np.float32)).astype(dtype)
+
+
+def _sign(shape=(4, 5), seed=1):
+    rng = np.random.default_rng(seed)
+    return mx.array(rng.choice([-1.0, 1.0], size=shape).astype(np.float32))
+
+
+def _labels(n, c, seed=2):
+    """Padded multi-label targets and, for the reference, the label lists."""
+    rng = np.random.default_rng(seed)
+    out = rng.integers(0, c, size=(n, c))
+    lists = []
+    for row in range(n):
+        k = int(rng.integers(0, c + 1))
+        labels = list(rng.integers(0, c, size=k))  # repeats allowed
+        out[row, :k] = labels
+        if k < c:
+            out[row, k] = -1
+        lists.append(labels)
+    return mx.array(out.astype(np.int32)), lists
+
+
+# --------------------------------------------------------------------------
+# values through definitions and identities
+
+
+def test_hinge_embedding_is_its_definition():
+    x, y = _x(), _sign()
+    xn, yn = np.array(x), np.array(y)
+    ref = np.where(yn == 1, xn, np.maximum(0.0, 0.7 - xn))
+    assert np.allclose(F.hinge_embedding_loss(x, y, margin=0.7, reduction="none"), ref, atol=1e-6)
+    # a target that is neither 1 nor -1 gets both terms (torch's rule)
+    out = F.hinge_embedding_loss(mx.array([0.25]), mx.array([0.0]), reduction="none")
+    assert out.tolist() == [0.25 + 0.75]
+
+
+def test_soft_margin_is_log1p_exp_and_stable():
+    x, y = _x(), _sign()
+    ref = np.log1p(np.exp(-np.array(y) * np.array(x)))
+    assert np.allclose(F.soft_margin_loss(x, y, reduction="none"), ref, rtol=1e-6)
+    big = F.soft_margin_loss(mx.array([100.0, -100.0]), mx.array([-1.0, -1.0]), reduction="none")
+    assert np.allclose(big, [100.0, 0.0])
+    g = mx.grad(lambda a: F.soft_margin_loss(a, mx.array([-1.0, 1.0]), reduction="sum"))(
+        mx.array([200.0, 200.0])
+    )
+    assert np.all(np.isfinite(np.array(g))) and np.allclose(g, [1.0, 0.0])
+
+
+def test_multilabel_soft_margin_is_class_mean_of_bce_with_logits():
+    x, y = _x(), mx.array((np.random.default_rng(3).uniform(size=(4, 5))).astype(np.float32))
+    w = mx.abs(_x((5,), seed=4)) + 0.1
+    xn, yn, wn = (np.array(a, dtype=np.float64) for a in (x, y, w))
+    bce = yn * np.log1p(np.exp(-xn)) + (1 - yn) * np.log1p(np.exp(xn))
+    assert np.allclose(F.multilabel_soft_margin_loss(x, y, reduction="none"), bce.mean(1), rtol=1e-5)
+    assert np.isclose(F.multilabel_soft_margin_loss(x, y, weight=w).item(), (bce * wn).mean(1).mean(), rtol=1e-5)
+    # stable at large logits: the (1 - y) log sigmoid(-x) term does not cancel
+    far = F.multilabel_soft_margin_loss(mx.array([[40.0, -40.0]]), mx.array([[1.0, 0.0]]))
+    assert 0 < far.item() < 1e-15
+
+
+def _mlm_reference(x, lists):
+    x = np.array(x, dtype=np.float64)
+    n, c = x.shape
+    out = np.zeros(n)
+    for r in range(n):
+        targets = set(lists[r])
+        for j in lists[r]:
+            for i in range(c):
+                if i not in targets:
+                    out[r] += max(0.0, 1.0 - (x[r, j] - x[r, i]))
+    return out / c
+
+
+def test_multilabel_margin_is_its_definition():
+    x = _x((6, 7))
+    y, lists = _labels(6, 7)
+    ours = F.multilabel_margin_loss(x, y, reduction="none")
+    assert np.allclose(ours, _mlm_reference(x, lists), rtol=1e-5, atol=1e-6)
+    # only labels before the first -1 count: garbage after it changes nothing
+    y2 = mx.array([[2, -1, 0, 1, 1, 4, 6]] * 6)
+    y3 = mx.array([[2, -1, 5, 5, 3, 3, 3]] * 6)
+    assert np.array_equal(
+        F.multilabel_margin_loss(x, y2, reduction="none"),
+        F.multilabel_margin_loss(x, y3, reduction="none"),
+    )
+    # unbatched (C) equals the batch of one
+    assert np.isclose(F.multilabel_margin_loss(x[0], y[0]).item(), ours[0].item(), rtol=1e-6)
+
+
+def _mm_reference(x, t, p, margin, w=None):
+    x = np.array(x, dtype=np.float64)
+    n, c = x.shape
+    out = np.zeros(n)
+    for r in range(n):
+        for i in range(c):
+            if i != t[r]:
+                z = max(0.0, margin - x[r, t[r]] + x[r, i]) ** p
+                out[r] += z * (1.0 if w is None else w[t[r]])
+    return out / c
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_is_its_definition(p):
+    x = _x((5, 6))
+    t = [0, 5, 2, 2, 3]
+    w = np.linspace(0.5, 2.0, 6).astype(np.float32)
+    ours = F.multi_margin_loss(x, mx.array(t), p=p, margin=0.6, weight=mx.array(w), reduction="none")
+    assert np.allclose(ours, _mm_reference(x, t, p, 0.6, w), rtol=1e-5, atol=1e-6)
+    assert F.multi_margin_loss(x[1], mx.array(5), p=p).shape == ()
+    assert F.multi_margin_loss(x[1], mx.array([5]), p=p, reduction="none").shape == (1,)
+
+
+def test_margin_ranking_is_its_definition_and_broadcasts():
+    a, b, y = _x((3, 1), seed=5), _x((1, 4), seed=6), _sign((3, 4))
+    ref = np.maximum(0.0, -np.array(y) * (np.array(a) - np.array(b)) + 0.3)
+    assert np.allclose(F.margin_ranking_loss(a, b, y, margin=0.3, reduction="none"), ref, atol=1e-6)
+    # swapping the inputs and the target's sign changes nothing
+    assert np.allclose(
+        F.margin_ranking_loss(a, b, y, reduction="none"), F.margin_ranking_loss(b, a, -y, reduction="none")
+    )
+
+
+def test_reductions_and_empty_inputs():
+    x, y = _x(), _sign()
+    none = F.hinge_embedding_loss(x, y, reduction="none")
+    assert np.isclose(F.hinge_embedding_loss(x, y, reduction="sum").item(), np.array(none).sum(), rtol=1e-6)
+    assert np.isclose(F.hinge_embedding_loss(x, y).item(), np.array(none).mean(), rtol=1e-6)
+    assert np.isnan(F.soft_margin_loss(mx.zeros((0,)), mx.zeros((0,))).item())
+    assert F.multi_margin_loss(mx.zeros((0, 3)), mx.zeros((0,), mx.int32), reduction="sum").item() == 0.0
+
+
+# --------------------------------------------------------------------------
+# gradients: ties follow torch; autodiff of the plain formulas elsewhere
+
+
+def test_hinge_and_ranking_ties_pass_the_gradient():
+    # torch's clamp_min passes the gradient at v == 0
+    g = mx.grad(lambda a: F.hinge_embedding_loss(a, mx.array([-1.0]), reduction="sum"))(mx.array([1.0]))
+    assert g.tolist() == [-1.0]
+    g = mx.grad(lambda a: F.margin_ranking_loss(a, mx.array([1.0]), mx.array([1.0]), reduction="sum"))(
+        mx.array([1.0])
+    )
+    assert g.tolist() == [-1.0]
+
+
+def test_multi_class_ties_have_zero_gradient():
+    # torch's kernels add a term only if z > 0: zero gradient at z == 0
+    x = mx.array([[1.0, 0.0, 2.0, 0.5]])
+    g = mx.grad(lambda a: F.multi_margin_loss(a, mx.array([0]), reduction="sum"))(x)
+    assert g.tolist() == [[-0.5, 0.0, 0.25, 0.25]]
+    g = mx.grad(lambda a: F.multilabel_margin_loss(a, mx.array([[0, -1, 2, 3]]), reduction="sum"))(x)
+    assert g.tolist() == [[-0.5, 0.0, 0.25, 0.25]]
+
+
+def test_gradients_match_autodiff_of_plain_formulas():
+    x = _x((4, 6), scale=0.5)
+    t = mx.array([0, 3, 5, 1])
+
+    def plain_mm(a):
+        u = mx.take_along_axis(a, t[:, None], axis=1)
+        z = mx.maximum(1.0 - u + a, 0.0) ** 2
+        z = mx.where(mx.arange(6) == t[:, None], 0.0, z)
+        return mx.mean(mx.sum(z, axis=1) / 6)
+
+    g1 = mx.grad(lambda a: F.multi_margin_loss(a, t, p=2))(x)
+    assert np.allclose(g1, mx.grad(plain_mm)(x), atol=1e-6)
+
+    y = mx.array(np.random.default_rng(7).uniform(size=(4, 6)).astype(np.float32))
+
+    def plain_mlsm(a, b):
+        return mx.mean(mx.mean(-(b * mx.log(mx.sigmoid(a)) + (1 - b) * mx.log(mx.sigmoid(-a))), axis=1))
+
+    gx, gy = mx.grad(lambda a, b: F.multilabel_soft_margin_loss(a, b), argnums=(0, 1))(x, y)
+    rx, ry = mx.grad(plain_mlsm, argnums=(0, 1))(x, y)
+    assert np.allclose(gx, rx, atol=1e-6) and np.allclose(gy, ry, atol=1e-6)
+
+
+def test_multilabel_margin_gradient_matches_finite_differences():
+    x = _x((3, 5), seed=9)
+    y, _ = _labels(3, 5, seed=10)
+    f = lambda a: F.multilabel_margin_loss(a, y, reduction="sum")  # noqa: E731
+    g = np.array(mx.grad(f)(x.astype(mx.float64)))
+    xn = np.array(x, dtype=np.float64)
+    eps = 1e-6
+    for idx in [(0, 0), (1, 2), (2, 4), (0, 3)]:
+        d = np.zeros_like(xn)
+        d[idx] = eps
+        fd = (f(mx.array(xn + d, dtype=mx.float64)).item() - f(mx.array(xn - d, dtype=mx.float64)).item()) / (2 * eps)
+        assert np.isclose(g[idx], fd, atol=1e-5)
+
+
+# --------------------------------------------------------------------------
+# transforms and dtypes
+
+_CALLS = {
+    "hinge_embedding_loss": lambda x: (x, _sign((4, 6))),
+    "soft_margin_loss": lambda x: (x, _sign((4, 6))),
+    "multilabel_soft_margin_loss": lambda x: (x, (_sign((4, 6)) > 0).astype(mx.float32)),
+    "multilabel_margin_loss": lambda x: (x, _labels(4, 6)[0]),
+    "multi_margin_loss": lambda x: (x, mx.array([0, 5, 2, 1])),
+    "margin_ranking_loss": lambda x: (x, _x((4, 6), seed=11), _sign((4, 6))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CALLS))
+def test_compile_grad_vmap(name):
+    fn = getattr(F, name)
+    args = _CALLS[name](_x((4, 6)))
+    eager = fn(*args)
+    assert np.allclose(mx.compile(lambda *a: fn(*a))(*args), eager, rtol=1e-6)
+    g = mx.grad(lambda a: fn(a, *args[1:]))(args[0])
+    assert g.shape == args[0].shape and np.all(np.isfinite(np.array(g)))
+    rows = fn(*args, reduction="none")
+    if rows.ndim == 2:  # elementwise losses: per-row sums
+        rows = mx.sum(rows, axis=1)
+    per_row = mx.vmap(lambda *a: fn(*a, reduction="sum"))(*args)
+    assert np.allclose(per_row, rows, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(_CALLS))
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_half_precision_keeps_dtype_and_is_close(name, dtype):
+    fn = getattr(F, name)
+    args = _CALLS[name](_x((4, 6)))
+    def cast(a, dt):
+        return a.astype(dt) if mx.issubdtype(a.dtype, mx.floating) else a
+
+    half = tuple(cast(a, dtype) for a in args)
+    out = fn(*half)
+    assert out.dtype == dtype
+    ref = fn(*(cast(a, mx.float32) for a in half)).item()
+    assert abs(out.item() - ref) <= 2 * np.finfo(np.float16).eps * max(1.0, abs(ref)) * (8 if dtype == mx.bfloat16 else 1)
+
+
+def test_dtype_rules():
+    x = _x()
+    # hinge / soft margin: the input's dtype; the others promote
+    assert F.hinge_embedding_loss(x.astype(mx.float16), _sign()).dtype == mx.float16
+    assert F.soft_margin_loss(x.astype(mx.float16), _sign()).dtype == mx.float16
+    assert F.multilabel_soft_margin_loss(x.astype(mx.float16), mx.ones((4, 5), mx.int32),
+                                         weight=mx.ones((5,))).dtype == mx.float32
+    assert F.margin_ranking_loss(x.astype(mx.float16), x, _sign()).dtype == mx.float32
+    # integer targets work where torch takes them
+    ints = _sign().astype(mx.int32)
+    assert np.allclose(F.soft_margin_loss(x, ints), F.soft_margin_loss(x, _sign()))
+    assert np.allclose(F.hinge_embedding_loss(x, ints), F.hinge_embedding_loss(x, _sign()))
+
+
+# --------------------------------------------------------------------------
+# out-of-range class indices: errors in eager mode, NaN rows otherwise
+
+
+def test_out_of_range_targets_raise_in_eager_mode():
+    x = _x((3, 4))
+    with pytest.raises(ValueError, match=r"multi_margin_loss: `target` must hold class indices in \[0, 4\), got 4: target out of range\."):
+        F.multi_margin_loss(x, mx.array([0, 4, 1]))
+    with pytest.raises(RuntimeError, match="target out of range"):
+        F.multi_margin_loss(x, mx.array([0, -3, 1]))
+    with pytest.raises(ValueError, match=r"multilabel_margin_loss: `target` must hold class indices in \[0, 4\) padded with -1, got 9: argument #2 'target' is out of range\."):
+        F.multilabel_margin_loss(x, mx.array([[0, -1, 9, 0], [1, -1, 0, 0], [2, -1, 0, 0]]))
+
+
+def test_out_of_range_targets_give_nan_rows_when_unchecked():
+    x = _x((3, 4))
+    bad_mm = mx.array([0, 4, 1])
+    bad_mlm = mx.array([[0, -1, 0, 0], [7, -1, 0, 0], [2, -1, 0, 0]])
+    with mlx_losses.value_checks(False):
+        mm = F.multi_margin_loss(x, bad_mm, reduction="none")
+        mlm = F.multilabel_margin_loss(x, bad_mlm, reduction="none")
+    assert np.isnan(np.array(mm)).tolist() == [False, True, False]
+    assert np.isnan(np.array(mlm)).tolist() == [False, True, False]
+    # under mx.compile the check skips itself; the row is NaN too
+    out = mx.compile(lambda a, t: F.multi_margin_loss(a, t, reduction="none"))(x, bad_mm)
+    assert np.isnan(np.array(out)).tolist() == [False, True, False]
+
+
+# --------------------------------------------------------------------------
+# Modules
+
+
+def test_modules_equal_functional():
+    x, y = _x((4, 6)), _sign((4, 6))
+    lab = _labels(4, 6)[0]
+    t = mx.array([0, 5, 2, 1])
+    w = mx.abs(_x((6,), seed=12)) + 0.1
+    pairs = [
+        (mlx_losses.HingeEmbeddingLoss(margin=0.5)(x, y), F.hinge_embedding_loss(x, y, margin=0.5)),
+        (mlx_losses.SoftMarginLoss(reduction="sum")(x, y), F.soft_margin_loss(x, y, reduction="sum")),
+        (mlx_losses.MultiLabelMarginLoss()(x, lab), F.multilabel_margin_loss(x, lab)),
+        (mlx_losses.MultiMarginLoss(p=2, margin=0.5, weight=w)(x, t),
+         F.multi_margin_loss(x, t, p=2, margin=0.5, weight=w)),
+        (mlx_losses.MarginRankingLoss(margin=0.1)(x, x[::-1], y),
+         F.margin_ranking_loss(x, x[::-1], y, margin=0.1)),
+    ]
+    yb = (y > 0).astype(mx.float32)
+    pairs.append((mlx_losses.MultiLabelSoftMarginLoss(weight=w)(x, yb), F.multilabel_soft_margin_loss(x, yb, weight=w)))
+    for mod, fun in pairs:
+        assert mod.item() == fun.item()
+
+
+def test_module_repr_and_frozen_weight():
+    w = mx.ones((4,))
+    m = mlx_losses.MultiMarginLoss(p=2, margin=0.5, weight=w, reduction="sum")
+    assert repr(m) == "MultiMarginLoss(weight=array(shape=(4,), dtype=float32), reduction='sum', p=2, margin=0.5)"
+    assert m.trainable_parameters() == {} and "weight" in m.parameters()
+    s = mlx_losses.MultiLabelSoftMarginLoss(weight=w)
+    assert s.trainable_parameters() == {} and "weight" in s.parameters()
+    assert repr(mlx_losses.HingeEmbeddingLoss()) == "HingeEmbeddingLoss(reduction='mean', margin=1.0)"
+    assert repr(mlx_losses.MarginRankingLoss()) == "MarginRankingLoss(reduction='mean', margin=0.0)"
+    assert repr(mlx_losses.SoftMarginLoss(reduction="none")) == "SoftMarginLoss(reduction='none')"
+    assert repr(mlx_losses.MultiLabelMarginLoss()) == "MultiLabelMarginLoss(reduction='mean')"
+
+
+def test_legacy_arguments_map_once_with_warning():
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        m = mlx_losses.MultiMarginLoss(size_average=False)
+    assert m.reduction == "sum"
+    x = _x((3, 4))
+    with pytest.warns(UserWarning, match="reduction='none'"):
+        out = F.multilabel_margin_loss(x, mx.zeros((3, 4), mx.int32), reduce=False)
+    assert out.shape == (3,)
+
+
+# --------------------------------------------------------------------------
+# errors: type and message
+
+_X34 = _x((3, 4))
+
+
+@pytest.mark.parametrize(
+    "call, err, pattern",
+    [
+        (lambda: F.hinge_embedding_loss(_X34, _sign((3, 4)), reduction="avg"), ValueError,
+         r"hinge_embedding_loss: `reduction` must be one of 'none', 'mean', 'sum', got 'avg': avg is not a valid value for reduction\."),
+        (lambda: F.hinge_embedding_loss(_X34, _sign((3, 4)), margin="1"), TypeError,
+         r"hinge_embedding_loss: `margin` must be a number, got str\."),
+        (lambda: F.soft_margin_loss(_X34[0], _sign((3, 4))), ValueError,
+         r"soft_margin_loss: `target` must broadcast to the shape of `input`, \(4,\), got \(3, 4\): output with shape \[4\] doesn't match the broadcast shape \[3, 4\]\."),
+        (lambda: F.soft_margin_loss(_X34.astype(mx.int32), _sign((3, 4))), TypeError,
+         r"soft_margin_loss: `input` must have a floating dtype, got int32\."),
+        (lambda: F.multilabel_soft_margin_loss(_X34, mx.ones((3, 4), mx.bool_)), TypeError,
+         r"multilabel_soft_margin_loss: `target` must have a floating or integer dtype, got bool\."),
+        (lambda: F.multilabel_soft_margin_loss(_X34[0, 0], mx.array(1.0)), ValueError,
+         r"multilabel_soft_margin_loss: `input` must have a class dimension"),
+        (lambda: F.multilabel_margin_loss(_X34, mx.zeros((3, 4))), TypeError,
+         r"multilabel_margin_loss: `target` must have an integer dtype \(class indices\), got float32\."),
+        (lambda: F.multilabel_margin_loss(_X34, mx.zeros((3, 3), mx.int32)), ValueError,
+         r"multilabel_margin_loss: `target` must have the shape of `input`, \(3, 4\), got \(3, 3\) \(inconsistent target size\)\."),
+        (lambda: F.multilabel_margin_loss(mx.zeros((2, 3, 4)), mx.zeros((2, 3, 4), mx.int32)), ValueError,
+         r"multilabel_margin_loss: `input` must be \(C\) or \(N, C\) with C > 0"),
+        (lambda: F.multi_margin_loss(_X34, mx.array([0, 1, 2]), p=3), ValueError,
+         r"multi_margin_loss: `p` must be 1 or 2, got 3: only p == 1 and p == 2 supported\."),
+        (lambda: F.multi_margin_loss(_X34, mx.array([0, 1])), ValueError,
+         r"multi_margin_loss: `target` must have shape \(3,\) for `input` of shape \(3, 4\)"),
+        (lambda: F.multi_margin_loss(_X34, mx.array([0, 1, 2]), weight=mx.ones((2, 2))), ValueError,
+         r"multi_margin_loss: `weight` must be 1-D \(weight must be one-dimensional\), got 2-D"),
+        (lambda: F.multi_margin_loss(_X34, mx.array([0, 1, 2]), weight=mx.ones((3,))), ValueError,
+         r"multi_margin_loss: `weight` must have shape \(4,\) \(inconsistent weight size\), got \(3,\)\."),
+        (lambda: mlx_losses.MultiMarginLoss(p=0), ValueError,
+         r"MultiMarginLoss: `p` must be 1 or 2, got 0: only p == 1 and p == 2 supported\."),
+        (lambda: mlx_losses.MultiMarginLoss(weight=mx.ones((2, 2))), ValueError,
+         r"MultiMarginLoss: `weight` must be None or a 1-D array, got 2-D"),
+        (lambda: F.margin_ranking_loss(_X34, _X34[0], _sign((3, 4))), ValueError,
+         r"margin_ranking_loss: `input1`, `input2` and `target` must have the same number of dimensions \(All input tensors should have same dimension\), got input1: \(3, 4\), input2: \(4,\), target: \(3, 4\)\."),
+        (lambda: F.margin_ranking_loss(_X34, _X34[:, :3], _sign((3, 4))), ValueError,
+         r"margin_ranking_loss: `input1` and `input2` and `target` must be broadcastable"),
+    ],
+)
+def test_errors_name_the_argument(call, err, pattern):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(err, match=pattern):
+            call()
+
+
+def test_shape_errors_are_runtime_errors_too():
+    with pytest.raises(RuntimeError):
+        F.multi_margin_loss(_X34, mx.array([0, 1]))
+    with pytest.raises(RuntimeError):
+        F.margin_ranking_loss(_X34, _X34[0], _sign((3, 4)))

@@ -1,0 +1,136 @@
+"""Regression losses without torch: identities, Modules, transforms, errors."""
+
+import warnings
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import mlx_losses
+from mlx_losses import functional as F
+
+
+def _xy(shape=(4, 5), seed=0, dtype=mx.float32):
+    rng = np.random.default_rng(seed)
+    x = mx.array(rng.normal(size=shape).astype(np.float32)).astype(dtype)
+    y = mx.array(rng.normal(size=shape).astype(np.float32)).astype(dtype)
+    return x, y
+
+
+def test_l1_and_mse_are_their_definitions():
+    x, y = _xy()
+    d = np.array(x) - np.array(y)
+    assert np.allclose(F.l1_loss(x, y, reduction="none"), np.abs(d), atol=1e-6)
+    assert np.allclose(F.mse_loss(x, y, reduction="sum").item(), (d * d).sum(), rtol=1e-5)
+
+
+def test_huber_with_huge_delta_is_half_mse():
+    x, y = _xy()
+    huber = F.huber_loss(x, y, delta=1e6)
+    assert np.isclose(huber.item(), 0.5 * F.mse_loss(x, y).item(), rtol=1e-6)
+
+
+def test_smooth_l1_beta_zero_is_l1_and_huber_is_beta_times_smooth_l1():
+    x, y = _xy()
+    assert np.allclose(F.smooth_l1_loss(x, y, beta=0.0, reduction="none"), F.l1_loss(x, y, reduction="none"))
+    for beta in (0.3, 1.0, 2.5):
+        s = F.smooth_l1_loss(x, y, beta=beta, reduction="none")
+        h = F.huber_loss(x, y, delta=beta, reduction="none")
+        assert np.allclose(np.array(h), beta * np.array(s), rtol=1e-5, atol=1e-7)
+
+
+def test_weighted_mean_rules():
+    x, y = _xy()
+    w = mx.abs(_xy(seed=1)[0]) + 0.1
+    l1 = np.abs(np.array(x) - np.array(y))
+    wn = np.array(w)
+    # l1/mse: sum(w l) / sum(w); huber: plain mean of w l
+    assert np.isclose(F.l1_loss(x, y, weight=w).item(), (wn * l1).sum() / wn.sum(), rtol=1e-5)
+    hub = np.array(F.huber_loss(x, y, reduction="none"))
+    assert np.isclose(F.huber_loss(x, y, weight=w).item(), (wn * hub).mean(), rtol=1e-5)
+
+
+def test_gradients_match_autodiff_of_plain_formula():
+    x, y = _xy()
+    g_ours = mx.grad(lambda a: F.smooth_l1_loss(a, y, beta=0.7))(x)
+    g_ref = mx.grad(
+        lambda a: mx.mean(
+            mx.where(mx.abs(a - y) < 0.7, 0.5 * (a - y) ** 2 / 0.7, mx.abs(a - y) - 0.35)
+        )
+    )(x)
+    assert np.allclose(g_ours, g_ref, atol=1e-6)
+
+
+def test_broadcast_warns_like_torch():
+    x, y = _xy((3, 4))
+    with pytest.warns(UserWarning, match="target size"):
+        out = F.mse_loss(x, y[0], reduction="none")
+    assert out.shape == (3, 4)
+
+
+def test_half_precision_keeps_dtype_and_accumulates_in_float32():
+    x, y = _xy((256, 256), dtype=mx.bfloat16)
+    out = F.mse_loss(x, y)
+    assert out.dtype == mx.bfloat16
+    ref = ((np.array(x.astype(mx.float32), dtype=np.float64) - np.array(y.astype(mx.float32), dtype=np.float64)) ** 2).mean()
+    assert abs(out.item() - ref) / ref < 2**-7
+
+
+@pytest.mark.parametrize("fn", [F.l1_loss, F.mse_loss, F.smooth_l1_loss, F.huber_loss])
+def test_compile_grad_vmap(fn):
+    x, y = _xy()
+    eager = fn(x, y)
+    assert np.allclose(mx.compile(lambda a, b: fn(a, b))(x, y), eager, rtol=1e-6)
+    g = mx.grad(lambda a: fn(a, y))(x)
+    assert g.shape == x.shape
+    per_row = mx.vmap(lambda a, b: fn(a, b, reduction="sum"))(x, y)
+    assert np.allclose(per_row, mx.sum(fn(x, y, reduction="none"), axis=1), rtol=1e-5)
+
+
+def test_modules_equal_functional_and_repr():
+    x, y = _xy()
+    assert mlx_losses.L1Loss()(x, y).item() == F.l1_loss(x, y).item()
+    assert mlx_losses.MSELoss(reduction="sum")(x, y).item() == F.mse_loss(x, y, reduction="sum").item()
+    assert mlx_losses.SmoothL1Loss(beta=0.5)(x, y).item() == F.smooth_l1_loss(x, y, beta=0.5).item()
+    assert mlx_losses.HuberLoss(delta=2.0)(x, y).item() == F.huber_loss(x, y, delta=2.0).item()
+    assert repr(mlx_losses.HuberLoss(reduction="sum", delta=2.0)) == "HuberLoss(reduction='sum', delta=2.0)"
+    assert mlx_losses.L1Loss().trainable_parameters() == {}
+
+
+def test_legacy_arguments_map_once_with_warning():
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        m = mlx_losses.L1Loss(size_average=False)
+    assert m.reduction == "sum"
+    x, y = _xy()
+    with pytest.warns(UserWarning, match="reduction='none'"):
+        out = F.l1_loss(x, y, reduce=False)
+    assert out.shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "call, err, pattern",
+    [
+        (lambda x, y: F.l1_loss(x, y, reduction="avg"), ValueError,
+         r"l1_loss: `reduction` must be one of 'none', 'mean', 'sum', got 'avg': avg is not a valid value for reduction\."),
+        (lambda x, y: F.mse_loss(x, y[:, :2]), ValueError, r"mse_loss: `input` and `target` must be broadcastable"),
+        (lambda x, y: F.smooth_l1_loss(x, y, beta=-1.0), ValueError, r"smooth_l1_loss: `beta` must be >= 0"),
+        (lambda x, y: F.huber_loss(x, y, delta=0.0), ValueError, r"huber_loss: `delta` must be > 0"),
+        (lambda x, y: F.huber_loss(x, y, delta="1"), TypeError, r"huber_loss: `delta` must be a number"),
+        (lambda x, y: F.l1_loss(x.astype(mx.int32), y), TypeError, r"l1_loss: `input` must have a floating dtype, got int32"),
+        (lambda x, y: F.l1_loss(np.ones(3), y), TypeError, r"l1_loss: `input` must be an mx.array, got ndarray"),
+        (lambda x, y: F.mse_loss(x, y, weight=mx.ones((5,))), ValueError, r"mse_loss: `weight` must have the shape of `input`"),
+        (lambda x, y: mlx_losses.HuberLoss(delta=-2.0), ValueError, r"HuberLoss: `delta` must be > 0"),
+    ],
+)
+def test_errors_name_the_argument(call, err, pattern):
+    x, y = _xy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(err, match=pattern):
+            call(x, y)
+
+
+def test_shape_errors_are_runtime_errors_too():
+    x, y = _xy()
+    with pytest.raises(RuntimeError):
+        F.mse_loss(x, y[:, :2])
