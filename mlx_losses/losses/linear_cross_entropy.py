@@ -21,7 +21,7 @@ from typing import Any, List, Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import apply_reduction, resolve_reduction, weighted_mean
+from .._reduction import accurate_sum, apply_reduction, global_sum, resolve_reduction
 from .._validation import (
     ShapeError,
     check_array,
@@ -402,7 +402,10 @@ def _reduce_index(
         return loss
     if reduction == "sum":
         return apply_reduction(loss, "sum")
-    return weighted_mean(loss, wt * counted)
+    # A plain division (not _reduction.weighted_mean): with every target
+    # ignored, torch's linear_cross_entropy gives a NaN gradient too.
+    total = global_sum(accurate_sum(loss))
+    return total / global_sum(accurate_sum(wt * counted))
 
 
 def _chunked(
