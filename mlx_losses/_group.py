@@ -18,7 +18,7 @@ import mlx.core as mx
 from ._reduction import reduction_group
 from ._validation import message
 
-__all__ = ["check_group", "with_group", "GROUP_DOC"]
+__all__ = ["check_group", "signature_with_group", "with_group", "GROUP_DOC"]
 
 GROUP_DOC = """
     Distributed:
@@ -38,6 +38,19 @@ def check_group(fn: str, group: Any) -> None:
         )
 
 
+def signature_with_group(fn: Callable) -> inspect.Signature:
+    """``fn``'s signature with a keyword-only ``group=None`` added (before a
+    ``**kwargs``, if any), so ``help()`` and ``inspect`` show it."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    new = inspect.Parameter("group", inspect.Parameter.KEYWORD_ONLY, default=None)
+    if params and params[-1].kind == inspect.Parameter.VAR_KEYWORD:
+        params.insert(len(params) - 1, new)
+    else:
+        params.append(new)
+    return sig.replace(parameters=params)
+
+
 def with_group(fn: Callable) -> Callable:
     """``fn`` with a keyword-only ``group=None`` that sets the reduction group."""
 
@@ -49,13 +62,6 @@ def with_group(fn: Callable) -> Callable:
         with reduction_group(group):
             return fn(*args, **kwargs)
 
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())
-    new = inspect.Parameter("group", inspect.Parameter.KEYWORD_ONLY, default=None)
-    if params and params[-1].kind == inspect.Parameter.VAR_KEYWORD:
-        params.insert(len(params) - 1, new)
-    else:
-        params.append(new)
-    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature_with_group(fn)  # type: ignore[attr-defined]
     wrapper.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + GROUP_DOC
     return wrapper

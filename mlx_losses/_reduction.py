@@ -234,18 +234,27 @@ def apply_reduction(loss: mx.array, reduction: str, *, group=None) -> mx.array:
 
 
 def weighted_mean(
-    loss: mx.array, weights: mx.array, dtype: Optional[mx.Dtype] = None, *, group=None
+    loss: mx.array,
+    weights: mx.array,
+    dtype: Optional[mx.Dtype] = None,
+    *,
+    group=None,
+    zero_grad_when_empty: bool = True,
 ) -> mx.array:
-    """torch's weighted mean for NLL / cross-entropy: sum(loss) / sum(weights).
+    """torch's weighted mean: sum(loss) / sum(weights).
 
-    ``weights`` holds each element's class weight, zero where the target is
-    ignored. When every target is ignored the value is 0 / 0 = NaN and the
-    gradient is zero, both as in torch (a plain division would give a NaN
-    gradient: 0 * inf). With ``group``, both sums run over every rank.
+    For NLL / cross-entropy ``weights`` holds each element's class weight,
+    zero where the target is ignored. When the weights sum to 0 the value is
+    0 / 0 = NaN. The gradient is then zero with ``zero_grad_when_empty`` (as
+    torch's NLL / cross-entropy backward), or NaN from the plain division
+    (as torch's weighted L1 / MSE and ``linear_cross_entropy``). With
+    ``group``, both sums run over every rank.
     """
     out_dtype = dtype if dtype is not None else loss.dtype
     total = global_sum(accurate_sum(loss), group)
     denom = global_sum(accurate_sum(weights.astype(total.dtype)), group)
+    if not zero_grad_when_empty:
+        return (total / denom).astype(out_dtype)
     none_counted = denom == 0
     safe = mx.where(none_counted, 1.0, denom)
     out = mx.where(none_counted, mx.stop_gradient(total) / denom, total / safe)

@@ -21,7 +21,7 @@ from typing import Any, List, Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import accurate_sum, apply_reduction, global_sum, resolve_reduction
+from .._reduction import apply_reduction, resolve_reduction, weighted_mean
 from .._validation import (
     ShapeError,
     check_array,
@@ -402,10 +402,9 @@ def _reduce_index(
         return loss
     if reduction == "sum":
         return apply_reduction(loss, "sum")
-    # A plain division (not _reduction.weighted_mean): with every target
-    # ignored, torch's linear_cross_entropy gives a NaN gradient too.
-    total = global_sum(accurate_sum(loss))
-    return total / global_sum(accurate_sum(wt * counted))
+    # With every target ignored, torch's linear_cross_entropy gives a NaN
+    # gradient (unlike cross_entropy's zero).
+    return weighted_mean(loss, wt * counted, zero_grad_when_empty=False)
 
 
 def _chunked(

@@ -174,7 +174,10 @@ def _finish(
     loss = _fused(kernel, grad, x, y, consts, "none") * upcast(weight, out_dtype)
     if reduction == "mean" and weighted_mean_over_weights:
         # l1/mse: sum(w * l) / sum(w), torch's weighted mean.
-        return weighted_mean(loss, upcast(weight, out_dtype)).astype(out_dtype)
+        # All-zero weights: NaN value and NaN gradient, as torch's division.
+        return weighted_mean(
+            loss, upcast(weight, out_dtype), zero_grad_when_empty=False
+        ).astype(out_dtype)
     return apply_reduction(loss, reduction).astype(out_dtype)
 
 

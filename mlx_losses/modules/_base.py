@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any, Dict, Optional
 
 import mlx.core as mx
 import mlx.nn as nn
 
-from .._group import check_group
+from .._group import check_group, signature_with_group
 from .._reduction import reduction_group, resolve_reduction
 from .._validation import check_floating
 
@@ -42,14 +41,7 @@ class _Loss(nn.Module):
                 if group is not None:
                     self._group = group
 
-            sig = inspect.signature(init)
-            params = list(sig.parameters.values())
-            new = inspect.Parameter("group", inspect.Parameter.KEYWORD_ONLY, default=None)
-            if params and params[-1].kind == inspect.Parameter.VAR_KEYWORD:
-                params.insert(len(params) - 1, new)
-            else:
-                params.append(new)
-            __init__.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+            __init__.__signature__ = signature_with_group(init)  # type: ignore[attr-defined]
             cls.__init__ = __init__  # type: ignore[method-assign]
         if "__call__" in cls.__dict__:
             call = cls.__dict__["__call__"]

@@ -16,6 +16,7 @@ CASES = [
     Case("ties", "l1_loss", [_TIES_X, _TIES_Y], module="L1Loss"),
     Case("empty", "l1_loss", [Float((0, 3)), Float((0, 3))], module="L1Loss"),
     Case("weight", "l1_loss", [Float((4, 5)), Float((4, 5))], {"weight": Float((4, 5), 0.1, 2.0, grad=False)}),
+    Case("weight_all_zero", "l1_loss", [Float((3, 4)), Float((3, 4))], {"weight": Literal([[0.0] * 4] * 3)}),
     # ---- mse_loss
     Case("basic", "mse_loss", [Float((4, 5)), Float((4, 5))], module="MSELoss", legacy=True, vmap=True),
     Case("scalar", "mse_loss", [Float(()), Float(())], module="MSELoss"),
@@ -23,6 +24,8 @@ CASES = [
     Case("broadcast", "mse_loss", [Float((1, 4)), Float((3, 1))], module="MSELoss"),
     Case("empty", "mse_loss", [Float((0,)), Float((0,))], module="MSELoss"),
     Case("weight", "mse_loss", [Float((4, 5)), Float((4, 5))], {"weight": Float((4, 5), 0.1, 2.0, grad=False)}),
+    # All-zero weights: 'mean' is 0 / 0, with torch's NaN gradient.
+    Case("weight_all_zero", "mse_loss", [Float((3, 4)), Float((3, 4))], {"weight": Literal([[0.0] * 4] * 3)}),
     Case("large", "mse_loss", [Float((64, 1000)), Float((64, 1000))], module="MSELoss",
          dtypes=("float64", "float32")),
     # ---- smooth_l1_loss
