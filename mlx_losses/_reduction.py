@@ -119,20 +119,20 @@ def _sum_all(x: mx.array) -> mx.array:
     return mx.sum(x)
 
 
-def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
-    """Sum accumulated in ``acc_dtype``, accurate at any size.
-
-    Returns the accumulation dtype (float32 for half inputs); callers cast
-    back once at the end.
-    """
-    x = x.astype(acc_dtype(x.dtype)) if mx.issubdtype(x.dtype, mx.floating) else x
+def _normalize_axes(x: mx.array, axis) -> tuple:
     if axis is None:
+        return tuple(range(x.ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(a % x.ndim for a in axes))
+
+
+def _accurate_sum(x: mx.array, axes: tuple, full: bool, keepdims: bool) -> mx.array:
+    x = x.astype(acc_dtype(x.dtype)) if mx.issubdtype(x.dtype, mx.floating) else x
+    if full:
         out = _sum_all(x)
         if keepdims:
             out = out.reshape((1,) * x.ndim)
         return out
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    axes = tuple(sorted(a % x.ndim for a in axes))
     big = 1
     for a in axes:
         big *= x.shape[a]
@@ -151,6 +151,36 @@ def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
     if keepdims:
         out = mx.expand_dims(out, axes)
     return out
+
+
+def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
+    """Sum accumulated in ``acc_dtype``, accurate at any size.
+
+    Returns the accumulation dtype (float32 for half inputs); callers cast
+    back once at the end.
+
+    The VJP is the cotangent broadcast (lazily, no copy) to ``x``'s shape in
+    ``x``'s dtype: autodiff through the blocked sum would materialise the
+    padded, upcast cotangent of every element first.
+    """
+    full = axis is None
+    axes = _normalize_axes(x, axis)
+    if not mx.issubdtype(x.dtype, mx.floating) or x.size <= _BLOCK:
+        return _accurate_sum(x, axes, full, keepdims)
+
+    @mx.custom_function
+    def summed(x):
+        return _accurate_sum(x, axes, full, keepdims)
+
+    @summed.vjp
+    def summed_vjp(primals, cotangent, output):
+        x = primals[0] if isinstance(primals, (tuple, list)) else primals
+        c = cotangent.astype(x.dtype)
+        if not keepdims:
+            c = mx.expand_dims(c, axes) if axes else c
+        return (mx.broadcast_to(c, x.shape),)
+
+    return summed(x)
 
 
 def accurate_mean(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:

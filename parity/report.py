@@ -217,9 +217,10 @@ def render_markdown(
         "# Parity report",
         "",
         f"The case tables in `parity/cases/` run against live PyTorch by `{command}`"
-        " (regenerate it with the same command). Each variant runs our function eagerly and"
-        " under `mx.compile` (forward and VJP with a random cotangent), our Module, and"
-        " `mx.vmap` where the case asks for it.",
+        " (regenerate it with the same command). Each variant runs our function eagerly"
+        " (value and VJP with a random cotangent), our Module, and `mx.vmap` where the case"
+        " asks for it; each reduction also runs under `mx.compile` (forward and VJP) in one"
+        " dtype, float32 where the case has it (`PARITY_COMPILE=all`: every variant).",
         "",
         f"**{t['passed']}/{t['cases']} passed** ({status}) over {t['losses']} losses"
         f" in {seconds:.0f} s.",

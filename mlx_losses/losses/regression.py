@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Optional
 
 import mlx.core as mx
@@ -31,21 +32,52 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 # Huber / Smooth L1 runs as MLX's own eager (vectorised) op between two
 # compiled loops, and their gradients are written by hand
 # (`mx.custom_function`): a branch-free clip instead of autodiff's `where`,
-# one pass instead of autodiff's chain. L1 / MSE keep autodiff.
+# one pass instead of autodiff's chain.
+#
+# L1 / MSE return the elementwise loss in the input dtype, rounded once as
+# torch's kernels do, so float16 / bfloat16 temporaries stay half-size; their
+# reductions still accumulate in float32. Their hand-written backward is one
+# pass in the input dtype (torch's sign(d) * g and 2 d g), instead of
+# autodiff's chain through float32 copies.
 def _up(x: mx.array) -> mx.array:
     return x.astype(acc_dtype(x.dtype))  # a no-op for float32 / float64
 
 
 @mx.compile
-def _abs_diff(x: mx.array, y: mx.array) -> mx.array:
-    return mx.abs(_up(x) - _up(y))
+def _l1_elem(x: mx.array, y: mx.array) -> mx.array:
+    # One rounding of the float32 difference, as torch's (input - target).abs().
+    return mx.abs(x - y)
 
 
 @mx.compile
-def _sq_diff(x: mx.array, y: mx.array) -> mx.array:
-    # mx.square, not d * d: the same values, and under mx.grad its vjp is
-    # one product (2 d) * cotangent instead of two products and a sum.
-    return mx.square(_up(x) - _up(y))
+def _mse_elem(x: mx.array, y: mx.array) -> mx.array:
+    # torch's reduced-precision kernel squares in float32 and rounds once.
+    return mx.square(_up(x) - _up(y)).astype(x.dtype)
+
+
+@mx.compile
+def _mse_elem_reduced(x: mx.array, y: mx.array) -> mx.array:
+    # For 'mean' / 'sum' of half inputs: square the rounded difference in the
+    # input dtype (no float32 temporaries under mx.grad); the extra rounding
+    # of each term averages out in the float32 sum (~2^-9 / sqrt(n) relative).
+    return mx.square(x - y)
+
+
+@mx.compile
+def _l1_grad(x: mx.array, y: mx.array, s: mx.array):
+    # sign(x - y) is exact in any dtype (rounding keeps the sign).
+    return mx.sign(x - y) * s
+
+
+@mx.compile
+def _mse_grad(x: mx.array, y: mx.array, s: mx.array):
+    # torch's 2 (x - y) g; 2 s is exact.
+    return (x - y) * (2 * s)
+
+
+@mx.compile
+def _abs_diff(x: mx.array, y: mx.array) -> mx.array:
+    return mx.abs(_up(x) - _up(y))
 
 
 @mx.compile
@@ -75,33 +107,53 @@ def _smooth_l1(x: mx.array, y: mx.array, beta: mx.array) -> mx.array:
     return _smooth_l1_q(a, mx.minimum(a, beta), beta)
 
 
-# Huber / Smooth L1 gradients, one fused pass writing d/dinput and
-# d/dtarget = -d/dinput.
-# ``s`` is the cotangent: an array of the loss's shape for 'none', a scalar
-# (already divided by the count for 'mean') otherwise. Note: under
+# Huber / Smooth L1 gradients: d/dinput in one pass (d/dtarget is its
+# negation). ``s`` is the cotangent: an array of the loss's shape for 'none',
+# a scalar (already divided by the count for 'mean') otherwise.
+#
+# The gradients run in the input dtype, as torch's backward does, with the
+# option constant in that dtype where it is exact there (else float32). Under
 # mx.grad / mx.value_and_grad MLX runs an mx.compile'd function's ops one by
-# one (it does not compile for traced inputs), so there the scalar factors
-# are grouped to save whole passes; an outer mx.compile of the training
-# step fuses everything.
+# one (it does not compile for traced inputs): float32 temporaries of a
+# bfloat16 batch would double the backward's memory. An outer mx.compile of
+# the training step fuses everything.
 @mx.compile
 def _huber_grad(x: mx.array, y: mx.array, delta: mx.array, s: mx.array):
     # torch's -delta / d / delta branches as one branch-free clip.
-    g = s * mx.clip(_up(x) - _up(y), -delta, delta)
-    return g, -g
+    return mx.clip(x - y, -delta, delta) * s
 
 
 @mx.compile
 def _smooth_l1_grad(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
     # torch's -1 / d / beta / 1 branches: clip(d, -beta, beta) / beta.
-    g = mx.clip(_up(x) - _up(y), -beta, beta) * (s / beta)
-    return g, -g
+    return mx.clip(x - y, -beta, beta) * (s / beta)
 
 
-def _fused(kernel, grad, x: mx.array, y: mx.array, consts: tuple, reduction: str) -> mx.array:
+def _grad_const(value: float, dtype: mx.Dtype) -> mx.array:
+    """``value`` in ``dtype`` where it is exact there, else in float32."""
+    fmt = {mx.float16: "<e", mx.bfloat16: "<f"}.get(dtype)
+    exact = True
+    if fmt is not None:
+        try:
+            packed = struct.pack(fmt, value)
+        except (OverflowError, struct.error):
+            exact = False
+        else:
+            exact = struct.unpack(fmt, packed)[0] == value
+            if dtype == mx.bfloat16:  # the low 16 bits of the float32 are dropped
+                exact = exact and packed[:2] == b"\x00\x00"
+    return mx.array(value, dtype=dtype if exact else acc_dtype(dtype))
+
+
+def _fused(
+    kernel, grad, x: mx.array, y: mx.array, consts: tuple, reduction: str,
+    grad_consts: Optional[tuple] = None,
+) -> mx.array:
     """``kernel(x, y, *consts)`` reduced by ``reduction`` (in the accumulation
-    dtype), differentiated by ``grad(x, y, *consts, s)`` (by autodiff when
-    ``grad`` is None: L1 / MSE, whose autodiff chain is already short and
-    reuses the forward's ``x - y``).
+    dtype), differentiated by ``grad(x, y, *grad_consts, s)`` (d/dinput;
+    d/dtarget is its negation; ``grad_consts`` defaults to ``consts``), or
+    by autodiff when ``grad`` is None (L1 / MSE: their chain is short, in
+    the input dtype, and reuses the forward's ``x - y``).
 
     With 'mean' / 'sum' the reduction is inside the custom function, so the
     backward gets the scalar cotangent and is one pass over ``x`` and ``y``
@@ -111,6 +163,7 @@ def _fused(kernel, grad, x: mx.array, y: mx.array, consts: tuple, reduction: str
     if grad is None:  # plain autodiff
         return apply_reduction(kernel(x, y, *consts), reduction)
     n = x.size
+    gconsts = consts if grad_consts is None else grad_consts
 
     @mx.custom_function
     def loss(x, y):
@@ -119,9 +172,11 @@ def _fused(kernel, grad, x: mx.array, y: mx.array, consts: tuple, reduction: str
     @loss.vjp
     def loss_vjp(primals, cotangent, output):
         x, y = primals
+        dt = promote_types(x.dtype, y.dtype)
         s = cotangent / n if reduction == "mean" else cotangent
-        gx, gy = grad(x, y, *consts, s)
-        return gx.astype(x.dtype), gy.astype(y.dtype)
+        g = grad(x, y, *gconsts, s.astype(dt))
+        gx = g.astype(x.dtype)
+        return gx, (-gx if y.dtype == x.dtype else (-g).astype(y.dtype))
 
     return loss(x, y)
 
@@ -165,13 +220,14 @@ def _finish(
     input: mx.array,
     *,
     weighted_mean_over_weights: bool,
+    grad_consts: Optional[tuple] = None,
 ) -> mx.array:
     """The loss, its per-element weight and its reduction; cast back once."""
     if weight is None:
-        return _fused(kernel, grad, x, y, consts, reduction).astype(out_dtype)
+        return _fused(kernel, grad, x, y, consts, reduction, grad_consts).astype(out_dtype)
     _check_weight(fn, weight, input)
     out_dtype = promote_types(out_dtype, weight.dtype)
-    loss = _fused(kernel, grad, x, y, consts, "none") * upcast(weight, out_dtype)
+    loss = _fused(kernel, grad, x, y, consts, "none", grad_consts) * upcast(weight, out_dtype)
     if reduction == "mean" and weighted_mean_over_weights:
         # l1/mse: sum(w * l) / sum(w), torch's weighted mean.
         # All-zero weights: NaN value and NaN gradient, as torch's division.
@@ -224,7 +280,8 @@ def l1_loss(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     _, _, out = broadcast_pair(fn, input, target)
     x, y = _raw_pair(fn, input, target)
-    return _finish(fn, _abs_diff, None, x, y, (), reduction, out, weight, input,
+    x, y = x.astype(out), y.astype(out)  # the L1 / MSE kernels take one dtype
+    return _finish(fn, _l1_elem, _l1_grad, x, y, (), reduction, out, weight, input,
                    weighted_mean_over_weights=True)
 
 
@@ -270,7 +327,9 @@ def mse_loss(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     _, _, out = broadcast_pair(fn, input, target)
     x, y = _raw_pair(fn, input, target)
-    return _finish(fn, _sq_diff, None, x, y, (), reduction, out, weight, input,
+    x, y = x.astype(out), y.astype(out)
+    kernel = _mse_elem if reduction == "none" or weight is not None else _mse_elem_reduced
+    return _finish(fn, kernel, _mse_grad, x, y, (), reduction, out, weight, input,
                    weighted_mean_over_weights=True)
 
 
@@ -321,9 +380,11 @@ def smooth_l1_loss(
     _, _, out = broadcast_pair(fn, input, target)
     x, y = _raw_pair(fn, input, target)
     if beta == 0.0:  # exactly the L1 loss, as in torch
-        return _fused(_abs_diff, None, x, y, (), reduction).astype(out)
+        x, y = x.astype(out), y.astype(out)
+        return _fused(_l1_elem, _l1_grad, x, y, (), reduction).astype(out)
     b = mx.array(beta, dtype=acc_dtype(out))
-    return _fused(_smooth_l1, _smooth_l1_grad, x, y, (b,), reduction).astype(out)
+    return _fused(_smooth_l1, _smooth_l1_grad, x, y, (b,), reduction,
+                  (_grad_const(beta, out),)).astype(out)
 
 
 def huber_loss(
@@ -374,4 +435,4 @@ def huber_loss(
     x, y = _raw_pair(fn, input, target)
     d = mx.array(delta, dtype=acc_dtype(out))
     return _finish(fn, _huber, _huber_grad, x, y, (d,), reduction, out, weight, input,
-                   weighted_mean_over_weights=False)
+                   weighted_mean_over_weights=False, grad_consts=(_grad_const(delta, out),))
