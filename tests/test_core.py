@@ -132,6 +132,22 @@ def test_accurate_sum_of_bfloat16_accumulates_in_float32(series):
     assert np.allclose(np.array(m), _series_sum(n) / n, rtol=1e-5)
 
 
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (None, True), (0, False), (1, True), ((0, 2), False), (-1, False)])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.bfloat16])
+def test_accurate_sum_gradient_is_the_broadcast_cotangent(axis, keepdims, dtype):
+    # big enough for the blocked path (more than one block of 4096)
+    x = mx.array(np.random.default_rng(0).normal(size=(40, 30, 9)).astype(np.float32)).astype(dtype)
+    out_shape = R.accurate_sum(x, axis=axis, keepdims=keepdims).shape
+    w = mx.array(np.random.default_rng(1).normal(size=out_shape).astype(np.float32))
+    g = mx.grad(lambda a: mx.sum(R.accurate_sum(a, axis=axis, keepdims=keepdims) * w))(x)
+    g_ref = mx.grad(lambda a: mx.sum(mx.sum(a.astype(mx.float32), axis=axis, keepdims=keepdims) * w))(x)
+    assert g.dtype == dtype and g.shape == x.shape
+    assert np.array_equal(np.array(g.astype(mx.float32)), np.array(g_ref.astype(mx.float32)))
+    # forward-mode and vmap go through the same function
+    t = mx.jvp(lambda a: R.accurate_sum(a, axis=axis, keepdims=keepdims), [x], [mx.ones_like(x)])[1][0]
+    assert np.allclose(np.array(t), np.array(R.accurate_sum(mx.ones_like(x), axis=axis, keepdims=keepdims)))
+
+
 def test_accurate_sum_small_shapes_and_empties():
     x = mx.arange(24, dtype=mx.float32).reshape(2, 3, 4)
     assert R.accurate_sum(x).item() == 276.0

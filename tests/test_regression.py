@@ -76,6 +76,30 @@ def test_half_precision_keeps_dtype_and_accumulates_in_float32():
     assert abs(out.item() - ref) / ref < 2**-7
 
 
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "fn,kw",
+    [(F.l1_loss, {}), (F.mse_loss, {}), (F.huber_loss, {"delta": 0.5}),
+     (F.huber_loss, {"delta": 0.3}), (F.smooth_l1_loss, {"beta": 0.3})],
+)
+def test_half_precision_gradients_are_within_two_ulps(fn, kw, reduction, dtype):
+    # The gradient runs in the half dtype (as torch's backward); a delta /
+    # beta the half type cannot hold (0.3) stays float32. Against float64
+    # on the same rounded values: at most about two roundings of the result.
+    x, y = _xy((64, 33), dtype=dtype)
+    cot = _xy((64, 33), seed=3)[0] if reduction == "none" else mx.array(1.7)
+    g = mx.vjp(lambda a: fn(a, y, reduction=reduction, **kw), [x], [cot.astype(dtype)])[1][0]
+    x64, y64 = x.astype(mx.float64), y.astype(mx.float64)
+    c64 = cot.astype(dtype).astype(mx.float64)
+    g64 = mx.vjp(lambda a: fn(a, y64, reduction=reduction, **kw), [x64], [c64])[1][0]
+    assert g.dtype == dtype
+    g, g64 = np.array(g.astype(mx.float32), dtype=np.float64), np.array(g64)
+    ulp = np.finfo(np.float16).eps if dtype == mx.float16 else 2.0**-7
+    tiny = 2.0**-24 if dtype == mx.float16 else 0.0  # float16's subnormal spacing
+    assert np.all(np.abs(g - g64) <= 2 * (ulp * np.abs(g64) + tiny))
+
+
 @pytest.mark.parametrize("fn", [F.l1_loss, F.mse_loss, F.smooth_l1_loss, F.huber_loss])
 def test_compile_grad_vmap(fn):
     x, y = _xy()
