@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from .harness import DTYPES, MODES, PROVIDERS, Config, run, to_markdown, write_json
+from .harness import ALL_MODES, DTYPES, MODES, PROVIDERS, Config, run, to_markdown, write_json
 from .setups import SETUPS
 
 
@@ -22,7 +22,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", help="write the long-format rows here")
     ap.add_argument("--markdown", metavar="FILE", help="write the markdown table here")
     ap.add_argument("--dtypes", type=_csv, default=list(DTYPES))
-    ap.add_argument("--modes", type=_csv, default=list(MODES))
+    ap.add_argument("--modes", type=_csv, default=list(MODES),
+                    help=f"comma-separated, of {', '.join(ALL_MODES)} (default: {','.join(MODES)})")
     ap.add_argument("--providers", type=_csv, default=list(PROVIDERS))
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 7, --quick 3)")
     ap.add_argument("--size", type=int, default=None,
@@ -44,8 +45,8 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(a.torch_threads)
     for m in a.modes:
-        if m not in MODES:
-            ap.error(f"unknown mode {m!r}; one of {MODES}")
+        if m not in ALL_MODES:
+            ap.error(f"unknown mode {m!r}; one of {ALL_MODES}")
     cfg = Config(losses=a.losses, dtypes=a.dtypes, modes=a.modes, providers=a.providers,
                  reps=a.reps or (3 if a.quick else 7), quick=a.quick, size=a.size,
                  memory=not a.no_memory, accuracy=not a.no_accuracy)

@@ -14,7 +14,10 @@ Method (STYLE.md 15):
   untimed, then its gradients are timed: MLX keeps the evaluated
   intermediates the backward needs), ``fwd+bwd`` (``mx.value_and_grad`` /
   forward + ``autograd.grad``). torch's forward runs with grad enabled in
-  every mode, as in training.
+  every mode, as in training. Opt-in ``fwd+bwd-compiled``: the MLX
+  providers' ``mx.value_and_grad`` wrapped in ``mx.compile``, as a compiled
+  training step runs it (under an eager ``mx.value_and_grad`` MLX does not
+  fuse compiled kernels); torch runs its eager fwd+bwd.
 - Peak memory: ``mx.reset_peak_memory()`` right before one timed step of a
   provider/mode, then ``mx.get_peak_memory()`` minus the memory already live
   (inputs, and for ``bwd`` the saved forward), in MiB. MLX providers only.
@@ -43,6 +46,7 @@ from .setups import Setup, get_setups
 __all__ = [
     "PROVIDERS",
     "MODES",
+    "ALL_MODES",
     "DTYPES",
     "Config",
     "environment",
@@ -54,6 +58,7 @@ __all__ = [
 
 PROVIDERS = ("mlx_losses", "mlx.nn.losses", "naive", "torch")
 MODES = ("fwd", "bwd", "fwd+bwd")
+ALL_MODES = MODES + ("fwd+bwd-compiled",)
 DTYPES = ("float32", "bfloat16")
 _MLX_PROVIDERS = ("mlx_losses", "mlx.nn.losses", "naive")
 _MIB = float(1 << 20)
@@ -188,8 +193,10 @@ def _mlx_step(fn, arrays, kinds, mode) -> _Step:
     diff = [arrays[i] for i in diff_idx]
     if mode == "fwd":
         return _Step(lambda: None, lambda s: mx.eval(fn(*arrays)))
-    if mode == "fwd+bwd":
+    if mode in ("fwd+bwd", "fwd+bwd-compiled"):
         vg = mx.value_and_grad(g, argnums=list(range(len(diff))))
+        if mode == "fwd+bwd-compiled":
+            vg = mx.compile(vg)
         return _Step(lambda: None, lambda s: mx.eval(vg(*diff)))
 
     def prep():
@@ -208,7 +215,7 @@ def _torch_step(fn, tensors, kinds, mode) -> _Step:
     diff = [t for t, k in zip(tensors, kinds) if k == "f"]
     if mode == "fwd":
         return _Step(lambda: None, lambda s: fn(*tensors))
-    if mode == "fwd+bwd":
+    if mode in ("fwd+bwd", "fwd+bwd-compiled"):
         return _Step(lambda: None, lambda s: torch.autograd.grad(fn(*tensors), diff))
     return _Step(lambda: fn(*tensors), lambda out: torch.autograd.grad(out, diff, retain_graph=True))
 
