@@ -32,6 +32,7 @@ __all__ = [
     "accurate_mean",
     "apply_reduction",
     "weighted_mean",
+    "mean_from_sum",
     "batchmean",
     "acc_dtype",
     "global_sum",
@@ -261,6 +262,19 @@ def apply_reduction(loss: mx.array, reduction: str, *, group=None) -> mx.array:
         total = global_sum(accurate_sum(loss), group)
         return (total / _count(loss.size, total, group)).astype(loss.dtype)
     raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def mean_from_sum(total: mx.array, n: int, *, group=None) -> mx.array:
+    """'mean' from a sum a kernel already took (over every rank of
+    ``group`` when one is set): ``total`` divided by the element count, the
+    global count with ``group``. No elements gives NaN. Keeps ``total``'s
+    dtype (divide in the accumulation dtype, cast afterwards)."""
+    group = _group(group)
+    if group is not None:
+        return total / _count(n, total, group)
+    if n == 0:
+        return mx.full(total.shape, float("nan"), dtype=total.dtype)
+    return total / n
 
 
 def weighted_mean(

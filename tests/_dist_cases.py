@@ -102,6 +102,19 @@ def mse_mean(group, rank, size):
     return _value_and_grad(lambda a: mse_loss(a, t, group=group), x)
 
 
+def huber_mean(group, rank, size):
+    # the hand-written backward (one pass) must divide by the global count
+    import mlx.core as mx
+    from mlx_losses.functional import huber_loss
+
+    rng = np.random.default_rng(7)
+    inp = rng.normal(size=(11, 4)).astype(np.float32) * 2
+    tgt = rng.normal(size=(11, 4)).astype(np.float32)
+    x = mx.array(_local(inp, rank, size))
+    t = mx.array(_local(tgt, rank, size))
+    return _value_and_grad(lambda a: huber_loss(a, t, delta=0.7, group=group), x)
+
+
 def ctc_mean(group, rank, size):
     import mlx.core as mx
     from mlx_losses.functional import ctc_loss
@@ -150,6 +163,7 @@ SCENARIOS = {
         nll_weight,
         kl_batchmean,
         mse_mean,
+        huber_mean,
         ctc_mean,
         vocab_parallel,
     )

@@ -7,7 +7,15 @@ from typing import Optional
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, resolve_reduction, weighted_mean
+from .._reduction import (
+    acc_dtype,
+    accurate_sum,
+    apply_reduction,
+    global_sum,
+    mean_from_sum,
+    resolve_reduction,
+    weighted_mean,
+)
 from .._validation import (
     ShapeError,
     broadcast_shapes,
@@ -151,34 +159,32 @@ def _fused(
 ) -> mx.array:
     """``kernel(x, y, *consts)`` reduced by ``reduction`` (in the accumulation
     dtype), differentiated by ``grad(x, y, *grad_consts, s)`` (d/dinput;
-    d/dtarget is its negation; ``grad_consts`` defaults to ``consts``), or
-    by autodiff when ``grad`` is None (L1 / MSE: their chain is short, in
-    the input dtype, and reuses the forward's ``x - y``).
+    d/dtarget is its negation; ``grad_consts`` defaults to ``consts``).
 
-    With 'mean' / 'sum' the reduction is inside the custom function, so the
+    With 'mean' / 'sum' the sum is inside the custom function, so the
     backward gets the scalar cotangent and is one pass over ``x`` and ``y``
-    (autodiff through the blocked sum would first materialise the cotangent
-    of every element).
+    in their dtype (autodiff would chain through float32 copies and the
+    blocked sum).
     """
-    if grad is None:  # plain autodiff
-        return apply_reduction(kernel(x, y, *consts), reduction)
-    n = x.size
     gconsts = consts if grad_consts is None else grad_consts
 
+    # 'mean' is the custom function's (global) sum divided by the (global)
+    # count outside it: the cotangent reaching the backward is already
+    # divided, and with ``group=`` the count is every rank's.
     @mx.custom_function
     def loss(x, y):
-        return apply_reduction(kernel(x, y, *consts), reduction)
+        elems = kernel(x, y, *consts)
+        return elems if reduction == "none" else global_sum(accurate_sum(elems))
 
     @loss.vjp
     def loss_vjp(primals, cotangent, output):
         x, y = primals
-        dt = promote_types(x.dtype, y.dtype)
-        s = cotangent / n if reduction == "mean" else cotangent
-        g = grad(x, y, *gconsts, s.astype(dt))
+        g = grad(x, y, *gconsts, cotangent.astype(promote_types(x.dtype, y.dtype)))
         gx = g.astype(x.dtype)
         return gx, (-gx if y.dtype == x.dtype else (-g).astype(y.dtype))
 
-    return loss(x, y)
+    out = loss(x, y)
+    return mean_from_sum(out, x.size) if reduction == "mean" else out
 
 
 def _raw_pair(fn: str, input: mx.array, target: mx.array):
