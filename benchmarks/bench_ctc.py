@@ -1,6 +1,7 @@
 """CTC loss: mlx_losses (eager and under mx.compile) against torch on the CPU.
 
     python -m benchmarks.bench_ctc [--reps 5] [--json rows.json] [--sizes small,large]
+                                   [--torch-threads N]
 
 Sizes (issue 4): T=200, N=16, C=32, S=50 and T=1000, N=16, C=32, S=100;
 input lengths T, target lengths drawn in [S/2, S]; float32; 'mean'.
@@ -9,7 +10,9 @@ Modes: ``fwd`` (the loss) and ``fwd+bwd`` (loss and gradient w.r.t.
 ``torch.autograd.grad``). Providers: ``mlx_losses`` (eager),
 ``mlx_losses+compile`` (the same function under ``mx.compile``, as an MLX
 training step usually runs) and ``torch`` (``torch.nn.functional.ctc_loss``
-at torch's default thread count). Repetitions are interleaved (each runs
+at torch's default thread count, or ``--torch-threads N``; the count is in
+every row, ``versions.torch_threads``, and in the table's title). MLX's CPU
+backend runs each operation on one thread. Repetitions are interleaved (each runs
 every provider once, in a rotating order) and ratios are medians of the
 per-repetition ratios to torch, which is robust on a shared machine. Peak
 memory: ``mx.get_peak_memory()`` over one step, minus what was live before.
@@ -163,8 +166,16 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="small,large")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--torch-threads", type=int, metavar="N",
+                    help="torch.set_num_threads(N) before timing (default: torch's default)")
     a = ap.parse_args(argv)
+    if a.torch_threads:
+        import torch
+
+        torch.set_num_threads(a.torch_threads)
     rows = run([s for s in a.sizes.split(",") if s], a.reps, [m for m in a.modes.split(",") if m])
+    env = environment()
+    print(f"ctc_loss on {env['device']}; torch threads: {env['versions']['torch_threads']}\n")
     print(to_markdown(rows))
     if a.json:
         with open(a.json, "w") as f:

@@ -107,7 +107,7 @@ def test_forward_equals_brute_force_enumeration(target, T, blank):
 
 
 def test_custom_vjp_matches_autodiff_of_plain_recursion():
-    T, N, C, S = 7, 3, 5, 3
+    T, N, C = 7, 3, 5
     # raw (not normalised) log_probs: the true gradient, not torch's projected one
     lp = _logits((T, N, C), seed=1)
     targets = mx.array([[1, 1, 2], [3, 4, 0], [2, 0, 0]])
@@ -316,3 +316,169 @@ def test_vmap_over_an_extra_axis_equals_a_loop():
     tg = mx.array([[1, 1], [2, 3]])
     g = lambda x, t: F.ctc_loss(x, t, (6,), (2,), reduction="none")  # noqa: E731
     assert np.allclose(np.array(mx.vmap(g)(z, tg)), [g(z[i], tg[i]).item() for i in range(2)], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- no underflow
+# Guards for any faster kernel: a probability-domain recursion (even in
+# float64 with per-step rescaling) loses the far positions of a row whose
+# alignment costs span more than ~700 nats, e.g. a blank-collapsed model
+# (blank ~1, every label ~e^-12) with a long target; log space does not.
+
+
+def _blank_collapsed(T, N, C, margin, seed):
+    z = np.random.default_rng(seed).normal(size=(T, N, C))
+    z[:, :, 0] += margin
+    return _log_softmax(z)
+
+
+def test_blank_collapsed_model_with_long_targets_gives_finite_losses():
+    T, N, C, S = 400, 3, 8, 80
+    lp = _blank_collapsed(T, N, C, margin=16.0, seed=13)
+    targets = mx.array(np.random.default_rng(14).integers(1, C, size=(N, S)))
+    il, tl = (T, T, 300), (S, 40, S)
+    out64 = np.array(F.ctc_loss(_f64(lp), targets, il, tl, reduction="none"))
+    out32 = np.array(F.ctc_loss(mx.array(lp, dtype=mx.float32), targets, il, tl, reduction="none"))
+    # each label costs ~16 nats: the full targets' paths lie more than e^-700
+    # below the all-blank path, and their losses are finite
+    assert np.all(np.isfinite(out64)) and out64[0] > 800 and out64[2] > 800
+    assert np.allclose(out32, out64, rtol=1e-5)
+    g = np.array(mx.grad(lambda x: F.ctc_loss(x, targets, il, tl, reduction="sum"))(_f64(lp)))
+    assert np.all(np.isfinite(g))
+    # every frame is occupied by exactly one position: the gradient sums to -T_n
+    assert np.allclose(g.sum(axis=(0, 2)), [-T, -T, -300], atol=1e-8)
+
+
+def test_peaky_float32_inputs_match_float64():
+    # log-probabilities down to ~-300 (a float32 probability flushes to zero
+    # below ~-104), in many consecutive frames
+    rng = np.random.default_rng(4)
+    T, N, C = 80, 3, 6
+    lp = _log_softmax(rng.normal(size=(T, N, C)) * 60)
+    assert lp.min() < -300
+    targets = mx.array(rng.integers(1, C, size=(N, 10)))
+    il, tl = (80, 70, 60), (10, 8, 10)
+    out64 = np.array(F.ctc_loss(_f64(lp), targets, il, tl, reduction="none"))
+    out32 = np.array(F.ctc_loss(mx.array(lp, dtype=mx.float32), targets, il, tl, reduction="none"))
+    assert np.all(np.isfinite(out64)) and np.all(out64 > 300)
+    assert np.allclose(out32, out64, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- the two kernels
+# The stacked kernel (forward and reversed rows in one recursion) is the
+# default; the two-pass kernel (alpha, then beta in the VJP) is kept as an
+# independent reference. Both are checked here by forcing the module switch.
+
+from mlx_losses.losses import ctc as _ctc_module  # noqa: E402
+
+
+@pytest.fixture(params=["stacked", "two-pass"])
+def kernel(request, monkeypatch):
+    monkeypatch.setattr(_ctc_module, "_USE_STACKED", request.param == "stacked")
+    return request.param
+
+
+def test_both_kernels_match_brute_force_and_autodiff(kernel):
+    C = 3
+    for target, T, blank in [((1, 2), 4, 0), ((1, 1), 4, 0), ((2, 0), 4, 1), ((1, 1), 3, 0), ((), 3, 0)]:
+        lp = _log_softmax(np.random.default_rng(len(target) + T).normal(size=(T, 1, C)))
+        expect = _brute_force_nll(lp[:, 0], target, blank)
+        got = F.ctc_loss(mx.array(lp, dtype=mx.float64), mx.array([list(target) or [0]]),
+                         (T,), (len(target),), blank=blank, reduction="none").item()
+        assert (math.isinf(got) and math.isinf(expect)) or abs(got - expect) < 1e-12 * max(1.0, expect)
+    lp = _logits((7, 3, 5), seed=1)
+    targets, il, tl = mx.array([[1, 1, 2], [3, 4, 0], [2, 0, 0]]), (7, 6, 4), (3, 2, 1)
+    cot = mx.array([0.3, -1.2, 0.7], dtype=mx.float64)
+    g1 = mx.grad(lambda x: (F.ctc_loss(x, targets, il, tl, reduction="none") * cot).sum())(lp)
+    g2 = mx.grad(lambda x: (_reference_nll(x, targets, il, tl) * cot).sum())(lp)
+    assert np.allclose(np.array(g1), np.array(g2), rtol=1e-10, atol=1e-12)
+
+
+def _kernels_agree(lp, targets, il, tl, monkeypatch, rtol, atol, **kw):
+    """Values and gradients (random cotangent) of the two kernels, eager and compiled."""
+    cot = mx.array(np.random.default_rng(0).normal(size=lp.shape[1]), dtype=lp.dtype)
+
+    def f(x):
+        return (F.ctc_loss(x, targets, il, tl, reduction="none", **kw) * cot).sum()
+
+    res = {}
+    for stacked in (True, False):
+        monkeypatch.setattr(_ctc_module, "_USE_STACKED", stacked)
+        v = F.ctc_loss(lp, targets, il, tl, reduction="none", **kw)
+        res[stacked] = [np.array(v), np.array(mx.grad(f)(lp)), np.array(mx.compile(mx.grad(f))(lp))]
+    for a, b in zip(res[True], res[False]):
+        assert np.array_equal(np.isnan(a), np.isnan(b)) and np.array_equal(np.isinf(a), np.isinf(b))
+        ok = np.isfinite(a)
+        assert np.allclose(a[ok], b[ok], rtol=rtol, atol=atol)
+    assert np.allclose(res[True][1], res[True][2], rtol=rtol, atol=atol, equal_nan=True)
+
+
+@pytest.mark.parametrize("T", [1, 16, 17, 130, 300])
+def test_kernels_agree_over_chunk_layouts(T, monkeypatch):
+    # T = 300 is 19 blocks of 16 frames: chunks of (4, 4, 3, 4, 4) blocks
+    rng = np.random.default_rng(T)
+    N, C, S = 6, 7, 5
+    lp = _f64(_log_softmax(rng.normal(size=(T, N, C)) * 2))
+    targets = mx.array(rng.integers(1, C, size=(N, S)))
+    il = mx.array([T, max(T - 5, 0), T // 2, 0, min(T, 3), T])
+    tl = mx.array([min(S, T), 2, 5, 0, 1, 0])
+    _kernels_agree(lp, targets, il, tl, monkeypatch, rtol=1e-10, atol=1e-12)
+
+
+def test_kernels_agree_on_edge_cases(monkeypatch):
+    lp = _f64(_log_softmax(np.random.default_rng(3).normal(size=(12, 5, 6))))
+    # repeated labels, an impossible alignment, an empty target, input length 0
+    targets = mx.array([[1, 1, 1, 1], [2, 3, 4, 5], [1, 1, 2, 2], [3, 0, 0, 0], [1, 2, 0, 0]])
+    il, tl = mx.array([12, 3, 12, 0, 5]), mx.array([4, 4, 4, 0, 2])
+    _kernels_agree(lp, targets, il, tl, monkeypatch, rtol=1e-10, atol=1e-12)
+    _kernels_agree(lp, targets, il, tl, monkeypatch, rtol=1e-10, atol=1e-12, zero_infinity=True)
+    _kernels_agree(lp, mx.where(targets == 2, 0, targets), il, tl, monkeypatch, rtol=1e-10, atol=1e-12,
+                   blank=2)
+    lp32 = lp.astype(mx.float32)
+    _kernels_agree(lp32, targets, il, tl, monkeypatch, rtol=1e-5, atol=1e-6)
+
+
+def test_chunk_sizes_are_a_palindrome_covering_every_block():
+    for n in range(1, 100):
+        sizes = _ctc_module._chunk_blocks(n)
+        assert sum(sizes) == n and sizes == sizes[::-1]
+        assert max(sizes) <= 2 * _ctc_module._MAX_BLOCKS - 1
+
+
+def test_exact_zero_probabilities_make_an_alignment_impossible(kernel):
+    # class 2 has probability exactly 0 (log -inf) in every frame: a target
+    # containing it is impossible (inf), 0 with zero_infinity
+    z = np.random.default_rng(5).normal(size=(6, 2, 4))
+    z[:, :, 2] = -np.inf
+    lp = _f64(_log_softmax(z))
+    targets, il, tl = mx.array([[1, 2], [1, 3]]), (6, 6), (2, 2)
+    out = np.array(F.ctc_loss(lp, targets, il, tl, reduction="none"))
+    assert math.isinf(out[0]) and math.isfinite(out[1])
+    g = np.array(mx.grad(lambda x: F.ctc_loss(x, targets, il, tl, reduction="sum", zero_infinity=True))(lp))
+    assert np.all(g[:, 0] == 0) and np.all(np.isfinite(g[:, 1]))
+    assert np.isclose(g[:, 1].sum(), -6.0, atol=1e-12)  # one occupied position per frame
+
+
+def test_both_kernels_under_vmap_and_compile(kernel):
+    lp = _logits((2, 6, 3, 4), seed=12, dtype=mx.float32)
+    lp = lp - mx.logsumexp(lp, axis=-1, keepdims=True)
+    targets, il, tl = mx.array([[1, 1], [2, 3], [3, 0]]), mx.array([6, 5, 4]), mx.array([2, 2, 1])
+    f = lambda x: F.ctc_loss(x, targets, il, tl, reduction="none")  # noqa: E731
+    loop = np.stack([np.array(f(lp[i])) for i in range(2)])
+    assert np.allclose(np.array(mx.vmap(f)(lp)), loop, rtol=1e-6)
+    assert np.allclose(np.array(mx.compile(mx.vmap(f))(lp)), loop, rtol=1e-6)
+
+
+def test_zero_width_targets_and_empty_batch(kernel):
+    # padded targets of width 0: every sample's target is empty, its loss is
+    # minus the blank log-probabilities of its frames, and its gradient
+    # occupies the blank class once per frame
+    lp = _f64(_log_softmax(np.random.default_rng(15).normal(size=(20, 3, 5))))
+    f = lambda x: F.ctc_loss(x, mx.zeros((3, 0), dtype=mx.int32), (20, 7, 0), (0, 0, 0), reduction="sum")  # noqa: E731
+    v, g = mx.value_and_grad(f)(lp)
+    expect = -np.array(lp)[:20, 0, 0].sum() - np.array(lp)[:7, 1, 0].sum()
+    assert abs(v.item() - expect) < 1e-12 * expect
+    assert np.allclose(np.array(g).sum(axis=(0, 2)), [-20.0, -7.0, 0.0], atol=1e-12)
+    # an empty batch
+    empty = mx.zeros((0,), dtype=mx.int32)
+    out = F.ctc_loss(mx.zeros((5, 0, 4)), mx.zeros((0, 2), dtype=mx.int32), empty, empty, reduction="none")
+    assert out.shape == (0,)

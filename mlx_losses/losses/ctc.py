@@ -1,29 +1,34 @@
 """Connectionist Temporal Classification loss (``ctc_loss``) and its backward.
 
-The kernel works on the *extended* label sequence of each sample, the target
+The kernels work on the *extended* label sequence of each sample, the target
 with a blank before, between and after its labels (``L = 2 S + 1``
-positions), for the whole batch at once:
+positions), for the whole batch at once, in log space, with input lengths
+shorter than ``T`` and no per-sample Python work. The gradient is the true
+gradient of the loss w.r.t. ``log_probs``, from a hand-written VJP
+(``mx.custom_function``): the posterior of each (t, position) is
+``exp(alpha + beta - log p)``; blank positions are summed into the blank
+class and label positions onto their classes by a cumulative sum over the
+positions sorted by class (``_class_sums``).
 
-* the emission log-probabilities of every extended position are gathered
-  once, ``e = take_along_axis(log_probs, ext)`` of shape ``(T, N, L)``;
-* the forward (alpha) recursion runs over time in chunks of ``_STEPS``
-  steps, each chunk one ``mx.compile``'d call on ``(N, L)`` arrays (a
-  three-way log-sum-exp and a mask per step, fused); input lengths shorter
-  than ``T`` freeze alpha once a sample has ended, so there is no per-sample
-  Python work;
-* the gradient is the true gradient of the loss w.r.t. ``log_probs``, from a
-  beta (backward) recursion run the same way in a hand-written VJP
-  (``mx.custom_function``): the posterior of each (t, position) is
-  ``exp(alpha + beta - log p)``; blank positions are summed into the blank
-  class and label positions are scattered onto the classes with one batched
-  matmul against a one-hot ``(N, S, C)`` matrix.
+* The **stacked** kernel (the default, ``_ctc_kernel_stacked``) runs the
+  beta (backward) recursion as the alpha recursion of the time- and
+  label-reversed problem, stacked with the forward one: one recursion over
+  2N rows, one fused three-way log-sum-exp per time step over a flat layout
+  (no pad or concatenation per step), one ``mx.compile``'d call per chunk of
+  up to 112 steps; the VJP only pairs stored states.
+* The **two-pass** kernel (``_ctc_kernel``: alpha in the forward, beta in the
+  VJP, chunks of ``_STEPS`` compiled steps) is kept as an independent
+  reference: the tests check the two against each other.
 
-Everything is in log space; float16 / bfloat16 inputs are computed in
-float32 and the loss is cast back once; float64 stays float64.
+float16 / bfloat16 inputs are computed in float32 and the loss is cast back
+once; float64 stays float64.
 
-Speed: the recursions are bound by the exps and logs of the three-way
-log-sum-exp (MLX's CPU ``exp`` is several times slower than NumPy's). Under
-``mx.grad`` / ``mx.value_and_grad`` in eager mode, MLX calls compiled
+Speed (CPU): the recursion is bound by the exps and the log of the three-way
+log-sum-exp (MLX's CPU ``exp`` and ``log`` are several times slower than
+NumPy's) and by MLX's per-operation overhead (a handful of operations per
+time step). A probability-domain recursion (Rabiner's rescaling) avoids the
+exps but cannot be made safe: see the note above ``_ctc_kernel_stacked``.
+Under ``mx.grad`` / ``mx.value_and_grad`` in eager mode, MLX calls compiled
 functions whose inputs are tracers uncompiled, so the per-step fusion is lost
 (about 2x slower): wrap the training step in ``mx.compile`` to keep it.
 """
@@ -61,7 +66,7 @@ _NEG_INF = -math.inf
 
 
 # --------------------------------------------------------------------------
-# the recursions (compiled chunks of _STEPS time steps)
+# the two-pass kernel (compiled chunks of _STEPS time steps; the tests' reference)
 
 
 def _exp(x: mx.array) -> mx.array:
@@ -150,12 +155,12 @@ def _structure(ext: mx.array, dtype: mx.Dtype):
     """The skip masks (0 / -inf) of the extended labels, as alpha and beta use them."""
     N, L = ext.shape
     pos = mx.arange(L)
-    prev2 = mx.concatenate([mx.full((N, 2), -1, dtype=ext.dtype), ext[:, :-2]], axis=1)
+    prev2 = mx.concatenate([mx.full((N, 2), -1, dtype=ext.dtype), ext[:, :-2]], axis=1)[:, :L]
     # l odd (a label), l >= 3, and a label different from the one two back
     can_skip = (pos % 2 == 1) & (pos >= 3) & (ext != prev2)
     zero = mx.zeros((N, L), dtype=dtype)
     skip = mx.where(can_skip, zero, _NEG_INF)
-    skip_next = mx.concatenate([skip[:, 2:], mx.full((N, 2), _NEG_INF, dtype=dtype)], axis=1)
+    skip_next = mx.concatenate([skip[:, 2:], mx.full((N, 2), _NEG_INF, dtype=dtype)], axis=1)[:, :L]
     return skip, skip_next
 
 
@@ -167,9 +172,44 @@ def _end_positions(target_lengths: mx.array, L: int, dtype: mx.Dtype) -> mx.arra
     return mx.where(end, mx.zeros((1, L), dtype=dtype), _NEG_INF)
 
 
+def _class_sums(post: mx.array, ext: mx.array, C: int, blank: Optional[int]) -> mx.array:
+    """(T, N, C): the sum of ``post`` (T, N, L) over the positions of each
+    class (``ext``, (N, L): blank at even positions, labels at odd ones).
+
+    Blank positions are summed into the blank class. The label positions are
+    sorted by class once per sample; a cumulative sum along them then gives
+    every class's sum as the difference of two gathered entries. Gathers
+    along the last axis are cheap on the CPU, where a scatter-add or a
+    one-hot matmul (MLX's CPU matmul) costs several times more. A NaN
+    anywhere in a frame (an impossible sample) reaches every class of that
+    frame, as it does in torch.
+    """
+    T, N, L = post.shape
+    classes = mx.arange(C)
+    blank_sum = mx.sum(post[:, :, 0::2], axis=2, keepdims=True)  # (T, N, 1)
+    # the blank class: ``blank``, or read from ext's first position (an array,
+    # so that a compiled caller does not specialise on it)
+    is_blank = (classes == blank) if blank is not None else (classes == ext[:, :1])[None]
+    out = mx.where(is_blank, blank_sum, mx.zeros((1, 1, C), dtype=post.dtype)) + blank_sum * 0
+    S = (L - 1) // 2
+    if not S:
+        return out
+    labels = ext[:, 1::2]  # (N, S)
+    order = mx.argsort(labels, axis=1)
+    lo = mx.sum((labels[:, :, None] < classes).astype(mx.int32), axis=1)  # (N, C): first index
+    hi = lo + mx.sum((labels[:, :, None] == classes).astype(mx.int32), axis=1)  # one past the last
+    cs = mx.cumsum(mx.take_along_axis(post[:, :, 1::2], mx.broadcast_to(order[None], (T, N, S)), axis=2), axis=2)
+
+    def upto(i):  # cs[..., i - 1], 0 for i == 0
+        got = mx.take_along_axis(cs, mx.broadcast_to(mx.maximum(i - 1, 0)[None], (T, N, C)), axis=2)
+        return mx.where((i > 0)[None], got, mx.zeros_like(got))
+
+    return out + upto(hi) - upto(lo) + cs[:, :, -1:] * 0
+
+
 @functools.lru_cache(maxsize=None)
 def _ctc_kernel(blank: int, zero_infinity: bool):
-    """The custom-VJP kernel: (log_probs, labels, input_lengths, target_lengths)
+    """The two-pass custom-VJP kernel: (log_probs, labels, input_lengths, target_lengths)
     -> (nll per sample, alphas, log p). ``labels`` is (N, S), the padded targets with
     positions past each target length set to ``blank``."""
 
@@ -223,7 +263,6 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
         dtype = log_probs.dtype
         ext, e, active, T_pad = _setup(log_probs, labels, input_lengths)
         L = ext.shape[1]
-        S = labels.shape[1]
         _, skip_next = _structure(ext, dtype)
         init = _end_positions(target_lengths, L, dtype)
         log_p = outputs[2][:, None]
@@ -239,20 +278,12 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
         chunks.reverse()
         post = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
         post = post[:T]  # (T, N, L)
-        # d nll / d e = -posterior, times the incoming cotangent
-        post = post * (-g.astype(dtype))[None, :, None]
+        # d nll / d log_probs = -(the posterior occupation of each class),
+        # times the incoming cotangent
+        grad = _class_sums(post, ext, C, blank) * (-g.astype(dtype))[None, :, None]
         if zero_infinity:
             # an impossible sample's posteriors are NaN (-inf - -inf): zero them
-            post = mx.where(mx.isinf(log_p)[None], mx.zeros_like(post), post)
-        # blank positions (even l) go to the blank class; label positions (odd
-        # l) are scattered onto their classes with one batched one-hot matmul.
-        blank_sum = mx.sum(post[:, :, 0::2], axis=2)
-        classes = mx.arange(C)
-        grad = mx.where(classes == blank, blank_sum[:, :, None], mx.zeros((1, 1, C), dtype=dtype))
-        if S:
-            onehot = (labels[:, :, None] == classes).astype(dtype)  # (N, S, C)
-            lab = mx.transpose(post[:, :, 1::2], (1, 0, 2))  # (N, T, S)
-            grad = grad + mx.transpose(lab @ onehot, (1, 0, 2))
+            grad = mx.where(mx.isinf(log_p)[None], mx.zeros_like(grad), grad)
         return (
             grad,
             mx.zeros_like(labels),
@@ -287,6 +318,250 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
         )
 
     return kernel
+
+
+# --------------------------------------------------------------------------
+# the stacked kernel (the default)
+#
+# The beta (backward) recursion is the alpha recursion of the time- and
+# label-reversed problem, so both run as one recursion over 2N rows (forward
+# rows, then reversed rows), one compiled call per chunk of up to
+# 2 * _MAX_BLOCKS - 1 blocks of _BLOCK steps; per step one fused three-way
+# log-sum-exp over all 2N rows, with no copy, pad or concatenation:
+#
+# * layout: each row holds W = L + 2 columns (two -inf columns, then the L
+#   extended positions) and all rows are flattened into one vector, so that
+#   "position l - 1" and "l - 2" are the vector shifted by 1 and 2
+#   (contiguous views; the -inf columns stop a shift from leaking across
+#   rows). A step reads ``s[2:]``, ``s[1:-1]``, ``s[:-2]`` and so writes a
+#   vector 2 shorter: D rows of -inf in front absorb what a chunk consumes and
+#   are put back once per chunk.
+# * reversed rows run the reversed time axis of the padded length T_pad (a
+#   multiple of _BLOCK), and the chunk sizes are a palindrome, so reversed
+#   chunk n - 1 - j holds the frames of forward chunk j. A sample shorter than
+#   T_pad starts late in reversed time: until then its reversed row "holds"
+#   its initial state (log-emission 0 at the start position, -inf
+#   elsewhere), which needs no per-sample shifting of any array.
+# * the loss is read from the reversed rows at frame 0; the VJP pairs forward
+#   chunk j with reversed chunk n - 1 - j: the posterior of (t, l) is
+#   exp(alpha_t(l) + beta_t(l) - e_t(l) - log p) (both rows include the
+#   emission of frame t).
+#
+# Kept in log space on purpose: a probability-domain version of this
+# recursion (Rabiner's rescaling, even with a float64 state rescaled every
+# 16 steps) was 2-4x faster again on the CPU, but it loses every path more
+# than ~700 nats below the best prefix of its row, e.g. all complete paths of
+# a blank-collapsed model with a long target (inf where the loss is ~1000);
+# tests/test_ctc.py and the parity table have such cases.
+
+_BLOCK = 16  # chunk sizes are multiples of _BLOCK steps
+_MAX_BLOCKS = 4
+
+# True: the stacked kernel; False: the two-pass kernel (tests set it).
+_USE_STACKED = True
+
+
+def _chunk_blocks(n_blocks: int) -> Tuple[int, ...]:
+    """Blocks per chunk, a palindrome: _MAX_BLOCKS at both ends, the rest
+    (fewer than 2 * _MAX_BLOCKS) in one middle chunk."""
+    ends = []
+    rem = n_blocks
+    while rem >= 2 * _MAX_BLOCKS:
+        ends.append(_MAX_BLOCKS)
+        rem -= 2 * _MAX_BLOCKS
+    return tuple(ends + ([rem] if rem else []) + ends[::-1])
+
+
+def _emissions(lp, act, ext_w, hold_w):
+    """(K, N, W) log-emissions of a chunk in the row layout: ``lp`` (K, N,
+    C + 1; class C is -inf) gathered at ``ext_w`` (N, W) for the frames with
+    ``act`` (K, N, 1), the hold pattern ``hold_w`` for the others."""
+    K = lp.shape[0]
+    g = mx.take_along_axis(lp, mx.broadcast_to(ext_w[None], (K,) + tuple(ext_w.shape)), axis=2)
+    return mx.where(act, g, hold_w)
+
+
+def _stacked_chunk_impl(s, lf, lr, act_f, act_r, ext_f, ext_r, hold_f, hold_r, k):
+    """``lf.shape[0]`` steps of the stacked recursion.
+
+    s: ((D + R) W,) the state (D rows of -inf, then R = 2N rows of W
+    columns); lf / lr: (K, N, C + 1) log-probabilities of this chunk's frames,
+    and of the mirrored frames in reversed order; act_*: (K, N, 1) frame <
+    input length; ext_*: (N, W) class of each column (C: none); hold_*:
+    (N, W); k: ((D + R) W,) 0 where a column may be entered from two columns
+    back, -inf elsewhere. Returns the new state and the K states (K, 2, N, W).
+    """
+    K, N, _ = lf.shape
+    W = ext_f.shape[1]
+    R = 2 * N
+    RW = R * W
+    D = s.shape[0] // W - R
+    e = mx.concatenate(
+        [mx.full((K, D, W), _NEG_INF, dtype=s.dtype),
+         _emissions(lf, act_f, ext_f, hold_f), _emissions(lr, act_r, ext_r, hold_r)], axis=1,
+    ).reshape(K, (D + R) * W)
+    outs = []
+    for j in range(K):
+        s = _lse3(s[2:], s[1:-1], s[:-2] + k[2 * j + 2:]) + e[j, 2 * j + 2:]
+        outs.append(s[s.shape[0] - RW:])  # the R rows are always the last R * W elements
+    s = mx.concatenate([mx.full((D * W,), _NEG_INF, dtype=s.dtype), s[s.shape[0] - RW:]])
+    return s, mx.stack(outs).reshape(K, 2, N, W)
+
+
+def _stacked_posterior_impl(sf, sr, lf, act, ext_l, log_p, ext_cls, neg_g):
+    """(K, N, C): the gradient of a chunk's frames, ``neg_g`` (1, N, 1) times
+    the posterior occupation of each class.
+
+    sf: (K, N, W) forward states of the chunk's frames; sr: (K, N, W)
+    reversed states of the same frames (reversed in time and columns); lf,
+    act: as for the chunk; ext_l: (N, L) class of each position (C: none);
+    log_p: (1, N, 1); ext_cls: (N, L) class of each position.
+    """
+    K, N, W = sf.shape
+    L = W - 2
+    e = mx.take_along_axis(lf, mx.broadcast_to(ext_l[None], (K, N, L)), axis=2)
+    beta = sr[::-1, :, ::-1][:, :, :L]  # includes the emission of frame t
+    ok = act & (e > _NEG_INF)
+    x = mx.where(ok, sf[:, :, 2:] + beta - mx.where(ok, e, mx.zeros_like(e)) - log_p, _NEG_INF)
+    # an impossible sample (log p = -inf) gets NaN at its frames, as in torch
+    post = mx.where(act, _exp(x), mx.zeros_like(x))
+    return _class_sums(post, ext_cls, lf.shape[2] - 1, None) * neg_g
+
+
+_stacked_chunk = mx.compile(_stacked_chunk_impl)
+_stacked_posterior = mx.compile(_stacked_posterior_impl)
+
+
+def _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, dtype):
+    """The arrays every chunk shares (shapes and index structure)."""
+    N, S = labels.shape
+    L = 2 * S + 1
+    W = L + 2
+    n_blocks = max(-(-T // _BLOCK), 1)
+    sizes = _chunk_blocks(n_blocks)
+    T_pad = n_blocks * _BLOCK
+    il = input_lengths.astype(mx.int32)
+    act = (mx.arange(T_pad)[:, None] < il[None, :])[:, :, None]  # (T_pad, N, 1)
+    tl2 = (2 * target_lengths.astype(mx.int32))[:, None]
+    pos = mx.arange(L)[None, :]
+    ext = mx.full((N, L), blank, dtype=mx.int32)
+    if S:
+        ext = mx.concatenate([mx.full((N, S, 1), blank, dtype=mx.int32), labels[:, :, None]], axis=2)
+        ext = mx.concatenate([ext.reshape(N, 2 * S), mx.full((N, 1), blank, dtype=mx.int32)], axis=1)
+    # l may be entered from l - 2: a label different from the label before it
+    prev2 = mx.concatenate([mx.full((N, 2), -1, dtype=mx.int32), ext[:, :-2]], axis=1)[:, :L]
+    k_f = (pos % 2 == 1) & (pos >= 3) & (ext != prev2)
+    # reversed: l' = L - 1 - l is entered from l' - 2 when l -> l + 2 is a skip
+    k_r = mx.concatenate([k_f[:, 2:], mx.zeros((N, 2), dtype=mx.bool_)], axis=1)[:, :L][:, ::-1]
+    ext_cls = ext
+    ext = mx.where(pos <= tl2, ext, mx.array(C, dtype=mx.int32))  # past the target: no class
+    zero = mx.zeros((1,), dtype=dtype)
+    ninf = mx.full((1,), _NEG_INF, dtype=dtype)
+
+    def log01(b):
+        return mx.where(b, zero, ninf)
+
+    def cols(a, v):  # two leading columns of v
+        return mx.concatenate([mx.full((a.shape[0], 2), v, dtype=a.dtype), a], axis=1)
+
+    D = -(-2 * _BLOCK * max(sizes) // W)
+    head = mx.full((D * W,), _NEG_INF, dtype=dtype)
+    k = mx.concatenate([head, cols(log01(mx.concatenate([k_f, k_r], axis=0)), _NEG_INF).reshape(-1)])
+    # before the first frame: forward rows at position 0, reversed rows at the
+    # last blank of their target; a frame past the input length holds the
+    # state there (forward rows are not read there, reversed rows wait)
+    init = mx.concatenate([mx.broadcast_to(pos == 0, (N, L)), pos == L - 1 - tl2], axis=0)
+    s0 = mx.concatenate([head, cols(log01(init), _NEG_INF).reshape(-1)])
+    return dict(
+        sizes=sizes, T_pad=T_pad, act=act, ext_l=ext, ext_cls=ext_cls, ext_f=cols(ext, C),
+        ext_r=cols(ext[:, ::-1], C), hold_f=cols(log01(pos == tl2), _NEG_INF),
+        hold_r=cols(log01(pos == L - 1 - tl2), _NEG_INF), k=k, s0=s0,
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
+    """The stacked custom-VJP kernel: (log_probs, labels, input_lengths,
+    target_lengths) -> (nll per sample, log p, the states of each chunk...).
+    Callers use the first output; the others are the VJP's residuals."""
+
+    def _log_probs(log_probs, T_pad):
+        # frames past T and class C ("none"): -inf
+        return mx.pad(log_probs, [(0, T_pad - log_probs.shape[0]), (0, 0), (0, 1)], constant_values=_NEG_INF)
+
+    @mx.custom_function
+    def kernel(log_probs, labels, input_lengths, target_lengths):
+        T, N, C = log_probs.shape
+        z = _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, log_probs.dtype)
+        lp = _log_probs(log_probs, z["T_pad"])
+        act = z["act"]
+        lp_rev, act_rev = lp[::-1], act[::-1]
+        s, t0, states = z["s0"], 0, []
+        for nb in z["sizes"]:
+            sl = slice(t0, t0 + nb * _BLOCK)
+            t0 += nb * _BLOCK
+            s, st = _stacked_chunk(s, lp[sl], lp_rev[sl], act[sl], act_rev[sl], z["ext_f"], z["ext_r"],
+                                   z["hold_f"], z["hold_r"], z["k"])
+            states.append(st)
+        # the reversed rows at frame 0 hold beta_0; paths start at position 0
+        # or 1, the reversed columns L + 1 and L
+        L = z["ext_l"].shape[1]
+        last = states[-1][-1, 1]
+        log_p = _logsumexp(mx.stack([last[:, L + 1], last[:, L]], axis=1), axis=1)
+        nll = -log_p
+        if zero_infinity:
+            nll = mx.where(mx.isinf(nll), mx.zeros_like(nll), nll)
+        return (nll, log_p) + tuple(states)
+
+    @kernel.vjp
+    def kernel_vjp(primals, cotangents, outputs):
+        log_probs, labels, input_lengths, target_lengths = primals
+        g = cotangents[0]
+        log_p, states = outputs[1], outputs[2:]
+        T, N, C = log_probs.shape
+        dtype = log_probs.dtype
+        z = _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, dtype)
+        lp = _log_probs(log_probs, z["T_pad"])
+        act, n, t0, chunks = z["act"], len(states), 0, []
+        neg_g = (-g.astype(dtype))[None, :, None]
+        for j, nb in enumerate(z["sizes"]):
+            sl = slice(t0, t0 + nb * _BLOCK)
+            t0 += nb * _BLOCK
+            chunks.append(_stacked_posterior(states[j][:, 0], states[n - 1 - j][:, 1], lp[sl], act[sl],
+                                             z["ext_l"], log_p[None, :, None], z["ext_cls"], neg_g))
+        grad = (mx.concatenate(chunks, axis=0) if n > 1 else chunks[0])[:T]
+        if zero_infinity:
+            grad = mx.where(mx.isinf(log_p)[None, :, None], mx.zeros_like(grad), grad)
+        return (
+            grad,
+            mx.zeros_like(labels),
+            mx.zeros_like(input_lengths),
+            mx.zeros_like(target_lengths),
+        )
+
+    @kernel.vmap
+    def kernel_vmap(inputs, axes):
+        # fold the mapped axis into the batch axis and run once on N * B
+        # samples (the kernel never runs under vmap itself)
+        B = next(x.shape[a] for x, a in zip(inputs, axes) if a is not None)
+        lp, labels, il, tl = (_fold(x, a, n_axis, B) for x, a, n_axis in zip(inputs, axes, (1, 0, 0, 0)))
+        outs = kernel(lp, labels, il, tl)
+        N = outs[0].shape[0] // B
+        states = tuple(st.reshape(st.shape[0], 2, N, B, st.shape[-1]) for st in outs[2:])
+        return (outs[0].reshape(N, B), outs[1].reshape(N, B)) + states, (1, 1) + (3,) * len(states)
+
+    return kernel
+
+
+def _fold(x, a, n_axis, B):
+    """Move a vmapped axis ``a`` of ``x`` next to its batch axis and merge them."""
+    if a is None:
+        x = mx.broadcast_to(x[None], (B,) + tuple(x.shape))
+    else:
+        x = mx.moveaxis(x, a, 0)
+    x = mx.moveaxis(x, 0, n_axis + 1)  # (..., N, B, ...)
+    s = x.shape
+    return x.reshape(s[:n_axis] + (s[n_axis] * B,) + s[n_axis + 2:])
 
 
 # --------------------------------------------------------------------------
@@ -559,7 +834,8 @@ def ctc_loss(
 
     out_dtype = log_probs.dtype
     lp = log_probs.astype(acc_dtype(out_dtype))
-    nll = _ctc_kernel(blank, zero_infinity)(lp, labels, il.astype(mx.int32), tl.astype(mx.int32))[0]
+    kernel = _ctc_kernel_stacked if _USE_STACKED else _ctc_kernel
+    nll = kernel(blank, zero_infinity)(lp, labels, il.astype(mx.int32), tl.astype(mx.int32))[0]
     if reduction == "mean":
         out = length_normalized_mean(nll, tl)
     elif reduction == "sum":
