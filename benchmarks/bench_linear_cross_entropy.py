@@ -188,6 +188,7 @@ def main(argv=None):
     ap.add_argument("--rss-only", action="store_true", help="only the subprocess RSS runs")
     ap.add_argument("--rss-providers", default=None,
                     help="providers for the RSS runs (default: --providers)")
+    ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     ap.add_argument("--child", nargs=2, metavar=("PROVIDER", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -265,6 +266,10 @@ def main(argv=None):
     for r in rows:
         print(",".join(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys))
 
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
     # the ratios the issue asks for (medians; interleaved repetitions)
     def get(p, m, metric):
         for r in rows:
@@ -274,15 +279,24 @@ def main(argv=None):
 
     print()
     for m in modes:
-        c, r = get("mlx_losses-chunked", m, "time"), get("mlx_losses-reference", m, "time")
+        # medians of per-repetition ratios (providers interleaved within a
+        # repetition, so a burst of contention hits both sides of a ratio)
+        c, r = times.get(("mlx_losses-chunked", m)), times.get(("mlx_losses-reference", m))
         if c and r:
-            print(f"time chunked / reference ({m}): {c / r:.3f}")
-        c, r = get("mlx_losses-chunked", m, "peak_mem"), get("mlx_losses-reference", m, "peak_mem")
-        if c and r:
-            print(f"peak_mem chunked / reference ({m}): {c / r:.3f}")
-    c, t = get("mlx_losses-chunked", "fwd+bwd", "peak_rss"), get("torch-chunked", "fwd+bwd", "peak_rss")
-    if c and t:
-        print(f"peak_rss chunked / torch-chunked (fwd+bwd): {c / t:.3f}")
+            ratios = [a / b for a, b in zip(c, r)]
+            print(f"time chunked / reference ({m}): median {statistics.median(ratios):.3f} "
+                  f"(p20 {_q(ratios, 0.2):.3f}, p80 {_q(ratios, 0.8):.3f}, "
+                  f"{len(ratios)} interleaved reps)")
+        for other in ("mlx_losses-reference", "naive"):
+            c, r = get("mlx_losses-chunked", m, "peak_mem"), get(other, m, "peak_mem")
+            if c and r:
+                print(f"peak_mem chunked / {other} ({m}): {c / r:.3f}")
+    for other in ("torch-chunked", "torch-reference", "mlx_losses-reference"):
+        c, t = get("mlx_losses-chunked", "fwd+bwd", "peak_rss"), get(other, "fwd+bwd", "peak_rss")
+        if c and t:
+            print(f"peak_rss chunked / {other} (fwd+bwd): {c / t:.3f}")
+    if hasattr(os, "getloadavg"):
+        print("load average at the end (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ soft ``target``). Peak extra memory is O(tile), never O(tokens x vocabulary).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from typing import Any, List, Optional, Tuple
@@ -39,7 +40,11 @@ _FN = "linear_cross_entropy"
 
 # The smallest vocabulary block the automatic tiling uses before it also
 # splits the tokens (narrower blocks make skinny, slow matmuls).
-_MIN_VOCAB_BLOCK = 256
+_MIN_VOCAB_BLOCK = 64
+# A tile holds at most max(classes, tokens) x in_features / _TILE_SHARE
+# logits (and at least _MIN_TILE).
+_TILE_SHARE = 64
+_MIN_TILE = 1 << 14
 
 
 # --------------------------------------------------------------------------
@@ -92,10 +97,11 @@ class LinearCrossEntropyOptions:
             otherwise. Mixed precision needs a half input with
             ``mx.float32``. Default: ``None``.
         vocab_chunk_size (int, optional): MLX-only: classes per tile. With
-            ``None`` the tiling is automatic: tiles hold about
-            ``batch_chunk_size * C`` logits, as tall (all tokens) as
-            allowed, so the vocabulary is split when it is huge and the
-            token count small. Default: ``None``.
+            ``None`` the tiling is automatic: a tile holds about
+            ``max(C, N) * in_features / 64`` logits (at most torch's
+            ``batch_chunk_size * C``), over every token when that fits, in
+            blocks of classes (multiples of 64), so the weight gradient is
+            written block by block once. Default: ``None``.
 
     Example:
         >>> from mlx_losses import LinearCrossEntropyOptions
@@ -174,15 +180,32 @@ class LinearCrossEntropyOptions:
         """(tokens per tile, classes per tile) for the chunked kernel."""
         chunk = self._chunk_size(num_tokens, in_features, num_classes)
         n = max(num_tokens, 1)
+        c = max(num_classes, 1)
         if self.vocab_chunk_size is not None:
-            return chunk, min(self.vocab_chunk_size, max(num_classes, 1))
-        # The same logits budget as torch's (chunk, C) buffer, laid out as tall
-        # as possible: a vocabulary block over every token writes its slice of
-        # the weight gradient once, with no accumulation over token chunks.
-        budget = chunk * num_classes
-        vocab = max(budget // n, min(num_classes, _MIN_VOCAB_BLOCK), 1)
-        vocab = min(vocab, max(num_classes, 1))
-        tokens = min(n, max(1, budget // vocab))
+            return chunk, min(self.vocab_chunk_size, c)
+        # Logits per tile: 1/64 of the larger gradient the backward must
+        # make anyway (linear_weight's C x in_features or input's N x
+        # in_features), never more than torch's (chunk, C) buffer, and at
+        # least 16K (tiny problems run in a few tiles). MLX's CPU scheduler
+        # allocates ~100 operations ahead of the computation, so ~10 tiles
+        # (logits, their gradient and two (classes x in_features) blocks
+        # each) are in memory at once: at this size, a fraction of the
+        # weight gradient.
+        d = max(in_features, 1)
+        cap = min(max(c, n) * d // _TILE_SHARE, chunk * c)
+        cap = max(cap, _MIN_TILE)
+        # Tiles as tall as possible: a block of classes over every token
+        # writes its slice of the weight gradient once, with no accumulation
+        # over token chunks. Blocks of at least _MIN_VOCAB_BLOCK classes, in
+        # multiples of it (narrower blocks make skinny, slow matmuls).
+        vocab = max(cap // n, min(c, _MIN_VOCAB_BLOCK))
+        if vocab > _MIN_VOCAB_BLOCK:
+            vocab -= vocab % _MIN_VOCAB_BLOCK
+        vocab = min(vocab, c)
+        # all tokens in one tile while that is within 2x of the budget
+        # (one row of tiles needs no ordering between rows)
+        tokens = n if n * vocab <= 2 * cap else max(1, cap // vocab)
+        tokens = -(-n // -(-n // tokens))  # rows of equal height
         return tokens, vocab
 
     def _acc_dtype(self, dtype: mx.Dtype) -> mx.Dtype:
@@ -208,11 +231,35 @@ def _spans(n: int, size: int) -> List[Tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)] or [(0, 0)]
 
 
-def _after(x: mx.array, dep: Optional[List[mx.array]]) -> mx.array:
-    # Order the lazy graph: this tile's inputs wait for the previous tile's
+def _token(a: mx.array) -> mx.array:
+    # A one-element array read from `a`, to order tiles after `a` is
+    # written: `mx.depends` on `a` itself would share `a`'s buffer until the
+    # dependent tile runs, which stops the next in-place accumulation into
+    # `a` (and keeps every accumulator alive in between).
+    return mx.sum(a[(slice(0, 1),) * a.ndim]) if a.size else mx.zeros((), a.dtype)
+
+
+def _transposed(wj: mx.array) -> mx.array:
+    # A contiguous copy of a (classes x in_features) block, transposed: on
+    # MLX's CPU BLAS a matmul whose right operand is a transposed view runs
+    # 2-2.5x slower than on a contiguous one, and the copy is one block,
+    # never the whole weight.
+    return mx.contiguous(wj.T)
+
+
+def _after(xs: List[Optional[mx.array]], dep: Optional[List[mx.array]]) -> List[Optional[mx.array]]:
+    # Order the lazy graph: a tile's inputs wait for the previous tile's
     # results, so MLX evaluates tile by tile and frees each tile's logits
-    # before making the next (otherwise it may hold every tile at once).
-    return x if not dep else mx.depends(x, dep)
+    # before it makes the next (otherwise it may schedule every tile's
+    # matmul first and hold all the logits at once).
+    if not dep:
+        return xs
+    keep = [i for i, v in enumerate(xs) if v is not None]
+    out = mx.depends([xs[i] for i in keep], dep)
+    xs = list(xs)
+    for i, v in zip(keep, out):
+        xs[i] = v
+    return xs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +276,7 @@ class _Spec:
     soft: bool  # soft target Q: output sum_c Q_c z_c
 
 
+@functools.lru_cache(maxsize=64)
 def _kernel(spec: _Spec):
     """A custom function ``(x, w[, b][, t][, a][, q]) -> stats``.
 
@@ -252,8 +300,37 @@ def _kernel(spec: _Spec):
             q, k = args[k], k + 1
         return x, w, b, t, a, q
 
-    def tile_logits(xi, wj, bj):
-        return xi @ wj.T if bj is None else mx.addmm(bj, xi, wj.T)
+    def tile_logits(xi, wt, bj):
+        return xi @ wt if bj is None else mx.addmm(bj, xi, wt)
+
+    def target_logit(z, ti, j0):
+        # z[i, t_i - j0] where the target falls in this block, else 0: a
+        # gather of one logit per token instead of a (tokens x classes) mask.
+        rel = ti - j0
+        inside = (rel >= 0) & (rel < z.shape[1])
+        idx = mx.expand_dims(mx.clip(rel, 0, max(z.shape[1] - 1, 0)), 1)
+        return mx.where(inside, mx.take_along_axis(z, idx, axis=1)[:, 0], 0)
+
+    def logits_grad(z, lse, g_lse, *extra):
+        # d stats / d logits: softmax for the logsumexp, one-hot for the
+        # target logit, a (or 1) for the smoothing sum, q for the soft-target
+        # dot, each scaled by its cotangent. (Elementwise passes over a tile
+        # cost little next to its three matmuls; mx.compile here changed
+        # neither time nor memory on the CPU.)
+        extra = list(extra)
+        dz = _exp(z - mx.expand_dims(lse, 1)) * mx.expand_dims(g_lse, 1)
+        if spec.index:
+            ti, cols, g_t = extra[:3]
+            del extra[:3]
+            dz = dz + mx.where(mx.expand_dims(ti, 1) == cols, mx.expand_dims(g_t, 1), 0)
+        if spec.smooth:
+            g_s = mx.expand_dims(extra.pop(0), 1)
+            dz = dz + (g_s * extra.pop(0) if spec.class_weight else g_s)
+        if spec.soft:
+            qij, g_q = extra
+            g_q = mx.expand_dims(g_q, 1)
+            return dz + g_q * qij.astype(dz.dtype), (g_q * z).astype(qij.dtype)
+        return dz
 
     def forward(*args):
         x, w, b, t, a, q = unpack(args)
@@ -264,25 +341,32 @@ def _kernel(spec: _Spec):
         stats: List[List[Optional[mx.array]]] = [[None, None, None, None] for _ in rows]
         prev: Optional[List[mx.array]] = None
         for j0, j1 in _spans(c, spec.vocab):
-            wj = _after(w[j0:j1], prev).astype(acc)
             bj = b[j0:j1].astype(acc) if b is not None else None
             aj = a[j0:j1].astype(acc) if a is not None else None
-            cols = mx.arange(j0, j1)
+            wt = None
             for r, (i0, i1) in enumerate(rows):
-                z = tile_logits(_after(xa[i0:i1], prev), wj, bj)
+                xi, wj, ti, qij = _after([
+                    xa[i0:i1], w[j0:j1],
+                    t[i0:i1] if t is not None else None,
+                    q[i0:i1, j0:j1] if q is not None else None,
+                ], prev)
+                if wt is None:
+                    wt = _transposed(wj.astype(acc))
+                z = tile_logits(xi, wt, bj)
                 s = stats[r]
                 lse = _logsumexp(z)
                 s[0] = lse if s[0] is None else _logaddexp(s[0], lse)
                 if spec.index:
-                    hit = mx.expand_dims(t[i0:i1], 1) == cols
-                    zt = mx.sum(mx.where(hit, z, 0), axis=-1)
+                    zt = target_logit(z, ti, j0)
                     s[1] = zt if s[1] is None else s[1] + zt
                 if spec.smooth:
                     zs = z @ aj if aj is not None else mx.sum(z, axis=-1)
                     s[2] = zs if s[2] is None else s[2] + zs
                 if spec.soft:
-                    zq = mx.sum(q[i0:i1, j0:j1].astype(acc) * z, axis=-1)
+                    zq = mx.sum(qij.astype(acc) * z, axis=-1)
                     s[3] = zq if s[3] is None else s[3] + zq
+                # the per-token statistics are small: depending on them
+                # directly costs nothing
                 prev = [v for v in s if v is not None]
         outs = [mx.concatenate([s[0] for s in stats])]
         for k, on in ((1, spec.index), (2, spec.smooth), (3, spec.soft)):
@@ -299,6 +383,15 @@ def _kernel(spec: _Spec):
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         acc = spec.acc
         n, c = x.shape[0], w.shape[0]
+        zero_t = [mx.zeros_like(t)] if t is not None else []
+        if n == 0 or c == 0:
+            return tuple(
+                [mx.zeros_like(x), mx.zeros_like(w)]
+                + ([mx.zeros_like(b)] if b is not None else [])
+                + zero_t
+                + ([mx.zeros_like(a)] if a is not None else [])
+                + ([mx.zeros_like(q)] if q is not None else [])
+            )
         lse = outs[0]
         k = 1
         g_lse = cots[0].astype(acc)
@@ -311,69 +404,81 @@ def _kernel(spec: _Spec):
             g_q, k = cots[k].astype(acc), k + 1
         xa = x.astype(acc)
         rows = _spans(n, spec.tokens)
-        dx_rows: List[Optional[mx.array]] = [None for _ in rows]
-        dw_blocks, db_blocks, da_blocks = [], [], []
-        dq_blocks: List[List[mx.array]] = []
+        blocks = _spans(c, spec.vocab)
+        one_row, one_block = len(rows) == 1, len(blocks) == 1
+        # Block by block over the classes. Each block's weight gradient is
+        # summed over the token rows by addmm and then written once into the
+        # one full-size `dw` (a slice update, done in place: nothing else
+        # reads `dw`); each row's input gradient is summed over the blocks
+        # by addmm (in place too). So the weight gradient exists once, not
+        # as blocks plus their concatenation.
+        dx_rows: List[Optional[mx.array]] = [None] * len(rows)
+        dw = None if one_block else mx.zeros(w.shape, w.dtype)
+        dq = None if (q is None or (one_row and one_block)) else mx.zeros(q.shape, q.dtype)
+        db_blocks, da_blocks = [], []
         prev: Optional[List[mx.array]] = None
-        for j0, j1 in _spans(c, spec.vocab):
-            wj = _after(w[j0:j1], prev).astype(acc)
+        for j0, j1 in blocks:
             bj = b[j0:j1].astype(acc) if b is not None else None
             aj = a[j0:j1].astype(acc) if a is not None else None
-            cols = mx.arange(j0, j1)
+            cols = mx.arange(j0, j1, dtype=t.dtype) if t is not None else None
+            wj = w[j0:j1].astype(acc)
+            wt = _transposed(wj)
             dwj = dbj = daj = None
-            dq_row: List[mx.array] = []
             for r, (i0, i1) in enumerate(rows):
-                xi = _after(xa[i0:i1], prev)
-                z = tile_logits(xi, wj, bj)
-                # d stats / d logits: softmax for the logsumexp, one-hot for
-                # the target logit, a (or 1) for the smoothing sum, q for the
-                # soft-target dot, each scaled by its cotangent.
-                dz = _exp(z - mx.expand_dims(lse[i0:i1], 1)) * mx.expand_dims(g_lse[i0:i1], 1)
+                xi, ti, qij = _after([
+                    xa[i0:i1],
+                    t[i0:i1] if t is not None else None,
+                    q[i0:i1, j0:j1] if q is not None else None,
+                ], prev)
+                z = tile_logits(xi, wt, bj)
+                extra: List[mx.array] = []
                 if spec.index:
-                    hit = mx.expand_dims(t[i0:i1], 1) == cols
-                    dz = dz + mx.where(hit, mx.expand_dims(g_t[i0:i1], 1), 0)
+                    extra += [ti, cols, g_t[i0:i1]]
                 if spec.smooth:
-                    gs = mx.expand_dims(g_s[i0:i1], 1)
-                    dz = dz + (gs * aj if aj is not None else gs)
-                    if aj is not None:
-                        da = mx.sum(gs * z, axis=0)
+                    extra.append(g_s[i0:i1])
+                    if spec.class_weight:
+                        extra.append(aj)
+                        da = g_s[i0:i1] @ z
                         daj = da if daj is None else daj + da
                 if spec.soft:
-                    gq = mx.expand_dims(g_q[i0:i1], 1)
-                    dz = dz + gq * q[i0:i1, j0:j1].astype(acc)
-                    dq_row.append((gq * z).astype(q.dtype))
-                dxi = dz @ wj
-                dx_rows[r] = dxi if dx_rows[r] is None else dx_rows[r] + dxi
-                dw = dz.T @ xi
-                dwj = dw if dwj is None else dwj + dw
+                    extra += [qij, g_q[i0:i1]]
+                dz = logits_grad(z, lse[i0:i1], g_lse[i0:i1], *extra)
+                if spec.soft:
+                    dz, dqij = dz
+                    if dq is None:
+                        dq = dqij
+                    else:
+                        dq[i0:i1, j0:j1] = dqij
+                # dx += dz @ wj and dwj += dz.T @ xi, accumulated by addmm
+                dxr = dx_rows[r]
+                dx_rows[r] = dz @ wj if dxr is None else mx.addmm(dxr, dz, wj)
+                dwj = dz.T @ xi if dwj is None else mx.addmm(dwj, dz.T, xi)
                 if b is not None:
                     dbi = mx.sum(dz, axis=0)
                     dbj = dbi if dbj is None else dbj + dbi
-                prev = [dx_rows[r], dwj]
-            dw_blocks.append(dwj.astype(w.dtype))
+                if not one_row:
+                    # rows of tiles: keep the row and block accumulators in
+                    # step (otherwise MLX may run one ahead and hold every
+                    # tile's gradient for the other). One row needs nothing.
+                    prev = [_token(v) for v in (dx_rows[r], dwj, dbj, daj) if v is not None]
+            dwj = dwj.astype(w.dtype)
+            if dw is None:
+                dw = dwj
+            else:
+                dw[j0:j1] = dwj
             if b is not None:
                 db_blocks.append(dbj.astype(b.dtype))
             if a is not None:
                 da_blocks.append(daj.astype(a.dtype))
-            if spec.soft:
-                dq_blocks.append(dq_row)
-        grads = [
-            mx.concatenate(dx_rows).astype(x.dtype) if n else mx.zeros_like(x),
-            mx.concatenate(dw_blocks) if n else mx.zeros_like(w),
-        ]
+        dx = dx_rows[0] if one_row else mx.concatenate(dx_rows)
+        grads = [dx.astype(x.dtype), dw]
         if b is not None:
-            grads.append(mx.concatenate(db_blocks) if n else mx.zeros_like(b))
-        if t is not None:
-            grads.append(mx.zeros_like(t))
+            grads.append(mx.concatenate(db_blocks))
+        grads += zero_t
         if a is not None:
-            grads.append(mx.concatenate(da_blocks) if n else mx.zeros_like(a))
+            grads.append(mx.concatenate(da_blocks))
         if q is not None:
-            if n:
-                cols_blocks = [mx.concatenate([blk[r] for blk in dq_blocks], axis=1)
-                               for r in range(len(rows))]
-                grads.append(mx.concatenate(cols_blocks, axis=0))
-            else:
-                grads.append(mx.zeros_like(q))
+            grads.append(dq)
         return tuple(grads)
 
     return fn
