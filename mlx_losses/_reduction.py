@@ -29,6 +29,7 @@ __all__ = [
     "legacy_get_string",
     "resolve_reduction",
     "accurate_sum",
+    "accurate_sum_nograd",
     "accurate_mean",
     "apply_reduction",
     "weighted_mean",
@@ -108,16 +109,25 @@ def acc_dtype(dtype: mx.Dtype) -> mx.Dtype:
 def _sum_all(x: mx.array) -> mx.array:
     # Reduce a moderate last axis first, then the rest; split a long run into
     # blocks so no single accumulation runs longer than _BLOCK.
-    while x.ndim > 1 or x.size > _BLOCK:
+    #
+    # Every graph node costs a few microseconds to schedule at eval time,
+    # which dominates at small sizes: no reshape of an array that is already
+    # flat, and the last two levels as sum(sum(x, -1, keepdims=True)) (the
+    # same two runs of additions as summing a (k,) vector, one squeeze fewer).
+    while True:
+        if x.ndim == 0 or (x.ndim == 1 and x.size <= _BLOCK):
+            return mx.sum(x)
         if x.ndim > 1 and x.shape[-1] <= _BLOCK:
+            if x.ndim == 2 and x.shape[0] <= _BLOCK:
+                return mx.sum(mx.sum(x, axis=-1, keepdims=True))
             x = mx.sum(x, axis=-1)
             continue
-        x = x.reshape(-1)
+        if x.ndim != 1:
+            x = x.reshape(-1)
         pad = (-x.size) % _BLOCK
         if pad:
             x = mx.pad(x, (0, pad))
-        x = mx.sum(x.reshape(-1, _BLOCK), axis=-1)
-    return mx.sum(x)
+        x = x.reshape(-1, _BLOCK)
 
 
 def _normalize_axes(x: mx.array, axis) -> tuple:
@@ -182,6 +192,18 @@ def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
         return (mx.broadcast_to(c, x.shape),)
 
     return summed(x)
+
+
+def accurate_sum_nograd(x: mx.array) -> mx.array:
+    """The whole-array :func:`accurate_sum` without its custom VJP.
+
+    For the forward of an ``mx.custom_function`` whose own VJP covers the
+    sum: the inner custom function would add graph nodes (and Python work)
+    on every call and its VJP would never run.
+    """
+    if mx.issubdtype(x.dtype, mx.floating):
+        x = x.astype(acc_dtype(x.dtype))
+    return _sum_all(x)
 
 
 def accurate_mean(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:

@@ -213,16 +213,26 @@ def _is_tracing_error(err: BaseException) -> bool:
     return "[eval]" in str(err)
 
 
-def run_value_check(check: Callable[[], None]) -> None:
-    """Run a check that reads values, unless switched off or under a trace."""
+def run_value_check(check: Callable[[], Any]) -> Any:
+    """Run a check that reads values, unless switched off or under a trace.
+
+    Returns what ``check`` returns, or None when it did not run."""
     if not value_checks_enabled():
-        return
+        return None
     try:
-        check()
+        return check()
     except ValueError as err:
         if _is_tracing_error(err) and not isinstance(err, (ShapeError, ValueCheckError)):
-            return
+            return None
         raise
+
+
+def _min_max(x: mx.array) -> tuple:
+    """``(min, max)`` of ``x`` as Python ints, from one ``mx.eval``."""
+    lo = mx.min(x, keepdims=True)
+    hi = mx.max(x, keepdims=True)
+    mx.eval(lo, hi)
+    return int(lo.item()), int(hi.item())
 
 
 def check_index_range(
@@ -232,19 +242,24 @@ def check_index_range(
     num_classes: int,
     *,
     ignore_index: int | None = None,
-) -> None:
-    """Every class index (except ``ignore_index``) lies in [0, num_classes)."""
+) -> bool:
+    """Every class index (except ``ignore_index``) lies in [0, num_classes).
 
-    def check() -> None:
+    Returns True when the check ran and found every index in range and none
+    equal to ``ignore_index`` (a kernel may then skip its masks), else False.
+    """
+
+    def check() -> bool:
         if target.size == 0:
-            return
-        t = target
-        if ignore_index is not None:
-            t = mx.where(t == ignore_index, 0, t)
-        lo = mx.min(t)
-        hi = mx.max(t)
-        mx.eval(lo, hi)
-        lo_v, hi_v = int(lo.item()), int(hi.item())
+            return False
+        # One eval of two reductions (keepdims: no extra squeeze nodes); the
+        # ignore_index masking runs only when the minimum or maximum could be
+        # an ignored entry (each graph node costs microseconds to schedule).
+        lo_v, hi_v = _min_max(target)
+        # ignore_index outside the raw [lo, hi]: no entry is ignored
+        none_ignored = ignore_index is None or not lo_v <= ignore_index <= hi_v
+        if ignore_index is not None and (lo_v == ignore_index or hi_v == ignore_index):
+            lo_v, hi_v = _min_max(mx.where(target == ignore_index, 0, target))
         if lo_v < 0 or hi_v >= num_classes:
             bad = lo_v if lo_v < 0 else hi_v
             extra = f" (or {ignore_index}, the ignore_index)" if ignore_index is not None else ""
@@ -256,8 +271,9 @@ def check_index_range(
                     f"{bad}: Target {bad} is out of bounds",
                 )
             )
+        return none_ignored
 
-    run_value_check(check)
+    return bool(run_value_check(check))
 
 
 def check_values_in(

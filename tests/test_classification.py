@@ -342,6 +342,44 @@ def test_out_of_range_index_is_nan_when_unchecked_never_a_read():
     assert math.isnan(out_c[1].item())
 
 
+@pytest.mark.parametrize("fn, eps", [("cross_entropy", 0.0), ("cross_entropy", 0.1), ("nll_loss", 0.0)])
+@pytest.mark.parametrize("with_weight", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_checked_targets_skip_the_masks_with_the_same_bits(fn, eps, with_weight, reduction, monkeypatch):
+    # When the eager value check proves every target in range and none
+    # ignored, the kernels build no masks (fewer graph nodes per call); the
+    # values and gradients are bit for bit those of the masked path.
+    x, t = _logits((7, 5)), _targets((7,), 5)
+    kw = dict(reduction=reduction, weight=_weight(5) if with_weight else None)
+    if eps:
+        kw["label_smoothing"] = eps
+    f = getattr(F, fn)
+    cot = _logits((7,) if reduction == "none" else (), seed=5)
+    run = lambda: mx.vjp(lambda a: f(a, t, **kw), [x], [cot])  # noqa: E731
+    seen = []
+    masks = K._target_masks
+    monkeypatch.setattr(K, "_target_masks", lambda t_, C, ii: seen.append(ii) or masks(t_, C, ii))
+    (fast,), (g_fast,) = run()
+    assert seen and all(ii is None for ii in seen)  # the fast path was taken
+    seen.clear()
+    with mlx_losses.value_checks(False):
+        (slow,), (g_slow,) = run()
+    assert seen and all(ii == -100 for ii in seen)
+    assert fast.dtype == slow.dtype and fast.shape == slow.shape
+    assert mx.array_equal(fast, slow).item() and mx.array_equal(g_fast, g_slow).item()
+
+
+def test_ignore_index_inside_the_class_range_still_ignores():
+    # ignore_index=0 with a 0 target: the check cannot skip the masks.
+    x, t = _logits((4, 3)), mx.array([0, 1, 2, 0])
+    for f in (F.cross_entropy, F.nll_loss):
+        out = f(x, t, ignore_index=0, reduction="none")
+        assert out[0].item() == 0.0 and out[3].item() == 0.0 and out[1].item() != 0.0
+        with mlx_losses.value_checks(False):
+            ref = f(x, t, ignore_index=0)
+        assert mx.array_equal(f(x, t, ignore_index=0), ref).item()
+
+
 # --------------------------------------------------------------------------
 # nll_loss
 
@@ -443,6 +481,24 @@ def test_bce_value_checks_can_be_switched_off_and_skip_under_compile():
     with mlx_losses.value_checks(False):
         F.binary_cross_entropy(x, y)
     mx.eval(mx.compile(lambda a, b: F.binary_cross_entropy(a, b))(x, y))
+
+
+def test_bce_value_check_names_input_first_and_rejects_nan_and_inf():
+    ok = mx.array([0.0, 0.5, 1.0])
+    for bad in ([0.5, float("nan")], [float("nan"), 0.5], [0.5, float("inf")], [-1e-30, 0.5],
+                [0.5, 1.0000001]):
+        b = mx.array(bad)
+        with pytest.raises(ValueError, match=r"`input` must hold probabilities in \[0, 1\]"):
+            F.binary_cross_entropy(b, ok[:2])
+        with pytest.raises(ValueError, match=r"`target` must hold probabilities in \[0, 1\]"):
+            F.binary_cross_entropy(ok[:2], b)
+        with pytest.raises(ValueError, match="all elements of input should be between 0 and 1"):
+            F.binary_cross_entropy(b, b)  # both bad: the input is named, as before
+    for dt in (mx.float16, mx.bfloat16, mx.float64):
+        with pytest.raises(ValueError, match="`input`"):
+            F.binary_cross_entropy(mx.array([0.5, float("nan")], dtype=dt), ok[:2].astype(dt))
+    F.binary_cross_entropy(mx.array([-0.0, 1.0]), mx.array([1.0, 0.0]))  # -0.0 is in [0, 1]
+    F.binary_cross_entropy(mx.zeros((0,)), mx.zeros((0,)), reduction="sum")
 
 
 @pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])

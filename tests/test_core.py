@@ -159,6 +159,37 @@ def test_accurate_sum_small_shapes_and_empties():
     assert R.accurate_sum(mx.arange(5)).dtype == mx.arange(5).dtype
 
 
+def _sum_all_reference(x):
+    # the blocked whole-array sum as first written (one level at a time)
+    while x.ndim > 1 or x.size > R._BLOCK:
+        if x.ndim > 1 and x.shape[-1] <= R._BLOCK:
+            x = mx.sum(x, axis=-1)
+            continue
+        x = x.reshape(-1)
+        pad = (-x.size) % R._BLOCK
+        if pad:
+            x = mx.pad(x, (0, pad))
+        x = mx.sum(x.reshape(-1, R._BLOCK), axis=-1)
+    return mx.sum(x)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(), (7,), (4096,), (4097,), (16384,), (16385,), (16, 1000), (4097, 3), (3, 5, 7000),
+     (2, 5000), (4096 * 4097 + 3,), (0,), (0, 5), (5, 0), (3, 1)],
+)
+def test_whole_array_sum_adds_in_the_reference_order(shape):
+    # _sum_all builds fewer graph nodes than the level-by-level loop (per-call
+    # overhead at small sizes); the runs of additions, so the bits, are the same.
+    x = mx.random.normal(shape, key=mx.random.key(0)) * 10
+    assert R._sum_all(x).shape == ()
+    assert mx.array_equal(R._sum_all(x), _sum_all_reference(x)).item()
+    assert mx.array_equal(R.accurate_sum_nograd(x), _sum_all_reference(x)).item()
+    h = x.astype(mx.bfloat16)
+    assert R.accurate_sum_nograd(h).dtype == mx.float32
+    assert mx.array_equal(R.accurate_sum_nograd(h), _sum_all_reference(h.astype(mx.float32))).item()
+
+
 def test_apply_reduction_keeps_the_loss_dtype():
     x = mx.array([1.0, 2.0, 4.0], dtype=mx.float16)
     assert R.apply_reduction(x, "none") is x
@@ -259,6 +290,29 @@ def test_index_range_check_eager_message_and_ignore_index():
     with pytest.raises(V.ValueCheckError, match="got -1"):
         _index_check(mx.array([0, -1]))
     _index_check(mx.array([0, -100, 2]))  # ignore_index is allowed
+
+
+def test_index_range_check_reports_whether_every_target_is_plainly_in_range():
+    # True lets a kernel skip its masks: only when the check ran, every index
+    # is in [0, C) and none is the ignore_index.
+    check = lambda t, ii=-100: V.check_index_range("f", "target", t, 3, ignore_index=ii)  # noqa: E731
+    assert check(mx.array([0, 2, 1])) is True
+    assert check(mx.array([0, 2, 1]), None) is True
+    assert check(mx.array([0, -100, 2])) is False  # an ignored entry
+    assert check(mx.array([0, 1, 2]), 1) is False  # ignore_index inside [0, C), present
+    assert check(mx.array([0, 2, 2]), 1) is False  # inside the [min, max] of the targets
+    assert check(mx.array([0, 0]), 2) is True  # in [0, C) but above every target
+    assert check(mx.array([], dtype=mx.int32)) is False
+    with mlx_losses.value_checks(False):
+        assert check(mx.array([0, 2, 1])) is False  # did not run
+    # the bad value named is the same whether or not ignored entries sit at an end
+    for t, bad in (([-100, 5, 1], 5), ([-100, -7, 1], -7), ([-7, -100, 1], -7),
+                   ([9, -100, 1], 9), ([-100, -100], None), ([-200, -100, 4], -200)):
+        if bad is None:
+            assert check(mx.array(t)) is False
+            continue
+        with pytest.raises(V.ValueCheckError, match=rf"got {bad}: Target {bad} is out of bounds"):
+            check(mx.array(t))
 
 
 def test_values_in_check():

@@ -275,6 +275,53 @@ def test_out_of_range_targets_raise_in_eager_mode():
         F.multilabel_margin_loss(x, mx.array([[0, -1, 9, 0], [1, -1, 0, 0], [2, -1, 0, 0]]))
 
 
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("case", ["mm_p1", "mm_p2_weight", "mlm"])
+def test_checked_targets_skip_the_masks_with_the_same_bits(case, reduction):
+    # In eager mode with the value check on, targets proven in range let the
+    # kernels skip their range masks (fewer graph nodes per call); with the
+    # check off the masked path runs. Same values and gradients, bit for bit.
+    x = _x((6, 5), scale=2.0)
+    if case == "mlm":
+        t, _ = _labels(6, 5)
+        f = lambda a: F.multilabel_margin_loss(a, t, reduction=reduction)  # noqa: E731
+    else:
+        t = mx.array([0, 4, 2, 2, 1, 3])
+        kw = dict(p=2, weight=mx.array([0.5, 1.0, 2.0, 1.5, 0.25])) if case == "mm_p2_weight" else {}
+        f = lambda a: F.multi_margin_loss(a, t, reduction=reduction, **kw)  # noqa: E731
+    cot = _x((6,) if reduction == "none" else (), seed=7)
+    (fast,), (g_fast,) = mx.vjp(f, [x], [cot])
+    with mlx_losses.value_checks(False):
+        (slow,), (g_slow,) = mx.vjp(f, [x], [cot])
+    assert fast.dtype == slow.dtype and fast.shape == slow.shape
+    assert mx.array_equal(fast, slow).item() and mx.array_equal(g_fast, g_slow).item()
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float16, mx.bfloat16, mx.float64])
+def test_clamp_min0_is_torch_clamp_min_in_value_sign_and_gradient(dtype):
+    # _clamp_min0 is one mx.maximum(0, v) (few graph nodes under mx.grad);
+    # it must equal the explicit where-form of torch's clamp_min(v, 0): NaN
+    # propagates, -0.0 is kept, the gradient passes at the tie and not at NaN.
+    from mlx_losses.losses.margin import _clamp_min0
+
+    def where_form(v):
+        return mx.where(v >= 0, v, mx.stop_gradient(mx.where(v < 0, 0, v)))
+
+    inf, nan = float("inf"), float("nan")
+    v = mx.array([-2.0, -0.0, 0.0, 1e-30, 3.0, nan, inf, -inf, -1e-30], dtype=dtype)
+    cot = mx.arange(1, 10).astype(dtype)
+    with mx.stream(mx.cpu):
+        a, b = _clamp_min0(v), where_form(v)
+        ga = mx.grad(lambda u: mx.sum(_clamp_min0(u) * cot))(v)
+        gb = mx.grad(lambda u: mx.sum(where_form(u) * cot))(v)
+    assert a.dtype == b.dtype == dtype
+    assert mx.array_equal(a, b, equal_nan=True).item()
+    assert np.array_equal(np.signbit(np.array(a.astype(mx.float32))),
+                          np.signbit(np.array(b.astype(mx.float32))))
+    assert mx.array_equal(ga, gb, equal_nan=True).item()
+    assert ga.tolist()[1:3] == [2.0, 3.0] and ga.tolist()[5] == 0.0  # tie passes, NaN does not
+
+
 def test_out_of_range_targets_give_nan_rows_when_unchecked():
     x = _x((3, 4))
     bad_mm = mx.array([0, 4, 1])

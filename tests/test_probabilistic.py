@@ -244,6 +244,18 @@ def test_gaussian_negative_var_check_and_switch():
     assert np.array_equal(out, clamped)
 
 
+def test_gaussian_var_check_with_nan_entries():
+    # A NaN variance alone passes (NaN loss, as in torch); a negative entry
+    # beside a NaN is still rejected, wherever the NaN sits.
+    x, y, _ = _gxyv((4,))
+    nan = float("nan")
+    assert math.isnan(F.gaussian_nll_loss(x, y, mx.array([1.0, nan, 2.0, 0.5])).item())
+    for var in ([nan, -1.0, 2.0, 0.5], [1.0, 2.0, -1.0, nan], [-0.25, nan, nan, nan]):
+        with pytest.raises(ValueCheckError, match="var has negative entry/entries"):
+            F.gaussian_nll_loss(x, y, mx.array(var))
+    F.gaussian_nll_loss(x, y, mx.array([0.0, -0.0, 1.0, 2.0]))  # -0.0 is not negative
+
+
 # ---------------------------------------------------------------- all three
 
 

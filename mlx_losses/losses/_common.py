@@ -12,7 +12,10 @@ import mlx.core as mx
 from .._reduction import acc_dtype
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
-__all__ = ["exp", "logsumexp", "logaddexp", "promote_types", "result_dtype", "upcast", "broadcast_pair"]
+__all__ = [
+    "exp", "logsumexp", "logaddexp", "promote_types", "result_dtype", "upcast",
+    "check_pair", "broadcast_pair",
+]
 
 
 @functools.lru_cache(maxsize=None)
@@ -38,14 +41,14 @@ def upcast(x: mx.array, dtype: mx.Dtype) -> mx.array:
     return x.astype(acc_dtype(dtype))
 
 
-def broadcast_pair(
+def check_pair(
     fn: str, input: mx.array, target: mx.array, *, warn: bool = True
-) -> Tuple[mx.array, mx.array, mx.Dtype]:
-    """Check floating input/target, warn as torch on differing sizes,
-    broadcast, and return both in the accumulation dtype plus the output dtype."""
+) -> Tuple[Tuple[int, ...], mx.Dtype]:
+    """:func:`broadcast_pair`'s checks and warning, without building arrays:
+    returns the broadcast shape and the output dtype."""
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
-    if warn and tuple(input.shape) != tuple(target.shape):
+    if warn and input.shape != target.shape:
         warnings.warn(
             f"Using a target size ({fmt_shape(target.shape)}) that is different to the input "
             f"size ({fmt_shape(input.shape)}). This will likely lead to incorrect results due "
@@ -54,7 +57,15 @@ def broadcast_pair(
             stacklevel=user_stacklevel(),
         )
     shape = broadcast_shapes(fn, ("input", "target"), input, target)
-    out = result_dtype(input, target)
+    return shape, result_dtype(input, target)
+
+
+def broadcast_pair(
+    fn: str, input: mx.array, target: mx.array, *, warn: bool = True
+) -> Tuple[mx.array, mx.array, mx.Dtype]:
+    """Check floating input/target, warn as torch on differing sizes,
+    broadcast, and return both in the accumulation dtype plus the output dtype."""
+    shape, out = check_pair(fn, input, target, warn=warn)
     x = mx.broadcast_to(upcast(input, out), shape)
     y = mx.broadcast_to(upcast(target, out), shape)
     return x, y, out

@@ -21,6 +21,8 @@ from .._reduction import (
     accurate_sum,
     acc_dtype,
     apply_reduction,
+    global_sum,
+    mean_from_sum,
     resolve_reduction,
     weighted_mean,
 )
@@ -164,8 +166,16 @@ def _c(value: float, dtype: mx.Dtype) -> mx.array:
     return mx.array(value, dtype=dtype)
 
 
-def _target_masks(t: mx.array, C: int, ignore_index: int):
-    """(ignored, out of range and not ignored, safe index in [0, C) as int32)."""
+def _target_masks(t: mx.array, C: int, ignore_index: Optional[int]):
+    """(ignored, out of range and not ignored, safe index in [0, C) as int32).
+
+    ``ignore_index=None`` means the eager value check proved every target in
+    [0, C) and none ignored: both masks are None and the index is ``t``
+    itself. (Each mask op is a graph node, a few microseconds each at eval:
+    most of the time of a small batch.)
+    """
+    if ignore_index is None:
+        return None, None, t.astype(mx.int32)
     ignored = t == ignore_index
     in_range = (t >= 0) & (t < C)
     safe = mx.where(in_range, t, 0).astype(mx.int32)
@@ -177,8 +187,11 @@ def _target_masks(t: mx.array, C: int, ignore_index: int):
 
 
 @functools.lru_cache(maxsize=None)
-def _ce_index_fn(ignore_index: int, smoothing: float, weighted: bool):
+def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
     """The per-row cross-entropy of (M, C) logits and (M,) class indices.
+
+    ``ignore_index=None``: the targets are known to be in range and none
+    ignored (see :func:`_target_masks`), so no masks are built.
 
     Per row (``w`` = class weights, ones without; ``W = sum(w)``;
     ``lse`` = log-sum-exp; rows whose target is ``ignore_index`` give 0,
@@ -225,14 +238,17 @@ def _ce_index_fn(ignore_index: int, smoothing: float, weighted: bool):
             else:
                 sx, W = mx.sum(xc, axis=-1), _c(C, dt)
             loss = loss + _c(eps / C, dt) * (W * lse - sx)
-        loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
+        if ignored is not None:
+            loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
         return loss, p
 
     def backward(x, t, w, g, p):
         C = x.shape[-1]
         ignored, bad, safe = _target_masks(t, C, ignore_index)
         dt = p.dtype
-        g = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), g.astype(dt)))
+        g = g.astype(dt)
+        if ignored is not None:
+            g = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), g))
         if w is not None:
             wt = mx.take(w, safe)
             b = g * (_c(1.0 - eps, dt) * wt)
@@ -308,8 +324,11 @@ def _ce_index_fused(x2, t1, w, ignore_index):
     return mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
 
 
-def _ce_rows(x2, t1, w, ignore_index, label_smoothing):
-    """Unreduced per-row loss (accumulation dtype) of (M, C) logits."""
+def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False):
+    """Unreduced per-row loss (accumulation dtype) of (M, C) logits.
+
+    ``checked``: the eager value check found every target in range and none
+    ignored (no masks needed)."""
     M, C = x2.shape
     if x2.size == 0:
         # No logits to read: an ignored row is 0, any other row has no
@@ -319,13 +338,15 @@ def _ce_rows(x2, t1, w, ignore_index, label_smoothing):
         return mx.where(ignored, 0.0, fill).astype(acc_dtype(x2.dtype))
     if _use_fused(x2, label_smoothing):
         return _ce_index_fused(x2, t1, w, ignore_index)
-    fn = _ce_index_fn(ignore_index, float(label_smoothing), w is not None)
+    fn = _ce_index_fn(None if checked else ignore_index, float(label_smoothing), w is not None)
     return (fn(x2, t1) if w is None else fn(x2, t1, w))[0]
 
 
-def _class_weights_of(t1, w, ignore_index, dtype):
+def _class_weights_of(t1, w, ignore_index, dtype, checked=False):
     """Each row's weight in the 'mean' denominator: w[t] (1 without weight),
-    0 where ignored."""
+    0 where ignored. ``checked``: every target in range, none ignored."""
+    if checked and w is not None:
+        return mx.take(w, t1.astype(mx.int32)).astype(dtype)
     ignored = t1 == ignore_index
     if w is None:
         return mx.logical_not(ignored).astype(dtype)
@@ -334,14 +355,19 @@ def _class_weights_of(t1, w, ignore_index, dtype):
     return mx.where(ignored, 0.0, mx.take(w, safe)).astype(dtype)
 
 
-def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype):
+def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype, checked=False):
     if reduction == "none":
         return loss.reshape(out_shape).astype(out_dtype)
     if reduction == "sum":
         return apply_reduction(loss, "sum").astype(out_dtype)
+    if checked and w is None:
+        # every row counted with weight 1: the same division by the row
+        # count as the weighted mean below (the count is > 0 here)
+        return mean_from_sum(global_sum(accurate_sum(loss)), loss.size).astype(out_dtype)
     # torch's weighted mean: sum over the summed weights of the counted
     # targets; everything ignored (or an empty batch) is 0 / 0 = NaN.
-    return weighted_mean(loss, _class_weights_of(t1, w, ignore_index, loss.dtype), out_dtype)
+    return weighted_mean(loss, _class_weights_of(t1, w, ignore_index, loss.dtype, checked),
+                         out_dtype)
 
 
 def cross_entropy(
@@ -440,12 +466,12 @@ def cross_entropy(
 
     C, out_shape = _index_layout(fn, input, target)
     target = _as_index(target)
-    check_index_range(fn, "target", target, C, ignore_index=ignore_index)
+    checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
     x2, t1 = _rows(input, target)
     # class weights are not differentiated (as in torch)
     w = mx.stop_gradient(upcast(weight, input.dtype)) if weight is not None else None
-    loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing)
-    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, input.dtype)
+    loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked)
+    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, input.dtype, checked)
 
 
 def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps):
@@ -548,13 +574,13 @@ def nll_loss(
     C, out_shape = _index_layout(fn, input, target)
     weight = _check_class_weight(fn, weight, C)
     target = _as_index(target)
-    check_index_range(fn, "target", target, C, ignore_index=ignore_index)
+    checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
 
     x = input.reshape(1, -1) if input.ndim == 1 else input
     t = target.reshape(1) if input.ndim == 1 else target
     acc = acc_dtype(input.dtype)
     w = mx.stop_gradient(weight).astype(acc) if weight is not None else None
-    ignored, bad, safe = _target_masks(t, C, ignore_index)
+    ignored, bad, safe = _target_masks(t, C, None if checked else ignore_index)
     if x.size == 0:
         loss = mx.where(ignored, 0.0, 0.0 if C > 0 else float("nan")).astype(acc)
     else:
@@ -562,12 +588,9 @@ def nll_loss(
         # gather, so half inputs cost no full-size copy
         xt = mx.take_along_axis(x, mx.expand_dims(safe, 1), axis=1).squeeze(1).astype(acc)
         loss = -xt if w is None else -(mx.take(w, safe) * xt)
-        loss = mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
-    if reduction == "none":
-        return loss.reshape(out_shape).astype(input.dtype)
-    if reduction == "sum":
-        return apply_reduction(loss, "sum").astype(input.dtype)
-    return weighted_mean(loss, _class_weights_of(t, w, ignore_index, loss.dtype), input.dtype)
+        if ignored is not None:
+            loss = mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
+    return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked)
 
 
 # --------------------------------------------------------------------------
@@ -629,18 +652,33 @@ def _check_same_size(fn: str, input: mx.array, target: mx.array, torch_phrase: s
         )
 
 
-def _check_unit_interval(fn: str, name: str, x: mx.array) -> None:
-    """Every value in [0, 1]; NaN fails, as in torch."""
+def _check_unit_interval(fn: str, **arrays: mx.array) -> None:
+    """Every value of each array in [0, 1]; NaN fails, as in torch. The
+    arrays are checked in the order given, from one ``mx.eval``."""
 
     def check() -> None:
-        if x.size == 0:
-            return
-        ok = mx.all((x >= 0) & (x <= 1))
-        if not bool(ok.item()):
-            raise ValueCheckError(
-                message(fn, name, "hold probabilities in [0, 1]",
-                        f"values outside it: all elements of {name} should be between 0 and 1")
-            )
+        # One eval for all the arrays, keepdims (no squeeze nodes). float32 /
+        # float64: min >= 0 and max <= 1 (MLX's min / max propagate NaN, and
+        # NaN compares False: NaN fails), two reductions and no full-size
+        # temporaries. MLX's CPU min / max of float16 / bfloat16 are slower
+        # than its comparisons: those test every element.
+        tests = {}
+        for name, x in arrays.items():
+            if not x.size:
+                continue
+            if x.dtype in (mx.float16, mx.bfloat16):
+                tests[name] = (mx.all((x >= 0) & (x <= 1), keepdims=True),)
+            else:
+                tests[name] = (mx.min(x, keepdims=True), mx.max(x, keepdims=True))
+        if tests:
+            mx.eval(*tests.values())
+        for name, t in tests.items():
+            ok = bool(t[0].item()) if len(t) == 1 else (t[0].item() >= 0 and t[1].item() <= 1)
+            if not ok:
+                raise ValueCheckError(
+                    message(fn, name, "hold probabilities in [0, 1]",
+                            f"values outside it: all elements of {name} should be between 0 and 1")
+                )
 
     run_value_check(check)
 
@@ -699,8 +737,7 @@ def binary_cross_entropy(
                      "Using a target size that is different to the input size is deprecated")
     if weight is not None:
         _check_weight_broadcast(fn, "weight", weight, input)
-    _check_unit_interval(fn, "input", input)
-    _check_unit_interval(fn, "target", target)
+    _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
     loss = _bce(upcast(input, out), upcast(target, out))
     if weight is not None:

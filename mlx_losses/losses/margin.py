@@ -33,6 +33,7 @@ from .._validation import (
     check_number,
     dtype_name,
     fmt_shape,
+    _min_max,
     message,
     run_value_check,
 )
@@ -55,9 +56,14 @@ __all__ = [
 def _clamp_min0(v: mx.array) -> mx.array:
     """``torch.clamp_min(v, 0)``: NaN propagates, and the gradient passes
     where ``v >= 0`` (so at the tie ``v == 0``) and nowhere else."""
-    # The second branch only carries NaN through (v < 0 gives 0); it is
-    # stopped so that a NaN ``v`` gets torch's zero gradient.
-    return mx.where(v >= 0, v, mx.stop_gradient(mx.where(v < 0, 0, v)))
+    # MLX's maximum(0, v) is exactly that: the value propagates NaN (and
+    # keeps v = -0.0), and its VJP w.r.t. the second operand is masked by
+    # 0 <= v (tie passes, NaN gets 0). One op instead of the five of
+    # where(v >= 0, v, stop_gradient(where(v < 0, 0, v))): under mx.grad a
+    # compiled kernel runs op by op, and each op is a graph node (a few
+    # microseconds each, most of the time at small sizes). Tested against
+    # that where-form, value and gradient, in tests/test_margin.py.
+    return mx.maximum(0, v)
 
 
 def _relu_gt(v: mx.array) -> mx.array:
@@ -469,12 +475,10 @@ def multilabel_margin_loss(
     N, C = x2.shape
     y = target.reshape(N, C)
 
-    def check() -> None:
+    def check() -> bool:
         if y.size == 0:
-            return
-        lo, hi = mx.min(y), mx.max(y)
-        mx.eval(lo, hi)
-        lo_v, hi_v = int(lo.item()), int(hi.item())
+            return False
+        lo_v, hi_v = _min_max(y)  # one eval
         if lo_v < -1 or hi_v >= C:
             bad = lo_v if lo_v < -1 else hi_v
             raise ValueCheckError(
@@ -485,8 +489,12 @@ def multilabel_margin_loss(
                     f"{bad}: argument #2 'target' is out of range",
                 )
             )
+        return True
 
-    run_value_check(check)
+    # True: the eager check found every entry in [-1, C), so no row is bad
+    # and the masks below that guard against bad entries are skipped (each
+    # is a graph node: microseconds at eval, most of a small batch's time).
+    checked = bool(run_value_check(check))
 
     out = input.dtype
     x = upcast(x2, out)
@@ -494,15 +502,22 @@ def multilabel_margin_loss(
     # Slots before the first -1 hold the labels; the rest are ignored.
     end = mx.min(mx.where(y == -1, pos, C), axis=1, keepdims=True)
     slot = pos < end
-    # torch rejects any entry outside [-1, C) (checks off / traced: NaN row).
-    bad_row = mx.any((y < -1) | (y >= C), axis=1)
-    ys = mx.where(slot & (y >= 0) & (y < C), y, 0)
+    if checked:
+        # a slot holds no -1 (it lies before the first) and every entry is
+        # >= -1, so every slot entry is in [0, C)
+        bad_row = None
+        ys = mx.where(slot, y, 0)
+    else:
+        # torch rejects any entry outside [-1, C) (checks off / traced: NaN row).
+        bad_row = mx.any((y < -1) | (y >= C), axis=1)
+        ys = mx.where(slot & (y >= 0) & (y < C), y, 0)
     # is_target[n, i]: class i is one of row n's labels (scatter, O(N C)).
     marks = mx.zeros((N, C + 1), dtype=mx.int32)
     marks = mx.put_along_axis(marks, mx.where(slot, ys, C), mx.array(1, dtype=mx.int32), axis=1)
     is_target = marks[:, :C] > 0
     per_row = _multilabel_margin_rows_compiled(x, ys, slot, is_target) / C
-    per_row = mx.where(bad_row, mx.array(float("nan"), dtype=per_row.dtype), per_row)
+    if bad_row is not None:
+        per_row = mx.where(bad_row, mx.array(float("nan"), dtype=per_row.dtype), per_row)
     if input.ndim < 2:
         per_row = per_row.reshape(())
     return _finish(per_row, reduction, out)
@@ -592,31 +607,32 @@ def multi_margin_loss(
     check_number(fn, "margin", margin)
     t = target.reshape(N)
 
-    def check() -> None:
+    def check() -> bool:
         if t.size == 0:
-            return
-        lo, hi = mx.min(t), mx.max(t)
-        mx.eval(lo, hi)
-        lo_v, hi_v = int(lo.item()), int(hi.item())
+            return False
+        lo_v, hi_v = _min_max(t)  # one eval
         if lo_v < 0 or hi_v >= C:
             bad = lo_v if lo_v < 0 else hi_v
             raise ValueCheckError(
                 message(fn, "target", f"hold class indices in [0, {C})",
                         f"{bad}: target out of range")
             )
+        return True
 
-    run_value_check(check)
+    # True: the eager check found every target in [0, C): no masks needed
+    checked = bool(run_value_check(check))
 
     out = input.dtype
     x = upcast(x2, out)
-    valid = (t >= 0) & (t < C)
-    ts = mx.expand_dims(mx.where(valid, t, 0), 1)
+    valid = None if checked else (t >= 0) & (t < C)
+    ts = mx.expand_dims(t if checked else mx.where(valid, t, 0), 1)
     kernel = _multi_margin_p1 if p == 1 else _multi_margin_p2
     terms = kernel(x, ts, mx.array(margin, dtype=x.dtype))
     per_row = accurate_sum(terms, axis=1) / C
     if weight is not None:
         per_row = per_row * mx.take(upcast(weight, out).astype(per_row.dtype), ts[:, 0])
-    per_row = mx.where(valid, per_row, mx.array(float("nan"), dtype=per_row.dtype))
+    if valid is not None:
+        per_row = mx.where(valid, per_row, mx.array(float("nan"), dtype=per_row.dtype))
     per_row = per_row.reshape(target.shape)
     return _finish(per_row, reduction, out)
 

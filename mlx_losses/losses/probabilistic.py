@@ -238,7 +238,13 @@ def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
     check_floating(fn, "var", var)
 
     def check() -> None:
-        if var.size and bool(mx.any(var < 0).item()):
+        if not var.size:
+            return
+        # One reduction, no full-size temporary (keepdims: no squeeze node).
+        # MLX's min propagates NaN: only then is the elementwise test needed
+        # (a negative entry beside a NaN still fails, as before).
+        lo = mx.min(var, keepdims=True).item()
+        if lo < 0 or (lo != lo and bool(mx.any(var < 0).item())):
             raise ValueCheckError(
                 message(
                     fn, "var", "be non-negative",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Optional
 
@@ -9,7 +10,7 @@ import mlx.core as mx
 
 from .._reduction import (
     acc_dtype,
-    accurate_sum,
+    accurate_sum_nograd,
     apply_reduction,
     global_sum,
     mean_from_sum,
@@ -18,13 +19,12 @@ from .._reduction import (
 )
 from .._validation import (
     ShapeError,
-    broadcast_shapes,
     check_floating,
     check_number,
     fmt_shape,
     message,
 )
-from ._common import broadcast_pair, promote_types, upcast
+from ._common import check_pair, promote_types, upcast
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 
@@ -139,6 +139,12 @@ def _smooth_l1_grad(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
 
 def _grad_const(value: float, dtype: mx.Dtype) -> mx.array:
     """``value`` in ``dtype`` where it is exact there, else in float32."""
+    return mx.array(value, dtype=_grad_const_dtype(value, dtype))
+
+
+@functools.lru_cache(maxsize=1024)
+def _grad_const_dtype(value: float, dtype: mx.Dtype) -> mx.Dtype:
+    # (cached: the struct round trip is Python work on every call otherwise)
     fmt = {mx.float16: "<e", mx.bfloat16: "<f"}.get(dtype)
     exact = True
     if fmt is not None:
@@ -150,7 +156,7 @@ def _grad_const(value: float, dtype: mx.Dtype) -> mx.array:
             exact = struct.unpack(fmt, packed)[0] == value
             if dtype == mx.bfloat16:  # the low 16 bits of the float32 are dropped
                 exact = exact and packed[:2] == b"\x00\x00"
-    return mx.array(value, dtype=dtype if exact else acc_dtype(dtype))
+    return dtype if exact else acc_dtype(dtype)
 
 
 def _fused(
@@ -174,7 +180,8 @@ def _fused(
     @mx.custom_function
     def loss(x, y):
         elems = kernel(x, y, *consts)
-        return elems if reduction == "none" else global_sum(accurate_sum(elems))
+        # (the plain blocked sum: this function's VJP covers it)
+        return elems if reduction == "none" else global_sum(accurate_sum_nograd(elems))
 
     @loss.vjp
     def loss_vjp(primals, cotangent, output):
@@ -187,14 +194,12 @@ def _fused(
     return mean_from_sum(out, x.size) if reduction == "mean" else out
 
 
-def _raw_pair(fn: str, input: mx.array, target: mx.array):
-    """``input`` and ``target`` broadcast to one shape, each kept in its own
-    dtype (the kernels upcast inside their loop). Call after
-    ``broadcast_pair``, which checks, warns and gives the output dtype; its
-    upcast arrays are lazy and left unused, so they cost nothing."""
-    shape = broadcast_shapes(fn, ("input", "target"), input, target)
-    x = input if tuple(input.shape) == shape else mx.broadcast_to(input, shape)
-    y = target if tuple(target.shape) == shape else mx.broadcast_to(target, shape)
+def _raw_pair(input: mx.array, target: mx.array, shape: tuple):
+    """``input`` and ``target`` broadcast to ``shape`` (from ``check_pair``,
+    which checks, warns and gives the output dtype), each kept in its own
+    dtype (the kernels upcast inside their loop)."""
+    x = input if input.shape == shape else mx.broadcast_to(input, shape)
+    y = target if target.shape == shape else mx.broadcast_to(target, shape)
     return x, y
 
 
@@ -284,8 +289,8 @@ def l1_loss(
     """
     fn = "l1_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    _, _, out = broadcast_pair(fn, input, target)
-    x, y = _raw_pair(fn, input, target)
+    shape, out = check_pair(fn, input, target)
+    x, y = _raw_pair(input, target, shape)
     x, y = x.astype(out), y.astype(out)  # the L1 / MSE kernels take one dtype
     return _finish(fn, _l1_elem, _l1_grad, x, y, (), reduction, out, weight, input,
                    weighted_mean_over_weights=True)
@@ -331,8 +336,8 @@ def mse_loss(
     """
     fn = "mse_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    _, _, out = broadcast_pair(fn, input, target)
-    x, y = _raw_pair(fn, input, target)
+    shape, out = check_pair(fn, input, target)
+    x, y = _raw_pair(input, target, shape)
     x, y = x.astype(out), y.astype(out)
     kernel = _mse_elem if reduction == "none" or weight is not None else _mse_elem_reduced
     return _finish(fn, kernel, _mse_grad, x, y, (), reduction, out, weight, input,
@@ -383,8 +388,8 @@ def smooth_l1_loss(
     fn = "smooth_l1_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     check_number(fn, "beta", beta, min_value=0.0)
-    _, _, out = broadcast_pair(fn, input, target)
-    x, y = _raw_pair(fn, input, target)
+    shape, out = check_pair(fn, input, target)
+    x, y = _raw_pair(input, target, shape)
     if beta == 0.0:  # exactly the L1 loss, as in torch
         x, y = x.astype(out), y.astype(out)
         return _fused(_l1_elem, _l1_grad, x, y, (), reduction).astype(out)
@@ -437,8 +442,8 @@ def huber_loss(
     fn = "huber_loss"
     reduction = resolve_reduction(fn, reduction)
     check_number(fn, "delta", delta, min_value=0.0, min_inclusive=False)
-    _, _, out = broadcast_pair(fn, input, target)
-    x, y = _raw_pair(fn, input, target)
+    shape, out = check_pair(fn, input, target)
+    x, y = _raw_pair(input, target, shape)
     d = mx.array(delta, dtype=acc_dtype(out))
     return _finish(fn, _huber, _huber_grad, x, y, (d,), reduction, out, weight, input,
                    weighted_mean_over_weights=False, grad_consts=(_grad_const(delta, out),))
