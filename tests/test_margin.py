@@ -71,6 +71,10 @@ def test_multilabel_soft_margin_is_class_mean_of_bce_with_logits():
     # stable at large logits: the (1 - y) log sigmoid(-x) term does not cancel
     far = F.multilabel_soft_margin_loss(mx.array([[40.0, -40.0]]), mx.array([[1.0, 0.0]]))
     assert 0 < far.item() < 1e-15
+    # at x = 0 the gradient is sigmoid(0) - y = 1/2 - y (over C), not a subgradient
+    y0 = mx.array([[0.0, 1.0, 0.25]])
+    g0 = mx.grad(lambda a: F.multilabel_soft_margin_loss(a, y0, reduction="sum"))(mx.zeros((1, 3)))
+    assert np.allclose(g0, (0.5 - np.array(y0)) / 3, atol=1e-7)
 
 
 def _mlm_reference(x, lists):
