@@ -603,31 +603,35 @@ _BCE_EPS = struct.unpack("f", struct.pack("f", 1e-12))[0]
 
 
 @functools.partial(mx.compile, shapeless=True)
-def _bce_value(x, y):
-    # torch clamps each log at -100, so p in {0, 1} gives a finite loss.
-    return (y - 1.0) * mx.maximum(mx.log1p(-x), -100.0) - y * mx.maximum(mx.log(x), -100.0)
+def _bce_parts(x, y):
+    # torch clamps each log at -100, so p in {0, 1} gives a finite loss. The
+    # unclamped logs are outputs too: the VJP reuses them (no log pass in
+    # the backward).
+    l0, l1 = mx.log(x), mx.log1p(-x)
+    return (y - 1.0) * mx.maximum(l1, -100.0) - y * mx.maximum(l0, -100.0), l0, l1
 
 
 @functools.partial(mx.compile, shapeless=True)
-def _bce_grads(x, y, g):
+def _bce_grads(x, y, g, l0, l1):
     gx = g * (x - y) / mx.maximum((1.0 - x) * x, _c(_BCE_EPS, x.dtype))
-    gy = -g * mx.log(x / (1.0 - x))  # -logit(x), unclamped as in torch
+    gy = g * (l1 - l0)  # -logit(x), unclamped as in torch
     return gx, gy
 
 
 @mx.custom_function
 def _bce(x, y):
-    return _bce_value(x, y)
+    return _bce_parts(x, y)
 
 
 @_bce.vjp
-def _bce_vjp(primals, cotangent, output):
+def _bce_vjp(primals, cotangents, outputs):
     # torch's derivative, not autodiff of the clamped logs: finite w.r.t. the
     # input at p in {0, 1} ((x - y) / max(x (1 - x), 1e-12)), and -logit(x)
-    # w.r.t. the target.
+    # w.r.t. the target. Only the loss is differentiated (the logs are
+    # residuals).
     x, y = primals
-    gx, gy = _bce_grads(x, y, cotangent)
-    return gx, gy
+    _, l0, l1 = outputs
+    return _bce_grads(x, y, cotangents[0], l0, l1)
 
 
 def _check_weight_broadcast(fn: str, name: str, w: mx.array, input: mx.array) -> mx.array:
@@ -739,7 +743,7 @@ def binary_cross_entropy(
         _check_weight_broadcast(fn, "weight", weight, input)
     _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
-    loss = _bce(upcast(input, out), upcast(target, out))
+    loss = _bce(upcast(input, out), upcast(target, out))[0]
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
     return apply_reduction(loss, reduction).astype(out)
