@@ -416,7 +416,7 @@ _add(Setup("ctc_loss", _make_ctc, "fiii", _ff("ctc_loss"), _ff("ctc_loss"), _nai
 _add(Setup("linear_cross_entropy", _make_lce, "ffi", _ff("linear_cross_entropy"),
            _ff("linear_cross_entropy"), _nv_lce,
            lambda L, x, w, t: L.cross_entropy(x @ w.T, t, axis=1, reduction="mean"),
-           default_size=_LCE_H * 512, quick_size=_LCE_H * 16,
+           default_size=_LCE_H * 128, quick_size=_LCE_H * 16,
            note=f"H={_LCE_H}, V={_LCE_V}; naive/mlx.nn materialise the logits; "
                 "see also benchmarks/bench_linear_cross_entropy.py"))
 

@@ -137,6 +137,14 @@ def _smooth_l1_grad(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
     return mx.clip(x - y, -beta, beta) * (s / beta)
 
 
+def _half_only(grad, dtype: mx.Dtype):
+    """L1 / MSE: the hand-written backward for float16 / bfloat16 (it keeps
+    the backward's temporaries half-size, about 0.8x autodiff's peak), autodiff
+    otherwise (it reuses the forward's ``x - y``: one pass fewer, the time of
+    the plain formula, measured at 2M elements)."""
+    return grad if dtype in (mx.float16, mx.bfloat16) else None
+
+
 def _grad_const(value: float, dtype: mx.Dtype) -> mx.array:
     """``value`` in ``dtype`` where it is exact there, else in float32."""
     return mx.array(value, dtype=_grad_const_dtype(value, dtype))
@@ -172,6 +180,8 @@ def _fused(
     in their dtype (autodiff would chain through float32 copies and the
     blocked sum).
     """
+    if grad is None:  # plain autodiff
+        return apply_reduction(kernel(x, y, *consts), reduction)
     gconsts = consts if grad_consts is None else grad_consts
 
     # 'mean' is the custom function's (global) sum divided by the (global)
@@ -292,7 +302,7 @@ def l1_loss(
     shape, out = check_pair(fn, input, target)
     x, y = _raw_pair(input, target, shape)
     x, y = x.astype(out), y.astype(out)  # the L1 / MSE kernels take one dtype
-    return _finish(fn, _l1_elem, _l1_grad, x, y, (), reduction, out, weight, input,
+    return _finish(fn, _l1_elem, _half_only(_l1_grad, out), x, y, (), reduction, out, weight, input,
                    weighted_mean_over_weights=True)
 
 
@@ -340,7 +350,7 @@ def mse_loss(
     x, y = _raw_pair(input, target, shape)
     x, y = x.astype(out), y.astype(out)
     kernel = _mse_elem if reduction == "none" or weight is not None else _mse_elem_reduced
-    return _finish(fn, kernel, _mse_grad, x, y, (), reduction, out, weight, input,
+    return _finish(fn, kernel, _half_only(_mse_grad, out), x, y, (), reduction, out, weight, input,
                    weighted_mean_over_weights=True)
 
 
@@ -392,7 +402,7 @@ def smooth_l1_loss(
     x, y = _raw_pair(input, target, shape)
     if beta == 0.0:  # exactly the L1 loss, as in torch
         x, y = x.astype(out), y.astype(out)
-        return _fused(_l1_elem, _l1_grad, x, y, (), reduction).astype(out)
+        return _fused(_l1_elem, _half_only(_l1_grad, out), x, y, (), reduction).astype(out)
     b = mx.array(beta, dtype=acc_dtype(out))
     return _fused(_smooth_l1, _smooth_l1_grad, x, y, (b,), reduction,
                   (_grad_const(beta, out),)).astype(out)
