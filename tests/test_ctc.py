@@ -304,12 +304,19 @@ def test_errors_on_input_ndim_and_dtype():
         F.ctc_loss(mx.zeros((6, 2, 4), dtype=mx.int32), _TG, (6, 6), (3, 2))
 
 
-def test_vmap_over_an_extra_axis_equals_a_loop():
+def _vmap_case():
+    """Two (T, N, C) problems stacked on a leading axis, the per-sample loss
+    function, and the loop over the stack."""
     lp = _logits((2, 6, 3, 4), seed=12, dtype=mx.float32)
     lp = lp - mx.logsumexp(lp, axis=-1, keepdims=True)
     targets, il, tl = mx.array([[1, 1], [2, 3], [3, 0]]), mx.array([6, 5, 4]), mx.array([2, 2, 1])
     f = lambda x: F.ctc_loss(x, targets, il, tl, reduction="none")  # noqa: E731
     loop = np.stack([np.array(f(lp[i])) for i in range(2)])
+    return lp, targets, il, tl, f, loop
+
+
+def test_vmap_over_an_extra_axis_equals_a_loop():
+    lp, targets, il, tl, f, loop = _vmap_case()
     assert np.allclose(np.array(mx.vmap(f)(lp)), loop, rtol=1e-6)
     # unbatched samples stacked along a mapped axis, with mapped targets
     z = lp[:, :, 0]
@@ -459,11 +466,7 @@ def test_exact_zero_probabilities_make_an_alignment_impossible(kernel):
 
 
 def test_both_kernels_under_vmap_and_compile(kernel):
-    lp = _logits((2, 6, 3, 4), seed=12, dtype=mx.float32)
-    lp = lp - mx.logsumexp(lp, axis=-1, keepdims=True)
-    targets, il, tl = mx.array([[1, 1], [2, 3], [3, 0]]), mx.array([6, 5, 4]), mx.array([2, 2, 1])
-    f = lambda x: F.ctc_loss(x, targets, il, tl, reduction="none")  # noqa: E731
-    loop = np.stack([np.array(f(lp[i])) for i in range(2)])
+    lp, targets, il, tl, f, loop = _vmap_case()
     assert np.allclose(np.array(mx.vmap(f)(lp)), loop, rtol=1e-6)
     assert np.allclose(np.array(mx.compile(mx.vmap(f))(lp)), loop, rtol=1e-6)
 

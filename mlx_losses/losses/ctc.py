@@ -172,6 +172,15 @@ def _end_positions(target_lengths: mx.array, L: int, dtype: mx.Dtype) -> mx.arra
     return mx.where(end, mx.zeros((1, L), dtype=dtype), _NEG_INF)
 
 
+def _cotangents(grad, log_p, zero_infinity, labels, input_lengths, target_lengths):
+    """The kernels' VJP outputs: ``grad`` (T, N, C) w.r.t. the log-probs,
+    zeroed for impossible samples (``log_p`` inf) with ``zero_infinity``,
+    and zeros for the integer inputs."""
+    if zero_infinity:
+        grad = mx.where(mx.isinf(log_p)[None, :, None], mx.zeros_like(grad), grad)
+    return grad, mx.zeros_like(labels), mx.zeros_like(input_lengths), mx.zeros_like(target_lengths)
+
+
 def _class_sums(post: mx.array, ext: mx.array, C: int, blank: Optional[int]) -> mx.array:
     """(T, N, C): the sum of ``post`` (T, N, L) over the positions of each
     class (``ext``, (N, L): blank at even positions, labels at odd ones).
@@ -281,15 +290,8 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
         # d nll / d log_probs = -(the posterior occupation of each class),
         # times the incoming cotangent
         grad = _class_sums(post, ext, C, blank) * (-g.astype(dtype))[None, :, None]
-        if zero_infinity:
-            # an impossible sample's posteriors are NaN (-inf - -inf): zero them
-            grad = mx.where(mx.isinf(log_p)[None], mx.zeros_like(grad), grad)
-        return (
-            grad,
-            mx.zeros_like(labels),
-            mx.zeros_like(input_lengths),
-            mx.zeros_like(target_lengths),
-        )
+        # (zero_infinity: an impossible sample's posteriors are NaN, -inf - -inf)
+        return _cotangents(grad, outputs[2], zero_infinity, labels, input_lengths, target_lengths)
 
     @kernel.vmap
     def kernel_vmap(inputs, axes):
@@ -297,19 +299,8 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
         # samples (MLX 0.32's default vmap of the recursion's concatenations
         # gives wrong shapes, so the kernel never runs under vmap itself).
         B = next(x.shape[a] for x, a in zip(inputs, axes) if a is not None)
-
-        def fold(x, a, n_axis):
-            if a is None:
-                x = mx.broadcast_to(x[None], (B,) + tuple(x.shape))
-            else:
-                x = mx.moveaxis(x, a, 0)
-            x = mx.moveaxis(x, 0, n_axis + 1)  # (..., N, B, ...)
-            s = x.shape
-            return x.reshape(s[:n_axis] + (s[n_axis] * B,) + s[n_axis + 2:])
-
-        lp, labels, il, tl = inputs
         nll, alphas, log_p = kernel(
-            fold(lp, axes[0], 1), fold(labels, axes[1], 0), fold(il, axes[2], 0), fold(tl, axes[3], 0)
+            *(_fold(x, a, n_axis, B) for x, a, n_axis in zip(inputs, axes, (1, 0, 0, 0)))
         )
         N = nll.shape[0] // B
         return (
@@ -530,14 +521,7 @@ def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
             chunks.append(_stacked_posterior(states[j][:, 0], states[n - 1 - j][:, 1], lp[sl], act[sl],
                                              z["ext_l"], log_p[None, :, None], z["ext_cls"], neg_g))
         grad = (mx.concatenate(chunks, axis=0) if n > 1 else chunks[0])[:T]
-        if zero_infinity:
-            grad = mx.where(mx.isinf(log_p)[None, :, None], mx.zeros_like(grad), grad)
-        return (
-            grad,
-            mx.zeros_like(labels),
-            mx.zeros_like(input_lengths),
-            mx.zeros_like(target_lengths),
-        )
+        return _cotangents(grad, log_p, zero_infinity, labels, input_lengths, target_lengths)
 
     @kernel.vmap
     def kernel_vmap(inputs, axes):
