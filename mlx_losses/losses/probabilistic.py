@@ -8,7 +8,15 @@ from typing import Optional, Union
 
 import mlx.core as mx
 
-from .._reduction import accurate_sum, apply_reduction, batchmean, global_sum, resolve_reduction
+from .._reduction import (
+    accurate_sum,
+    accurate_sum_nograd,
+    apply_reduction,
+    batchmean,
+    global_sum,
+    mean_from_sum,
+    resolve_reduction,
+)
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -74,12 +82,45 @@ def _stirling(t: mx.array) -> mx.array:
 
 @mx.compile
 def _gaussian(x: mx.array, y: mx.array, var: mx.array, eps: mx.array) -> mx.array:
-    # torch clamps var in place under no_grad: the value is max(var, eps), the
-    # gradient flows to var as if unclamped. (var - stop_gradient(var)) is an
-    # exact zero that carries d/dvar = 1, so the clamped value is exactly eps.
-    v = mx.where(var < eps, (var - mx.stop_gradient(var)) + eps, var)
+    # torch clamps var in place under no_grad: the value is max(var, eps)
+    # (NaN stays NaN); the gradient flows to var as if unclamped (the VJP).
+    v = mx.where(var < eps, eps, var)
     d = x - y
     return 0.5 * (mx.log(v) + d * d / v)
+
+
+@mx.compile
+def _gaussian_grads(x: mx.array, y: mx.array, var: mx.array, eps: mx.array, s: mx.array):
+    # d/dx = s d / v, d/dy = -d/dx, d/dvar = s (1 - d^2 / v) / (2 v), with v
+    # the clamped variance (torch differentiates through the clamp as the
+    # identity).
+    v = mx.where(var < eps, eps, var)
+    r = (x - y) / v
+    gx = s * r
+    return gx, -gx, (0.5 * s) * (1 - r * (x - y)) / v
+
+
+def _gaussian_reduced(x, y, v, eps, reduction: str, full: bool) -> mx.array:
+    """The loss of broadcast ``x``, ``y``, ``v`` (one shape), reduced, with a
+    hand-written backward: one pass per gradient instead of autodiff's chain
+    through the log, the division and the clamp (each a full pass under an
+    eager ``mx.value_and_grad``)."""
+
+    @mx.custom_function
+    def loss(x, y, v, eps):
+        elems = _gaussian(x, y, v, eps)
+        if full:
+            elems = elems + _HALF_LOG_2PI
+        return elems if reduction == "none" else global_sum(accurate_sum_nograd(elems))
+
+    @loss.vjp
+    def loss_vjp(primals, cotangent, output):
+        x, y, v, eps = primals
+        gx, gy, gv = _gaussian_grads(x, y, v, eps, cotangent.astype(x.dtype))
+        return gx, gy, gv, mx.zeros_like(eps)
+
+    out = loss(x, y, v, eps)
+    return mean_from_sum(out, x.size) if reduction == "mean" else out
 
 
 def kl_div(
@@ -330,10 +371,8 @@ def gaussian_nll_loss(
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
     var = _gaussian_var(fn, input, var)
-    broadcast_shapes(fn, ("input", "target", "var"), input, target, var)
     out = result_dtype(input, target, var)
-    x, y, v = upcast(input, out), upcast(target, out), upcast(var, out)
-    loss = _gaussian(x, y, v, mx.array(eps, dtype=v.dtype))
-    if full:
-        loss = loss + _HALF_LOG_2PI
-    return apply_reduction(loss, reduction).astype(out)
+    shape = broadcast_shapes(fn, ("input", "target", "var"), input, target, var)
+    x, y, v = (mx.broadcast_to(upcast(a, out), shape) for a in (input, target, var))
+    loss = _gaussian_reduced(x, y, v, mx.array(eps, dtype=v.dtype), reduction, full)
+    return loss.astype(out)
