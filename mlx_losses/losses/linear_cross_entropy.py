@@ -33,6 +33,7 @@ from .._validation import (
     message,
 )
 from ._common import exp, logaddexp, logsumexp, result_dtype
+from .classification import cross_entropy
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions"]
 
@@ -580,69 +581,10 @@ def _reference(
     eps: float,
 ) -> mx.array:
     """``cross_entropy(logits, target, ...)`` with the logits in hand."""
-    from .. import functional as F
-
-    cross_entropy = getattr(F, "cross_entropy", None)
-    if cross_entropy is not None:
-        return cross_entropy(
-            logits, target, weight=weight, reduction=reduction,
-            ignore_index=ignore_index, label_smoothing=eps,
-        )
-    return _plain_cross_entropy(logits, target, weight, reduction, ignore_index, eps)
-
-
-def _plain_cross_entropy(
-    logits: mx.array,
-    target: mx.array,
-    weight: Optional[mx.array],
-    reduction: str,
-    ignore_index: int,
-    eps: float,
-) -> mx.array:
-    """torch's cross-entropy written with plain MLX ops (class axis 1), used
-    until ``mlx_losses.functional.cross_entropy`` lands."""
-    out_dtype = logits.dtype
-    acc = mx.float32 if out_dtype in (mx.float16, mx.bfloat16) else out_dtype
-    z = logits.astype(acc)
-    if z.ndim == 1:
-        z = mx.expand_dims(z, 0)
-        target = mx.expand_dims(target, 0)
-        squeeze = True
-    else:
-        squeeze = False
-    c = z.shape[1]
-    # (N, C, d...) -> (N, d..., C): a token per position, classes last
-    z = mx.moveaxis(z, 1, -1)
-    lse = _logsumexp(z)
-    a = weight.astype(acc) if weight is not None else None
-    if mx.issubdtype(target.dtype, mx.floating):
-        q = mx.moveaxis(target.astype(acc), 1, -1)
-        if eps:
-            q = (1.0 - eps) * q + eps / c
-        if a is not None:
-            q = q * a
-        loss = mx.sum(q, axis=-1) * lse - mx.sum(q * z, axis=-1)
-        if squeeze:
-            loss = loss[0]
-        if reduction == "none":
-            return loss.astype(out_dtype)
-        return apply_reduction(loss, reduction).astype(out_dtype)
-    counted = target != ignore_index
-    t = mx.where(counted, target, 0)
-    mask = counted.astype(acc)
-    zt = mx.take_along_axis(z, mx.expand_dims(t, -1), axis=-1)[..., 0]
-    wt = mx.take(a, t) if a is not None else mx.ones_like(lse)
-    nll = mask * wt * (lse - zt)
-    smooth = None
-    if eps > 0.0:
-        zs = mx.sum(z * a, axis=-1) if a is not None else mx.sum(z, axis=-1)
-        total_a = mx.sum(a) if a is not None else float(c)
-        smooth = mask * (total_a * lse - zs)
-    if squeeze:
-        nll, mask, wt = nll[0], mask[0], wt[0]
-        smooth = smooth[0] if smooth is not None else None
-    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c)
-    return loss.astype(out_dtype)
+    return cross_entropy(
+        logits, target, weight=weight, reduction=reduction,
+        ignore_index=ignore_index, label_smoothing=eps,
+    )
 
 
 def _check_number_in(name: str, value: Any, lo: float, hi: float, torch_text: str) -> float:
