@@ -1,10 +1,11 @@
 """Classification losses: cross-entropy, NLL and binary cross-entropy.
 
 Cross-entropy with class-index targets runs through one ``mx.custom_function``
-(:func:`_ce_index_fn`): the forward takes the softmax once (the only exp pass
-over the logits), reads the log-sum-exp off it, and returns the probabilities
-as a residual so that the backward is a single fused multiply-and-subtract
-with no second exp. Half-precision logits are taken through float32 inside
+(:func:`_ce_index_fn`): the forward makes the only exp pass over the logits
+(``_common.softmax_parts``: the shifted exps ``e``, their row sums ``s`` and
+the log-sum-exp) and returns ``e`` and ``s`` as residuals, so that the
+backward is a single multiply-and-subtract (softmax = e / s) with no second
+exp, and one full-size array is alive between the passes. Half-precision logits are taken through float32 inside
 the kernel and the gradient is cast back once.
 """
 
@@ -38,7 +39,7 @@ from .._validation import (
     message,
     run_value_check,
 )
-from ._common import exp, logsumexp, result_dtype, upcast
+from ._common import exp, exp_nonpos, logsumexp, result_dtype, softmax_parts, upcast
 
 __all__ = [
     "cross_entropy",
@@ -201,7 +202,8 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
 
     which is torch's ``(1 - eps) * nll + eps / C * smooth`` per element
     (its 'mean' divides both sums by the same weight total). The forward
-    returns ``(loss, p)``: the softmax ``p`` is the residual the VJP needs.
+    returns ``(loss, e, s)``: the softmax ``e / s`` is the residual the VJP
+    needs (kept as its two factors: one full-size array).
     """
     eps = float(smoothing)
 
@@ -209,21 +211,9 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         C = x.shape[-1]
         xc = x.astype(acc_dtype(x.dtype))
         ignored, bad, safe = _target_masks(t, C, ignore_index)
-        if xc.dtype == mx.float64:
-            # the same single exp pass, with an exp accurate in float64
-            m = mx.max(xc, axis=-1, keepdims=True)
-            e = _exp(xc - m)
-            s = mx.sum(e, axis=-1, keepdims=True)
-            p = e / s
-            lse = (m + mx.log(s)).squeeze(-1)
-        else:
-            # The only exp pass: MLX's fused softmax. At the row's argmax the
-            # shifted exp is exactly 1, so p there is 1 / sum and
-            # lse = max - log(p_max): no second pass for the log-sum-exp.
-            p = mx.softmax(xc, axis=-1)
-            k = mx.argmax(xc, axis=-1, keepdims=True)
-            lse = mx.take_along_axis(xc, k, axis=-1) - mx.log(mx.take_along_axis(p, k, axis=-1))
-            lse = lse.squeeze(-1)
+        # the only exp pass over the logits; softmax = e / s, never built
+        e, s, lse = softmax_parts(xc, axis=-1)
+        lse = lse.squeeze(-1)
         xt = mx.take_along_axis(xc, mx.expand_dims(safe, -1), axis=-1).squeeze(-1)
         nll = lse - xt
         dt = xc.dtype
@@ -240,12 +230,12 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
             loss = loss + _c(eps / C, dt) * (W * lse - sx)
         if ignored is not None:
             loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
-        return loss, p
+        return loss, e, s
 
-    def backward(x, t, w, g, p):
+    def backward(x, t, w, g, e, s):
         C = x.shape[-1]
         ignored, bad, safe = _target_masks(t, C, ignore_index)
-        dt = p.dtype
+        dt = e.dtype
         g = g.astype(dt)
         if ignored is not None:
             g = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), g))
@@ -264,10 +254,11 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         ti = col(safe)
         # the value at the target, from p (so the full-size array below has
         # one user and the scatter writes into it in place)
-        at_t = mx.take_along_axis(p, ti, axis=-1) * col(a) - col(b)
-        grad = p * col(a)
+        a_s = col(a) / s  # softmax times a: e * (a / s)
+        at_t = mx.take_along_axis(e, ti, axis=-1) * a_s - col(b)
+        grad = e * a_s
         if eps:
-            wv = w if w is not None else mx.ones((C,), dtype=p.dtype)
+            wv = w if w is not None else mx.ones((C,), dtype=dt)
             c = g * _c(-eps / C, dt)
             at_t = at_t + col(c * mx.take(wv, safe))
             grad = mx.addmm(grad, col(c), mx.expand_dims(wv, 0))
@@ -283,7 +274,7 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         @ce.vjp
         def ce_vjp(primals, cotangents, outputs):
             x, t, w = primals
-            gx = backward(x, t, w, cotangents[0], outputs[1])
+            gx = backward(x, t, w, cotangents[0], outputs[1], outputs[2])
             return gx, mx.zeros_like(t), mx.zeros_like(w)
 
     else:
@@ -295,7 +286,7 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         @ce.vjp
         def ce_vjp(primals, cotangents, outputs):
             x, t = primals
-            gx = backward(x, t, None, cotangents[0], outputs[1])
+            gx = backward(x, t, None, cotangents[0], outputs[1], outputs[2])
             return gx, mx.zeros_like(t)
 
     return ce
@@ -749,16 +740,76 @@ def binary_cross_entropy(
     return apply_reduction(loss, reduction).astype(out)
 
 
+# binary_cross_entropy_with_logits: the forward as torch's formula
+# (``mx.logaddexp``: one primitive, no full-size temporaries), a hand-written
+# backward. With z = exp(-|x|) (argument <= 0: the fast exp on the CPU) and
+# lw = 1 + (pos_weight - 1) y (1 without pos_weight):
+#   loss = (1 - y) x + lw softplus(-x)
+#   d/dx = (1 - y) - lw sigmoid(-x),   sigmoid(-x) = (x >= 0 ? z : 1) / (1 + z)
+#   d/dy = -x + (pos_weight - 1) softplus(-x)      (-x without pos_weight)
+# Autodiff through logaddexp takes an exp and a log1p in the backward; this
+# takes one fast exp. The backward recomputes z instead of keeping it: a
+# residual output would keep the forward's full-size loss alive too (the
+# outputs of one primitive live together), and MLX's eager grad runs these
+# compiled bodies op by op, so every kept array is peak memory. d/dy is only
+# computed if the target's gradient is used (MLX is lazy).
+
+
 @functools.partial(mx.compile, shapeless=True)
-def _bce_logits(x, y):
+def _bce_logits_fwd(x, y):
     # (1 - y) x - log(sigmoid(x)) = (1 - y) x + softplus(-x), stable for any x
     return (1.0 - y) * x + _softplus_neg(x)
 
 
 @functools.partial(mx.compile, shapeless=True)
-def _bce_logits_pos(x, y, pw):
-    # log_weight = 1 + (pos_weight - 1) y multiplies the -log(sigmoid(x)) term
+def _bce_logits_pos_fwd(x, y, pw):
     return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * _softplus_neg(x)
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_logits_dx(x, y, g):
+    # sigmoid(x) - y
+    z = exp_nonpos(-mx.abs(x))
+    return g * (mx.where(x >= 0, 1.0, z) / (1.0 + z) - y)
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_logits_pos_dx(x, y, pw, z, g):
+    sig_neg = mx.where(x >= 0, z, 1.0) / (1.0 + z)
+    return g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * sig_neg)
+
+
+@functools.partial(mx.compile, shapeless=True)
+def _bce_logits_pos_dy(x, pw, g):
+    return g * ((pw - 1.0) * _softplus_neg(x) - x)
+
+
+@mx.custom_function
+def _bce_logits(x, y):
+    """Per-element loss."""
+    return _bce_logits_fwd(x, y)
+
+
+@_bce_logits.vjp
+def _bce_logits_vjp(primals, cotangents, outputs):
+    x, y = primals
+    g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
+    return _bce_logits_dx(x, y, g), -g * x
+
+
+@mx.custom_function
+def _bce_logits_pos(x, y, pw):
+    """Per-element loss; ``pw`` is pos_weight,
+    broadcastable to ``x``; it gets no gradient (callers stop it)."""
+    return _bce_logits_pos_fwd(x, y, pw)
+
+
+@_bce_logits_pos.vjp
+def _bce_logits_pos_vjp(primals, cotangents, outputs):
+    x, y, pw = primals
+    g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
+    z = exp_nonpos(-mx.abs(x))
+    return _bce_logits_pos_dx(x, y, pw, z, g), _bce_logits_pos_dy(x, pw, g), mx.zeros_like(pw)
 
 
 def binary_cross_entropy_with_logits(
