@@ -140,7 +140,11 @@ def softmax_parts(x: mx.array, axis: int = -1) -> Tuple[mx.array, mx.array, mx.a
     caller needs it). No gradient flows through it (callers with a
     hand-written VJP)."""
     if _power_exp(x.dtype):
-        m = _shift(x, axis)
+        # shift by the max; an all -inf row by 0 (e = 0, s = 0: NaN softmax
+        # and lse = -inf, as torch). A +inf entry stays the shift, so its row
+        # is NaN throughout (inf - inf), as torch's softmax.
+        m = mx.max(x, axis=axis, keepdims=True)
+        m = mx.where(m == -math.inf, mx.zeros_like(m), m)
         e = exp_nonpos(x - m)
         s = mx.sum(e, axis=axis, keepdims=True)
         return e, s, m + mx.log(s)

@@ -35,6 +35,11 @@ _INF = float("inf")
 _MASKED = Literal(
     [[0.5, -_INF, 1.0, -0.3], [-_INF, -_INF, 2.0, 0.1], [0.0, 0.2, -_INF, -1.5]], grad=True
 )
+# Rows with +inf, all -inf and NaN logits, then a finite row.
+_NONFINITE = Literal(
+    [[_INF, 0.0, 1.0, 2.0], [-_INF, -_INF, -_INF, -_INF], [float("nan"), 0.0, 1.0, 2.0],
+     [0.5, -0.2, 1.0, 0.3]], grad=True
+)
 # Probabilities at and near the ends of [0, 1] (BCE: clamped logs, torch's
 # finite input gradient at 0/1, infinite target gradient there).
 _BCE_EDGE_X = Literal([[0.0, 1.0, 0.0, 1.0, 0.5, 1e-30, 1.0 - 2.0**-20, 0.25]], grad=True)
@@ -100,6 +105,11 @@ CASES = [
     Case("smoothing_1d", "cross_entropy", [Float((C,)), Index((), C)], {"label_smoothing": 0.1},
          module="CrossEntropyLoss", torch_fn=_torch_scalar_target("cross_entropy")),
     Case("masked_logits", "cross_entropy", [_MASKED, Literal([0, 2, 1], dtype="int64")],
+         module="CrossEntropyLoss"),
+    # +inf / all -inf / NaN rows next to a finite one: torch's softmax makes
+    # each such row NaN throughout (values and gradients), the finite row
+    # stays finite under 'none'.
+    Case("nonfinite_logits", "cross_entropy", [_NONFINITE, Literal([1, 0, 2, 3], dtype="int64")],
          module="CrossEntropyLoss"),
     Case("large_logits", "cross_entropy", [Float((5, C), -500.0, 500.0), Index((5,), C)],
          module="CrossEntropyLoss"),
