@@ -239,6 +239,76 @@ def test_triplet_anchor_equal_positive_and_hinge_tie_gradients():
     assert np.allclose(g[1], -np.ones(2) / np.sqrt(2), atol=1e-5)
 
 
+def _plain_norm(d):
+    # ||d|| with torch's gradient (0 at a zero vector), by autodiff
+    s = mx.sum(d * d, axis=-1)
+    zero = s == 0
+    return mx.where(zero, 0.0, mx.sqrt(mx.where(zero, 1.0, s)))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_triplet_hand_written_backward_matches_autodiff(reduction):
+    # random rows; anchor == positive with eps = 0 and an active hinge (zero
+    # norm: torch's gradient 0 there); a tie at the hinge; a broadcast negative
+    a, p, n = _arrays((6, 5), (6, 5), (5,), seed=21)
+    a = mx.concatenate([a, mx.array([[0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]])])
+    p = mx.concatenate([p, mx.array([[0.0, 0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0]])])
+    n = mx.broadcast_to(n, (8, 5)) * mx.array([1.0] * 6 + [0.1, 0.0])[:, None]
+    n = mx.concatenate([n[:7], mx.array([[2.0, 0.0, 0.0, 0.0, 0.0]])])
+    cot = mx.array(np.linspace(0.5, 2.0, 8).astype(np.float32))
+
+    def plain(x, y, z):
+        loss = mx.maximum(0.0, 1.0 + _plain_norm(x - y) - _plain_norm(x - z))
+        return loss if reduction == "none" else mx.mean(loss)
+
+    def ours(x, y, z):
+        return F.triplet_margin_loss(x, y, z, eps=0.0, reduction=reduction)
+
+    c = cot if reduction == "none" else mx.array(1.0)
+    (v,), grads = mx.vjp(ours, [a, p, n], [c])
+    (rv,), rgrads = mx.vjp(plain, [a, p, n], [c])
+    assert np.allclose(v, rv, atol=1e-6)
+    for g, r in zip(grads, rgrads):
+        assert np.allclose(g, r, atol=1e-6)
+    # the default distance of triplet_margin_with_distance_loss: same path
+    gd = mx.grad(lambda x, y: F.triplet_margin_with_distance_loss(x, y, n), argnums=(0, 1))(a, p)
+    gt = mx.grad(lambda x, y: F.triplet_margin_loss(x, y, n), argnums=(0, 1))(a, p)
+    assert all(np.allclose(u, w) for u, w in zip(gd, gt))
+    # broadcast inputs get gradients of their own shape
+    g = mx.grad(lambda z: F.triplet_margin_loss(a, p, z))(mx.array([[0.5, 0.0, 0.0, 0.0, 0.0]]))
+    assert g.shape == (1, 5)
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.bfloat16])
+def test_cosine_embedding_hand_written_backward_matches_autodiff(dtype):
+    # targets 1, -1 and 0; a zero vector (cos 0, finite gradient); a tie
+    # cos == margin == 0 (gradient passes, as torch's clamp_min)
+    x1, x2 = _arrays((5, 4), (5, 4), seed=31)
+    x1 = mx.concatenate([x1, mx.zeros((1, 4)), mx.array([[1.0, 0.0, 0.0, 0.0]])]).astype(dtype)
+    x2 = mx.concatenate([x2, mx.ones((1, 4)), mx.array([[0.0, 2.0, 0.0, 0.0]])]).astype(dtype)
+    t = mx.array([1, -1, 0, 1, -1, 1, -1])
+    cot = mx.array(np.linspace(0.5, 2.0, 7).astype(np.float32))
+
+    def plain(a, b):
+        eps = 9.999999960041972e-13
+        cos = mx.sum(a * b, axis=-1) / mx.sqrt((mx.sum(a * a, axis=-1) + eps) * (mx.sum(b * b, axis=-1) + eps))
+        v = cos - 0.0
+        hinge = mx.where(v >= 0, v, mx.stop_gradient(mx.where(v < 0, 0.0, v)))
+        return mx.where(t == 1, 1 - cos, 0.0) + mx.where(t == -1, hinge, 0.0)
+
+    (v,), grads = mx.vjp(lambda a, b: F.cosine_embedding_loss(a, b, t, reduction="none"), [x1, x2], [cot.astype(dtype)])
+    f32 = [x1.astype(mx.float32), x2.astype(mx.float32)]
+    (rv,), rgrads = mx.vjp(plain, f32, [cot.astype(dtype).astype(mx.float32)])
+    tol = 1e-6 if dtype == mx.float32 else 2e-2
+    assert v.dtype == dtype
+    assert np.allclose(_np(v), _np(rv), atol=tol)
+    for g, r in zip(grads, rgrads):
+        assert g.dtype == dtype and np.allclose(_np(g), _np(r), rtol=tol, atol=tol)
+    # a broadcast input gets the summed gradient
+    g = mx.grad(lambda b: F.cosine_embedding_loss(x1.astype(mx.float32), b, t))(mx.ones((1, 4)))
+    assert g.shape == (1, 4)
+
+
 def test_triplet_with_distance_custom_callable():
     a, p, n = _arrays((4, 3), (4, 3), (4, 3), seed=4)
     l_inf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)

@@ -194,6 +194,81 @@ def test_gradients_match_autodiff_of_plain_formulas():
     assert np.allclose(gx, rx, atol=1e-6) and np.allclose(gy, ry, atol=1e-6)
 
 
+def _hinge_where_formula(x, y, margin=1.0):
+    # torch's composite, written with where and the where-form of clamp_min
+    v = margin - x
+    clamp = mx.where(v >= 0, v, mx.stop_gradient(mx.where(v < 0, 0.0, v)))
+    return mx.where(y != 1, clamp, 0.0) + mx.where(y != -1, x, 0.0)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.bfloat16])
+def test_hinge_embedding_hand_written_backward_matches_autodiff(reduction, dtype):
+    # targets 1, -1 and neither (both terms), ties at the margin, infinities
+    x = mx.array([1.0, 1.0, 1.0, 0.25, -2.0, 3.0, float("inf"), float("inf"), -float("inf"), 0.5, 0.5, -0.75])
+    y = mx.array([1.0, -1.0, 0.0, 2.0, -1.0, 0.5, -1.0, 1.0, -1.0, -1.0, 1.0, 1.0])
+    x = x.astype(dtype)
+    cot = mx.array(np.linspace(0.5, 2.0, x.size).astype(np.float32)).astype(dtype)
+
+    def ref(a):
+        loss = _hinge_where_formula(a, y)
+        return loss if reduction == "none" else getattr(mx, reduction)(loss)
+
+    def ours(a):
+        return F.hinge_embedding_loss(a, y, reduction=reduction)
+
+    c = cot if reduction == "none" else mx.array(1.5, dtype=dtype)
+    (v, ), (g, ) = mx.vjp(ours, [x], [c])
+    (rv, ), (rg, ) = mx.vjp(ref, [x], [c])
+    assert v.dtype == dtype and g.dtype == dtype
+    assert np.array_equal(np.array(v.astype(mx.float32)), np.array(rv.astype(mx.float32)), equal_nan=True)
+    assert np.array_equal(np.array(g.astype(mx.float32)), np.array(rg.astype(mx.float32)), equal_nan=True)
+
+
+def test_hinge_embedding_broadcast_target_and_inexact_margin():
+    # the gradient is summed back over a broadcast input; a margin that
+    # bfloat16 cannot hold is subtracted in float32 (one rounding at the end)
+    x = _x((5,), seed=4)
+    y = _sign((3, 5), seed=5)
+    g = mx.grad(lambda a: F.hinge_embedding_loss(a, y, margin=0.3, reduction="sum"))(x)
+    r = mx.grad(lambda a: mx.sum(_hinge_where_formula(mx.broadcast_to(a, (3, 5)), y, 0.3)))(x)
+    assert g.shape == (5,) and np.allclose(g, r)
+    xb = x.astype(mx.bfloat16)
+    out = F.hinge_embedding_loss(xb, y, margin=0.3, reduction="none")
+    ref = _hinge_where_formula(xb.astype(mx.float32), y, 0.3).astype(mx.bfloat16)
+    assert out.dtype == mx.bfloat16 and np.array_equal(np.array(out.astype(mx.float32)), np.array(ref.astype(mx.float32)))
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.bfloat16])
+def test_multi_margin_p1_hand_written_backward_matches_autodiff(dtype):
+    # random rows, a tie (z == 0: no term, zero gradient) and a NaN score
+    # (torch adds nothing for a NaN term); weights and a margin
+    x = _x((5, 7), seed=11, scale=0.7).astype(dtype)
+    x = mx.concatenate([x, mx.array([[1.0, 0.0, 2.0, 0.5, 0.0, 0.0, 0.0]], dtype=dtype)])
+    t = mx.array([0, 3, 6, 1, 2, 0])
+    w = mx.array(np.linspace(0.5, 1.5, 7).astype(np.float32))
+
+    def plain(a):
+        u = mx.take_along_axis(a, t[:, None], axis=1)
+        z = 0.8 - u + a
+        h = mx.where(z > 0, z, 0.0)
+        h = mx.where(mx.arange(7) == t[:, None], 0.0, h)
+        return (mx.sum(h, axis=1) / 7) * w[t]
+
+    cot = mx.array(np.linspace(-1.0, 2.0, 6).astype(np.float32))
+    (v,), (g,) = mx.vjp(lambda a: F.multi_margin_loss(a, t, margin=0.8, weight=w, reduction="none"), [x], [cot.astype(dtype)])
+    (rv,), (rg,) = mx.vjp(plain, [x.astype(mx.float32)], [cot.astype(dtype).astype(mx.float32)])
+    assert g.dtype == dtype
+    tol = 1e-6 if dtype == mx.float32 else 2e-2
+    assert np.allclose(np.array(v.astype(mx.float32)), np.array(rv), atol=tol)
+    assert np.allclose(np.array(g.astype(mx.float32)), np.array(rg), atol=tol)
+    # NaN: that term adds nothing to the value and gets no gradient
+    xn = mx.array([[0.5, float("nan"), 0.25]])
+    out, gn = mx.value_and_grad(lambda a: F.multi_margin_loss(a, mx.array([0]), reduction="sum"))(xn)
+    assert np.isclose(out.item(), 0.75 / 3)
+    assert np.allclose(np.array(gn), [[-1 / 3, 0.0, 1 / 3]]) and gn[0, 1].item() == 0.0
+
+
 def test_multilabel_margin_gradient_matches_finite_differences():
     x = _x((3, 5), seed=9)
     y, _ = _labels(3, 5, seed=10)

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import mlx.core as mx
 
-from .._reduction import apply_reduction, resolve_reduction
+from .._reduction import acc_dtype, apply_reduction, resolve_reduction
 from .._validation import (
     ShapeError,
     broadcast_shapes,
@@ -27,7 +27,7 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import result_dtype, upcast
+from ._common import promote_types, result_dtype, upcast
 
 __all__ = [
     "pairwise_distance",
@@ -290,19 +290,69 @@ def _check_target(fn: str, target) -> None:
         )
 
 
-@mx.compile
-def _cosine_embedding(
-    x1: mx.array, x2: mx.array, target: mx.array, margin: mx.array, eps: mx.array
-) -> mx.array:
+def _row_sum(v: mx.array) -> mx.array:
+    # Products in the input dtype (rounded once, as torch's x1 * x2); MLX
+    # accumulates a half-type sum in float32 and rounds it once, as torch's
+    # (x1 * x2).sum(1): no float32 copy of the (N, D) products.
+    return upcast(mx.sum(v, axis=-1), v.dtype)
+
+
+def _cos_terms(x1, x2, eps):
     # torch's ATen formula: prod / sqrt((|x1|^2 + EPS) (|x2|^2 + EPS)).
-    prod = mx.sum(x1 * x2, axis=-1)
-    m1 = mx.sum(x1 * x1, axis=-1) + eps
-    m2 = mx.sum(x2 * x2, axis=-1) + eps
-    cos = prod / mx.sqrt(m1 * m2)
+    prod = _row_sum(x1 * x2)
+    m1 = _row_sum(mx.square(x1)) + eps
+    m2 = _row_sum(mx.square(x2)) + eps
+    denom = mx.sqrt(m1 * m2)
+    return prod / denom, denom, m1, m2
+
+
+# Forward and backward written by hand (``mx.custom_function``): under an
+# eager ``mx.grad`` autodiff's chain through the three row sums costs about
+# ten full (N, D) passes; the gradient below is six (two products and a
+# difference per input), with the row statistics (cos, denominator, squared
+# magnitudes: (N,) each) returned by the forward as residuals. The (N, D)
+# passes run in the inputs' dtype (float16 / bfloat16 stay half-size, as
+# torch's own kernels); the row statistics are float32.
+def _cosine_embedding_body(x1, x2, target, margin, eps):
+    cos, denom, m1, m2 = _cos_terms(x1, x2, eps)
     zero = mx.zeros_like(cos)
     pos = mx.where(target == 1, 1 - cos, zero)
     neg = mx.where(target == -1, _hinge(cos - margin), zero)
-    return pos + neg
+    return pos + neg, cos, denom, m1, m2
+
+
+# (compiled, fused when no gradient is traced; eager for bfloat16, which
+# MLX's compiled CPU kernels convert element by element)
+_cosine_embedding_fwd = mx.compile(_cosine_embedding_body)
+
+
+@mx.custom_function
+def _cosine_embedding(x1, x2, target, margin, eps):
+    fwd = _cosine_embedding_body if x1.dtype == mx.bfloat16 else _cosine_embedding_fwd
+    return fwd(x1, x2, target, margin, eps)
+
+
+@_cosine_embedding.vjp
+def _cosine_embedding_vjp(primals, cotangents, outputs):
+    x1, x2, target, margin, eps = primals
+    _, cos, denom, m1, m2 = outputs
+    g = cotangents[0]
+    # d loss / d cos: -1 where target == 1; where target == -1, 1 where
+    # cos - margin >= 0 (torch's clamp_min passes the tie; NaN gives 0).
+    zero = mx.zeros_like(cos)
+    gc = mx.where(target == 1, -g, mx.where((target == -1) & (cos - margin >= 0), g, zero))
+    # d cos / d x1 = x2 / denom - cos x1 / m1 (and symmetrically for x2).
+    dt = x1.dtype
+    s = mx.expand_dims(gc / denom, -1).astype(dt)
+    k1 = mx.expand_dims(gc * cos / m1, -1).astype(dt)
+    k2 = mx.expand_dims(gc * cos / m2, -1).astype(dt)
+    return (
+        x2 * s - x1 * k1,
+        x1 * s - x2 * k2,
+        mx.zeros_like(target),
+        mx.zeros_like(margin),
+        mx.zeros_like(eps),
+    )
 
 
 def cosine_embedding_loss(
@@ -381,13 +431,17 @@ def cosine_embedding_loss(
         )
     n = broadcast_shapes(fn, ("input1", "input2"), input1, input2)[:-1]
     broadcast_shapes(fn, ("cosine", "target"), mx.zeros(n), target)
-    x1, x2 = upcast(input1, out), upcast(input2, out)
-    loss = _cosine_embedding(
+    shape = broadcast_shapes(fn, ("input1", "input2"), input1, input2)
+    # broadcast before the custom function: autodiff sums the gradient back
+    x1 = mx.broadcast_to(input1.astype(out), shape)
+    x2 = mx.broadcast_to(input2.astype(out), shape)
+    acc = acc_dtype(out)
+    loss, *_ = _cosine_embedding(
         x1,
         x2,
         target,
-        mx.array(margin, dtype=x1.dtype),
-        mx.array(_COS_EMBED_EPS, dtype=x1.dtype),
+        mx.array(margin, dtype=acc),
+        mx.array(_COS_EMBED_EPS, dtype=acc),
     )
     return apply_reduction(loss, reduction).astype(out)
 
@@ -463,10 +517,14 @@ def triplet_margin_loss(
     _check_same_ndim(fn, anchor, positive, negative)
     broadcast_shapes(fn, ("anchor", "positive", "negative"), anchor, positive, negative)
     out = result_dtype(anchor, positive, negative)
-    a, pos, neg = upcast(anchor, out), upcast(positive, out), upcast(negative, out)
     if p == 2:
-        loss = _triplet_l2(a, pos, neg, mx.array(margin, a.dtype), mx.array(eps, a.dtype), bool(swap))
+        acc = acc_dtype(out)
+        a, pos, neg = anchor.astype(out), positive.astype(out), negative.astype(out)
+        if swap:
+            a, pos, neg = upcast(a, out), upcast(pos, out), upcast(neg, out)
+        loss = _triplet_l2(a, pos, neg, mx.array(margin, acc), mx.array(eps, acc), bool(swap))
     else:
+        a, pos, neg = upcast(anchor, out), upcast(positive, out), upcast(negative, out)
         dist_swap = _distance(pos, neg, p, eps, False) if swap else None
         loss = _triplet_terms(
             _distance(a, pos, p, eps, False), _distance(a, neg, p, eps, False), dist_swap, margin
@@ -475,20 +533,81 @@ def triplet_margin_loss(
 
 
 @mx.compile
-def _triplet_l2_plain(a, pos, neg, margin, eps):
-    return _hinge(margin + _l2_norm(a - pos + eps, -1, False) - _l2_norm(a - neg + eps, -1, False))
-
-
-@mx.compile
 def _triplet_l2_swap(a, pos, neg, margin, eps):
     dist_neg = mx.minimum(_l2_norm(a - neg + eps, -1, False), _l2_norm(pos - neg + eps, -1, False))
     return _hinge(margin + _l2_norm(a - pos + eps, -1, False) - dist_neg)
 
 
-def _triplet_l2(a, pos, neg, margin, eps, swap: bool):
+# triplet loss, p = 2, no swap: forward and backward by hand
+# (``mx.custom_function``). The backward is two products d * (c / ||d||) and
+# a sum, where d = a - x + eps: four (N, D) passes (plus two to form each d
+# again), against autodiff's chain through both norms and the sums.
+# float32 / float64 / float16 inputs form d in float32 or wider, converting
+# only the anchor (the subtraction promotes the other input, exactly), and
+# the backward forms d again: keeping them costs more (two (N, D) float32
+# arrays held, past MLX's small CPU buffer cache) than recomputing. bfloat16
+# inputs keep d in bfloat16, rounded as torch's own x1 - x2 + eps; there
+# keeping the two half-size d for the backward is faster than forming them
+# again. Every norm sums its squares in float32.
+def _triplet_diffs(a, pos, neg, eps):
+    if a.dtype == mx.bfloat16:
+        e = eps.astype(a.dtype)
+        return (a - pos) + e, (a - neg) + e
+    a32 = upcast(a, a.dtype)
+    return (a32 - pos) + eps, (a32 - neg) + eps
+
+
+def _row_norm(d: mx.array) -> mx.array:
+    return mx.sqrt(mx.sum(mx.square(upcast(d, d.dtype)), axis=-1))
+
+
+def _triplet_l2_body(a, pos, neg, margin, eps):
+    d1, d2 = _triplet_diffs(a, pos, neg, eps)
+    n1, n2 = _row_norm(d1), _row_norm(d2)
+    z = margin + n1 - n2
+    saved = (d1, d2) if a.dtype == mx.bfloat16 else ()
+    return (_hinge(z), n1, n2, z) + saved
+
+
+# Compiled (one fused pass when no gradient is traced), except for bfloat16:
+# MLX's compiled CPU kernels convert bfloat16 element by element, slower
+# than its eager ops.
+_triplet_l2_fwd = mx.compile(_triplet_l2_body)
+
+
+@mx.custom_function
+def _triplet_l2_plain(a, pos, neg, margin, eps):
+    fwd = _triplet_l2_body if a.dtype == mx.bfloat16 else _triplet_l2_fwd
+    return fwd(a, pos, neg, margin, eps)
+
+
+@_triplet_l2_plain.vjp
+def _triplet_l2_plain_vjp(primals, cotangents, outputs):
+    a, pos, neg, margin, eps = primals
+    n1, n2, z = outputs[1:4]
+    g, g1, g2 = cotangents[:3]
+    # clamp_min(z, 0) passes the tie (z == 0); NaN gives 0.
+    c = mx.where(z >= 0, g, mx.zeros_like(g))
+    zero = mx.zeros_like(n1)
+    # d ||d|| / d d = d / ||d||, and 0 at a zero norm (torch's norm backward)
+    k1 = mx.expand_dims(mx.where(n1 == 0, zero, (c + g1) / mx.where(n1 == 0, 1, n1)), -1)
+    k2 = mx.expand_dims(mx.where(n2 == 0, zero, (g2 - c) / mx.where(n2 == 0, 1, n2)), -1)
+    d1, d2 = outputs[4:] if len(outputs) > 4 else _triplet_diffs(a, pos, neg, eps)
+    dt = a.dtype
+    gp = (d1 * -k1.astype(d1.dtype)).astype(dt)
+    gn = (d2 * -k2.astype(d2.dtype)).astype(dt)
+    return -(gp + gn), gp, gn, mx.zeros_like(margin), mx.zeros_like(eps)
+
+
+def _triplet_l2(a, pos, neg, margin, eps, swap: bool, fn: str = "triplet_margin_loss"):
     if a.ndim == 0:
         a, pos, neg = a.reshape(1), pos.reshape(1), neg.reshape(1)
-    return (_triplet_l2_swap if swap else _triplet_l2_plain)(a, pos, neg, margin, eps)
+    if swap:
+        return _triplet_l2_swap(a, pos, neg, margin, eps)
+    shape = broadcast_shapes(fn, ("anchor", "positive", "negative"), a, pos, neg)
+    # broadcast before the custom function: autodiff sums the gradients back
+    a, pos, neg = (mx.broadcast_to(v, shape) for v in (a, pos, neg))
+    return _triplet_l2_plain(a, pos, neg, margin, eps)[0]
 
 
 def triplet_margin_with_distance_loss(
@@ -552,6 +671,15 @@ def triplet_margin_with_distance_loss(
     for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_array(fn, name, x)
     _check_same_ndim(fn, anchor, positive, negative)
+    if distance_function is None and not swap:
+        # The default distance is pairwise_distance (p = 2, eps = 1e-6): the
+        # same kernel as triplet_margin_loss, with pairwise_distance's checks.
+        out = _check_pair("pairwise_distance", "x1", anchor, "x2", positive)
+        out = promote_types(out, _check_pair("pairwise_distance", "x1", anchor, "x2", negative))
+        acc = acc_dtype(out)
+        a, pos, neg = anchor.astype(out), positive.astype(out), negative.astype(out)
+        loss = _triplet_l2(a, pos, neg, mx.array(margin, acc), mx.array(1e-6, acc), False, fn)
+        return apply_reduction(loss, reduction).astype(out)
     dist = pairwise_distance if distance_function is None else distance_function
     dist_pos = dist(anchor, positive)
     dist_neg = dist(anchor, negative)

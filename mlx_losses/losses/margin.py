@@ -18,11 +18,19 @@ reads out of bounds: it is replaced by a safe one and its row's loss is NaN.
 from __future__ import annotations
 
 import math
+import struct
 from typing import Optional
 
 import mlx.core as mx
 
-from .._reduction import accurate_sum, apply_reduction, resolve_reduction
+from .._reduction import (
+    acc_dtype,
+    accurate_sum,
+    apply_reduction,
+    global_sum,
+    mean_from_sum,
+    resolve_reduction,
+)
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -76,11 +84,88 @@ def _relu_gt(v: mx.array) -> mx.array:
 # elementwise kernels, compiled: each one fused pass over its inputs
 
 
+# hinge_embedding_loss: forward and backward by hand (``mx.custom_function``).
+# torch's loss is where(y != 1, clamp_min(m - x, 0), 0) + where(y != -1, x, 0)
+# (a target that is neither 1 nor -1 gets both terms). Under an eager
+# ``mx.grad`` a compiled kernel runs op by op, and MLX's CPU ``where`` is
+# scalar code (about 5 ns per element, ten times an add): the two ``where``
+# of the forward and those of their VJPs were most of the time. Here each
+# ``where(mask, v, 0)`` is an integer product of ``v``'s bits with the 0/1
+# mask, exact for every value (inf and NaN included, unlike ``mask * v``),
+# and the forward also returns the derivative d = [y != -1] - [y != 1][x <= m]
+# as int8 (torch's clamp_min passes the tie; NaN gives 0), so the backward
+# is one product: cotangent * d.
+_BITS = {mx.float16: mx.int16, mx.bfloat16: mx.int16, mx.float32: mx.int32, mx.float64: mx.int64}
+
+
+def _exact_in(value: float, dtype: mx.Dtype) -> bool:
+    """Whether the Python number ``value`` is exactly representable in
+    ``dtype`` (decided in Python: no evaluation)."""
+    v = float(value)
+    if dtype == mx.float64 or not math.isfinite(v):
+        return True
+    if dtype == mx.float16:
+        fmt = "e"
+    else:
+        fmt = "f"
+    try:
+        r = struct.unpack(fmt, struct.pack(fmt, v))[0]
+    except OverflowError:
+        return False
+    if r != v:
+        return False
+    if dtype == mx.bfloat16:
+        # bfloat16 is the upper half of a float32
+        return struct.unpack("<I", struct.pack("<f", v))[0] & 0xFFFF == 0
+    return True
+
+
+def _keep(v: mx.array, mask: mx.array) -> mx.array:
+    """``where(mask, v, 0)`` (bit-exact, any value) without MLX's ``where``."""
+    return mx.view(mx.view(v, _BITS[v.dtype]) * mask, v.dtype)
+
+
 @mx.compile
-def _hinge(x: mx.array, y: mx.array, margin: mx.array) -> mx.array:
-    # torch: where(y != 1, clamp_min(margin - x, 0), 0) + where(y != -1, x, 0)
-    # (a target that is neither 1 nor -1 gets both terms, as in torch).
-    return mx.where(y != 1, _clamp_min0(margin - x), 0) + mx.where(y != -1, x, 0)
+def _hinge_fwd(x: mx.array, y: mx.array, m: mx.array):
+    # (compiled: one fused pass when no gradient is traced)
+    not_pos, not_neg = y != 1, y != -1
+    # clamp_min(m - x, 0): MLX's maximum propagates NaN, as torch's clamp.
+    loss = _keep(mx.maximum(m - x, 0), not_pos) + _keep(x, not_neg)
+    # (m - x >= 0 is x <= m: the sign of a difference is exact)
+    d = not_neg.astype(mx.int8) - (not_pos & (x <= m))
+    return loss, d
+
+
+@mx.custom_function
+def _hinge(x: mx.array, y: mx.array, m: mx.array):
+    return _hinge_fwd(x, y, m)
+
+
+@_hinge.vjp
+def _hinge_vjp(primals, cotangents, outputs):
+    x, y, m = primals
+    # (int8 d promotes to the cotangent's dtype: one pass, no converted copy)
+    g = (cotangents[0] * outputs[1]).astype(x.dtype)
+    return g, mx.zeros_like(y), mx.zeros_like(m)
+
+
+# 'mean' / 'sum': the sum is taken inside the custom function, so the
+# elementwise loss (and, for half inputs, its float32 copy for the
+# accurate sum) is freed after the forward; only int8 d waits for the
+# backward, which scales it by the scalar cotangent.
+@mx.custom_function
+def _hinge_sum(x: mx.array, y: mx.array, m: mx.array):
+    loss, d = _hinge_fwd(x, y, m)
+    return accurate_sum(loss), d
+
+
+@_hinge_sum.vjp
+def _hinge_sum_vjp(primals, cotangents, outputs):
+    x, y, m = primals
+    # (the cotangent rounded to the input dtype first, as torch's half
+    # backward: grad / N in bfloat16 times the 0/+-1 derivative)
+    g = cotangents[0].astype(x.dtype) * outputs[1]
+    return g, mx.zeros_like(y), mx.zeros_like(m)
 
 
 @mx.compile
@@ -116,8 +201,43 @@ def _multi_margin_terms(x, t, margin, p):
     return mx.where(t != mx.arange(x.shape[1]), h, 0)
 
 
-_multi_margin_p1 = mx.compile(lambda x, t, margin: _multi_margin_terms(x, t, margin, 1))
 _multi_margin_p2 = mx.compile(lambda x, t, margin: _multi_margin_terms(x, t, margin, 2))
+
+
+# multi_margin_loss, p = 1: per-row sums with a hand-written backward. The
+# forward sums h(z_i) = z_i [z_i > 0] over every class (``_keep``: no MLX
+# ``where``, NaN adds nothing as in torch) and subtracts the target column's
+# term, instead of masking the column out. The gradient is
+# s [z_i > 0] off the target and -s k at it (k: the count of positive
+# non-target terms), from the saved bool mask: two (N, C) passes in the
+# input's dtype and a scatter of N values, instead of autodiff's chain
+# through two ``where`` and a float32 copy.
+@mx.compile
+def _multi_margin_p1_fwd(x: mx.array, t: mx.array, margin: mx.array):
+    # (compiled: fused when no gradient is traced). z in float32 for half
+    # inputs: the (N, 1) float32 margin - x[t] promotes x in the add itself,
+    # with no float32 copy of x.
+    z = (margin - upcast(mx.take_along_axis(x, t, axis=1), x.dtype)) + x
+    pos = z > 0
+    h = _keep(z, pos)
+    rows = accurate_sum(h, axis=1) - mx.take_along_axis(h, t, axis=1)[:, 0]
+    k = mx.sum(pos, axis=1) - mx.take_along_axis(pos, t, axis=1)[:, 0]
+    return rows, pos, k
+
+
+@mx.custom_function
+def _multi_margin_p1_rows(x: mx.array, t: mx.array, margin: mx.array):
+    return _multi_margin_p1_fwd(x, t, margin)
+
+
+@_multi_margin_p1_rows.vjp
+def _multi_margin_p1_rows_vjp(primals, cotangents, outputs):
+    x, t, margin = primals
+    _, pos, k = outputs
+    s = cotangents[0]
+    g = pos * mx.expand_dims(s.astype(x.dtype), 1)
+    g = mx.put_along_axis(g, t, mx.expand_dims((-k * s).astype(x.dtype), 1), axis=1)
+    return g, mx.zeros_like(t), mx.zeros_like(margin)
 
 
 def _multilabel_margin_rows(
@@ -268,11 +388,23 @@ def hinge_embedding_loss(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     check_floating(fn, "input", input)
     _check_target_numeric(fn, target, allow_bool=True)
-    broadcast_shapes(fn, ("input", "target"), input, target)
+    shape = broadcast_shapes(fn, ("input", "target"), input, target)
+    check_number(fn, "margin", margin)
     out = input.dtype
-    x = upcast(input, out)
-    loss = _hinge(x, target, _margin_array(fn, margin, x.dtype))
-    return _finish(loss, reduction, out)
+    # The elementwise loss is computed in the input's dtype, as torch's
+    # kernels (m - x rounded once); the reduction accumulates in float32.
+    # A margin that the dtype cannot hold exactly is used in float32
+    # (torch's opmath; the loss is then rounded once at the end). A margin
+    # the dtype holds stays in it: no float32 copy of x.
+    m = mx.array(margin, dtype=out if _exact_in(margin, out) else acc_dtype(out))
+    x, y = mx.broadcast_to(input, shape), mx.broadcast_to(target, shape)
+    if reduction == "none":
+        loss, _ = _hinge(x, y, m)
+        return loss.astype(out)
+    total = global_sum(_hinge_sum(x, y, m)[0])
+    if reduction == "mean":
+        total = mean_from_sum(total, x.size)
+    return total.astype(out)
 
 
 def soft_margin_loss(
@@ -627,12 +759,15 @@ def multi_margin_loss(
     checked = bool(run_value_check(check))
 
     out = input.dtype
-    x = upcast(x2, out)
     valid = None if checked else (t >= 0) & (t < C)
     ts = mx.expand_dims(t if checked else mx.where(valid, t, 0), 1)
-    kernel = _multi_margin_p1 if p == 1 else _multi_margin_p2
-    terms = kernel(x, ts, mx.array(margin, dtype=x.dtype))
-    per_row = accurate_sum(terms, axis=1) / C
+    if p == 1:
+        rows, _, _ = _multi_margin_p1_rows(x2, ts, mx.array(margin, dtype=acc_dtype(out)))
+        per_row = rows / C
+    else:
+        x = upcast(x2, out)
+        terms = _multi_margin_p2(x, ts, mx.array(margin, dtype=x.dtype))
+        per_row = accurate_sum(terms, axis=1) / C
     if weight is not None:
         per_row = per_row * mx.take(upcast(weight, out).astype(per_row.dtype), ts[:, 0])
     if valid is not None:
