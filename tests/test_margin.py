@@ -194,6 +194,25 @@ def test_gradients_match_autodiff_of_plain_formulas():
     assert np.allclose(gx, rx, atol=1e-6) and np.allclose(gy, ry, atol=1e-6)
 
 
+def test_multilabel_soft_margin_backward_at_extremes():
+    # the hand-written backward (sigmoid(x) - y from exp(-|x|)) against
+    # autodiff of the stable logaddexp formula, in float64: ties at 0 (1/2 - y),
+    # large logits of both signs, and the target's gradient -x / C
+    x = mx.array([[0.0, -30.0, 30.0, -100.0, 100.0, 1.5], [2.0, -0.25, 0.0, 60.0, -60.0, 7.0]], dtype=mx.float64)
+    y = mx.array([[1.0, 0.0, 1.0, 1.0, 0.0, 0.3], [0.0, 1.0, 0.5, 0.0, 1.0, 1.0]], dtype=mx.float64)
+
+    def plain(a, b):
+        per = b * mx.logaddexp(mx.zeros_like(a), -a) + (1 - b) * mx.logaddexp(mx.zeros_like(a), a)
+        return mx.sum(mx.mean(per, axis=1))
+
+    with mx.stream(mx.cpu):
+        gx, gy = mx.grad(lambda a, b: F.multilabel_soft_margin_loss(a, b, reduction="sum"), argnums=(0, 1))(x, y)
+        rx, ry = mx.grad(plain, argnums=(0, 1))(x, y)
+        assert np.allclose(np.array(gx), np.array(rx), rtol=1e-6, atol=1e-12)
+        assert np.allclose(np.array(gy), np.array(ry), rtol=1e-6, atol=1e-12)
+        assert np.array(gx)[0, 0] == (0.5 - 1.0) / 6
+
+
 def _hinge_where_formula(x, y, margin=1.0):
     # torch's composite, written with where and the where-form of clamp_min
     v = margin - x
