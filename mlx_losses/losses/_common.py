@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Tuple
+from typing import Optional, Tuple
 
 import mlx.core as mx
 
@@ -132,24 +132,33 @@ def logsumexp(x: mx.array, axis: int = -1, keepdims: bool = False) -> mx.array:
     return out if keepdims else mx.squeeze(out, axis=axis)
 
 
-def softmax_parts(x: mx.array, axis: int = -1) -> Tuple[mx.array, mx.array, mx.array]:
+def softmax_parts(
+    x: mx.array, axis: int = -1, dtype: Optional[mx.Dtype] = None
+) -> Tuple[mx.array, mx.array, mx.array]:
     """``(e, s, lse)`` along ``axis`` from one exp pass over ``x``: the
     softmax is ``e / s`` and ``lse`` the log-sum-exp (``s`` and ``lse`` with
     the axis kept). Returning ``e`` and ``s`` rather than the softmax keeps one
     full-size array alive instead of two (``e / s`` is never built unless a
-    caller needs it). No gradient flows through it (callers with a
-    hand-written VJP)."""
-    if _power_exp(x.dtype):
+    caller needs it). ``dtype``: compute in it (``x`` is cast inside the
+    exp pass, no copy of ``x`` is kept). No gradient flows through it
+    (callers with a hand-written VJP)."""
+    dtype = x.dtype if dtype is None else dtype
+    if _power_exp(dtype):
         # shift by the max; an all -inf row by 0 (e = 0, s = 0: NaN softmax
         # and lse = -inf, as torch). A +inf entry stays the shift, so its row
-        # is NaN throughout (inf - inf), as torch's softmax.
-        m = mx.max(x, axis=axis, keepdims=True)
+        # is NaN throughout (inf - inf), as torch's softmax. The max is taken
+        # of x itself (exact in any wider dtype): a cast shared by the max and
+        # the exp could not be donated and stayed alive through an eager grad
+        # (bfloat16 cross-entropy 28 MiB at 2097 x 1000 against 20 this way,
+        # for a slower half-type max: forward 0.6x -> 0.8x mlx.nn's time).
+        m = mx.max(x, axis=axis, keepdims=True).astype(dtype)
         m = mx.where(m == -math.inf, mx.zeros_like(m), m)
-        e = exp_nonpos(x - m)
+        e = exp_nonpos(x.astype(dtype) - m)
         s = mx.sum(e, axis=axis, keepdims=True)
         return e, s, m + mx.log(s)
     # MLX's fused softmax (s = 1). At the row's argmax the shifted exp is
     # exactly 1, so p there is 1 / sum and lse = max - log(p_max).
+    x = x.astype(dtype)
     p = mx.softmax(x, axis=axis)
     k = mx.argmax(x, axis=axis, keepdims=True)
     lse = mx.take_along_axis(x, k, axis=axis) - mx.log(mx.take_along_axis(p, k, axis=axis))

@@ -209,14 +209,14 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
 
     def forward(x, t, w):
         C = x.shape[-1]
-        xc = x.astype(acc_dtype(x.dtype))
+        dt = acc_dtype(x.dtype)
         ignored, bad, safe = _target_masks(t, C, ignore_index)
-        # the only exp pass over the logits; softmax = e / s, never built
-        e, s, lse = softmax_parts(xc, axis=-1)
+        # the only exp pass over the logits; softmax = e / s, never built.
+        # Half logits are upcast inside it (no float32 copy of x is kept).
+        e, s, lse = softmax_parts(x, axis=-1, dtype=dt)
         lse = lse.squeeze(-1)
-        xt = mx.take_along_axis(xc, mx.expand_dims(safe, -1), axis=-1).squeeze(-1)
+        xt = mx.take_along_axis(x, mx.expand_dims(safe, -1), axis=-1).squeeze(-1).astype(dt)
         nll = lse - xt
-        dt = xc.dtype
         if w is not None:
             wt = mx.take(w, safe)
             loss = _c(1.0 - eps, dt) * wt * nll if eps else wt * nll
@@ -224,9 +224,9 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
             loss = _c(1.0 - eps, dt) * nll if eps else nll
         if eps:
             if w is not None:
-                sx, W = xc @ w, mx.sum(w)
+                sx, W = x.astype(dt) @ w, mx.sum(w)
             else:
-                sx, W = mx.sum(xc, axis=-1), _c(C, dt)
+                sx, W = mx.sum(x.astype(dt), axis=-1), _c(C, dt)
             loss = loss + _c(eps / C, dt) * (W * lse - sx)
         if ignored is not None:
             loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
