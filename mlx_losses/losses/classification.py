@@ -774,7 +774,8 @@ def _bce_logits_dx(x, y, g):
 
 
 @functools.partial(mx.compile, shapeless=True)
-def _bce_logits_pos_dx(x, y, pw, z, g):
+def _bce_logits_pos_dx(x, y, pw, g):
+    z = exp_nonpos(-mx.abs(x))
     sig_neg = mx.where(x >= 0, z, 1.0) / (1.0 + z)
     return g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * sig_neg)
 
@@ -784,17 +785,26 @@ def _bce_logits_pos_dy(x, pw, g):
     return g * ((pw - 1.0) * _softplus_neg(x) - x)
 
 
-@mx.custom_function
-def _bce_logits(x, y):
-    """Per-element loss."""
-    return _bce_logits_fwd(x, y)
+def _with_bce_logits_backward(forward):
+    """``forward(x, y)`` (a per-element loss equal to BCE-with-logits'
+    without pos_weight, however computed) as a custom function with
+    BCE-with-logits' backward: sigmoid(x) - y w.r.t. ``x``, -x w.r.t. ``y``.
+    multilabel_soft_margin_loss shares it with its own forward."""
+
+    @mx.custom_function
+    def loss(x, y):
+        return forward(x, y)
+
+    @loss.vjp
+    def loss_vjp(primals, cotangents, outputs):
+        x, y = primals
+        g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
+        return _bce_logits_dx(x, y, g), -g * x
+
+    return loss
 
 
-@_bce_logits.vjp
-def _bce_logits_vjp(primals, cotangents, outputs):
-    x, y = primals
-    g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
-    return _bce_logits_dx(x, y, g), -g * x
+_bce_logits = _with_bce_logits_backward(_bce_logits_fwd)
 
 
 @mx.custom_function
@@ -808,8 +818,7 @@ def _bce_logits_pos(x, y, pw):
 def _bce_logits_pos_vjp(primals, cotangents, outputs):
     x, y, pw = primals
     g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
-    z = exp_nonpos(-mx.abs(x))
-    return _bce_logits_pos_dx(x, y, pw, z, g), _bce_logits_pos_dy(x, pw, g), mx.zeros_like(pw)
+    return _bce_logits_pos_dx(x, y, pw, g), _bce_logits_pos_dy(x, pw, g), mx.zeros_like(pw)
 
 
 def binary_cross_entropy_with_logits(

@@ -290,6 +290,18 @@ def _check_target(fn: str, target) -> None:
         )
 
 
+def _compiled_unless_bfloat16(body: Callable) -> Callable:
+    """``body`` compiled (one fused pass when no gradient is traced), except
+    when its first argument is bfloat16: MLX's compiled CPU kernels convert
+    bfloat16 element by element, slower than its eager ops."""
+    compiled = mx.compile(body)
+
+    def run(*args):
+        return (body if args[0].dtype == mx.bfloat16 else compiled)(*args)
+
+    return run
+
+
 def _row_sum(v: mx.array) -> mx.array:
     # Products in the input dtype (rounded once, as torch's x1 * x2); MLX
     # accumulates a half-type sum in float32 and rounds it once, as torch's
@@ -321,15 +333,12 @@ def _cosine_embedding_body(x1, x2, target, margin, eps):
     return pos + neg, cos, denom, m1, m2
 
 
-# (compiled, fused when no gradient is traced; eager for bfloat16, which
-# MLX's compiled CPU kernels convert element by element)
-_cosine_embedding_fwd = mx.compile(_cosine_embedding_body)
+_cosine_embedding_fwd = _compiled_unless_bfloat16(_cosine_embedding_body)
 
 
 @mx.custom_function
 def _cosine_embedding(x1, x2, target, margin, eps):
-    fwd = _cosine_embedding_body if x1.dtype == mx.bfloat16 else _cosine_embedding_fwd
-    return fwd(x1, x2, target, margin, eps)
+    return _cosine_embedding_fwd(x1, x2, target, margin, eps)
 
 
 @_cosine_embedding.vjp
@@ -569,16 +578,12 @@ def _triplet_l2_body(a, pos, neg, margin, eps):
     return (_hinge(z), n1, n2, z) + saved
 
 
-# Compiled (one fused pass when no gradient is traced), except for bfloat16:
-# MLX's compiled CPU kernels convert bfloat16 element by element, slower
-# than its eager ops.
-_triplet_l2_fwd = mx.compile(_triplet_l2_body)
+_triplet_l2_fwd = _compiled_unless_bfloat16(_triplet_l2_body)
 
 
 @mx.custom_function
 def _triplet_l2_plain(a, pos, neg, margin, eps):
-    fwd = _triplet_l2_body if a.dtype == mx.bfloat16 else _triplet_l2_fwd
-    return fwd(a, pos, neg, margin, eps)
+    return _triplet_l2_fwd(a, pos, neg, margin, eps)
 
 
 @_triplet_l2_plain.vjp
