@@ -111,6 +111,32 @@ def test_compile_grad_vmap(fn):
     assert np.allclose(per_row, mx.sum(fn(x, y, reduction="none"), axis=1), rtol=1e-5)
 
 
+@pytest.mark.parametrize("fn", [F.smooth_l1_loss, F.huber_loss])
+@pytest.mark.parametrize("shape", [(37,), (37, 1), (3, 4, 5), ()])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_compiled_step_equals_eager_with_nonfinite_values(fn, shape, reduction):
+    # Inside a caller's mx.compile the minimum / clip run as their own loops
+    # (reshaped to a flat shape that must differ from the input's: 1-D and
+    # (n, 1) inputs take the two branches); values and both gradients must
+    # match the eager ones, inf and NaN included.
+    x, y = _xy(shape, seed=5)
+    if x.size >= 4:
+        flat = np.array(x).reshape(-1)
+        flat[:4] = [np.inf, -np.inf, np.nan, 0.25]
+        x = mx.array(flat.reshape(shape))
+        y = y * 3.0
+    cot = _xy(shape, seed=6)[0] if reduction == "none" else mx.array(0.7)
+
+    def step(a, b):
+        return mx.vjp(lambda a, b: fn(a, b, reduction=reduction), [a, b], [cot])
+
+    (v_e,), (gx_e, gy_e) = step(x, y)
+    (v_c,), (gx_c, gy_c) = mx.compile(step)(x, y)
+    for eager, compiled in ((v_e, v_c), (gx_e, gx_c), (gy_e, gy_c)):
+        assert compiled.shape == eager.shape
+        np.testing.assert_allclose(np.array(compiled), np.array(eager), rtol=1e-6, atol=0)
+
+
 def test_modules_equal_functional_and_repr():
     x, y = _xy()
     assert mlx_losses.L1Loss()(x, y).item() == F.l1_loss(x, y).item()

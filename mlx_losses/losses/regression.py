@@ -24,7 +24,7 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import check_pair, promote_types, upcast
+from ._common import check_pair, promote_types, unfused, upcast
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 
@@ -33,12 +33,14 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 # takes them in their own dtype: the upcast of float16 / bfloat16 to float32
 # (torch's opmath) happens inside the fused loop, not as extra passes.
 #
-# Speed note (MLX's CPU JIT): a `minimum` / `where` whose result feeds more
-# arithmetic in the same compiled loop is emitted as a branch, which on
-# real-valued data mispredicts about half the time (~10 ns per element, 5x
-# the whole loss; MLX's eager `where` is as slow). So the one `minimum` of
-# Huber / Smooth L1 runs as MLX's own eager (vectorised) op between two
-# compiled loops, and their gradients are written by hand
+# Speed note (MLX's CPU JIT): a `minimum` / `clip` / `where` whose result
+# feeds more arithmetic in the same compiled loop is emitted as a branch,
+# which on real-valued data mispredicts about half the time (~10 ns per
+# element, 5x the whole loss; MLX's eager `where` is as slow). So the one
+# `minimum` of Huber / Smooth L1 (and the `clip` of their gradients) runs
+# as MLX's own vectorised op between compiled loops, fenced off by
+# `_common.unfused` so that a caller's `mx.compile` (a compiled training step)
+# cannot fuse it back; their gradients are written by hand
 # (`mx.custom_function`): a branch-free clip instead of autodiff's `where`,
 # one pass instead of autodiff's chain.
 #
@@ -106,13 +108,12 @@ def _smooth_l1_q(a: mx.array, q: mx.array, beta: mx.array) -> mx.array:
 
 def _huber(x: mx.array, y: mx.array, delta: mx.array) -> mx.array:
     a = _abs_diff(x, y)
-    # An eager `minimum`: MLX's own vectorised, branch-free loop.
-    return _huber_q(a, mx.minimum(a, delta))
+    return _huber_q(a, unfused(mx.minimum, a, delta))
 
 
 def _smooth_l1(x: mx.array, y: mx.array, beta: mx.array) -> mx.array:
     a = _abs_diff(x, y)
-    return _smooth_l1_q(a, mx.minimum(a, beta), beta)
+    return _smooth_l1_q(a, unfused(mx.minimum, a, beta), beta)
 
 
 # Huber / Smooth L1 gradients: d/dinput in one pass (d/dtarget is its
@@ -126,15 +127,18 @@ def _smooth_l1(x: mx.array, y: mx.array, beta: mx.array) -> mx.array:
 # bfloat16 batch would double the backward's memory. An outer mx.compile of
 # the training step fuses everything.
 @mx.compile
+def _diff(x: mx.array, y: mx.array) -> mx.array:
+    return x - y
+
+
 def _huber_grad(x: mx.array, y: mx.array, delta: mx.array, s: mx.array):
     # torch's -delta / d / delta branches as one branch-free clip.
-    return mx.clip(x - y, -delta, delta) * s
+    return unfused(mx.clip, _diff(x, y), -delta, delta) * s
 
 
-@mx.compile
 def _smooth_l1_grad(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
     # torch's -1 / d / beta / 1 branches: clip(d, -beta, beta) / beta.
-    return mx.clip(x - y, -beta, beta) * (s / beta)
+    return unfused(mx.clip, _diff(x, y), -beta, beta) * (s / beta)
 
 
 def _half_only(grad, dtype: mx.Dtype):
