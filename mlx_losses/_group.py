@@ -1,4 +1,5 @@
-"""The keyword-only ``group=`` of every loss (data-parallel global reductions).
+"""The keyword-only ``group=`` of every loss (data-parallel global reductions),
+and the guard that makes a shapeless compile of a loss raise (``_no_shapeless``).
 
 A loss's kernel never sees ``group``: the public function (and the Module)
 set it as the current reduction group, and the reduction helpers in
@@ -51,16 +52,36 @@ def signature_with_group(fn: Callable) -> inspect.Signature:
     return sig.replace(parameters=params)
 
 
+def _no_shapeless(out: mx.array, args: tuple) -> mx.array:
+    """``out`` minus 0 taken from an empty slice of the first array input.
+
+    A loss computes Python numbers from its input shapes (the 'mean' count,
+    a blocked sum's layout); ``mx.compile(..., shapeless=True)`` would bake
+    them into a graph it then reuses for other shapes: a wrong number, with
+    no error (l1_loss's mean divided by the first call's count, in tests).
+    MLX 0.32 cannot infer a slice's output shape in a shapeless graph, so
+    this slice makes every shapeless compile of a loss raise instead. Exact
+    (``x - (+0.0)`` keeps -0.0, inf and NaN), no gradient path, a few
+    microseconds per eager call.
+    """
+    for a in args:
+        if isinstance(a, mx.array) and a.ndim > 0:
+            zero = mx.sum(mx.stop_gradient(a)[..., :0])
+            return out - zero.astype(out.dtype)
+    return out
+
+
 def with_group(fn: Callable) -> Callable:
-    """``fn`` with a keyword-only ``group=None`` that sets the reduction group."""
+    """``fn`` with a keyword-only ``group=None`` that sets the reduction
+    group, guarded against shapeless compiles (``_no_shapeless``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, group: Any = None, **kwargs: Any) -> Any:
         if group is None:
-            return fn(*args, **kwargs)
+            return _no_shapeless(fn(*args, **kwargs), args)
         check_group(fn.__name__, group)
         with reduction_group(group):
-            return fn(*args, **kwargs)
+            return _no_shapeless(fn(*args, **kwargs), args)
 
     wrapper.__signature__ = signature_with_group(fn)  # type: ignore[attr-defined]
     wrapper.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + GROUP_DOC
