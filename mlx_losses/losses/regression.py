@@ -116,29 +116,25 @@ def _smooth_l1(x: mx.array, y: mx.array, beta: mx.array) -> mx.array:
     return _smooth_l1_q(a, unfused(mx.minimum, a, beta), beta)
 
 
-# Huber / Smooth L1 gradients: d/dinput in one pass (d/dtarget is its
-# negation). ``s`` is the cotangent: an array of the loss's shape for 'none',
-# a scalar (already divided by the count for 'mean') otherwise.
+# Huber / Smooth L1 gradients: d/dinput as the difference, its clip and a
+# scale (d/dtarget is its negation). ``s`` is the cotangent: an array of the
+# loss's shape for 'none', a scalar (already divided by the count for
+# 'mean') otherwise.
 #
 # The gradients run in the input dtype, as torch's backward does, with the
-# option constant in that dtype where it is exact there (else float32). Under
-# mx.grad / mx.value_and_grad MLX runs an mx.compile'd function's ops one by
-# one (it does not compile for traced inputs): float32 temporaries of a
-# bfloat16 batch would double the backward's memory. An outer mx.compile of
-# the training step fuses everything.
-@mx.compile
-def _diff(x: mx.array, y: mx.array) -> mx.array:
-    return x - y
-
-
+# option constant in that dtype where it is exact there (else float32):
+# float32 temporaries of a bfloat16 batch would double the backward's memory
+# (under mx.grad / mx.value_and_grad every op is a pass of its own). In an
+# outer mx.compile of the training step the difference and the scale fuse
+# with their neighbours; the clip stays a loop of its own (``unfused``).
 def _huber_grad(x: mx.array, y: mx.array, delta: mx.array, s: mx.array):
     # torch's -delta / d / delta branches as one branch-free clip.
-    return unfused(mx.clip, _diff(x, y), -delta, delta) * s
+    return unfused(mx.clip, x - y, -delta, delta) * s
 
 
 def _smooth_l1_grad(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
     # torch's -1 / d / beta / 1 branches: clip(d, -beta, beta) / beta.
-    return unfused(mx.clip, _diff(x, y), -beta, beta) * (s / beta)
+    return unfused(mx.clip, x - y, -beta, beta) * (s / beta)
 
 
 def _half_only(grad, dtype: mx.Dtype):
