@@ -64,9 +64,15 @@ def _no_shapeless(out: mx.array, args: tuple) -> mx.array:
     (``x - (+0.0)`` keeps -0.0, inf and NaN), no gradient path; four graph
     nodes, ~15-20 us per eager call (nothing to speak of inside a compiled
     step). ``mx.depends`` would be one node, but it has no vmap rule.
+
+    Only a non-empty input carries it: in MLX 0.32 the sum of a slice of an
+    array that is already empty reads a stale layout and can loop for good
+    on the CPU (``mx.sum(x[..., :0])`` for ``x`` of shape ``(0, 0)``; the
+    parity suite hung on ``soft_margin_loss``'s empty case). An empty batch
+    has no number worth guarding.
     """
     for a in args:
-        if isinstance(a, mx.array) and a.ndim > 0:
+        if isinstance(a, mx.array) and a.ndim > 0 and a.size > 0:
             zero = mx.sum(mx.stop_gradient(a)[..., :0])
             return out - zero.astype(out.dtype)
     return out
