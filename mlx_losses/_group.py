@@ -65,11 +65,10 @@ def _no_shapeless(out: mx.array, args: tuple) -> mx.array:
     nodes, ~15-20 us per eager call (nothing to speak of inside a compiled
     step). ``mx.depends`` would be one node, but it has no vmap rule.
 
-    Only a non-empty input carries it: in MLX 0.32 the sum of a slice of an
-    array that is already empty reads a stale layout and can loop for good
-    on the CPU (``mx.sum(x[..., :0])`` for ``x`` of shape ``(0, 0)``; the
-    parity suite hung on ``soft_margin_loss``'s empty case). An empty batch
-    has no number worth guarding.
+    Only a non-empty input carries it: an empty batch has no number worth
+    guarding, and the sum of a slice of an empty array is where MLX 0.32 can
+    hang (see ``_fresh_empty``; the parity suite hung on
+    ``soft_margin_loss``'s empty case).
     """
     for a in args:
         if isinstance(a, mx.array) and a.ndim > 0 and a.size > 0:
@@ -78,12 +77,33 @@ def _no_shapeless(out: mx.array, args: tuple) -> mx.array:
     return out
 
 
+def _is_empty(a: Any) -> bool:
+    return isinstance(a, mx.array) and a.size == 0
+
+
+def _fresh_empty(a: Any) -> Any:
+    """An empty array as a fresh ``mx.zeros`` of its shape and dtype.
+
+    In MLX 0.32 an empty array converted from NumPy (``mx.array(np.zeros((3,
+    0)))``, as a data loader's empty last batch gives) can make a CPU
+    reduction over it read a stale layout and loop forever: ``mx.sum(x,
+    axis=-1)`` hung in about half of 3,000-call runs, ``mx.sum(x[..., :0])``
+    too. The same shapes made by MLX never did. An empty array holds no
+    values, so the swap loses nothing (its gradient is empty either way).
+    """
+    return mx.zeros(a.shape, dtype=a.dtype) if _is_empty(a) else a
+
+
 def with_group(fn: Callable) -> Callable:
     """``fn`` with a keyword-only ``group=None`` that sets the reduction
-    group, guarded against shapeless compiles (``_no_shapeless``)."""
+    group, guarded against shapeless compiles (``_no_shapeless``) and
+    against MLX's hang on empty arrays from NumPy (``_fresh_empty``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, group: Any = None, **kwargs: Any) -> Any:
+        if any(map(_is_empty, args)) or any(map(_is_empty, kwargs.values())):
+            args = tuple(map(_fresh_empty, args))
+            kwargs = {k: _fresh_empty(v) for k, v in kwargs.items()}
         if group is None:
             return _no_shapeless(fn(*args, **kwargs), args)
         check_group(fn.__name__, group)

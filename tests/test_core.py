@@ -471,6 +471,29 @@ def test_empty_input_carries_no_shapeless_guard():
     assert guarded.shape == (2, 3)
 
 
+def test_empty_inputs_are_swapped_for_mlx_made_ones():
+    # An empty array from NumPy is what MLX 0.32's CPU reductions can loop
+    # on (below); every public function swaps it for a fresh mx.zeros.
+    from mlx_losses import _group
+
+    seen = {}
+
+    def kernel(x, y, *, weight=None):
+        seen.update(x=x, y=y, weight=weight)
+        return x
+
+    fn = _group.with_group(kernel)
+    empty = mx.array(np.zeros((3, 0), np.float32))
+    full = mx.ones((2,))
+    w = mx.array(np.zeros((0,), np.int64))
+    fn(empty, full, weight=w)
+    assert seen["x"] is not empty and seen["x"].shape == (3, 0) and seen["x"].dtype == mx.float32
+    assert seen["y"] is full
+    assert seen["weight"] is not w and seen["weight"].shape == (0,) and seen["weight"].dtype == w.dtype
+    fn(full, full)
+    assert seen["x"] is full
+
+
 _EMPTY_LOOP = """
 import mlx.core as mx, numpy as np
 import mlx_losses.functional as F
@@ -482,14 +505,18 @@ for dtype in (np.float64, np.float32):
             junk = mx.array(rng.normal(size=int(rng.integers(1, 5000))) * 1e9)
             mx.eval(junk * 3)
             x = mx.array(np.zeros(shape, dtype))
-            mx.eval(F.l1_loss(x, x, reduction="none"), F.soft_margin_loss(x, x, reduction="sum"))
+            mx.eval(
+                F.l1_loss(x, x, reduction="none"), F.soft_margin_loss(x, x, reduction="sum"),
+                F.mse_loss(x, x), F.pairwise_distance(x, x) if x.ndim > 1 else x,
+            )
 """
 
 
 def test_empty_inputs_never_hang():
     # Regression: the parity suite (and CI) hung in soft_margin_loss's empty
-    # case, in MLX's CPU sum of a slice of an empty array. In a subprocess
-    # with a timeout, so that a regression fails instead of hanging.
+    # case, in MLX's CPU sum of a slice of an empty array from NumPy. In a
+    # subprocess with a timeout, so that a regression fails instead of
+    # hanging (without the fix it hung in 5 of 6 runs).
     import subprocess
     import sys
 

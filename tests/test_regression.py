@@ -182,5 +182,5 @@ def test_errors_name_the_argument(call, err, pattern):
 
 def test_shape_errors_are_runtime_errors_too():
     x, y = _xy()
-    with pytest.raises(RuntimeError):
+    with pytest.warns(UserWarning, match="different to the input size"), pytest.raises(RuntimeError):
         F.mse_loss(x, y[:, :2])
