@@ -521,3 +521,33 @@ def test_empty_inputs_never_hang():
     import sys
 
     subprocess.run([sys.executable, "-c", _EMPTY_LOOP], check=True, timeout=120)
+
+
+# ---------------------------------------------------------------- fast transcendentals
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_log1p_fast_path_is_accurate(compiled):
+    # _common.log1p (one log pass in float32 on the CPU) against float64
+    # log1p over [-1, 1]: dense in (-1, 0) (BCE's log1p(-p)), tiny and
+    # exact-edge arguments, and e**-|z| in (0, 1].
+    from mlx_losses.losses._common import log1p
+
+    rng = np.random.default_rng(0)
+    xs = np.concatenate([
+        -rng.random(200_000), rng.random(200_000),
+        -np.logspace(-12, 0, 2_000), np.logspace(-12, 0, 2_000),
+        [-1.0, -0.5, 0.0, 1.0, 2.0**-24, -(2.0**-24), 2.0**-23, -(2.0**-25)],
+    ]).astype(np.float32)
+    f = mx.compile(log1p) if compiled else log1p
+    got = np.array(f(mx.array(xs))).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        want = np.log1p(xs.astype(np.float64))
+    finite = np.isfinite(want)
+    rel = np.abs(got[finite] - want[finite]) / np.maximum(np.abs(want[finite]), 1e-45)
+    assert rel.max() <= 4e-7, xs[finite][rel.argmax()]
+    assert got[xs == -1.0][0] == -np.inf
+    # -0.0 keeps its sign; NaN stays NaN
+    special = np.array(f(mx.array(np.array([-0.0, np.nan], np.float32))))
+    assert special[0] == 0.0 and np.signbit(special[0])
+    assert np.isnan(special[1])

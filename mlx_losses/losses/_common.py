@@ -13,7 +13,7 @@ from .._reduction import acc_dtype
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
 __all__ = [
-    "exp", "exp_nonpos", "unfused", "logsumexp", "softmax_parts", "logaddexp", "promote_types", "result_dtype", "upcast",
+    "exp", "exp_nonpos", "log1p", "unfused", "logsumexp", "softmax_parts", "logaddexp", "promote_types", "result_dtype", "upcast",
     "check_pair", "broadcast_pair",
 ]
 
@@ -133,6 +133,28 @@ def exp_nonpos(x: mx.array) -> mx.array:
     if _power_exp(x.dtype):
         return mx.power(mx.array(math.e, dtype=x.dtype), x)
     return mx.exp(x)
+
+
+def log1p(x: mx.array) -> mx.array:
+    """``log1p``, as one ``log`` pass in float32 on the CPU.
+
+    MLX's CPU ``log1p`` costs about 9 ns per element for arguments in
+    (-1, 0) (4.5 for positive ones) against ``log``'s 2. Goldberg's form
+    (Theorem 4 of "What every computer scientist should know about
+    floating-point arithmetic") rounds ``w = 1 + x`` and corrects the log by
+    ``x / (w - 1)``: a few float32 ulps from exact (1.7e-7 relative at most
+    over (-1, 1), measured against float64), 2.3 ns per element fused.
+    ``w == 1`` (|x| below half an ulp of 1, -0.0 included) returns ``x``
+    itself; ``x = -1`` gives -inf and NaN stays NaN, as ``log1p``. For ``x``
+    in [-1, 1] (a probability, ``e**-|z|``): ``+inf`` would give NaN.
+    Its six extra ops are full passes (and temporaries) when run op by op:
+    use it inside a compiled kernel (measure the peak, see above). Other
+    dtypes and devices keep ``mx.log1p``.
+    """
+    if x.dtype == mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
+        w = 1.0 + x
+        return mx.where(w == 1.0, x, mx.log(w) * (x / (w - 1.0)))
+    return mx.log1p(x)
 
 
 def _shift(x: mx.array, axis: int) -> mx.array:
