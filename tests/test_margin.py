@@ -213,6 +213,44 @@ def test_multilabel_soft_margin_backward_at_extremes():
         assert np.array(gx)[0, 0] == (0.5 - 1.0) / 6
 
 
+@pytest.mark.parametrize("dtype", [mx.float64, mx.float32, mx.bfloat16])
+def test_soft_margin_hand_written_backward_matches_autodiff(dtype):
+    # -y exp(-y x - loss) from the forward's output, under a random
+    # cotangent, against the exact derivative -g y sigmoid(-y x) in NumPy
+    # float64 and (float32, bfloat16) autodiff of the plain logaddexp
+    # formula (in float32 for bfloat16, as the loss computes; MLX's float64
+    # exp is only float32-accurate, so float64 has NumPy alone): ties at 0
+    # (-y / 2), large |y x| of both signs. The target gets no gradient
+    # (torch refuses to take one).
+    rng = np.random.default_rng(3)
+    x_np = np.concatenate([rng.normal(size=40) * 4, [0.0, 30.0, -30.0, 100.0, -100.0, 1e-3]])
+    y_np = np.where(rng.random(x_np.size) < 0.5, -1.0, 1.0)
+    g_np = rng.normal(size=x_np.size)
+    acc = mx.float32 if dtype == mx.bfloat16 else dtype
+    x, y = mx.array(x_np).astype(dtype), mx.array(y_np).astype(dtype)
+    g = mx.array(g_np).astype(dtype)
+    xr, gr = np.array(x.astype(mx.float64)), np.array(g.astype(mx.float64))
+    t = -y_np * xr
+    sig = np.where(t >= 0, 1.0 / (1.0 + np.exp(-np.abs(t))), np.exp(-np.abs(t)) / (1.0 + np.exp(-np.abs(t))))
+    exact = -gr * y_np * sig
+
+    def plain(a):
+        return mx.logaddexp(mx.zeros((), dtype=acc), -y.astype(acc) * a.astype(acc)).astype(dtype)
+
+    tol = {mx.float64: 1e-12, mx.float32: 1e-6, mx.bfloat16: 1e-2}[dtype]
+    with mx.stream(mx.cpu):
+        (gx, gy) = mx.vjp(lambda a, b: F.soft_margin_loss(a, b, reduction="none"), [x, y], [g])[1]
+        assert gx.dtype == dtype
+        got = np.array(gx.astype(mx.float64))
+        assert np.allclose(got, exact, rtol=tol, atol=tol * np.abs(exact).max())
+        if dtype != mx.float64:
+            (rx,) = mx.vjp(plain, [x], [g])[1]
+            assert np.allclose(got, np.array(rx.astype(mx.float64)), rtol=tol, atol=tol)
+        assert not np.any(np.array(gy.astype(mx.float32)))
+        tie = xr == 0.0
+        assert got[tie][0] == pytest.approx(-y_np[tie][0] * gr[tie][0] / 2, rel=tol)
+
+
 def _hinge_where_formula(x, y, margin=1.0):
     # torch's composite, written with where and the where-form of clamp_min
     v = margin - x
