@@ -112,11 +112,15 @@ def unfused(op, a: mx.array, *args) -> mx.array:
     return op(a.reshape(flat), *args).reshape(a.shape)
 
 
+def _cpu_float32(dtype: mx.Dtype) -> bool:
+    """float32 on the CPU: where MLX's ``exp`` and ``log1p`` are the slow
+    ones and the forms below pay off."""
+    return dtype == mx.float32 and mx.default_device().type == mx.DeviceType.cpu
+
+
 def _power_exp(dtype: mx.Dtype) -> bool:
     """Whether ``e ** x`` is the faster/accurate exp for ``dtype`` here."""
-    if dtype == mx.float64:
-        return True
-    return dtype == mx.float32 and mx.default_device().type == mx.DeviceType.cpu
+    return dtype == mx.float64 or _cpu_float32(dtype)
 
 
 def exp(x: mx.array) -> mx.array:
@@ -151,7 +155,7 @@ def log1p(x: mx.array) -> mx.array:
     use it inside a compiled kernel (measure the peak, see above). Other
     dtypes and devices keep ``mx.log1p``.
     """
-    if x.dtype == mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
+    if _cpu_float32(x.dtype):
         w = 1.0 + x
         return mx.where(w == 1.0, x, mx.log(w) * (x / (w - 1.0)))
     return mx.log1p(x)
