@@ -80,3 +80,25 @@ def test_setup_inputs_match_kinds(name):
     assert len(arrays) == len(s.kinds) and set(s.kinds) <= set("fci")
     for a, k in zip(arrays, s.kinds):
         assert (a.dtype == np.float32) if k in "fc" else np.issubdtype(a.dtype, np.integer)
+
+
+def test_value_check_benchmark_rows_and_restored_state():
+    from benchmarks import bench_value_checks as B
+    from benchmarks.harness import environment
+    from mlx_losses import _validation
+
+    import mlx_losses
+
+    saved = _validation._np
+    rows = B.bench(["nll_loss", "binary_cross_entropy"], ["float32"], ["fwd", "fwd+bwd"], reps=2,
+                   size=4096, min_s=0.0, log=lambda s: None)
+    assert [(r["loss"], r["mode"]) for r in rows] == [
+        (l, m) for l in ("nll_loss", "binary_cross_entropy") for m in ("fwd", "fwd+bwd")]
+    for r in rows:
+        assert all(r[f"{v}_ms"] > 0 for v in B.VARIANTS)
+        for k in ("numpy/mlx", "numpy/off"):
+            p50, p20, p80 = r[k]
+            assert p20 <= p50 <= p80
+    assert _validation._np is saved and mlx_losses.value_checks_enabled()
+    md = B.to_markdown(rows, environment(), "cmd")
+    assert md.count("\n| nll_loss | float32 |") == 2

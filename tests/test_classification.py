@@ -318,7 +318,7 @@ def test_fused_path_matches_the_custom_vjp(monkeypatch):
 # out-of-range class indices: an error in eager mode, NaN otherwise
 
 
-def test_out_of_range_index_raises_in_eager_mode():
+def test_out_of_range_index_raises_in_eager_mode(read_path):
     x = _logits((3, 4))
     for bad, fn in ((4, F.cross_entropy), (-1, F.cross_entropy), (7, F.nll_loss)):
         t = mx.array([0, bad, 1])
@@ -476,15 +476,19 @@ def test_bce_dtypes():
     assert F.binary_cross_entropy_with_logits(p.astype(mx.float16), p).dtype == mx.float32
 
 
-def test_bce_value_checks_can_be_switched_off_and_skip_under_compile():
-    x = mx.array([0.5, 1.5])
-    y = mx.array([0.0, 1.0])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float16, mx.bfloat16])
+def test_bce_value_checks_can_be_switched_off_and_skip_under_compile(dtype, read_path):
+    x = mx.array([0.5, 1.5], dtype=dtype)
+    y = mx.array([0.0, 1.0], dtype=dtype)
     with mlx_losses.value_checks(False):
         F.binary_cross_entropy(x, y)
     mx.eval(mx.compile(lambda a, b: F.binary_cross_entropy(a, b))(x, y))
+    mx.eval(mx.vmap(lambda a, b: F.binary_cross_entropy(a, b))(x[None], y[None]))
+    with pytest.raises(ValueError, match="`input` must hold probabilities"):
+        F.binary_cross_entropy(x, y)  # eager still checks
 
 
-def test_bce_value_check_names_input_first_and_rejects_nan_and_inf():
+def test_bce_value_check_names_input_first_and_rejects_nan_and_inf(read_path):
     ok = mx.array([0.0, 0.5, 1.0])
     for bad in ([0.5, float("nan")], [float("nan"), 0.5], [0.5, float("inf")], [-1e-30, 0.5],
                 [0.5, 1.0000001]):

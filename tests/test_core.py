@@ -280,7 +280,7 @@ def _index_check(t):
     return t * 2
 
 
-def test_index_range_check_eager_message_and_ignore_index():
+def test_index_range_check_eager_message_and_ignore_index(read_path):
     with pytest.raises(V.ValueCheckError) as info:
         _index_check(mx.array([0, 5, 1]))
     assert str(info.value) == (
@@ -292,7 +292,7 @@ def test_index_range_check_eager_message_and_ignore_index():
     _index_check(mx.array([0, -100, 2]))  # ignore_index is allowed
 
 
-def test_index_range_check_reports_whether_every_target_is_plainly_in_range():
+def test_index_range_check_reports_whether_every_target_is_plainly_in_range(read_path):
     # True lets a kernel skip its masks: only when the check ran, every index
     # is in [0, C) and none is the ignore_index.
     check = lambda t, ii=-100: V.check_index_range("f", "target", t, 3, ignore_index=ii)  # noqa: E731
@@ -319,6 +319,86 @@ def test_values_in_check():
     with pytest.raises(V.ValueCheckError, match=r"f: `p` must be in \[0, 1\], got values in \[-0\.5, 1\]\."):
         V.check_values_in("f", "p", mx.array([-0.5, 1.0]), 0.0, 1.0, "be in [0, 1]")
     V.check_values_in("f", "p", mx.array([0.0, float("nan"), 1.0]), 0.0, 1.0, "be in [0, 1]")  # NaN passes
+
+
+def test_value_checks_read_through_numpy_on_the_cpu():
+    # the fast path is taken here, for the types NumPy reduces quickly
+    assert isinstance(V._host(mx.array([1, 2])), np.ndarray)
+    assert isinstance(V._host(mx.array([0.5])), np.ndarray)
+    assert V._host(mx.array([0.5], dtype=mx.bfloat16)) is None
+    bits = V._host_half_bits(mx.array([0.5, 1.0], dtype=mx.bfloat16))
+    assert bits.dtype == np.uint16 and bits.tolist() == [0x3F00, 0x3F80]
+    assert V._host_half_bits(mx.zeros((4, 3), dtype=mx.float16).T) is None  # strided
+
+
+def _half_patterns(dtype):
+    """Every 16-bit pattern as a ``dtype`` array, with its float64 values."""
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    if dtype == mx.float16:
+        values = bits.view(np.float16).astype(np.float64)
+    else:
+        with np.errstate(invalid="ignore"):  # NaN patterns
+            values = (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    return mx.array(bits).view(dtype), values
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_half_value_checks_agree_with_float64_pattern_by_pattern(dtype, read_path):
+    arr, values = _half_patterns(dtype)
+    mx.eval(arr)
+    with np.errstate(invalid="ignore"):
+        in_unit = (values >= 0) & (values <= 1)
+        negative = values < 0
+    # one pattern per call, beside an ordinary value (so the whole-array
+    # shortcut is exercised too): every pattern near a boundary (zeros, one,
+    # the infinities, the NaNs) and a sample of the rest; through MLX a
+    # thinner sample, as each of its calls evals
+    step = 13 if read_path == "numpy" else 127
+    edges = [0, 0x3C00, 0x3F80, 0x7C00, 0x7F80, 0x8000, 0xFC00, 0xFF80, 0xFFFF]
+    picks = set(range(0, 1 << 16, step))
+    for e in edges:
+        picks |= set(range(max(e - 3, 0), min(e + 4, 1 << 16)))
+    half = mx.array([0.5], dtype=dtype)
+    for i in sorted(picks):
+        one = mx.concatenate([half, arr[i : i + 1]])
+        assert V.in_unit_interval(one) == bool(in_unit[i]), hex(i)
+        assert V.any_negative(one) == bool(negative[i]), hex(i)
+    # whole arrays, contiguous and strided (the strided one through MLX)
+    ok = arr[mx.array(np.flatnonzero(in_unit))]
+    assert V.in_unit_interval(ok) and V.in_unit_interval(ok.reshape(-1, 1)[::2])
+    assert not V.in_unit_interval(arr) and not V.in_unit_interval(arr.reshape(256, 256).T)
+    nonneg = arr[mx.array(np.flatnonzero(~negative))]
+    assert not V.any_negative(nonneg) and not V.any_negative(nonneg.reshape(-1, 1)[::3])
+    assert V.any_negative(arr) and V.any_negative(arr.reshape(256, 256).T)
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_float_value_checks_on_special_values(dtype, read_path):
+    if dtype == mx.float64 and mx.default_device() != mx.cpu:
+        pytest.skip("float64 runs on the CPU only")
+    tiny = np.finfo(np.float64 if dtype == mx.float64 else np.float32).smallest_subnormal
+    cases = {  # value: (in [0, 1], negative)
+        0.0: (True, False), -0.0: (True, False), 1.0: (True, False), 0.25: (True, False),
+        float(tiny): (True, False), -float(tiny): (False, True),
+        float(np.nextafter(1.0, 2.0, dtype=np.float32)): (False, False),
+        2.0: (False, False), -1.0: (False, True), math.inf: (False, False),
+        -math.inf: (False, True), math.nan: (False, False),
+    }
+    for v, (unit, neg) in cases.items():
+        for arr in (mx.array([0.5, v], dtype=dtype), mx.array([[v, 0.5]], dtype=dtype).T):
+            assert V.in_unit_interval(arr) == unit, v
+            assert V.any_negative(arr) == neg, v
+    # a negative entry beside a NaN is still found
+    assert V.any_negative(mx.array([math.nan, -1.0, 2.0], dtype=dtype))
+
+
+def test_min_max_with_and_without_ignored_entries(read_path):
+    for dtype in (mx.int32, mx.int64, mx.uint8, mx.int16):
+        t = mx.array([3, 7, 2, 9], dtype=dtype)
+        assert V._min_max(t) == (2, 9)
+        assert V._min_max(t, ignore=9) == (0, 7)
+        assert V._min_max(t[::2]) == (2, 3)  # strided
+    assert V._min_max(mx.array([-100, 4, -100]), ignore=-100) == (0, 4)
 
 
 def test_value_check_switch_and_context_manager():

@@ -292,7 +292,7 @@ _TG = mx.array([[1, 2, 3], [1, 1, 0]])
         ((_TG, (6, 6), (3, 2)), {"reduction": "avg"}, ValueError, "is not a valid value for reduction"),
     ],
 )
-def test_errors(args, kwargs, error, match):
+def test_errors(args, kwargs, error, match, read_path):
     with pytest.raises(error, match=match):
         mx.eval(F.ctc_loss(_LP, *args, **kwargs))
 

@@ -405,7 +405,7 @@ def test_options_conflict_and_acc_dtype():
          ShapeError, "`input` must be 1, 2 or 3"),
     ],
 )
-def test_errors(make, error, match):
+def test_errors(make, error, match, read_path):
     x, w, _, t, _, _ = _data(16)
     with pytest.raises(error, match=match):
         mx.eval(make(x, w, t))

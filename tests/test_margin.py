@@ -401,7 +401,7 @@ def test_dtype_rules():
 # out-of-range class indices: errors in eager mode, NaN rows otherwise
 
 
-def test_out_of_range_targets_raise_in_eager_mode():
+def test_out_of_range_targets_raise_in_eager_mode(read_path):
     x = _x((3, 4))
     with pytest.raises(ValueError, match=r"multi_margin_loss: `target` must hold class indices in \[0, 4\), got 4: target out of range\."):
         F.multi_margin_loss(x, mx.array([0, 4, 1]))

@@ -227,7 +227,19 @@ def test_gaussian_second_derivative_through_clamp_is_the_formulas():
     assert np.isclose(d2(v).item(), -0.5 / 0.16 + 0.25 / 0.064, rtol=1e-5)
 
 
-def test_gaussian_negative_var_check_and_switch():
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_gaussian_half_var_check_eager_and_under_compile_and_vmap(dtype, read_path):
+    x, y, _ = _gxyv((3,))
+    x, y = x.astype(dtype), y.astype(dtype)
+    bad = mx.array([1.0, -0.5, 2.0], dtype=dtype)
+    with pytest.raises(ValueCheckError, match="var has negative entry/entries"):
+        F.gaussian_nll_loss(x, y, bad)
+    F.gaussian_nll_loss(x, y, mx.array([1.0, -0.0, 2.0], dtype=dtype))  # -0.0 passes
+    mx.eval(mx.compile(lambda a, b, w: F.gaussian_nll_loss(a, b, w))(x, y, bad))
+    mx.eval(mx.vmap(lambda a, b, w: F.gaussian_nll_loss(a, b, w))(x[None], y[None], bad[None]))
+
+
+def test_gaussian_negative_var_check_and_switch(read_path):
     x, y, _ = _gxyv((3,))
     bad = mx.array([1.0, -0.5, 2.0])
     with pytest.raises(ValueCheckError, match=r"gaussian_nll_loss: `var` must be non-negative, got -0\.5: var has negative entry/entries\."):
@@ -244,7 +256,7 @@ def test_gaussian_negative_var_check_and_switch():
     assert np.array_equal(out, clamped)
 
 
-def test_gaussian_var_check_with_nan_entries():
+def test_gaussian_var_check_with_nan_entries(read_path):
     # A NaN variance alone passes (NaN loss, as in torch); a negative entry
     # beside a NaN is still rejected, wherever the NaN sits.
     x, y, _ = _gxyv((4,))

@@ -36,6 +36,7 @@ from .._validation import (
     check_number,
     dtype_name,
     fmt_shape,
+    in_unit_interval,
     message,
     run_value_check,
 )
@@ -662,27 +663,13 @@ def _check_same_size(fn: str, input: mx.array, target: mx.array, torch_phrase: s
 
 def _check_unit_interval(fn: str, **arrays: mx.array) -> None:
     """Every value of each array in [0, 1]; NaN fails, as in torch. The
-    arrays are checked in the order given, from one ``mx.eval``."""
+    arrays are checked in the order given."""
 
     def check() -> None:
-        # One eval for all the arrays, keepdims (no squeeze nodes). float32 /
-        # float64: min >= 0 and max <= 1 (MLX's min / max propagate NaN, and
-        # NaN compares False: NaN fails), two reductions and no full-size
-        # temporaries. MLX's CPU min / max of float16 / bfloat16 are slower
-        # than its comparisons: those test every element.
-        tests = {}
+        # NumPy on the CPU (_validation.in_unit_interval); elsewhere one
+        # eval per array, of two reductions.
         for name, x in arrays.items():
-            if not x.size:
-                continue
-            if x.dtype in (mx.float16, mx.bfloat16):
-                tests[name] = (mx.all((x >= 0) & (x <= 1), keepdims=True),)
-            else:
-                tests[name] = (mx.min(x, keepdims=True), mx.max(x, keepdims=True))
-        if tests:
-            mx.eval(*tests.values())
-        for name, t in tests.items():
-            ok = bool(t[0].item()) if len(t) == 1 else (t[0].item() >= 0 and t[1].item() <= 1)
-            if not ok:
+            if x.size and not in_unit_interval(x):
                 raise ValueCheckError(
                     message(fn, name, "hold probabilities in [0, 1]",
                             f"values outside it: all elements of {name} should be between 0 and 1")

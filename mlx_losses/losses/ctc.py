@@ -48,7 +48,10 @@ from .._validation import (
     check_floating,
     check_ndim,
     dtype_name,
+    _min_max,
+    _np,
     fmt_shape,
+    host_arrays,
     message,
     run_value_check,
 )
@@ -613,9 +616,7 @@ def _check_length_values(fn, name, arr, static, lo, hi, hi_what):
     def check():
         if arr.size == 0:
             return
-        mn, mxv = mx.min(arr), mx.max(arr)
-        mx.eval(mn, mxv)
-        mn, mxv = int(mn.item()), int(mxv.item())
+        mn, mxv = _min_max(arr)
         if mn < lo:
             report(mn)
         if hi is not None and mxv > hi:
@@ -630,24 +631,43 @@ def _check_labels(fn: str, labels: mx.array, valid: mx.array, C: int, blank: int
     def check():
         if labels.size == 0:
             return
-        lo = mx.min(mx.where(valid, labels, 0))
-        hi = mx.max(mx.where(valid, labels, 0))
-        has_blank = mx.any(valid & (labels == blank))
-        mx.eval(lo, hi, has_blank)
-        lo_v, hi_v = int(lo.item()), int(hi.item())
+        views = host_arrays(labels, valid)  # NumPy on the CPU (faster)
+        if views is not None:
+            lab, ok = views
+            lab = _np.where(ok, lab, 0)
+            lo_v, hi_v = int(lab.min()), int(lab.max())
+            blank_in = bool((ok & (lab == blank)).any())
+        else:
+            lo = mx.min(mx.where(valid, labels, 0))
+            hi = mx.max(mx.where(valid, labels, 0))
+            has_blank = mx.any(valid & (labels == blank))
+            mx.eval(lo, hi, has_blank)
+            lo_v, hi_v = int(lo.item()), int(hi.item())
+            blank_in = bool(has_blank.item())
         if lo_v < 0 or hi_v >= C:
             bad = lo_v if lo_v < 0 else hi_v
             raise ValueCheckError(
                 message(fn, "targets", f"hold class indices in [0, {C})",
                         f"{bad}: Target {bad} is out of bounds")
             )
-        if bool(has_blank.item()):
+        if blank_in:
             raise ValueCheckError(
                 message(fn, "targets", f"not contain the blank label ({blank}) within the "
                         "target lengths", f"a target equal to {blank}")
             )
 
     run_value_check(check)
+
+
+def _int_sum(arr: mx.array) -> int:
+    """The sum of an integer array as a Python int, in 64 bits (NumPy on
+    the CPU, else one eval)."""
+    if arr.size == 0:
+        return 0
+    views = host_arrays(arr)
+    if views is not None:
+        return int(views[0].sum(dtype=_np.int64))
+    return int(mx.sum(arr.astype(mx.int64)).item())
 
 
 def _max_length(static, arr: mx.array, bound: int) -> int:
@@ -659,7 +679,7 @@ def _max_length(static, arr: mx.array, bound: int) -> int:
     if arr.size == 0:
         return 0
     try:
-        return max(0, min(int(mx.max(arr).item()), bound))
+        return max(0, min(_min_max(arr)[1], bound))
     except ValueError as err:  # under a trace the value cannot be read
         if "[eval]" in str(err):
             return bound
@@ -785,7 +805,7 @@ def ctc_loss(
                 )
         else:
             def check_total():
-                s = int(mx.sum(tl.astype(mx.int64)).item()) if tl.size else 0
+                s = _int_sum(tl)
                 if s != total:
                     raise ValueCheckError(
                         message(fn, "targets", f"have sum(target_lengths) = {s} elements",

@@ -23,6 +23,7 @@ from .._validation import (
     broadcast_shapes,
     check_floating,
     check_number,
+    any_negative,
     fmt_shape,
     message,
     run_value_check,
@@ -281,11 +282,7 @@ def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
     def check() -> None:
         if not var.size:
             return
-        # One reduction, no full-size temporary (keepdims: no squeeze node).
-        # MLX's min propagates NaN: only then is the elementwise test needed
-        # (a negative entry beside a NaN still fails, as before).
-        lo = mx.min(var, keepdims=True).item()
-        if lo < 0 or (lo != lo and bool(mx.any(var < 0).item())):
+        if any_negative(var):
             raise ValueCheckError(
                 message(
                     fn, "var", "be non-negative",
