@@ -468,6 +468,26 @@ def test_bce_with_logits_gradients_match_autodiff_of_plain_formula():
         _close(g1, g2, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_bce_with_logits_backward_against_the_exact_derivative(dtype):
+    # d/dx = (1 - y) - (1 + (pw - 1) y) sigmoid(-x) (sigmoid(x) - y without
+    # pos_weight), in NumPy float64: both tails, past e**-x's overflow, ties
+    if dtype == mx.float64 and mx.default_device() != mx.cpu:
+        pytest.skip("float64 runs on the CPU only")
+    xs = np.array([-200.0, -100.0, -90.0, -30.0, -1.5, 0.0, 0.25, 30.0, 90.0, 100.0, 200.0])
+    ys = np.linspace(0.0, 1.0, xs.size)
+    pws = np.linspace(0.5, 3.0, xs.size)
+    x, y, pw = (mx.array(a.astype(np.float32)).astype(dtype) for a in (xs, ys, pws))
+    xs, ys, pws = (np.array(a.astype(mx.float64)) for a in (x, y, pw))  # as rounded
+    with np.errstate(over="ignore"):
+        sig = 1.0 / (1.0 + np.exp(-xs))
+        sig_neg = 1.0 / (1.0 + np.exp(xs))
+    tol = dict(rtol=1e-5, atol=1e-7) if dtype == mx.float32 else dict(rtol=1e-12, atol=1e-300)
+    for kw, want in (({}, sig - ys), ({"pos_weight": pw}, (1 - ys) - (1 + (pws - 1) * ys) * sig_neg)):
+        g = mx.grad(lambda a: F.binary_cross_entropy_with_logits(a, y, reduction="sum", **kw))(x)
+        assert np.allclose(np.array(g.astype(mx.float64)), want, **tol), kw
+
+
 def test_bce_dtypes():
     p = mx.array([0.2, 0.7])
     assert F.binary_cross_entropy(p.astype(mx.bfloat16), p.astype(mx.bfloat16)).dtype == mx.bfloat16

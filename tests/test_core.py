@@ -631,3 +631,33 @@ def test_log1p_fast_path_is_accurate(compiled):
     special = np.array(f(mx.array(np.array([-0.0, np.nan], np.float32))))
     assert special[0] == 0.0 and np.signbit(special[0])
     assert np.isnan(special[1])
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.bfloat16])
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_sigmoid_forms_are_accurate(dtype, compiled):
+    # _common.sigmoid / sigmoid_neg (1 / (1 + e**-x) in float32 on the CPU
+    # and in float64) against float64 over both tails, the overflow of
+    # e**-x below -88, zeros, infinities and NaN.
+    from mlx_losses.losses._common import sigmoid, sigmoid_neg
+
+    if dtype == mx.float64 and mx.default_device() != mx.cpu:
+        pytest.skip("float64 runs on the CPU only")
+    rng = np.random.default_rng(1)
+    xs = np.concatenate([np.linspace(-120, 120, 48_001), 4 * rng.standard_normal(50_000),
+                         [0.0, -0.0, 88.7, -88.7, 103.0, -103.0, np.inf, -np.inf]])
+    x = mx.array(xs.astype(np.float32)).astype(dtype)
+    xs = np.array(x.astype(mx.float64) if dtype != mx.float64 else x)  # the rounded inputs
+    tol = {mx.float32: 4e-6, mx.float64: 1e-13, mx.bfloat16: 8e-3}[dtype]
+    for fn, sign in ((sigmoid, 1.0), (sigmoid_neg, -1.0)):
+        f = mx.compile(fn) if compiled else fn
+        got = np.array(f(x).astype(mx.float64) if dtype != mx.float64 else f(x))
+        with np.errstate(over="ignore"):
+            want = 1.0 / (1.0 + np.exp(-sign * xs))
+        normal = want > (1e-37 if dtype != mx.float64 else 1e-300)
+        rel = np.abs(got[normal] - want[normal]) / want[normal]
+        assert rel.max() <= tol, (fn.__name__, xs[normal][rel.argmax()])
+        assert np.all(np.abs(got[~normal]) <= 1e-37)  # subnormal or zero
+        assert got[xs * sign == 0][0] == 0.5
+        nan = np.array(f(mx.array([np.nan], dtype=dtype)).astype(mx.float32))
+        assert np.isnan(nan[0])

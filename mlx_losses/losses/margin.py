@@ -46,7 +46,7 @@ from .._validation import (
     run_value_check,
 )
 from ._common import exp_nonpos, result_dtype, upcast
-from .classification import _softplus_neg, _with_bce_logits_backward
+from .classification import _bce_logits_dx_from_exp, _softplus_neg, _with_bce_logits_backward
 
 __all__ = [
     "hinge_embedding_loss",
@@ -217,13 +217,16 @@ def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
 
 # The per-element term is binary_cross_entropy_with_logits' (without
 # pos_weight), and so is the hand-written backward: d/dx = sigmoid(x) - y
-# from one exp of -|x| (torch's 1/2 - y at x = 0), d/dy = -x. Autodiff
-# through the forward above held about nine (N, C) arrays at the peak under
-# an eager grad (72 MiB at 2097 x 1000 float32; 58 with this backward).
-# BCE-with-logits' own custom function (a logaddexp forward) peaks at 42
-# MiB here but is 1.3x slower: this keeps the faster forward.
+# (torch's 1/2 - y at x = 0), d/dy = -x, here from the forward's own exp of
+# -|x| (_bce_logits_dx_from_exp), which a compiled step merges with the
+# forward's: one exp pass in all. Autodiff through the forward above held
+# about nine (N, C) arrays at the peak under an eager grad (72 MiB at 2097 x
+# 1000 float32; 58 with this backward). BCE-with-logits' sigmoid-form
+# backward would take it to 40 MiB and 0.8x the eager time, but doubles the
+# compiled step's (two exp passes: 28 -> 56 ms): the compiled step wins.
 
-_multilabel_soft_margin = _with_bce_logits_backward(_multilabel_soft_margin_fwd)
+_multilabel_soft_margin = _with_bce_logits_backward(_multilabel_soft_margin_fwd,
+                                                    _bce_logits_dx_from_exp)
 
 
 @mx.compile
