@@ -64,7 +64,10 @@ def _no_shapeless(out: mx.array, args: tuple) -> mx.array:
     (``x - (+0.0)`` keeps -0.0, inf and NaN), no gradient path; four graph
     nodes, a few us per eager call (interleaved medians with and without it
     were within noise at 64 x 10 and at 2M elements; nothing to speak of
-    inside a compiled step). ``mx.depends`` would be one node, but it has no vmap rule.
+    inside a compiled step). The most it was seen to cost: 20-30 us of an
+    eager forward+backward of nll_loss at 2097 x 1000 (354 -> 384 us
+    float32, 221 -> 241 us bfloat16; interleaved medians of 31).
+    ``mx.depends`` would be one node, but it has no vmap rule.
 
     Only a non-empty input carries it: an empty batch has no number worth
     guarding, and the sum of a slice of an empty array is where MLX 0.32 can

@@ -759,10 +759,11 @@ def binary_cross_entropy(
 # Autodiff through logaddexp takes an exp and a log1p in the backward; this
 # takes one fast exp (_common.sigmoid: 1 / (1 + e ** -x) on the CPU, one
 # full-size array at a time op by op). The backward recomputes it instead
-# of keeping it: a residual output would keep the forward's full-size loss alive too (the
-# outputs of one primitive live together), and MLX's eager grad runs these
-# compiled bodies op by op, so every kept array is peak memory. d/dy is only
-# computed if the target's gradient is used (MLX is lazy).
+# of keeping it: a residual output would keep the forward's full-size loss
+# alive too (the outputs of one primitive live together), and MLX's eager
+# grad runs these compiled bodies op by op, so every kept array is peak
+# memory. d/dy is only computed if the target's gradient is used (MLX is
+# lazy).
 
 
 @functools.partial(mx.compile, shapeless=True)
@@ -806,8 +807,8 @@ def _bce_logits_pos_dy(x, pw, g):
 def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
     """``forward(x, y)`` (a per-element loss equal to BCE-with-logits'
     without pos_weight, however computed) as a custom function with
-    BCE-with-logits' backward: sigmoid(x) - y w.r.t. ``x`` (``dx(x, y, g)``
-    times the cotangent), -x w.r.t. ``y``. multilabel_soft_margin_loss
+    BCE-with-logits' backward: ``dx(x, y, g)`` = g (sigmoid(x) - y) w.r.t.
+    ``x``, -g x w.r.t. ``y``. multilabel_soft_margin_loss
     shares it with its own forward (and :func:`_bce_logits_dx_from_exp`)."""
 
     @mx.custom_function

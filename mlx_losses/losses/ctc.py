@@ -49,7 +49,6 @@ from .._validation import (
     check_ndim,
     dtype_name,
     _min_max,
-    _np,
     fmt_shape,
     host_arrays,
     message,
@@ -634,7 +633,7 @@ def _check_labels(fn: str, labels: mx.array, valid: mx.array, C: int, blank: int
         views = host_arrays(labels, valid)  # NumPy on the CPU (faster)
         if views is not None:
             lab, ok = views
-            lab = _np.where(ok, lab, 0)
+            lab = lab * ok  # 0 outside the target lengths
             lo_v, hi_v = int(lab.min()), int(lab.max())
             blank_in = bool((ok & (lab == blank)).any())
         else:
@@ -666,7 +665,7 @@ def _int_sum(arr: mx.array) -> int:
         return 0
     views = host_arrays(arr)
     if views is not None:
-        return int(views[0].sum(dtype=_np.int64))
+        return int(views[0].sum(dtype="int64"))
     return int(mx.sum(arr.astype(mx.int64)).item())
 
 
