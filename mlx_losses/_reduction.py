@@ -37,6 +37,7 @@ __all__ = [
     "batchmean",
     "acc_dtype",
     "global_sum",
+    "single",
     "current_group",
     "reduction_group",
     "length_normalized_mean",
@@ -164,6 +165,13 @@ def _accurate_sum(x: mx.array, axes: tuple, full: bool, keepdims: bool) -> mx.ar
     return out
 
 
+def single(v):
+    """The one array of a custom VJP's ``primals`` / ``cotangents`` /
+    ``outputs`` for a single-array function: MLX 0.32 passes the array
+    itself; a list or tuple of one is taken apart too."""
+    return v[0] if isinstance(v, (list, tuple)) else v
+
+
 def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
     """Sum accumulated in ``acc_dtype``, accurate at any size.
 
@@ -185,7 +193,7 @@ def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
 
     @summed.vjp
     def summed_vjp(primals, cotangent, output):
-        x = primals[0] if isinstance(primals, (tuple, list)) else primals
+        x = single(primals)
         c = cotangent.astype(x.dtype)
         if not keepdims:
             c = mx.expand_dims(c, axes) if axes else c

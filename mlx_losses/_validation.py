@@ -245,6 +245,12 @@ _HALF_NEG_INF_BITS = {mx.float16: 0xFC00, mx.bfloat16: 0xFF80}
 _NEG_ZERO_BITS = 0x8000
 
 
+def _on_host() -> bool:
+    """Whether the checks can read values through NumPy: it imports and MLX
+    computes on the CPU (the buffers are host memory)."""
+    return _np is not None and mx.default_device() == mx.cpu
+
+
 def host_arrays(*xs: mx.array):
     """The values of ``xs`` as NumPy arrays sharing their buffers (one
     ``mx.eval`` for all of them), or None.
@@ -254,8 +260,7 @@ def host_arrays(*xs: mx.array):
     are slow: see :func:`_host_half_bits`). Under a trace the eval raises
     MLX's ``[eval]`` error, as any value check's read does.
     """
-    if (_np is None or mx.default_device() != mx.cpu
-            or any(x.dtype in _HALF_ONE_BITS for x in xs)):
+    if not _on_host() or any(x.dtype in _HALF_ONE_BITS for x in xs):
         return None
     mx.eval(*xs)
     return [_np.asarray(x) for x in xs]
@@ -271,7 +276,7 @@ def _host_half_bits(x: mx.array):
     """A half-precision ``x``'s bit patterns as a flat NumPy uint16 array
     sharing its buffer, or None (off the CPU, without NumPy, or when ``x``
     is not row-contiguous: a strided buffer cannot be reinterpreted)."""
-    if _np is None or x.dtype not in _HALF_ONE_BITS or mx.default_device() != mx.cpu:
+    if not _on_host() or x.dtype not in _HALF_ONE_BITS:
         return None
     mx.eval(x)  # under a trace: MLX's [eval] ValueError (the buffer's is a RuntimeError)
     try:

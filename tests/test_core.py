@@ -323,6 +323,8 @@ def test_values_in_check():
 
 def test_value_checks_read_through_numpy_on_the_cpu():
     # the fast path is taken here, for the types NumPy reduces quickly
+    if mx.default_device() != mx.cpu:
+        pytest.skip("the NumPy path is the CPU's")
     assert isinstance(V._host(mx.array([1, 2])), np.ndarray)
     assert isinstance(V._host(mx.array([0.5])), np.ndarray)
     assert V._host(mx.array([0.5], dtype=mx.bfloat16)) is None

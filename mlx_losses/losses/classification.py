@@ -25,6 +25,7 @@ from .._reduction import (
     global_sum,
     mean_from_sum,
     resolve_reduction,
+    single,
     weighted_mean,
 )
 from .._validation import (
@@ -818,7 +819,7 @@ def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
     @loss.vjp
     def loss_vjp(primals, cotangents, outputs):
         x, y = primals
-        g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
+        g = single(cotangents)
         return dx(x, y, g), -g * x
 
     return loss
@@ -837,7 +838,7 @@ def _bce_logits_pos(x, y, pw):
 @_bce_logits_pos.vjp
 def _bce_logits_pos_vjp(primals, cotangents, outputs):
     x, y, pw = primals
-    g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
+    g = single(cotangents)
     return _bce_logits_pos_dx(x, y, pw, g), _bce_logits_pos_dy(x, pw, g), mx.zeros_like(pw)
 
 

@@ -637,8 +637,8 @@ def _check_labels(fn: str, labels: mx.array, valid: mx.array, C: int, blank: int
             lo_v, hi_v = int(lab.min()), int(lab.max())
             blank_in = bool((ok & (lab == blank)).any())
         else:
-            lo = mx.min(mx.where(valid, labels, 0))
-            hi = mx.max(mx.where(valid, labels, 0))
+            lab = mx.where(valid, labels, 0)
+            lo, hi = mx.min(lab), mx.max(lab)
             has_blank = mx.any(valid & (labels == blank))
             mx.eval(lo, hi, has_blank)
             lo_v, hi_v = int(lo.item()), int(hi.item())

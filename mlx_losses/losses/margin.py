@@ -30,6 +30,7 @@ from .._reduction import (
     global_sum,
     mean_from_sum,
     resolve_reduction,
+    single,
 )
 from .._validation import (
     ShapeError,
@@ -199,8 +200,7 @@ def _soft_margin(x: mx.array, y: mx.array) -> mx.array:
 def _soft_margin_vjp(primals, cotangents, outputs):
     # the target is not differentiated (torch refuses to)
     x, y = primals
-    g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
-    loss = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    g, loss = single(cotangents), single(outputs)
     return _soft_margin_dx(x, y, g, loss), mx.zeros_like(y)
 
 
