@@ -118,7 +118,7 @@ def main(argv=None) -> float:
             mx.eval(model.parameters(), opt.state, loss)
             total += loss.item()
         print(f"epoch {epoch + 1:2d}  ctc loss {total / steps_per_epoch:.4f}  "
-              f"({time.perf_counter() - t0:.2f} s)")
+              f"({time.perf_counter() - t0:.2f} s)", flush=True)
 
     x, t, il, tl = make_batch(200, np.random.default_rng(123))
     decoded = greedy_decode(np.array(model(mx.array(x))), il)

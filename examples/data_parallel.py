@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Data-parallel training whose loss is the global one, with mx.distributed.
 
     mlx.launch -n 2 --backend ring examples/data_parallel.py     # two processes
@@ -54,7 +55,7 @@ def main() -> bool:
         opt.update(model, grads)
         mx.eval(model.parameters(), loss)
         if rank == 0 and step % 5 == 0:
-            print(f"step {step:2d}  global loss {loss.item():.5f}  (ranks: {size})")
+            print(f"step {step:2d}  global loss {loss.item():.5f}  (ranks: {size})", flush=True)
 
     # Check: the global loss equals the single-process loss on the whole batch.
     full = cross_entropy(model(mx.array(x_all)), mx.array(y_all), ignore_index=PAD)

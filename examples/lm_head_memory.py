@@ -51,9 +51,10 @@ def train(model, batches, epochs, label):
     opt = optim.Adam(learning_rate=3e-3)
     loss_and_grad = nn.value_and_grad(model, lambda m, x, y: m(x, y))
     peak, losses = 0, []
+    print(f"[{label}] training: {epochs} epochs x {len(batches)} batches", flush=True)
     for epoch in range(epochs):
         t0, total = time.perf_counter(), 0.0
-        for x, y in batches:
+        for i, (x, y) in enumerate(batches, 1):
             mx.eval(model.parameters())
             mx.reset_peak_memory()
             loss, grads = loss_and_grad(model, x, y)
@@ -62,8 +63,11 @@ def train(model, batches, epochs, label):
             opt.update(model, grads)
             mx.eval(model.parameters(), opt.state)
             total += loss.item()
+            print(f"[{label}] epoch {epoch + 1} batch {i}/{len(batches)}  loss {loss.item():.4f}  "
+                  f"({time.perf_counter() - t0:.1f} s)", flush=True)
         losses.append(total / len(batches))
-        print(f"[{label}] epoch {epoch + 1}  loss {losses[-1]:.4f}  ({time.perf_counter() - t0:.2f} s)")
+        print(f"[{label}] epoch {epoch + 1}  loss {losses[-1]:.4f}  ({time.perf_counter() - t0:.2f} s)",
+              flush=True)
     return losses, peak
 
 

@@ -90,7 +90,7 @@ def main(argv=None) -> float:
             total += loss.item()
         acc = retrieval_accuracy(np.array(model(mx.array(x_test))), y_test, args.cosine)
         print(f"epoch {epoch + 1:2d}  triplet loss {total / steps:.4f}  "
-              f"retrieval accuracy {acc:.3f}  ({time.perf_counter() - t0:.2f} s)")
+              f"retrieval accuracy {acc:.3f}  ({time.perf_counter() - t0:.2f} s)", flush=True)
     print(f"final retrieval accuracy: {acc:.3f} (before training: {before:.3f})")
     return acc
 

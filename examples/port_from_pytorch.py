@@ -51,6 +51,14 @@ def main(argv=None) -> float:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--plot", metavar="FILE", default=None, help="save the curves as a PNG")
     args = p.parse_args(argv)
+    if args.plot:
+        # fail now, not after the whole run
+        try:
+            import matplotlib
+        except ImportError:
+            p.error("--plot needs matplotlib: pip install matplotlib "
+                    "(or the package's extra: pip install -e '.[plot]')")
+        matplotlib.use("Agg")
 
     import mlx.core as mx
     import mlx.nn as nn
@@ -120,7 +128,7 @@ def main(argv=None) -> float:
         curve_m.append(lm.item())
         rel = abs(curve_t[-1] - curve_m[-1]) / max(abs(curve_t[-1]), 1e-12)
         if s % max(1, steps // 15) == 0 or s == steps - 1:
-            print(f"{s:4d}  {curve_t[-1]:12.6f}  {curve_m[-1]:12.6f}  {rel:9.2e}")
+            print(f"{s:4d}  {curve_t[-1]:12.6f}  {curve_m[-1]:12.6f}  {rel:9.2e}", flush=True)
 
     ct, cm = np.array(curve_t), np.array(curve_m)
     worst = float(np.max(np.abs(ct - cm) / np.maximum(np.abs(ct), 1e-12)))
@@ -128,9 +136,6 @@ def main(argv=None) -> float:
           f"mlx {cm[0]:.4f} -> {cm[-1]:.4f}")
     print(f"max relative difference: {worst:.3e}")
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))

@@ -77,7 +77,7 @@ def main(argv=None) -> float:
             total += loss.item()
         acc = mx.mean(mx.argmax(model(x_test), axis=1) == y_test).item()
         print(f"epoch {epoch + 1:2d}  loss {total / (n_train // batch):.4f}  "
-              f"test accuracy {acc:.3f}  ({time.perf_counter() - t0:.2f} s)")
+              f"test accuracy {acc:.3f}  ({time.perf_counter() - t0:.2f} s)", flush=True)
     print(f"final accuracy: {acc:.3f}")
     return acc
 

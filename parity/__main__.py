@@ -6,6 +6,8 @@
     python -m parity --markdown parity/REPORT.md --json parity.json
     python -m parity --format markdown > summary.md    # e.g. $GITHUB_STEP_SUMMARY
 
+Run it from the repository root (``parity`` is not installed with the package;
+from elsewhere: ``PYTHONPATH=/path/to/mlx-losses python -m parity``).
 Progress goes to stderr (one line per loss), the summary to stdout. The exit
 status is 1 if any case fails, 2 for a bad option, 130 when interrupted
 (Ctrl-C or SIGTERM, e.g. a CI timeout: the reports of what ran are still

@@ -2,9 +2,10 @@
 
 ``python -m parity`` (``parity/__main__.py``) runs the tables and hands the
 results here. The summary has one row per loss: variants and error cases run,
-how many passed, the worst relative error of the output and of the gradients
-per dtype, and the worst case: the first failure, or else the passing variant
-that came closest to its tolerance.
+how many passed, per dtype the largest fraction of its tolerance that any
+element of an output / of a gradient used (100% = on the edge), and the worst
+case: the first failure, or else the passing variant that came closest to its
+tolerance.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from mlx_losses.testing import DTYPES, TOLERANCES
 from .runner import Result
 
 SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+CELLS = (
+    "per dtype, the largest fraction of its tolerance that any element of an output / of a"
+    " gradient used over the passing variants (100% = on the edge; - = no gradient)."
+)
 
 
 # --------------------------------------------------------------------------
@@ -80,8 +85,8 @@ class Row:
     cases: int = 0
     passed: int = 0
     errors_run: int = 0  # error cases (bad input we must reject)
-    out_err: Dict[str, float] = field(default_factory=dict)  # per dtype
-    grad_err: Dict[str, float] = field(default_factory=dict)
+    out_used: Dict[str, float] = field(default_factory=dict)  # per dtype: fraction of tolerance
+    grad_used: Dict[str, float] = field(default_factory=dict)
     worst_id: str = ""
     worst_used: float = 0.0  # fraction of the tolerance the worst case used
     failed_ids: List[str] = field(default_factory=list)
@@ -106,8 +111,9 @@ def summarize(results: Sequence[Result], order: Optional[Sequence[str]] = None) 
         if r.passed:
             row.passed += 1
             if r.kind == "case":
-                row.out_err[r.dtype] = max(row.out_err.get(r.dtype, 0.0), r.out_err)
-                row.grad_err[r.dtype] = max(row.grad_err.get(r.dtype, 0.0), r.grad_err)
+                row.out_used[r.dtype] = max(row.out_used.get(r.dtype, 0.0), r.out_used)
+                if r.grad_used is not None:
+                    row.grad_used[r.dtype] = max(row.grad_used.get(r.dtype, 0.0), r.grad_used)
                 if not row.failed_ids and r.used >= row.worst_used:
                     row.worst_id, row.worst_used = r.id, r.used
         else:
@@ -126,18 +132,21 @@ def totals(rows: Sequence[Row]) -> Dict[str, int]:
     }
 
 
-def _e(x: Optional[float]) -> str:
+def _pct(x: Optional[float]) -> str:
+    """A fraction of the tolerance as a percentage: 0%, <1%, 37%."""
     if x is None:
         return "-"
     if x == 0:
-        return "0"
-    return f"{x:.1e}"
+        return "0%"
+    if x < 0.005:
+        return "<1%"
+    return f"{x:.0%}"
 
 
 def _cell(row: Row, dt: str) -> str:
-    if dt not in row.out_err:
+    if dt not in row.out_used:
         return "-"
-    return f"{_e(row.out_err.get(dt))} / {_e(row.grad_err.get(dt))}"
+    return f"{_pct(row.out_used.get(dt))} / {_pct(row.grad_used.get(dt))}"
 
 
 def _worst(row: Row) -> str:
@@ -150,7 +159,7 @@ def _worst(row: Row) -> str:
 
 
 def _columns(rows: Sequence[Row], dtypes: Sequence[str]):
-    head = ["loss", "cases", "passed"] + [f"{SHORT.get(d, d)} out / grad" for d in dtypes] + ["worst case"]
+    head = ["loss", "cases", "passed"] + [f"{SHORT.get(d, d)} tol used: out / grad" for d in dtypes] + ["worst case"]
     body = [
         [r.loss, str(r.cases), str(r.passed)] + [_cell(r, d) for d in dtypes] + [_worst(r)]
         for r in rows
@@ -180,8 +189,7 @@ def render_text(rows: Sequence[Row], results: Sequence[Result], seconds: float) 
     out.append("")
     out.append(
         f"{t['passed']}/{t['cases']} passed, {t['failed']} failed, {t['losses']} losses, "
-        f"{seconds:.1f} s.  Cells: worst relative error (max|ours-torch|/max|torch|) of the "
-        "output / of the gradients."
+        f"{seconds:.1f} s.  Cells: {CELLS}"
     )
     fails = [r for r in results if not r.passed]
     if fails:
@@ -233,9 +241,9 @@ def render_markdown(
         "",
         "## Summary",
         "",
-        "Cells: worst relative error, max |ours - torch| / max |torch|, of the output / of the"
-        " gradients, against torch in float64 on the same rounded inputs. *Worst case*: the"
-        " first failure, else the variant that used the largest fraction of its tolerance."
+        f"Cells: {CELLS} The comparison is against torch in float64 on the same rounded"
+        " inputs, with the criterion of the Tolerances table below. *Worst case*: the first"
+        " failure, else the variant that used the largest fraction of its tolerance."
         " *cases* counts variants (case x reduction x dtype) and error cases.",
         "",
         "| " + " | ".join(head) + " |",
@@ -295,8 +303,8 @@ def render_json(
                 "passed": r.passed,
                 "failed": r.failed,
                 "error_cases": r.errors_run,
-                "output_rel_err": {d: _finite(v) for d, v in r.out_err.items()},
-                "grad_rel_err": {d: _finite(v) for d, v in r.grad_err.items()},
+                "output_tol_used": {d: _finite(v) for d, v in r.out_used.items()},
+                "grad_tol_used": {d: _finite(v) for d, v in r.grad_used.items()},
                 "worst_case": r.worst_id,
                 "worst_used": _finite(r.worst_used),
                 "failed_ids": r.failed_ids,

@@ -153,21 +153,26 @@ def _b(v: Optional[bool]) -> str:
 class Result:
     """One variant's (or error case's) outcome.
 
-    ``out_err`` / ``grad_err``: worst relative error (max |ours - torch| /
-    max |torch|) of the outputs / gradients; ``used``: the largest fraction
-    of the allowed error any element used (1.0 = on the edge); ``seconds``:
-    wall time; ``kind``: ``'case'`` or ``'error'``."""
+    ``out_used`` / ``grad_used``: the largest fraction of its allowed error
+    (the tolerance criterion at that element) that any element of the
+    outputs / of the gradients used: 1.0 is on the edge, above fails
+    (``grad_used`` is None where no gradient was compared); ``used`` is the
+    larger of the two. ``seconds``: wall time; ``kind``:
+    ``'case'`` or ``'error'``."""
 
     id: str
     fn: str
     dtype: str
     passed: bool
-    out_err: float = 0.0
-    grad_err: float = 0.0
+    out_used: float = 0.0
+    grad_used: Optional[float] = None  # None: no gradient compared
     message: str = ""
-    used: float = 0.0
     seconds: float = 0.0
     kind: str = "case"
+
+    @property
+    def used(self) -> float:
+        return max(self.out_used, self.grad_used or 0.0)
 
 
 # --------------------------------------------------------------------------
@@ -397,7 +402,7 @@ def run_variant(v: Variant) -> Result:
     torch = _torch()
     kwargs = _call_kwargs(v)
     tol = case.tol.get(v.dtype, TOLERANCES[v.dtype])
-    usage = [0.0]  # the largest fraction of the allowed error used
+    out_used, grad_used = [0.0], [0.0]  # the largest fraction of the allowed error used
     try:
         inp = make_inputs(case, v.dtype, kwargs)
         theirs, ours_fn = _theirs(case), _ours(case)
@@ -429,19 +434,15 @@ def run_variant(v: Variant) -> Result:
         ref_np = _to_np(ref_out)
 
         modes = ["eager", "compile"] if compiles(v) else ["eager"]
-        worst_out, worst_grad = 0.0, 0.0
         for mode in modes:
             out, grads = _mx_eval(ours_fn, inp.mx_args, inp.mx_kwargs, inp.grad_idx, cot_np, mode == "compile")
             if _dtype_name(out) != expect_dtype:
                 raise Mismatch(f"[{mode}] output dtype {_dtype_name(out)} != torch's {expect_dtype}")
-            worst_out = max(worst_out, _compare(f"[{mode}] output", _to_np(out), ref_np, v.dtype, tol, lowp_out, usage))
+            _compare(f"[{mode}] output", _to_np(out), ref_np, v.dtype, tol, lowp_out, out_used)
             for j, (g, rg) in enumerate(zip(grads, ref_grads)):
                 i = inp.grad_idx[j]
                 lg = lowp_grads[j] if lowp_grads else None
-                worst_grad = max(
-                    worst_grad,
-                    _compare(f"[{mode}] grad of arg {i}", g, rg, v.dtype, tol, lg, usage),
-                )
+                _compare(f"[{mode}] grad of arg {i}", g, rg, v.dtype, tol, lg, grad_used)
 
         if case.module is not None:
             import mlx_losses
@@ -462,7 +463,7 @@ def run_variant(v: Variant) -> Result:
                 warnings.simplefilter("ignore")
                 module = cls(**mkw)
                 out = case.module_call(module, *inp.mx_args) if case.module_call else module(*inp.mx_args)
-            _compare("[module] output", _to_np(out), ref_np, v.dtype, tol, lowp_out, usage)
+            _compare("[module] output", _to_np(out), ref_np, v.dtype, tol, lowp_out, out_used)
 
         if case.vmap and v.reduction == "none":
             batched = [a for a in inp.mx_args]
@@ -471,9 +472,10 @@ def run_variant(v: Variant) -> Result:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out_v = vf(*batched)
-            _compare("[vmap] output", _to_np(out_v), ref_np, v.dtype, tol, lowp_out, usage)
+            _compare("[vmap] output", _to_np(out_v), ref_np, v.dtype, tol, lowp_out, out_used)
 
-        return Result(v.id, case.fn, v.dtype, True, worst_out, worst_grad, used=usage[0])
+        grad = grad_used[0] if inp.grad_idx and cot_np is not None else None
+        return Result(v.id, case.fn, v.dtype, True, out_used[0], grad)
     except Mismatch as err:
         return Result(v.id, case.fn, v.dtype, False, message=str(err))
     except Exception as err:  # an unexpected error is a failure with its text

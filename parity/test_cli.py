@@ -45,3 +45,38 @@ def test_unknown_names_are_a_usage_error(capsys):
     assert "unknown loss name(s): 'huber_los' (did you mean huber_loss" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--dtypes", "float8"])
+
+
+def test_error_columns_are_fractions_of_the_tolerance(tmp_path, capsys):
+    # This case's gradient is ~0 everywhere: as max|diff| / max|torch| it read 2.7e+08
+    # although every element was well inside its tolerance.
+    js = tmp_path / "r.json"
+    rc = cli.main(["--losses", "cosine_similarity", "--dtypes", "float32", "-k", "broadcast_on_dim",
+                   "--no-errors", "-q", "--json", str(js)])
+    assert rc == 0
+    doc = json.loads(js.read_text())
+    (result,) = doc["results"]
+    assert 0 < result["out_used"] <= 1 and 0 < result["grad_used"] <= 1
+    (row,) = doc["summary"]
+    assert row["output_tol_used"] == {"float32": result["out_used"]}
+    assert row["grad_tol_used"] == {"float32": result["grad_used"]}
+    out = capsys.readouterr().out
+    assert "relative error" not in out
+    from parity.report import _pct
+
+    assert f"{_pct(result['out_used'])} / {_pct(result['grad_used'])}" in out
+
+
+def test_summary_cells():
+    from parity import report as R
+
+    rows = R.summarize([
+        Result("f-a-float32", "f", "float32", True, 0.37, None),  # no gradient compared
+        Result("f-b-float32", "f", "float32", True, 0.001, 0.5),
+        Result("f-c-float64", "f", "float64", True, 0.0, 0.002),
+    ])
+    (row,) = rows
+    assert R._cell(row, "float32") == "37% / 50%"
+    assert R._cell(row, "float64") == "0% / <1%"
+    assert R._cell(row, "float16") == "-"
+    assert R._worst(row) == "f-b-float32 (50% of tol)"
