@@ -1,5 +1,5 @@
 """The keyword-only ``group=`` of every loss (data-parallel global reductions),
-and the guard that makes a shapeless compile of a loss raise (``_no_shapeless``).
+and the check that makes a shapeless compile of a loss raise (``_refuse_shapeless``).
 
 A loss's kernel never sees ``group``: the public function (and the Module)
 set it as the current reduction group, and the reduction helpers in
@@ -52,33 +52,53 @@ def signature_with_group(fn: Callable) -> inspect.Signature:
     return sig.replace(parameters=params)
 
 
-def _no_shapeless(out: mx.array, args: tuple) -> mx.array:
-    """``out`` minus 0 taken from an empty slice of the first array input.
+_ZERO = mx.array(0.0)
+
+
+def _shapeless_trace(arrays: list) -> bool:
+    """Whether ``arrays`` are being traced by a shapeless ``mx.compile`` (or
+    ``mx.export_function(..., shapeless=True)``).
+
+    In a shapeless trace MLX's ``broadcast_arrays`` (since 0.22) ties every
+    output to all of its inputs (so that the shapes can be inferred again),
+    elsewhere it returns an input of the full shape as it is. So the 0-d constant comes
+    back untouched (and evaluating it is free) unless the trace is
+    shapeless and an input is traced: then evaluating it reads a tracer,
+    which raises MLX's ``[eval]`` error. Nothing here is computed in any
+    other case (the sums are never evaluated). An empty input is multiplied
+    by 0 first: a sum of an empty array from NumPy is what MLX 0.32 can hang
+    on (see ``_fresh_empty``), a fresh product never did.
+    """
+    if not arrays:
+        return False
+    scalars = [mx.sum(a) if a.size else mx.sum(a * 0) for a in arrays]
+    probe = mx.broadcast_arrays(_ZERO, *scalars)[0]
+    try:
+        mx.eval(probe)
+    except ValueError as err:
+        if "[eval]" in str(err):
+            return True
+        raise
+    return False
+
+
+def _refuse_shapeless(fn: str, args: tuple, kwargs: dict) -> None:
+    """Raise under a shapeless compile, however the loss is called.
 
     A loss computes Python numbers from its input shapes (the 'mean' count,
     a blocked sum's layout); ``mx.compile(..., shapeless=True)`` would bake
     them into a graph it then reuses for other shapes: a wrong number, with
     no error (l1_loss's mean divided by the first call's count, in tests).
-    MLX 0.32 cannot infer a slice's output shape in a shapeless graph, so
-    this slice makes every shapeless compile of a loss raise instead. Exact
-    (``x - (+0.0)`` keeps -0.0, inf and NaN), no gradient path; four graph
-    nodes, a few us per eager call (interleaved medians with and without it
-    were within noise at 64 x 10 and at 2M elements; nothing to speak of
-    inside a compiled step). The most it was seen to cost: 20-30 us of an
-    eager forward+backward of nll_loss at 2097 x 1000 (354 -> 384 us
-    float32, 221 -> 241 us bfloat16; interleaved medians of 31).
-    ``mx.depends`` would be one node, but it has no vmap rule.
-
-    Only a non-empty input carries it: an empty batch has no number worth
-    guarding, and the sum of a slice of an empty array is where MLX 0.32 can
-    hang (see ``_fresh_empty``; the parity suite hung on
-    ``soft_margin_loss``'s empty case).
     """
-    for a in args:
-        if isinstance(a, mx.array) and a.ndim > 0 and a.size > 0:
-            zero = mx.sum(mx.stop_gradient(a)[..., :0])
-            return out - zero.astype(out.dtype)
-    return out
+    arrays = [a for a in (*args, *kwargs.values()) if isinstance(a, mx.array)]
+    if _shapeless_trace(arrays):
+        raise ValueError(
+            message(
+                fn, "mx.compile", "not be shapeless around a loss (its value depends "
+                "on the input shapes: compile with the default shapeless=False, which "
+                "traces once per new shape)", "shapeless=True",
+            )
+        )
 
 
 def _is_empty(a: Any) -> bool:
@@ -100,19 +120,20 @@ def _fresh_empty(a: Any) -> Any:
 
 def with_group(fn: Callable) -> Callable:
     """``fn`` with a keyword-only ``group=None`` that sets the reduction
-    group, guarded against shapeless compiles (``_no_shapeless``) and
+    group, refusing shapeless compiles (``_refuse_shapeless``) and guarded
     against MLX's hang on empty arrays from NumPy (``_fresh_empty``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, group: Any = None, **kwargs: Any) -> Any:
+        _refuse_shapeless(fn.__name__, args, kwargs)
         if any(map(_is_empty, args)) or any(map(_is_empty, kwargs.values())):
             args = tuple(map(_fresh_empty, args))
             kwargs = {k: _fresh_empty(v) for k, v in kwargs.items()}
         if group is None:
-            return _no_shapeless(fn(*args, **kwargs), args)
+            return fn(*args, **kwargs)
         check_group(fn.__name__, group)
         with reduction_group(group):
-            return _no_shapeless(fn(*args, **kwargs), args)
+            return fn(*args, **kwargs)
 
     wrapper.__signature__ = signature_with_group(fn)  # type: ignore[attr-defined]
     wrapper.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + GROUP_DOC

@@ -124,6 +124,26 @@ def check_option(fn: str, name: str, value: Any, allowed: Sequence[Any]) -> None
         )
 
 
+def _item(fn: str, name: str, value: mx.array) -> Any:
+    """A 0-d array option's value as a Python number, as torch takes a 0-d
+    Tensor where it takes a number (one host read, as torch's ``.item()``)."""
+    try:
+        return value.item()
+    except ValueError as err:
+        if not _is_tracing_error(err):
+            raise
+        raise TypeError(
+            message(fn, name, "be a number or a 0-d mx.array that is not traced",
+                    "an mx.array traced by mx.compile / mx.grad / mx.vmap; pass a Python number")
+        ) from None
+
+
+def _is_real_scalar(value: Any) -> bool:
+    return isinstance(value, (int, float)) or (
+        _np is not None and isinstance(value, (_np.integer, _np.floating, _np.bool_))
+    )
+
+
 def check_number(
     fn: str,
     name: str,
@@ -132,20 +152,65 @@ def check_number(
     min_value: float | None = None,
     min_inclusive: bool = True,
     integer: bool = False,
-) -> float:
-    """A Python number option (margin, eps, beta...)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, mx.array) and value.ndim == 0:
-            raise TypeError(message(fn, name, "be a Python number", "an mx.array; use .item()"))
-        kind = "an int" if integer else "a number"
-        raise TypeError(message(fn, name, f"be {kind}", type(value).__name__))
-    if integer and not isinstance(value, int):
-        raise TypeError(message(fn, name, "be an int", repr(value)))
-    if min_value is not None:
-        bad = value < min_value if min_inclusive else value <= min_value
+    complex_ok: bool = False,
+) -> Any:
+    """A number option (margin, eps, beta, ignore_index...), as a Python number.
+
+    Takes what torch takes for a number: Python and NumPy numbers (bools
+    too, as 0 / 1), and a 0-d ``mx.array`` (read once, as torch's ``.item()``
+    of a 0-d Tensor). ``integer``: torch's ``int`` arguments, which refuse
+    bools and floats. ``complex_ok``: torch's ``Scalar`` arguments, which
+    take a complex number with no imaginary part. A bound (``min_value``)
+    refuses NaN, as torch's ``x >= 0`` checks do. Returns the value as a
+    Python int or float (an ``int`` / ``float`` given is returned as is).
+    """
+    if isinstance(value, mx.array):
+        if value.ndim != 0:
+            kind = "an int" if integer else "a number"
+            raise TypeError(message(fn, name, f"be {kind} or a 0-d mx.array",
+                                    f"an mx.array of shape {fmt_shape(value.shape)}"))
+        if integer and not mx.issubdtype(value.dtype, mx.integer):
+            raise TypeError(message(fn, name, "be an int or a 0-d integer mx.array",
+                                    f"a 0-d mx.array of dtype {dtype_name(value.dtype)}"))
+        if value.dtype == mx.complex64 and not complex_ok:
+            raise TypeError(message(fn, name, "be a real number", "a complex64 mx.array"))
+        value = _item(fn, name, value)
+    if complex_ok and (
+        isinstance(value, complex) or (_np is not None and isinstance(value, _np.complexfloating))
+    ):
+        if value.imag != 0:
+            raise ValueError(message(fn, name, "be a real number (no imaginary part)", repr(value)))
+        value = value.real
+    if integer:
+        bad = isinstance(value, bool) or not (
+            isinstance(value, int) or (_np is not None and isinstance(value, _np.integer))
+        )
         if bad:
+            got = repr(value) if isinstance(value, (bool, float)) else type(value).__name__
+            raise TypeError(message(fn, name, "be an int", got))
+        value = int(value)
+    elif not _is_real_scalar(value):
+        raise TypeError(message(fn, name, "be a number", type(value).__name__))
+    elif type(value) not in (int, float):
+        # NumPy scalars, bools (torch reads True as 1.0) and subclasses
+        whole = isinstance(value, int) or (_np is not None and isinstance(value, _np.integer))
+        value = int(value) if whole and not isinstance(value, bool) else float(value)
+    if min_value is not None:
+        ok = value >= min_value if min_inclusive else value > min_value  # NaN fails
+        if not ok:
             op = ">=" if min_inclusive else ">"
             raise ValueError(message(fn, name, f"be {op} {min_value}", repr(value)))
+    return value
+
+
+def check_bool(fn: str, name: str, value: Any) -> bool:
+    """A flag torch passes to its C++ kernel as a ``bool`` (``log_target``,
+    ``swap``, ``zero_infinity``...): True or False only, as torch's argument
+    parser (which refuses 0 / 1, NumPy bools and arrays)."""
+    if value is not True and value is not False:
+        kind = type(value)
+        got = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        raise TypeError(message(fn, name, "be a bool", got))
     return value
 
 

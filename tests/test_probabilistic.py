@@ -360,7 +360,18 @@ def test_poisson_legacy_pair():
         (lambda x, y: F.poisson_nll_loss(x, y, reduction="batchmean"), ValueError,
          r"poisson_nll_loss: `reduction` must be one of 'none', 'mean', 'sum', got 'batchmean'"),
         (lambda x, y: F.poisson_nll_loss(x, y, eps="1e-8"), TypeError, r"poisson_nll_loss: `eps` must be a number, got str"),
-        (lambda x, y: F.poisson_nll_loss(x, y, eps=mx.array(1e-8)), TypeError, r"`eps` must be a Python number"),
+        (lambda x, y: F.poisson_nll_loss(x, y, eps=mx.array([1e-8])), TypeError,
+         r"poisson_nll_loss: `eps` must be a number or a 0-d mx.array, got an mx.array of shape \(1,\)"),
+        (lambda x, y: F.poisson_nll_loss(x, y, log_input=1), TypeError,
+         r"poisson_nll_loss: `log_input` must be a bool, got int"),
+        (lambda x, y: F.kl_div(x, y, log_target=1), TypeError, r"kl_div: `log_target` must be a bool, got int"),
+        (lambda x, y: mlx_losses.KLDivLoss(log_target=np.bool_(True)), TypeError,
+         r"KLDivLoss: `log_target` must be a bool, got numpy.bool"),
+        (lambda x, y: mlx_losses.PoissonNLLLoss(full=0), TypeError, r"PoissonNLLLoss: `full` must be a bool, got int"),
+        (lambda x, y: F.gaussian_nll_loss(x, y, mx.ones((4, 5)), eps=mx.ones((3,))), ShapeError,
+         r"gaussian_nll_loss: `eps` must broadcast to the shape of `var`, \(4, 5\), got \(3,\)"),
+        (lambda x, y: F.gaussian_nll_loss(x, y, 1.0, eps=1 + 1j), ValueError,
+         r"gaussian_nll_loss: `eps` must be a real number \(no imaginary part\)"),
         (lambda x, y: F.gaussian_nll_loss(x, y, mx.ones((5,))), ShapeError,
          r"gaussian_nll_loss: `var` must have the shape of `input` \(4, 5\), .* got \(5,\): var is of incorrect size\."),
         (lambda x, y: F.gaussian_nll_loss(x, y, mx.ones((1, 1))), ShapeError, r"var is of incorrect size"),
@@ -393,3 +404,41 @@ def test_gaussian_float_var_under_vmap_and_compile():
     per_row = mx.vmap(f)(x, y)
     assert np.allclose(per_row, mx.sum(F.gaussian_nll_loss(x, y, 0.7, reduction="none"), axis=1), rtol=1e-6)
     assert np.allclose(mx.compile(f)(x, y), f(x, y), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- options at the edges
+
+
+def test_gaussian_eps_is_torchs_clamp_min():
+    rng = np.random.default_rng(0)
+    x, y = (mx.array(rng.normal(size=(4, 5)).astype(np.float32)) for _ in range(2))
+    var = mx.array(rng.uniform(0.0, 0.5, (4, 5)).astype(np.float32))
+
+    def formula(v):
+        d = np.array(x) - np.array(y)
+        return 0.5 * (np.log(v) + d * d / v)
+
+    # torch's clamp_(min=nan) is NaN everywhere; a negative eps clamps nothing
+    assert np.isnan(np.array(F.gaussian_nll_loss(x, y, var, eps=float("nan"), reduction="none"))).all()
+    got = F.gaussian_nll_loss(x, y, var, eps=-1.0, reduction="none")
+    assert np.allclose(np.array(got), formula(np.array(var)), rtol=1e-5)
+    # an array of lower bounds broadcast over var, and a complex number with no imaginary part
+    eps = mx.array([0.1, 0.2, 0.3, 0.05, 0.0])
+    got = F.gaussian_nll_loss(x, y, var, eps=eps, reduction="none")
+    assert np.allclose(np.array(got), formula(np.maximum(np.array(var), np.array(eps))), rtol=1e-5)
+    module = mlx_losses.GaussianNLLLoss(eps=eps, reduction="none")
+    assert np.allclose(np.array(module(x, y, var)), np.array(got))
+    assert not module.trainable_parameters()  # a frozen buffer, never trained
+    same = F.gaussian_nll_loss(x, y, var, eps=0.25 + 0j)
+    assert same.item() == F.gaussian_nll_loss(x, y, var, eps=0.25).item()
+
+
+def test_numpy_and_0d_eps_equal_the_python_number():
+    rng = np.random.default_rng(1)
+    x = mx.array(rng.uniform(0.1, 2, (3, 4)).astype(np.float32))  # rates
+    t = mx.array(rng.uniform(0, 3, (3, 4)).astype(np.float32))
+    want = F.poisson_nll_loss(x, t, log_input=False, eps=0.5).item()
+    assert want == want
+    for eps in (np.float32(0.5), np.float64(0.5), mx.array(0.5), mx.array(0.5, dtype=mx.float16)):
+        assert F.poisson_nll_loss(x, t, log_input=False, eps=eps).item() == want
+        assert mlx_losses.PoissonNLLLoss(log_input=False, eps=eps)(x, t).item() == want

@@ -166,7 +166,24 @@ def test_legacy_arguments_map_once_with_warning():
         (lambda x, y: F.smooth_l1_loss(x, y, beta=-1.0), ValueError, r"smooth_l1_loss: `beta` must be >= 0"),
         (lambda x, y: F.huber_loss(x, y, delta=0.0), ValueError, r"huber_loss: `delta` must be > 0"),
         (lambda x, y: F.huber_loss(x, y, delta="1"), TypeError, r"huber_loss: `delta` must be a number"),
-        (lambda x, y: F.l1_loss(x.astype(mx.int32), y), TypeError, r"l1_loss: `input` must have a floating dtype, got int32"),
+        (lambda x, y: F.l1_loss(x > 0, y), TypeError,
+         r"l1_loss: `input` must have a numeric dtype, not bool, got bool \(subtraction with a bool tensor"),
+        (lambda x, y: F.l1_loss(x.astype(mx.int32), y.astype(mx.int32)), TypeError,
+         r"l1_loss: `input` and `target` must include a floating or complex array for reduction='mean'"),
+        (lambda x, y: F.l1_loss(x.astype(mx.complex64), y.astype(mx.float64)), TypeError,
+         r"l1_loss: `input` and `target` must not mix complex64 and float64 \(MLX has no complex128\)"),
+        (lambda x, y: F.mse_loss(x.astype(mx.int32), y > 0), TypeError,
+         r"mse_loss: `input` and `target` must include a floating array, got int32 and bool"),
+        (lambda x, y: F.mse_loss(x, y.astype(mx.complex64)), TypeError,
+         r"mse_loss: `target` must have a real dtype, got complex64"),
+        (lambda x, y: F.huber_loss(x.astype(mx.int32), y), TypeError,
+         r"huber_loss: `input` must have a floating dtype, got int32"),
+        (lambda x, y: F.smooth_l1_loss(x, y, beta=float("nan")), ValueError,
+         r"smooth_l1_loss: `beta` must be >= 0.0, got nan\."),
+        (lambda x, y: F.huber_loss(x, y, delta=float("nan")), ValueError,
+         r"huber_loss: `delta` must be > 0.0, got nan\."),
+        (lambda x, y: mlx_losses.SmoothL1Loss(beta=float("nan")), ValueError,
+         r"SmoothL1Loss: `beta` must be >= 0.0, got nan\."),
         (lambda x, y: F.l1_loss(np.ones(3), y), TypeError, r"l1_loss: `input` must be an mx.array, got ndarray"),
         (lambda x, y: F.mse_loss(x, y, weight=mx.ones((5,))), ValueError, r"mse_loss: `weight` must have the shape of `input`"),
         (lambda x, y: mlx_losses.HuberLoss(delta=-2.0), ValueError, r"HuberLoss: `delta` must be > 0"),
@@ -184,3 +201,92 @@ def test_shape_errors_are_runtime_errors_too():
     x, y = _xy()
     with pytest.warns(UserWarning, match="different to the input size"), pytest.raises(RuntimeError):
         F.mse_loss(x, y[:, :2])
+
+
+# ---------------------------------------------------------------- integer, bool, complex inputs
+
+
+def _ints(seed=0, dtype=mx.int32, shape=(3, 4)):
+    return mx.array(np.random.default_rng(seed).integers(-9, 9, size=shape)).astype(dtype)
+
+
+def test_l1_of_two_integer_arrays_is_an_integer_loss():
+    x, y = _ints(0), _ints(1, mx.int64)
+    none = F.l1_loss(x, y, reduction="none")
+    assert none.dtype == mx.int64  # the promoted integer dtype
+    assert np.array_equal(np.array(none), np.abs(np.array(x, np.int64) - np.array(y)))
+    total = F.l1_loss(x, y, reduction="sum")
+    assert total.dtype == mx.int64 and total.item() == int(np.array(none).sum())
+    # an 8-bit difference wraps, as torch's does
+    a, b = mx.array([1], dtype=mx.uint8), mx.array([3], dtype=mx.uint8)
+    assert F.l1_loss(a, b, reduction="none").tolist() == [254]
+
+
+@pytest.mark.parametrize(
+    "name, tdtype",
+    [(n, mx.int32) for n in ("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss")]
+    # torch's l1_loss refuses bool arrays (no bool subtraction)
+    + [(n, mx.bool_) for n in ("mse_loss", "smooth_l1_loss", "huber_loss")],
+)
+def test_an_integer_or_bool_target_is_promoted(name, tdtype):
+    x, _ = _xy((3, 4))
+    y = _ints(2, tdtype) if tdtype != mx.bool_ else _ints(2) > 0
+    fn = getattr(F, name)
+    for red in ("none", "mean", "sum"):
+        got, want = fn(x, y, reduction=red), fn(x, y.astype(mx.float32), reduction=red)
+        assert got.dtype == mx.float32
+        assert np.allclose(np.array(got), np.array(want))
+    # the gradient w.r.t. the float input is the float target's (torch's
+    # huber backward refuses such a target; its forward takes it)
+    g = mx.grad(lambda a: fn(a, y))(x)
+    want = mx.grad(lambda a: fn(a, y.astype(mx.float32)))(x)
+    assert np.allclose(np.array(g), np.array(want))
+    assert fn(x.astype(mx.float16), y).dtype == mx.float16
+
+
+def test_mse_of_two_integer_arrays_with_a_weight_is_the_weighted_formula():
+    x, y = _ints(0), _ints(1)
+    w = mx.array(np.random.default_rng(3).uniform(0.1, 2.0, (3, 4)).astype(np.float32))
+    d2 = (np.array(x) - np.array(y)).astype(np.float64) ** 2
+    got = F.mse_loss(x, y, weight=w, reduction="none")
+    assert got.dtype == mx.float32
+    assert np.allclose(np.array(got), d2 * np.array(w))
+    mean = F.mse_loss(x, y, weight=w)
+    assert np.isclose(mean.item(), (d2 * np.array(w)).sum() / np.array(w).sum(), rtol=1e-6)
+
+
+def test_complex_l1_is_the_modulus_and_its_gradient_torchs_convention():
+    rng = np.random.default_rng(0)
+    z = mx.array((rng.normal(size=(3, 4)) + 1j * rng.normal(size=(3, 4))).astype(np.complex64))
+    w = mx.array((rng.normal(size=(3, 4)) + 1j * rng.normal(size=(3, 4))).astype(np.complex64))
+    d = np.array(z) - np.array(w)
+    none = F.l1_loss(z, w, reduction="none")
+    assert none.dtype == mx.float32
+    assert np.allclose(np.array(none), np.abs(d), rtol=1e-6)
+    assert F.l1_loss(z, w).dtype == mx.float32
+    assert np.isclose(mlx_losses.L1Loss(reduction="sum")(z, w).item(), np.abs(d).sum(), rtol=1e-6)
+    # d|z|: dL/dRe + i dL/dIm = (z - w) / |z - w| (torch's), 0 where z == w
+    g = mx.grad(lambda a: F.l1_loss(a, w, reduction="sum"))(z)
+    assert np.allclose(np.array(g), d / np.abs(d), rtol=1e-5, atol=1e-6)
+    g0 = mx.grad(lambda a: F.l1_loss(a, a * 1, reduction="sum"))(z)
+    assert np.array_equal(np.array(g0), np.zeros((3, 4), np.complex64))
+
+
+@pytest.mark.parametrize(
+    "value", [np.float32(0.5), np.float64(0.5), mx.array(0.5), mx.array(0.5, dtype=mx.float16)]
+)
+def test_numpy_and_0d_array_options_equal_the_python_number(value):
+    x, y = _xy()
+    want_s = F.smooth_l1_loss(x, y, beta=0.5, reduction="none")
+    want_h = F.huber_loss(x, y, delta=0.5, reduction="none")
+    assert np.array_equal(np.array(F.smooth_l1_loss(x, y, beta=value, reduction="none")), np.array(want_s))
+    assert np.array_equal(np.array(F.huber_loss(x, y, delta=value, reduction="none")), np.array(want_h))
+    assert mlx_losses.SmoothL1Loss(beta=value).beta == 0.5
+
+
+def test_huber_module_takes_a_python_number_only_as_torchs():
+    assert mlx_losses.HuberLoss(delta=2).delta == 2
+    assert mlx_losses.HuberLoss(delta=True).delta == 1.0
+    for value in (np.float32(0.5), mx.array(0.5)):
+        with pytest.raises(TypeError, match="HuberLoss: `delta` must be a float or int, got"):
+            mlx_losses.HuberLoss(delta=value)

@@ -42,12 +42,14 @@ def upcast(x: mx.array, dtype: mx.Dtype) -> mx.array:
 
 
 def check_pair(
-    fn: str, input: mx.array, target: mx.array, *, warn: bool = True
+    fn: str, input: mx.array, target: mx.array, *, warn: bool = True, floating: bool = True
 ) -> Tuple[Tuple[int, ...], mx.Dtype]:
     """:func:`broadcast_pair`'s checks and warning, without building arrays:
-    returns the broadcast shape and the output dtype."""
-    check_floating(fn, "input", input)
-    check_floating(fn, "target", target)
+    returns the broadcast shape and the output dtype. ``floating=False``:
+    the caller has checked the dtypes."""
+    if floating:
+        check_floating(fn, "input", input)
+        check_floating(fn, "target", target)
     if warn and input.shape != target.shape:
         warnings.warn(
             f"Using a target size ({fmt_shape(target.shape)}) that is different to the input "

@@ -451,7 +451,7 @@ def cross_entropy(
     fn = "cross_entropy"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     ignore_index = _check_ignore_index(fn, ignore_index)
-    check_number(fn, "label_smoothing", label_smoothing)
+    label_smoothing = check_number(fn, "label_smoothing", label_smoothing)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(
             message(fn, "label_smoothing", "be in [0, 1]",

@@ -45,8 +45,10 @@ from .._reduction import acc_dtype, apply_reduction, length_normalized_mean, res
 from .._validation import (
     ShapeError,
     ValueCheckError,
+    check_bool,
     check_floating,
     check_ndim,
+    check_number,
     dtype_name,
     _min_max,
     fmt_shape,
@@ -565,13 +567,16 @@ def _lengths(fn: str, name: str, value, batch: int, unbatched: bool) -> Tuple[mx
             )
         arr = value
     elif isinstance(value, (tuple, list)):
-        vals = tuple(value)
-        for v in vals:
-            if isinstance(v, bool) or not isinstance(v, int):
+        vals = []
+        for v in value:
+            try:  # ints as torch's IntArrayRef takes them (NumPy ints, 0-d integer arrays too)
+                vals.append(check_number(fn, name, v, integer=True))
+            except TypeError:
                 raise TypeError(
                     message(fn, name, "be an mx.array or a tuple/list of ints",
                             f"an element {v!r} of type {type(v).__name__}")
-                )
+                ) from None
+        vals = tuple(vals)
         static = vals
         arr = mx.array(vals, dtype=mx.int32) if vals else mx.zeros((0,), dtype=mx.int32)
     else:
@@ -772,10 +777,8 @@ def ctc_loss(
         raise TypeError(
             message(fn, "targets", "have an integer dtype (class indices)", dtype_name(targets.dtype))
         )
-    if isinstance(blank, bool) or not isinstance(blank, int):
-        raise TypeError(message(fn, "blank", "be an int", repr(blank)))
-    if not isinstance(zero_infinity, bool):
-        raise TypeError(message(fn, "zero_infinity", "be a bool", repr(zero_infinity)))
+    blank = check_number(fn, "blank", blank, integer=True)
+    check_bool(fn, "zero_infinity", zero_infinity)
     unbatched = log_probs.ndim == 2
     if unbatched:
         log_probs = log_probs[:, None, :]

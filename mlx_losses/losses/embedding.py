@@ -21,6 +21,7 @@ from .._validation import (
     ShapeError,
     broadcast_shapes,
     check_array,
+    check_bool,
     check_floating,
     check_number,
     dtype_name,
@@ -122,13 +123,12 @@ def _check_pair(fn: str, n1: str, x1, n2: str, x2) -> mx.Dtype:
 
 
 def _check_p(fn: str, p) -> float:
-    check_number(fn, "p", p)
-    return float(p)
+    return float(check_number(fn, "p", p))
 
 
 def _check_margin_positive(fn: str, margin) -> float:
-    check_number(fn, "margin", margin)
-    if not margin > 0:
+    margin = check_number(fn, "margin", margin)
+    if margin <= 0:  # torch's test: NaN passes (and gives NaN)
         # torch: "margin must be greater than 0, got 0"
         raise ValueError(message(fn, "margin", "be greater than 0", repr(margin)))
     return margin
@@ -198,8 +198,9 @@ def pairwise_distance(
     fn = "pairwise_distance"
     out = _check_pair(fn, "x1", x1, "x2", x2)
     p = _check_p(fn, p)
-    check_number(fn, "eps", eps)
-    return _distance(upcast(x1, out), upcast(x2, out), p, eps, bool(keepdim)).astype(out)
+    eps = check_number(fn, "eps", eps)
+    check_bool(fn, "keepdim", keepdim)
+    return _distance(upcast(x1, out), upcast(x2, out), p, eps, keepdim).astype(out)
 
 
 def cosine_similarity(
@@ -241,9 +242,8 @@ def cosine_similarity(
     """
     fn = "cosine_similarity"
     out = _check_pair(fn, "x1", x1, "x2", x2)
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(message(fn, "dim", "be an int", type(dim).__name__))
-    check_number(fn, "eps", eps)
+    dim = check_number(fn, "dim", dim, integer=True)
+    eps = check_number(fn, "eps", eps, min_value=0.0)  # torch: eps must be non-negative
     shape = broadcast_shapes(fn, ("x1", "x2"), x1, x2)
     ndim = max(len(shape), 1)
     if not -ndim <= dim < ndim:
@@ -421,7 +421,7 @@ def cosine_embedding_loss(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     out = _check_pair(fn, "input1", input1, "input2", input2)
     _check_target(fn, target)
-    check_number(fn, "margin", margin)
+    margin = check_number(fn, "margin", margin)
     if target.ndim not in (0, 1):
         raise ShapeError(
             message(fn, "target", "be 0-D or 1-D (0D or 1D target tensor expected, "
@@ -518,9 +518,10 @@ def triplet_margin_loss(
     """
     fn = "triplet_margin_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    _check_margin_positive(fn, margin)
+    margin = _check_margin_positive(fn, margin)
     p = _check_p(fn, p)
-    check_number(fn, "eps", eps)
+    eps = check_number(fn, "eps", eps)
+    check_bool(fn, "swap", swap)
     for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_floating(fn, name, x)
     _check_same_ndim(fn, anchor, positive, negative)
@@ -666,7 +667,7 @@ def triplet_margin_with_distance_loss(
     """
     fn = "triplet_margin_with_distance_loss"
     reduction = resolve_reduction(fn, reduction)
-    _check_margin_positive(fn, margin)
+    margin = _check_margin_positive(fn, margin)
     if distance_function is not None and not callable(distance_function):
         raise TypeError(
             message(fn, "distance_function", "be callable or None",

@@ -28,6 +28,7 @@ from .._validation import (
     check_array,
     check_floating,
     check_index_range,
+    check_number,
     dtype_name,
     fmt_shape,
     message,
@@ -588,8 +589,7 @@ def _reference(
 
 
 def _check_number_in(name: str, value: Any, lo: float, hi: float, torch_text: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(message(_FN, name, "be a Python float", type(value).__name__))
+    value = check_number(_FN, name, value)
     if not lo <= value <= hi:
         raise ValueError(message(_FN, name, f"be in [{lo:g}, {hi:g}]", f"{value!r}: {torch_text}"))
     return float(value)
@@ -690,8 +690,8 @@ def linear_cross_entropy(
     if options is not None and not isinstance(options, LinearCrossEntropyOptions):
         raise TypeError(message(_FN, "options", "be a LinearCrossEntropyOptions or None",
                                 type(options).__name__))
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise TypeError(message(_FN, "ignore_index", "be an int or None", repr(ignore_index)))
+    if ignore_index is not None:
+        ignore_index = check_number(_FN, "ignore_index", ignore_index, integer=True)
     eps = _check_number_in("label_smoothing", label_smoothing, 0.0, 1.0,
                            "label_smoothing must be between 0.0 and 1.0")
     chunked = options is not None

@@ -350,8 +350,17 @@ def _check_target_numeric(fn: str, target, *, allow_bool: bool) -> mx.array:
 
 
 def _margin_array(fn: str, margin, dtype: mx.Dtype) -> mx.array:
-    check_number(fn, "margin", margin)
+    margin = check_number(fn, "margin", margin)
     return mx.array(margin, dtype=dtype)
+
+
+def _check_p(fn: str, p) -> int:
+    """multi_margin_loss's ``p``: any number equal to 1 or 2, as torch's
+    ``p != 1 and p != 2`` test (True, 2.0, a 0-d array, 1+0j pass)."""
+    p = check_number(fn, "p", p, complex_ok=True)
+    if p not in (1, 2):
+        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
+    return int(p)
 
 
 def _finish(loss: mx.array, reduction: str, out: mx.Dtype) -> mx.array:
@@ -432,7 +441,7 @@ def hinge_embedding_loss(
     check_floating(fn, "input", input)
     _check_target_numeric(fn, target, allow_bool=True)
     shape = broadcast_shapes(fn, ("input", "target"), input, target)
-    check_number(fn, "margin", margin)
+    margin = check_number(fn, "margin", margin)
     out = input.dtype
     # The elementwise loss is computed in the input's dtype, as torch's
     # kernels (m - x rounded once); the reduction accumulates in float32.
@@ -756,8 +765,7 @@ def multi_margin_loss(
     """
     fn = "multi_margin_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    if isinstance(p, bool) or p not in (1, 2):
-        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
+    p = _check_p(fn, p)
     x2 = _class_input(fn, input)
     check_integer(fn, "target", target)
     N, C = x2.shape
@@ -783,7 +791,7 @@ def multi_margin_loss(
                 message(fn, "weight", f"have shape ({C},) (inconsistent weight size)",
                         fmt_shape(weight.shape))
             )
-    check_number(fn, "margin", margin)
+    margin = check_number(fn, "margin", margin, complex_ok=True)
     t = target.reshape(N)
 
     def check() -> bool:

@@ -21,9 +21,11 @@ from .._validation import (
     ShapeError,
     ValueCheckError,
     broadcast_shapes,
+    check_bool,
     check_floating,
     check_number,
     any_negative,
+    dtype_name,
     fmt_shape,
     message,
     run_value_check,
@@ -83,9 +85,10 @@ def _stirling(t: mx.array) -> mx.array:
 
 @mx.compile
 def _gaussian(x: mx.array, y: mx.array, var: mx.array, eps: mx.array) -> mx.array:
-    # torch clamps var in place under no_grad: the value is max(var, eps)
-    # (NaN stays NaN); the gradient flows to var as if unclamped (the VJP).
-    v = mx.where(var < eps, eps, var)
+    # torch clamps var in place under no_grad: the value is max(var, eps),
+    # NaN if either is (as torch's clamp); the gradient flows to var as if
+    # unclamped (the VJP).
+    v = mx.maximum(var, eps)
     d = x - y
     return 0.5 * (mx.log(v) + d * d / v)
 
@@ -95,7 +98,7 @@ def _gaussian_grads(x: mx.array, y: mx.array, var: mx.array, eps: mx.array, s: m
     # d/dx = s d / v, d/dy = -d/dx, d/dvar = s (1 - d^2 / v) / (2 v), with v
     # the clamped variance (torch differentiates through the clamp as the
     # identity).
-    v = mx.where(var < eps, eps, var)
+    v = mx.maximum(var, eps)
     r = (x - y) / v
     gx = s * r
     return gx, -gx, (0.5 * s) * (1 - r * (x - y)) / v
@@ -177,6 +180,7 @@ def kl_div(
     legacy = size_average is not None or reduce is not None
     requested = reduction
     reduction = resolve_reduction(fn, reduction, size_average, reduce, allowed=_KL_REDUCTIONS)
+    check_bool(fn, "log_target", log_target)
     if not legacy and reduction == "mean":
         warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=user_stacklevel())
     x, y, out = broadcast_pair(fn, input, target, warn=False)
@@ -253,7 +257,9 @@ def poisson_nll_loss(
     """
     fn = "poisson_nll_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    check_number(fn, "eps", eps)
+    check_bool(fn, "log_input", log_input)
+    check_bool(fn, "full", full)
+    eps = check_number(fn, "eps", eps)
     x, y, out = broadcast_pair(fn, input, target, warn=False)
     if log_input:
         loss = _poisson_log_input(x, y)
@@ -311,6 +317,24 @@ def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
     )
 
 
+def _gaussian_eps(fn: str, eps, var_shape: tuple):
+    """torch clamps ``var`` with ``clamp_(min=eps)``, which takes a number
+    (NaN and negative ones too; a complex one with no imaginary part) or an
+    array that broadcasts to ``var``'s shape (read as ``var``'s dtype)."""
+    if not isinstance(eps, mx.array) or eps.ndim == 0:
+        return check_number(fn, "eps", eps, complex_ok=True)
+    if not (mx.issubdtype(eps.dtype, mx.floating) or mx.issubdtype(eps.dtype, mx.integer)):
+        raise TypeError(message(fn, "eps", "be a number or a real array", dtype_name(eps.dtype)))
+    try:
+        ok = tuple(mx.broadcast_shapes(eps.shape, var_shape)) == var_shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(message(fn, "eps", f"broadcast to the shape of `var`, {fmt_shape(var_shape)}",
+                                 fmt_shape(eps.shape)))
+    return mx.stop_gradient(eps)
+
+
 def gaussian_nll_loss(
     input: mx.array,
     target: mx.array,
@@ -364,12 +388,15 @@ def gaussian_nll_loss(
     """
     fn = "gaussian_nll_loss"
     reduction = resolve_reduction(fn, reduction)
-    check_number(fn, "eps", eps)
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
+    given = var
     var = _gaussian_var(fn, input, var)
+    # a float var is torch's var * ones_like(input): eps broadcasts to input
+    eps = _gaussian_eps(fn, eps, tuple(var.shape if isinstance(given, mx.array) else input.shape))
     out = result_dtype(input, target, var)
     shape = broadcast_shapes(fn, ("input", "target", "var"), input, target, var)
     x, y, v = (mx.broadcast_to(upcast(a, out), shape) for a in (input, target, var))
-    loss = _gaussian_reduced(x, y, v, mx.array(eps, dtype=v.dtype), reduction, full)
+    eps = eps.astype(v.dtype) if isinstance(eps, mx.array) else mx.array(eps, dtype=v.dtype)
+    loss = _gaussian_reduced(x, y, v, eps, reduction, full)
     return loss.astype(out)

@@ -19,8 +19,10 @@ from .._reduction import (
 )
 from .._validation import (
     ShapeError,
+    check_array,
     check_floating,
     check_number,
+    dtype_name,
     fmt_shape,
     message,
 )
@@ -213,6 +215,57 @@ def _raw_pair(input: mx.array, target: mx.array, shape: tuple):
     return x, y
 
 
+def _check_inputs(fn: str, input, target, weight=None):
+    """torch's dtype rules for ``input`` and ``target`` of the regression
+    losses, then :func:`check_pair`'s broadcast and warning: the broadcast
+    shape and the promoted dtype of the two.
+
+    torch promotes an integer or bool array with a floating one (an integer
+    ``target`` for float predictions is common). Beyond that its kernels
+    differ: ``l1_loss`` takes two integer arrays (an integer loss; no
+    'mean') and complex ones (a real loss), never a bool (no bool
+    subtraction, nor in ``mse_loss``'s weighted form); ``mse_loss`` and
+    ``smooth_l1_loss`` need a floating array (or, for ``mse_loss``, a
+    ``weight``); ``huber_loss`` needs a floating ``input`` (it writes into
+    that dtype).
+    """
+    check_array(fn, "input", input)
+    check_array(fn, "target", target)
+    kinds = {}
+    for name, a in (("input", input), ("target", target)):
+        if a.dtype == mx.bool_:
+            kinds[name] = "bool"
+        elif mx.issubdtype(a.dtype, mx.integer):
+            kinds[name] = "int"
+        elif mx.issubdtype(a.dtype, mx.complexfloating):
+            kinds[name] = "complex"
+        else:
+            kinds[name] = "float"
+
+    def refuse(name: str, expected: str, why: str) -> TypeError:
+        got = dtype_name((input if name == "input" else target).dtype)
+        return TypeError(message(fn, name, expected, got + why))
+
+    for name, kind in kinds.items():
+        if kind == "complex" and fn != "l1_loss":
+            raise refuse(name, "have a real dtype", f' ("{fn}" not implemented for complex)')
+        if kind == "bool" and (fn == "l1_loss" or (fn == "mse_loss" and weight is not None)):
+            raise refuse(name, "have a numeric dtype, not bool",
+                         " (subtraction with a bool tensor is not supported)")
+    if fn == "huber_loss" and kinds["input"] != "float":
+        raise refuse("input", "have a floating dtype",
+                     " (result type can't be cast to the desired output type)")
+    both = f"{dtype_name(input.dtype)} and {dtype_name(target.dtype)}"
+    real = [k for k in kinds.values() if k in ("float", "complex")]
+    if not real and fn != "l1_loss" and not (fn == "mse_loss" and weight is not None):
+        raise TypeError(message(fn, "input` and `target", "include a floating array",
+                                f'{both} ("{fn}" not implemented for them)'))
+    if "complex" in real and mx.float64 in (input.dtype, target.dtype):
+        raise TypeError(message(fn, "input` and `target",
+                                "not mix complex64 and float64 (MLX has no complex128)", both))
+    return check_pair(fn, input, target, floating=False)
+
+
 def _check_weight(fn: str, weight: mx.array, input: mx.array) -> mx.array:
     check_floating(fn, "weight", weight)
     if tuple(weight.shape) != tuple(input.shape):
@@ -226,6 +279,28 @@ def _check_weight(fn: str, weight: mx.array, input: mx.array) -> mx.array:
             )
         )
     return weight
+
+
+def _float_inputs(x: mx.array, y: mx.array, out: mx.Dtype):
+    """An integer or bool array among ``x``, ``y`` cast to the floating
+    ``out`` (torch's promotion); floating ones keep their dtype (the
+    kernels upcast inside their loop)."""
+    cast = lambda a: a if mx.issubdtype(a.dtype, mx.floating) else a.astype(out)  # noqa: E731
+    return cast(x), cast(y)
+
+
+def _integer_l1(fn: str, x: mx.array, y: mx.array, reduction: str) -> mx.array:
+    """torch's L1 of two integer arrays: ``|x - y|`` in their (promoted)
+    integer dtype, wrapping as torch's does; 'sum' in int64 (torch's sum of
+    integers); no 'mean' (torch cannot average integers)."""
+    if reduction == "mean":
+        raise TypeError(
+            message(fn, "input` and `target", "include a floating or complex array for "
+                    "reduction='mean' (mean(): could not infer output dtype)",
+                    f"{dtype_name(x.dtype)} arrays")
+        )
+    loss = mx.abs(x - y)
+    return loss if reduction == "none" else apply_reduction(loss.astype(mx.int64), "sum")
 
 
 def _finish(
@@ -273,6 +348,12 @@ def l1_loss(
 
     With ``weight``, ``'mean'`` is :math:`\sum_n w_n \ell_n / \sum_n w_n`.
 
+    As in torch, an integer array is promoted with a floating one; two
+    integer arrays give an integer loss (``'none'``, and ``'sum'`` in int64;
+    no ``'mean'``); complex64 inputs give the real :math:`|x_n - y_n|`
+    (float32) with torch's gradient :math:`g (x - y) / |x - y|`. Bool arrays
+    are refused, as torch refuses to subtract them.
+
     Args:
         input (array): Predictions, any shape.
         target (array): Targets, broadcastable to ``input`` (torch warns when
@@ -289,7 +370,8 @@ def l1_loss(
         - Output: scalar, or :math:`(*)` with ``reduction='none'``.
 
     Returns:
-        array: The loss, in the promoted dtype of ``input`` and ``target``.
+        array: The loss, in the promoted dtype of ``input`` and ``target``
+        (float32 for complex64 inputs).
 
     Example:
         >>> import mlx.core as mx
@@ -299,9 +381,16 @@ def l1_loss(
     """
     fn = "l1_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    shape, out = check_pair(fn, input, target)
+    shape, out = _check_inputs(fn, input, target, weight)
     x, y = _raw_pair(input, target, shape)
     x, y = x.astype(out), y.astype(out)  # the L1 / MSE kernels take one dtype
+    if mx.issubdtype(out, mx.complexfloating):
+        # |x - y| is real; MLX's autodiff of abs gives torch's gradient,
+        # g (x - y) / |x - y| (0 where x == y).
+        return _finish(fn, _l1_elem, None, x, y, (), reduction, mx.float32, weight, input,
+                       weighted_mean_over_weights=True)
+    if mx.issubdtype(out, mx.integer) and weight is None:
+        return _integer_l1(fn, x, y, reduction)
     return _finish(fn, _l1_elem, _half_only(_l1_grad, out), x, y, (), reduction, out, weight, input,
                    weighted_mean_over_weights=True)
 
@@ -320,6 +409,9 @@ def mse_loss(
         \ell_n = w_n \left( x_n - y_n \right)^2
 
     With ``weight``, ``'mean'`` is :math:`\sum_n w_n \ell_n / \sum_n w_n`.
+
+    As in torch, an integer or bool array is promoted with a floating one
+    (two integer arrays only with ``weight``, torch's weighted formula).
 
     Args:
         input (array): Predictions, any shape.
@@ -346,8 +438,10 @@ def mse_loss(
     """
     fn = "mse_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    shape, out = check_pair(fn, input, target)
+    shape, out = _check_inputs(fn, input, target, weight)
     x, y = _raw_pair(input, target, shape)
+    if not mx.issubdtype(out, mx.floating):  # two integer arrays: torch's weighted path
+        out = weight.dtype
     x, y = x.astype(out), y.astype(out)
     kernel = _mse_elem if reduction == "none" or weight is not None else _mse_elem_reduced
     return _finish(fn, kernel, _half_only(_mse_grad, out), x, y, (), reduction, out, weight, input,
@@ -397,9 +491,10 @@ def smooth_l1_loss(
     """
     fn = "smooth_l1_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    check_number(fn, "beta", beta, min_value=0.0)
-    shape, out = check_pair(fn, input, target)
+    beta = check_number(fn, "beta", beta, min_value=0.0)
+    shape, out = _check_inputs(fn, input, target)
     x, y = _raw_pair(input, target, shape)
+    x, y = _float_inputs(x, y, out)
     if beta == 0.0:  # exactly the L1 loss, as in torch
         x, y = x.astype(out), y.astype(out)
         return _fused(_l1_elem, _half_only(_l1_grad, out), x, y, (), reduction).astype(out)
@@ -451,9 +546,10 @@ def huber_loss(
     """
     fn = "huber_loss"
     reduction = resolve_reduction(fn, reduction)
-    check_number(fn, "delta", delta, min_value=0.0, min_inclusive=False)
-    shape, out = check_pair(fn, input, target)
+    delta = check_number(fn, "delta", delta, min_value=0.0, min_inclusive=False)
+    shape, out = _check_inputs(fn, input, target)
     x, y = _raw_pair(input, target, shape)
+    x, y = _float_inputs(x, y, out)
     d = mx.array(delta, dtype=acc_dtype(out))
     return _finish(fn, _huber, _huber_grad, x, y, (d,), reduction, out, weight, input,
                    weighted_mean_over_weights=False, grad_consts=(_grad_const(delta, out),))

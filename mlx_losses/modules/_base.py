@@ -31,8 +31,11 @@ class _Loss(nn.Module):
         # mx.distributed.Group) and computes its reductions over it; see
         # mlx_losses.distributed. Done once here, not in each subclass.
         super().__init_subclass__(**kwargs)
-        if "__init__" in cls.__dict__:
-            init = cls.__dict__["__init__"]
+        # The __init__ the class will run: its own, or one it inherits
+        # (_Loss's own takes no group=, so a loss without an __init__ of its
+        # own, L1Loss, must be wrapped too); one already wrapped is not.
+        init = cls.__init__
+        if not getattr(init, "_takes_group", False):
 
             @functools.wraps(init)
             def __init__(self, *args: Any, group: Any = None, **kw: Any) -> None:
@@ -42,6 +45,7 @@ class _Loss(nn.Module):
                     self._group = group
 
             __init__.__signature__ = signature_with_group(init)  # type: ignore[attr-defined]
+            __init__._takes_group = True  # type: ignore[attr-defined]
             cls.__init__ = __init__  # type: ignore[method-assign]
         if "__call__" in cls.__dict__:
             call = cls.__dict__["__call__"]

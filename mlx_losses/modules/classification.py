@@ -102,7 +102,7 @@ class CrossEntropyLoss(_WeightedLoss):
         super().__init__(weight, size_average, reduce, reduction)
         name = type(self).__name__
         self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
-        check_number(name, "label_smoothing", label_smoothing)
+        label_smoothing = check_number(name, "label_smoothing", label_smoothing)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 message(name, "label_smoothing", "be in [0, 1]",

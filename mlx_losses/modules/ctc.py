@@ -7,7 +7,7 @@ from typing import Any, Dict, Sequence, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import message
+from .._validation import check_bool, check_number, message
 from ._base import _Loss
 
 __all__ = ["CTCLoss"]
@@ -39,14 +39,11 @@ class CTCLoss(_Loss):
     def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
         super().__init__(reduction=reduction)
         name = type(self).__name__
-        if isinstance(blank, bool) or not isinstance(blank, int):
-            raise TypeError(message(name, "blank", "be an int", repr(blank)))
+        blank = check_number(name, "blank", blank, integer=True)
         if blank < 0:
             raise ValueError(message(name, "blank", "be >= 0", f"{blank}: blank must be in label range"))
-        if not isinstance(zero_infinity, bool):
-            raise TypeError(message(name, "zero_infinity", "be a bool", repr(zero_infinity)))
         self.blank = blank
-        self.zero_infinity = zero_infinity
+        self.zero_infinity = check_bool(name, "zero_infinity", zero_infinity)
 
     def _options(self) -> Dict[str, Any]:
         return {"blank": self.blank, **super()._options(), "zero_infinity": self.zero_infinity}

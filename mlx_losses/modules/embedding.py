@@ -8,7 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .. import functional as F
-from .._validation import check_number, message
+from .._validation import check_bool, check_number, message
 from ._base import _Loss
 
 __all__ = [
@@ -21,8 +21,8 @@ __all__ = [
 
 
 def _positive_margin(cls: str, margin) -> float:
-    check_number(cls, "margin", margin)
-    if not margin > 0:
+    margin = check_number(cls, "margin", margin)
+    if margin <= 0:  # torch's test: NaN passes
         # torch: "expected margin to be greater than 0, got 0 instead"
         raise ValueError(message(cls, "margin", "be greater than 0", repr(margin)))
     return margin
@@ -52,7 +52,7 @@ class PairwiseDistance(nn.Module):
         name = type(self).__name__
         self.norm = check_number(name, "p", p)
         self.eps = check_number(name, "eps", eps)
-        self.keepdim = keepdim
+        self.keepdim = check_bool(name, "keepdim", keepdim)
 
     def _extra_repr(self) -> str:
         return f"p={self.norm!r}, eps={self.eps!r}, keepdim={self.keepdim!r}"
@@ -78,10 +78,8 @@ class CosineSimilarity(nn.Module):
     def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(message(name, "dim", "be an int", type(dim).__name__))
-        self.dim = dim
-        self.eps = check_number(name, "eps", eps)
+        self.dim = check_number(name, "dim", dim, integer=True)
+        self.eps = check_number(name, "eps", eps, min_value=0.0)
 
     def _extra_repr(self) -> str:
         return f"dim={self.dim!r}, eps={self.eps!r}"
@@ -163,7 +161,7 @@ class TripletMarginLoss(_Loss):
         self.margin = _positive_margin(name, margin)
         self.p = check_number(name, "p", p)
         self.eps = check_number(name, "eps", eps)
-        self.swap = swap
+        self.swap = check_bool(name, "swap", swap)
 
     def _options(self) -> Dict[str, Any]:
         return {

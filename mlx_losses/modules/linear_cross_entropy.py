@@ -9,7 +9,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .. import functional as F
-from .._validation import ShapeError, check_floating, fmt_shape, message
+from .._validation import ShapeError, check_floating, check_number, fmt_shape, message
 from ..losses.linear_cross_entropy import LinearCrossEntropyOptions
 from ._base import _WeightedLoss
 
@@ -76,9 +76,8 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         options: Optional[LinearCrossEntropyOptions] = None,
     ) -> None:
         name = type(self).__name__
-        for arg, value in (("in_features", in_features), ("num_classes", num_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(message(name, arg, "be a non-negative int", repr(value)))
+        in_features = check_number(name, "in_features", in_features, min_value=0, integer=True)
+        num_classes = check_number(name, "num_classes", num_classes, min_value=0, integer=True)
         out_features = tuple(out_features)
         if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in out_features):
             raise ValueError(message(name, "out_features", "be a tuple of non-negative ints",
@@ -89,9 +88,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
                 raise ShapeError(message(
                     name, "weight", f"have shape ({num_classes},)",
                     f"{fmt_shape(weight.shape)}: expected weight shape to be ({num_classes},)"))
-        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)):
-            raise TypeError(message(name, "label_smoothing", "be a Python float",
-                                    type(label_smoothing).__name__))
+        label_smoothing = check_number(name, "label_smoothing", label_smoothing)
         if label_smoothing < 0 or label_smoothing > 1.0:
             raise ValueError(message(
                 name, "label_smoothing", "be in [0, 1]",

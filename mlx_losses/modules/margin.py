@@ -8,6 +8,7 @@ import mlx.core as mx
 
 from .. import functional as F
 from .._validation import check_number, message
+from ..losses.margin import _check_p
 from ._base import _Loss, _WeightedLoss
 
 __all__ = [
@@ -157,18 +158,15 @@ class MultiMarginLoss(_WeightedLoss):
         reduction: str = "mean",
     ) -> None:
         name = type(self).__name__
-        if isinstance(p, bool) or p not in (1, 2):
-            raise ValueError(
-                message(name, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported")
-            )
+        p = _check_p(name, p)
         if weight is not None and isinstance(weight, mx.array) and weight.ndim != 1:
             raise ValueError(
                 message(name, "weight", "be None or a 1-D array",
                         f"{weight.ndim}-D: expected weight to be None or 1D tensor")
             )
         super().__init__(weight, size_average, reduce, reduction)
-        self.p = int(p)
-        self.margin = check_number(name, "margin", margin)
+        self.p = p
+        self.margin = check_number(name, "margin", margin, complex_ok=True)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "p": self.p, "margin": self.margin}

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number
+from .._validation import check_bool, check_number
 from ._base import _Loss
 
 __all__ = ["KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
@@ -46,7 +46,7 @@ class KLDivLoss(_Loss):
         log_target: bool = False,
     ) -> None:
         super().__init__(size_average, reduce, reduction)
-        self.log_target = log_target
+        self.log_target = check_bool(type(self).__name__, "log_target", log_target)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "log_target": self.log_target}
@@ -86,9 +86,10 @@ class PoissonNLLLoss(_Loss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(size_average, reduce, reduction)
-        self.log_input = log_input
-        self.full = full
-        self.eps = check_number(type(self).__name__, "eps", eps)
+        name = type(self).__name__
+        self.log_input = check_bool(name, "log_input", log_input)
+        self.full = check_bool(name, "full", full)
+        self.eps = check_number(name, "eps", eps)
 
     def _options(self) -> Dict[str, Any]:
         return {
@@ -132,7 +133,12 @@ class GaussianNLLLoss(_Loss):
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(None, None, reduction)
         self.full = full
-        self.eps = check_number(type(self).__name__, "eps", eps)
+        if isinstance(eps, mx.array) and eps.ndim > 0:
+            # an array of lower bounds (torch's clamp takes one): a frozen buffer
+            self.eps = eps
+            self.freeze(keys=["eps"], recurse=False)
+        else:
+            self.eps = check_number(type(self).__name__, "eps", eps, complex_ok=True)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "full": self.full, "eps": self.eps}

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number
+from .._validation import check_number, message
 from ._base import _Loss
 
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss"]
@@ -105,9 +105,12 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction=reduction)
-        self.delta = check_number(
-            type(self).__name__, "delta", delta, min_value=0.0, min_inclusive=False
-        )
+        name = type(self).__name__
+        if not isinstance(delta, (float, int)):
+            # torch's HuberLoss takes a Python number only (its function takes more)
+            raise TypeError(message(name, "delta", "be a float or int",
+                                    f"{type(delta).__name__}: delta must be a float or int"))
+        self.delta = check_number(name, "delta", delta, min_value=0.0, min_inclusive=False)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "delta": self.delta}

@@ -1,0 +1,244 @@
+"""The public API at its edges: every loss under a shapeless compile (however
+it is called), ``group=`` on every public function and Module, and the
+options torch takes as numbers (NumPy scalars, bools, 0-d arrays)."""
+
+import inspect
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+import mlx_losses
+from mlx_losses import functional as F
+from mlx_losses.modules import _Loss
+
+_HELPERS = ("cosine_similarity", "pairwise_distance")
+LOSSES = [n for n in F.__all__ if n not in _HELPERS]
+MODULES = sorted(
+    n for n in mlx_losses.modules.__all__
+    if isinstance(getattr(mlx_losses, n), type) and issubclass(getattr(mlx_losses, n), _Loss)
+)
+
+
+def _f(*shape, lo=-1.0, hi=1.0, seed=0):
+    rng = np.random.default_rng(seed + sum(shape))
+    return mx.array(rng.uniform(lo, hi, size=shape).astype(np.float32))
+
+
+def _sign(*shape):
+    return mx.where(_f(*shape, seed=7) > 0, 1.0, -1.0)
+
+
+# One small valid call per loss: positional arrays and keyword options.
+def _inputs(name, n=4, c=5):
+    t = mx.arange(n) % c
+    lp = mx.log(mx.softmax(_f(6, n, c), axis=-1))
+    return {
+        "l1_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "mse_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "smooth_l1_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "huber_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "cross_entropy": ([_f(n, c), t], {}),
+        "nll_loss": ([_f(n, c), t], {}),
+        "binary_cross_entropy": ([_f(n, c, lo=0.1, hi=0.9), _f(n, c, lo=0.0, hi=1.0)], {}),
+        "binary_cross_entropy_with_logits": ([_f(n, c), _f(n, c, lo=0.0, hi=1.0)], {}),
+        "kl_div": ([_f(n, c), _f(n, c, lo=0.1, hi=1.0)], {"reduction": "batchmean"}),
+        "poisson_nll_loss": ([_f(n, c), _f(n, c, lo=0.0, hi=3.0)], {}),
+        "gaussian_nll_loss": ([_f(n, c), _f(n, c, seed=1), _f(n, c, lo=0.2, hi=2.0)], {}),
+        "soft_margin_loss": ([_f(n, c), _sign(n, c)], {}),
+        "multilabel_soft_margin_loss": ([_f(n, c), (_f(n, c, seed=2) > 0).astype(mx.float32)], {}),
+        "multilabel_margin_loss": ([_f(n, c), mx.array([[3, 0, -1, 1, 2]] * n)], {}),
+        "multi_margin_loss": ([_f(n, c), t], {}),
+        "hinge_embedding_loss": ([_f(n, c), _sign(n, c)], {}),
+        "cosine_embedding_loss": ([_f(n, c), _f(n, c, seed=1), _sign(n)], {}),
+        "margin_ranking_loss": ([_f(n), _f(n, seed=1), _sign(n)], {}),
+        "triplet_margin_loss": ([_f(n, c), _f(n, c, seed=1), _f(n, c, seed=2)], {}),
+        "triplet_margin_with_distance_loss": ([_f(n, c), _f(n, c, seed=1), _f(n, c, seed=2)], {}),
+        "ctc_loss": ([lp, mx.array([[1, 2, 3]] * n), mx.array([6] * n), mx.array([3] * n)], {}),
+        "linear_cross_entropy": ([_f(n, 3), _f(c, 3), t], {}),
+    }[name]
+
+
+def test_the_input_table_covers_every_loss():
+    for name in LOSSES:
+        args, kwargs = _inputs(name)
+        mx.eval(getattr(F, name)(*args, **kwargs))
+
+
+def _as_keywords(name, args):
+    params = list(inspect.signature(getattr(F, name)).parameters)
+    return dict(zip(params, args))
+
+
+_SHAPELESS = "must not be shapeless around a loss"
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_refuses_a_shapeless_compile_however_called(name):
+    # Regression: the guard read only positional arrays, so a keyword call
+    # compiled shapeless reused the first call's count (l1_loss gave the
+    # mean over 2 rows for 3).
+    fn = getattr(F, name)
+    args, kwargs = _inputs(name)
+    kw = _as_keywords(name, args)
+    positional = lambda *a: fn(*a, **kwargs)  # noqa: E731
+    keyword = lambda *a: fn(**dict(zip(kw, a)), **kwargs)  # noqa: E731
+    mixed = lambda *a: fn(a[0], **dict(list(zip(kw, a))[1:]), **kwargs)  # noqa: E731
+    for call in (positional, keyword, mixed):
+        with pytest.raises(ValueError, match=_SHAPELESS):
+            mx.eval(mx.compile(call, shapeless=True)(*args))
+    # ...and a shape-specialised compile still gives the eager numbers
+    np.testing.assert_allclose(np.array(mx.compile(keyword)(*args)), np.array(keyword(*args)),
+                               rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m not in ("LinearCrossEntropyLoss",)])
+def test_every_module_refuses_a_shapeless_compile(name):
+    fname = {
+        "L1Loss": "l1_loss", "MSELoss": "mse_loss", "SmoothL1Loss": "smooth_l1_loss",
+        "HuberLoss": "huber_loss", "CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss",
+        "NLLLoss2d": "nll_loss", "BCELoss": "binary_cross_entropy",
+        "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "KLDivLoss": "kl_div",
+        "PoissonNLLLoss": "poisson_nll_loss", "GaussianNLLLoss": "gaussian_nll_loss",
+        "SoftMarginLoss": "soft_margin_loss",
+        "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+        "MultiLabelMarginLoss": "multilabel_margin_loss", "MultiMarginLoss": "multi_margin_loss",
+        "HingeEmbeddingLoss": "hinge_embedding_loss",
+        "CosineEmbeddingLoss": "cosine_embedding_loss",
+        "MarginRankingLoss": "margin_ranking_loss", "TripletMarginLoss": "triplet_margin_loss",
+        "TripletMarginWithDistanceLoss": "triplet_margin_with_distance_loss",
+        "CTCLoss": "ctc_loss",
+    }[name]
+    module = getattr(mlx_losses, name)()
+    args, _ = _inputs(fname)
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(mx.compile(lambda *a: module(*a), shapeless=True)(*args))
+
+
+def test_linear_cross_entropy_module_refuses_a_shapeless_compile():
+    module = mlx_losses.LinearCrossEntropyLoss(3, 5)
+    x, t = _f(4, 3), mx.arange(4)
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(mx.compile(lambda a, b: module(a, b), shapeless=True)(x, t))
+
+
+def test_a_shapeless_compile_first_called_on_an_empty_batch_raises():
+    # Regression: an empty first input carried no guard, so the graph traced
+    # for it (a NaN mean) was reused for every later batch.
+    f = mx.compile(lambda x, y: F.l1_loss(x, y), shapeless=True)
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(f(mx.zeros((0, 3)), mx.zeros((0, 3))))
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(f(mx.ones((2, 3)), mx.zeros((2, 3))))
+
+
+def test_shapeless_refused_through_grad_vmap_and_a_closed_over_weight():
+    x, y = _f(3, 4), _f(3, 4, seed=1)
+    g = mx.grad(lambda a, b: F.mse_loss(target=b, input=a))
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(mx.compile(g, shapeless=True)(x, y))
+    v = mx.vmap(lambda a, b: F.l1_loss(input=a, target=b))
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(mx.compile(v, shapeless=True)(x, y))
+    # only the weight is traced
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(mx.compile(lambda w: F.l1_loss(x, y, weight=w), shapeless=True)(mx.ones((3, 4))))
+
+
+def test_vmap_and_grad_of_keyword_calls_match_eager():
+    x, y = _f(3, 4), _f(3, 4, seed=1)
+    got = mx.vmap(lambda a, b: F.l1_loss(input=a, target=b))(x, y)
+    want = F.l1_loss(x, y, reduction="none").mean(axis=1)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-6)
+    got = mx.compile(mx.grad(lambda a: F.mse_loss(target=y, input=a)))(x)
+    np.testing.assert_allclose(np.array(got), np.array(2 * (x - y) / x.size), rtol=1e-6)
+
+
+def test_the_vocab_parallel_loss_refuses_a_shapeless_compile():
+    from mlx_losses.distributed import vocab_parallel_cross_entropy
+
+    f = mx.compile(lambda x, t: vocab_parallel_cross_entropy(x, t, group=None, vocab_start=0),
+                   shapeless=True)
+    with pytest.raises(ValueError, match=_SHAPELESS):
+        mx.eval(f(_f(4, 5), mx.arange(4)))
+
+
+# ---------------------------------------------------------------- group=
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_public_loss_takes_a_keyword_only_group(name):
+    param = inspect.signature(getattr(F, name)).parameters.get("group")
+    assert param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY
+    assert param.default is None
+    args, kwargs = _inputs(name)
+    group = mx.distributed.init()  # one rank: the same numbers
+    np.testing.assert_allclose(
+        np.array(getattr(F, name)(*args, group=group, **kwargs)),
+        np.array(getattr(F, name)(*args, **kwargs)), rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_public_module_takes_group(name):
+    # Regression: L1Loss, MSELoss, SoftMarginLoss and MultiLabelMarginLoss
+    # (no __init__ of their own) refused group=.
+    cls = getattr(mlx_losses, name)
+    param = inspect.signature(cls).parameters.get("group")
+    assert param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY
+    group = mx.distributed.init()
+    pos = (3, 5) if name == "LinearCrossEntropyLoss" else ()
+    assert cls(*pos, group=group)._group is group
+    assert cls(*pos)._group is None
+    with pytest.raises(TypeError, match=rf"{name}: `group` must be an mx.distributed.Group or None, got int"):
+        cls(*pos, group=1)
+
+
+def test_a_module_with_group_reduces_over_it():
+    group = mx.distributed.init()
+    x, y = _f(3, 4), _f(3, 4, seed=1)
+    for cls in (mlx_losses.L1Loss, mlx_losses.MSELoss):
+        np.testing.assert_allclose(np.array(cls(group=group)(x, y)), np.array(cls()(x, y)), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- number options
+
+
+_OPTIONS = [
+    ("smooth_l1_loss", "beta", 0.5), ("huber_loss", "delta", 0.5),
+    ("cross_entropy", "ignore_index", 1), ("cross_entropy", "label_smoothing", 0.25),
+    ("nll_loss", "ignore_index", 1), ("poisson_nll_loss", "eps", 0.5),
+    ("gaussian_nll_loss", "eps", 0.25), ("hinge_embedding_loss", "margin", 0.5),
+    ("cosine_embedding_loss", "margin", 0.25), ("margin_ranking_loss", "margin", 0.25),
+    ("multi_margin_loss", "p", 2), ("multi_margin_loss", "margin", 0.5),
+    ("triplet_margin_loss", "margin", 0.5), ("triplet_margin_loss", "p", 1),
+    ("triplet_margin_loss", "eps", 0.25), ("triplet_margin_with_distance_loss", "margin", 0.5),
+    ("ctc_loss", "blank", 0), ("linear_cross_entropy", "ignore_index", 1),
+    ("linear_cross_entropy", "label_smoothing", 0.25),
+]
+
+
+@pytest.mark.parametrize("name, option, value", _OPTIONS, ids=[f"{n}-{o}" for n, o, _ in _OPTIONS])
+def test_numpy_and_0d_array_options_equal_the_python_number(name, option, value):
+    # Regression: NumPy scalars and 0-d arrays (which torch takes where it
+    # takes a number) were refused.
+    fn = getattr(F, name)
+    args, kwargs = _inputs(name)
+    if name == "poisson_nll_loss":
+        args, kwargs = [mx.abs(args[0]) + 0.1, args[1]], {"log_input": False}
+    want = np.array(fn(*args, **{option: value}, **kwargs))
+    integer = isinstance(value, int)
+    for alias in ((np.int64(value), np.int32(value), mx.array(value)) if integer
+                  else (np.float32(value), np.float64(value), mx.array(value),
+                        mx.array(value, dtype=mx.float64))):
+        got = np.array(fn(*args, **{option: alias}, **kwargs))
+        np.testing.assert_array_equal(got, want, err_msg=f"{option}={alias!r}")
+
+
+@pytest.mark.parametrize("name, option", [("hinge_embedding_loss", "margin"), ("multi_margin_loss", "p"),
+                                          ("triplet_margin_loss", "p")])
+def test_a_bool_number_option_is_0_or_1(name, option):
+    fn = getattr(F, name)
+    args, kwargs = _inputs(name)
+    np.testing.assert_array_equal(np.array(fn(*args, **{option: True}, **kwargs)),
+                                  np.array(fn(*args, **{option: 1}, **kwargs)))
