@@ -603,6 +603,13 @@ def test_bce_with_logits_backward_against_the_exact_derivative(dtype):
 def test_bce_dtypes():
     p = mx.array([0.2, 0.7])
     assert F.binary_cross_entropy(p.astype(mx.bfloat16), p.astype(mx.bfloat16)).dtype == mx.bfloat16
+    # torch's BCE takes one input/target dtype (and a weight of any dtype)
+    with pytest.raises(TypeError, match=r"`target` must have the dtype of `input`, float32, got float16: "
+                       r"Found dtype Half but expected Float"):
+        F.binary_cross_entropy(p, p.astype(mx.float16))
+    with pytest.raises(TypeError, match="Found dtype Float but expected Double"):
+        mlx_losses.BCELoss()(p.astype(mx.float64), p)
+    assert F.binary_cross_entropy(p, p, weight=p.astype(mx.float64)).dtype == mx.float32
     # torch computes BCE-with-logits in place into the target: its dtype wins
     assert F.binary_cross_entropy_with_logits(p, p.astype(mx.float16)).dtype == mx.float16
     assert F.binary_cross_entropy_with_logits(p.astype(mx.float16), p).dtype == mx.float32

@@ -753,7 +753,7 @@ def binary_cross_entropy(
 
     Args:
         input (array): Probabilities in [0, 1], any shape.
-        target (array): Targets in [0, 1], the same shape as ``input``.
+        target (array): Targets in [0, 1], the shape and dtype of ``input``.
         weight (array, optional): Weights broadcastable to ``input``'s shape
             (not differentiated). Default: ``None``.
         size_average (bool, optional): Deprecated (see ``reduction``).
@@ -766,11 +766,13 @@ def binary_cross_entropy(
         - Output: scalar, or :math:`(*)` with ``reduction='none'``.
 
     Returns:
-        array: The loss, in the promoted dtype of ``input`` and ``target``.
+        array: The loss, in ``input``'s dtype.
 
     Raises:
         ValueError: ``input`` or ``target`` outside [0, 1] (eager mode; see
             :func:`mlx_losses.set_value_checks`).
+        TypeError: ``target`` of another dtype than ``input`` (torch's
+            "Found dtype ... but expected ...").
 
     Example:
         >>> import mlx.core as mx
@@ -782,6 +784,12 @@ def binary_cross_entropy(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
+    if target.dtype != input.dtype:  # torch's kernel takes one dtype (any weight's)
+        want, got = (_TORCH_DTYPE.get(d, dtype_name(d)) for d in (input.dtype, target.dtype))
+        raise TypeError(
+            message(fn, "target", f"have the dtype of `input`, {dtype_name(input.dtype)}",
+                    f"{dtype_name(target.dtype)}: Found dtype {got} but expected {want}")
+        )
     _check_same_size(fn, input, target,
                      "Using a target size that is different to the input size is deprecated")
     if weight is not None:

@@ -35,6 +35,24 @@ def _mx_f32():
     return mx.float32
 
 
+def _mx_f16():
+    import mlx.core as mx
+
+    return mx.float16
+
+
+def _bce_ours(*args, **kw):
+    from mlx_losses.functional import binary_cross_entropy
+
+    return binary_cross_entropy(*args, **kw)
+
+
+def _bce_torch(*args, **kw):
+    import torch.nn.functional as TF
+
+    return TF.binary_cross_entropy(*args, **kw)
+
+
 _INF = float("inf")
 
 # Logits with masked (-inf) classes in some rows, never a whole row.
@@ -370,6 +388,10 @@ ERROR_CASES = [
               match="`target` must have the shape of `input`"),
     ErrorCase("size_mismatch_same_numel", "binary_cross_entropy", [Prob((4, 5)), Prob((5, 4))],
               match="`target` must have the shape of `input`"),
+    ErrorCase("target_half_for_float32", "binary_cross_entropy", [Prob((4, 3)), Prob((4, 3))],
+              error=TypeError, match="Found dtype Half but expected Float",
+              ours_fn=lambda i, t, **kw: _bce_ours(i, t.astype(_mx_f16()), **kw),
+              torch_fn=lambda i, t, **kw: _bce_torch(i, t.half(), **kw)),
     ErrorCase("weight_not_broadcastable", "binary_cross_entropy", [Prob((4, 5)), Prob((4, 5))],
               {"weight": Positive((3,))}, match="`weight` must be broadcastable"),
     ErrorCase("weight_larger", "binary_cross_entropy", [Prob((4, 5)), Prob((4, 5))],
