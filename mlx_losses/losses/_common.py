@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype
+from .._reduction import acc_dtype, single
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
 __all__ = [
@@ -268,5 +268,5 @@ def zero_where(mask: mx.array, x: mx.array) -> mx.array:
 @zero_where.vjp
 def _zero_where_vjp(primals, cotangents, outputs):
     mask, x = primals
-    g = cotangents[0] if isinstance(cotangents, (list, tuple)) else cotangents
+    g = single(cotangents)
     return mx.zeros_like(mask), mx.where(mask, mx.zeros((), g.dtype), g)
