@@ -314,21 +314,28 @@ def weighted_mean(
     *,
     group=None,
     zero_grad_when_empty: bool = True,
+    nan_when_empty: bool = False,
 ) -> mx.array:
     """torch's weighted mean: sum(loss) / sum(weights).
 
     For NLL / cross-entropy ``weights`` holds each element's class weight,
     zero where the target is ignored. When the weights sum to 0 the value is
-    0 / 0 = NaN. The gradient is then zero with ``zero_grad_when_empty`` (as
-    torch's NLL / cross-entropy backward), or NaN from the plain division
-    (as torch's weighted L1 / MSE and ``linear_cross_entropy``). With
-    ``group``, both sums run over every rank.
+    sum(loss) / 0 (0 / 0 = NaN when everything is ignored). The gradient is
+    then zero with ``zero_grad_when_empty``, or the plain division's (inf
+    times each element's gradient: torch's NLL / cross-entropy, weighted
+    L1 / MSE and ``linear_cross_entropy``; a loss that masks elements must
+    mask their cotangent by selection, not by a 0 factor). With
+    ``nan_when_empty`` the value is NaN whenever the weights sum to 0 (a
+    0 / 0 added to it). With ``group``, both sums run over every rank.
     """
     out_dtype = dtype if dtype is not None else loss.dtype
     total = global_sum(accurate_sum(loss), group)
     denom = global_sum(accurate_sum(weights.astype(total.dtype)), group)
     if not zero_grad_when_empty:
-        return (total / denom).astype(out_dtype)
+        out = total / denom
+        if nan_when_empty:
+            out = out + mx.zeros_like(denom) / mx.stop_gradient(denom)
+        return out.astype(out_dtype)
     none_counted = denom == 0
     safe = mx.where(none_counted, 1.0, denom)
     out = mx.where(none_counted, mx.stop_gradient(total) / denom, total / safe)

@@ -33,6 +33,8 @@ from ._validation import (
     fmt_shape,
     message,
 )
+from .losses._common import exp, zero_where
+from .losses.classification import _as_index
 
 __all__ = ["vocab_parallel_cross_entropy"]
 
@@ -77,7 +79,10 @@ def vocab_parallel_cross_entropy(
         logits_shard (array): ``(N, V_r)``, ``(V_r,)`` or ``(N, V_r, d1, ...)``
             (class dimension 1, as torch's ``cross_entropy``).
         target (array): integer class indices in the *global* vocabulary,
-            ``(N,)``, ``()`` or ``(N, d1, ...)``.
+            ``(N,)``, ``()`` or ``(N, d1, ...)``. A target that no shard
+            holds (outside the vocabulary, not ``ignore_index``) gives NaN in
+            its loss and gradient: there is no eager check, as the
+            vocabulary size is only known across the ranks.
         group (mx.distributed.Group or None): the ranks sharing the
             vocabulary; ``None`` means one shard (plain cross-entropy).
         vocab_start (int): the global index of this shard's first class.
@@ -120,6 +125,10 @@ def vocab_parallel_cross_entropy(
                 message(fn, "target", f"have shape {fmt_shape(want)} for `logits_shard` of shape "
                         f"{fmt_shape(x.shape)}", fmt_shape(target.shape))
             )
+    # a signed dtype that holds ignore_index and vocab_start
+    target = _as_index(target, ignore_index)
+    if vocab_start >= 2**31:
+        target = target.astype(mx.int64)
     out_dtype = x.dtype
     x = x.astype(acc_dtype(x.dtype))
     # Class axis last, for take_along_axis and the reductions.
@@ -129,15 +138,20 @@ def vocab_parallel_cross_entropy(
     # Global max (no gradient: it only shifts the logsumexp), then the
     # global sum of exponentials: lse = M + log(sum_r sum_c exp(x - M)).
     m = mx.stop_gradient(_all_max(mx.max(x, axis=-1), group))
-    sum_exp = _all_sum(mx.sum(mx.exp(x - m[..., None]), axis=-1), group)
+    sum_exp = _all_sum(mx.sum(exp(x - m[..., None]), axis=-1), group)
     lse = m + mx.log(sum_exp)
 
     # The target logit lives on exactly one shard; the others add zero.
     local = target - vocab_start
     owned = (local >= 0) & (local < v_local)
     idx = mx.where(owned, local, 0).astype(mx.int32)
-    picked = mx.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
-    picked = _all_sum(mx.where(owned, picked, 0.0), group)
+    picked = mx.where(owned, mx.take_along_axis(x, idx[..., None], axis=-1)[..., 0], 0.0)
+    if group is None or group.size() == 1:
+        found = owned
+    else:
+        # whether some shard owns the target, in the same all_sum
+        both = _all_sum(mx.stack([picked, owned.astype(picked.dtype)]), group)
+        picked, found = both[0], both[1] > 0
 
     loss = lse - picked
     if label_smoothing > 0.0:
@@ -147,7 +161,12 @@ def vocab_parallel_cross_entropy(
         loss = (1.0 - label_smoothing) * loss + label_smoothing * smooth
 
     keep = target != ignore_index
-    loss = mx.where(keep, loss, 0.0)
+    # A target outside the vocabulary (torch raises): NaN loss and, as a
+    # factor, NaN gradient in its row.
+    bad = keep & mx.logical_not(found)
+    loss = loss * mx.where(bad, mx.array(float("nan"), loss.dtype), mx.array(1.0, loss.dtype))
+    # ignored rows: 0, and a zero gradient even when all are (0 / 0 'mean')
+    loss = zero_where(mx.logical_not(keep), loss)
     if unbatched:
         loss = loss[0]
         keep = keep[0]

@@ -155,6 +155,25 @@ def vocab_parallel(group, rank, size):
     )
 
 
+def vocab_parallel_bad_target(group, rank, size):
+    # targets outside the vocabulary (owned by no shard): NaN in their rows
+    # on every rank, the other rows as without them
+    import mlx.core as mx
+    from mlx_losses.distributed import vocab_parallel_cross_entropy
+
+    logits, target, _ = _data(7, N=9, C=11)
+    target[[3, 6]] = [11, -4]
+    s, e = _splits(logits.shape[1], size)[rank]
+    x = mx.array(logits[:, s:e])
+    t = mx.array(target)
+    cot = mx.array(np.linspace(0.5, 1.5, 9).astype(np.float32))
+    return _value_and_grad(
+        lambda a: mx.sum(vocab_parallel_cross_entropy(
+            a, t, group=group, vocab_start=int(s), reduction="none") * cot),
+        x,
+    )
+
+
 SCENARIOS = {
     f.__name__: f
     for f in (
@@ -166,12 +185,13 @@ SCENARIOS = {
         huber_mean,
         ctc_mean,
         vocab_parallel,
+        vocab_parallel_bad_target,
     )
 }
 
 # How each scenario splits its gradient across ranks: along the batch axis
 # (data parallel) or the class axis (vocabulary parallel).
-GRAD_AXIS = {"ctc_mean": 1, "vocab_parallel": 1}
+GRAD_AXIS = {"ctc_mean": 1, "vocab_parallel": 1, "vocab_parallel_bad_target": 1}
 
 
 # --------------------------------------------------------------------------

@@ -343,6 +343,118 @@ def test_out_of_range_index_is_nan_when_unchecked_never_a_read():
     assert math.isnan(out_c[1].item())
 
 
+@pytest.mark.parametrize("with_weight", [False, True])
+@pytest.mark.parametrize("fused", [False, True], ids=["custom_vjp", "fused"])
+def test_out_of_range_index_gives_a_nan_gradient_row_too(with_weight, fused, monkeypatch):
+    # the loss of an unchecked out-of-range target is NaN, and so is its
+    # gradient (as its value's: never a finite number from a clipped index);
+    # an ignored row keeps a zero gradient
+    if fused:
+        monkeypatch.setattr(K, "_use_fused", lambda x2, eps: eps == 0.0)
+    x = _logits((5, 4))
+    t = mx.array([0, 9, -100, -3, 2])
+    w = _weight(4) if with_weight else None
+    logp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    for fn, inp in ((F.cross_entropy, x), (F.nll_loss, logp)):
+        with mlx_losses.value_checks(False):
+            g = np.array(mx.grad(lambda a: fn(a, t, weight=w, reduction="sum"))(inp))
+        assert np.all(np.any(np.isnan(g[[1, 3]]), axis=1)), fn.__name__
+        assert np.all(g[2] == 0) and np.all(np.isfinite(g[[0, 4]])), fn.__name__
+
+
+def _zero_weight_case():
+    # classes 0 and 1 weigh 0; the counted targets are all 0 or 1
+    x = _logits((4, 5), seed=3, dtype=mx.float64)
+    t = mx.array([0, 1, -100, 1])
+    w = mx.array([0.0, 0.0, 1.0, 2.0, 0.5], dtype=mx.float64)
+    return x, t, w
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_class_weights_summing_to_zero_give_nan_mean_and_gradient(eps):
+    # torch: 'mean' is sum / 0 and the backward is grad_output / total_weight
+    # times each counted row's gradient: NaN in the counted rows (0 times
+    # inf), 0 in the ignored rows
+    x, t, w = _zero_weight_case()
+    f = lambda a: F.cross_entropy(a, t, weight=w, label_smoothing=eps)  # noqa: E731
+    v, g = mx.value_and_grad(f)(x)
+    g = np.array(g)
+    assert math.isnan(v.item())
+    assert np.all(np.isnan(g[[0, 1, 3]])) and np.all(g[2] == 0)
+    # nll: the gradient is NaN at each counted row's target, 0 elsewhere
+    v, g = mx.value_and_grad(lambda a: F.nll_loss(a, t, weight=w))(x)
+    expect = np.zeros((4, 5), dtype=bool)
+    expect[[0, 1, 3], [0, 1, 1]] = True
+    assert math.isnan(v.item()) and np.array_equal(np.isnan(np.array(g)), expect)
+    assert np.all(np.array(g)[~expect] == 0)
+    # unbatched and K-dimensional layouts
+    g1 = np.array(mx.grad(lambda a: F.cross_entropy(a, mx.array(1), weight=w, label_smoothing=eps))(x[0]))
+    assert np.all(np.isnan(g1))
+    x4 = _logits((2, 5, 3), seed=4, dtype=mx.float64)
+    t4 = mx.array([[0, -100, 1], [1, 1, -100]])
+    g4 = np.array(mx.grad(lambda a: F.cross_entropy(a, t4, weight=w, label_smoothing=eps))(x4))
+    counted = np.array(t4) != -100
+    assert np.all(np.isnan(np.moveaxis(g4, 1, -1)[counted])) and np.all(np.moveaxis(g4, 1, -1)[~counted] == 0)
+
+
+def test_class_weights_summing_to_zero_by_cancellation():
+    # negative weights: w[t] sum to 0 with non-zero terms, so sum / 0 is
+    # +-inf and the nll gradient -w[t] g / 0 is +-inf at the targets
+    x = _logits((3, 4), seed=6, dtype=mx.float64)
+    t, w = mx.array([0, 1, -100]), mx.array([1.0, -1.0, 1.0, 1.0], dtype=mx.float64)
+    logp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    v, g = mx.value_and_grad(lambda a: F.nll_loss(a, t, weight=w))(logp)
+    g = np.array(g)
+    total = -(np.array(logp)[0, 0] - np.array(logp)[1, 1])
+    assert v.item() == math.copysign(math.inf, total)
+    assert g[0, 0] == -math.inf and g[1, 1] == math.inf
+    g[0, 0] = g[1, 1] = 0
+    assert np.all(g == 0)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("with_weight", [False, True])
+def test_all_targets_ignored_keep_a_zero_gradient(eps, with_weight):
+    # every target ignored: 0 / 0 = NaN, and torch's gradient is 0 (no row
+    # is counted), also with zero class weights
+    x = _logits((4, 5), dtype=mx.float64)
+    t = mx.full((4,), -100)
+    w = mx.zeros((5,), dtype=mx.float64) if with_weight else None
+    for fn in (lambda a: F.cross_entropy(a, t, weight=w, label_smoothing=eps),
+               lambda a: F.nll_loss(a, t, weight=w)):
+        v, g = mx.value_and_grad(fn)(x)
+        assert math.isnan(v.item()) and np.all(np.array(g) == 0)
+
+
+_FLOATS = [mx.float16, mx.bfloat16, mx.float32, mx.float64]
+
+
+@pytest.mark.parametrize("wdt", _FLOATS, ids=lambda d: str(d).split(".")[-1])
+@pytest.mark.parametrize("xdt", _FLOATS, ids=lambda d: str(d).split(".")[-1])
+def test_class_weight_dtype_must_be_the_input_dtype_for_class_indices(xdt, wdt):
+    # torch: "expected scalar type Float but found Half" (and so on) for any
+    # other weight dtype with class-index targets; class-probability targets
+    # take any weight dtype and promote the output with it
+    x, t = _logits((3, 4), dtype=xdt), mx.array([0, 3, 1])
+    w = _weight(4).astype(wdt)
+    y = mx.softmax(_logits((3, 4), seed=7), axis=1).astype(xdt)
+    calls = [lambda: F.cross_entropy(x, t, weight=w), lambda: F.nll_loss(x, t, weight=w),
+             lambda: F.cross_entropy(x, t, weight=w, label_smoothing=0.1, reduction="none"),
+             lambda: mlx_losses.NLLLoss(weight=w)(x, t), lambda: mlx_losses.NLLLoss2d(weight=w)(x, t),
+             lambda: mlx_losses.CrossEntropyLoss(weight=w)(x, t)]
+    torch_name = {mx.float16: "Half", mx.bfloat16: "BFloat16", mx.float32: "Float", mx.float64: "Double"}
+    for call in calls:
+        if xdt == wdt:
+            assert call().dtype == xdt
+        else:
+            with pytest.raises(TypeError, match=rf"`weight` must have the dtype of `input`, "
+                               rf"{str(xdt).split('.')[-1]}, got {str(wdt).split('.')[-1]}: "
+                               rf"expected scalar type {torch_name[xdt]} but found {torch_name[wdt]}"):
+                call()
+    out = F.cross_entropy(x, y, weight=w)
+    assert out.dtype == (mx.zeros((), xdt) + mx.zeros((), wdt)).dtype
+
+
 @pytest.mark.parametrize("fn, eps", [("cross_entropy", 0.0), ("cross_entropy", 0.1), ("nll_loss", 0.0)])
 @pytest.mark.parametrize("with_weight", [False, True])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -491,6 +603,13 @@ def test_bce_with_logits_backward_against_the_exact_derivative(dtype):
 def test_bce_dtypes():
     p = mx.array([0.2, 0.7])
     assert F.binary_cross_entropy(p.astype(mx.bfloat16), p.astype(mx.bfloat16)).dtype == mx.bfloat16
+    # torch's BCE takes one input/target dtype (and a weight of any dtype)
+    with pytest.raises(TypeError, match=r"`target` must have the dtype of `input`, float32, got float16: "
+                       r"Found dtype Half but expected Float"):
+        F.binary_cross_entropy(p, p.astype(mx.float16))
+    with pytest.raises(TypeError, match="Found dtype Float but expected Double"):
+        mlx_losses.BCELoss()(p.astype(mx.float64), p)
+    assert F.binary_cross_entropy(p, p, weight=p.astype(mx.float64)).dtype == mx.float32
     # torch computes BCE-with-logits in place into the target: its dtype wins
     assert F.binary_cross_entropy_with_logits(p, p.astype(mx.float16)).dtype == mx.float16
     assert F.binary_cross_entropy_with_logits(p.astype(mx.float16), p).dtype == mx.float32
@@ -642,3 +761,21 @@ def test_errors_name_the_argument(call, err, pattern):
 def test_shape_errors_are_runtime_errors_too():
     with pytest.raises(RuntimeError):
         F.cross_entropy(_logits((4, 5)), mx.array([0, 1]))
+
+
+def test_ignore_index_beyond_int32_with_int32_targets():
+    # torch's ignore_index is an int64; MLX refuses to compare an int32
+    # array with a Python int it cannot hold, so such targets are widened
+    # (with the checks off: the masked path compares every target)
+    x, t = _logits((4, 5)), mx.array([0, 4, 2, 1], dtype=mx.int32)
+    eye = mx.eye(5)
+    for ii in (2**40, -(2**40), 2**31):
+        with mlx_losses.value_checks(False):
+            _close(F.cross_entropy(x, t, ignore_index=ii), F.cross_entropy(x, t))
+            _close(F.nll_loss(x, t, ignore_index=ii), F.nll_loss(x, t))
+            for options in (None, mlx_losses.LinearCrossEntropyOptions(batch_chunk_size=2)):
+                _close(F.linear_cross_entropy(x, eye, t, ignore_index=ii, options=options),
+                       F.cross_entropy(x, t))
+    t64 = mx.array([0, 2**40, 2, 1], dtype=mx.int64)
+    _close(F.cross_entropy(x, t64, ignore_index=2**40, reduction="none"),
+           F.cross_entropy(x, mx.array([0, -100, 2, 1]), reduction="none"))

@@ -481,7 +481,72 @@ def test_zero_width_targets_and_empty_batch(kernel):
     expect = -np.array(lp)[:20, 0, 0].sum() - np.array(lp)[:7, 1, 0].sum()
     assert abs(v.item() - expect) < 1e-12 * expect
     assert np.allclose(np.array(g).sum(axis=(0, 2)), [-20.0, -7.0, 0.0], atol=1e-12)
-    # an empty batch
-    empty = mx.zeros((0,), dtype=mx.int32)
-    out = F.ctc_loss(mx.zeros((5, 0, 4)), mx.zeros((0, 2), dtype=mx.int32), empty, empty, reduction="none")
-    assert out.shape == (0,)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize(
+    "shape,targets,il,tl",
+    [
+        ((5, 0, 4), mx.zeros((0, 2), dtype=mx.int32), mx.zeros((0,), mx.int32), mx.zeros((0,), mx.int32)),
+        ((5, 0, 4), mx.zeros((0,), dtype=mx.int32), (), ()),
+        ((0, 2, 4), mx.ones((2, 2), dtype=mx.int32), (0, 0), (0, 0)),
+        ((0, 4), mx.ones((1,), dtype=mx.int32), mx.array(0), mx.array(1)),
+        ((6, 2, 0), mx.ones((2, 2), dtype=mx.int32), (6, 6), (2, 2)),
+    ],
+    ids=["empty_batch", "empty_batch_concatenated", "no_frames", "no_frames_unbatched", "no_classes"],
+)
+def test_empty_log_probs_raise_as_in_torch(shape, targets, il, tl, reduction):
+    # torch: "log_probs tensor must not be empty" (a RuntimeError) for N, T or C of 0
+    with pytest.raises(ShapeError, match=r"`log_probs` must not be empty, got shape .*"
+                       "log_probs tensor must not be empty") as err:
+        F.ctc_loss(mx.zeros(shape), targets, il, tl, reduction=reduction)
+    assert isinstance(err.value, RuntimeError)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["unchecked", "compiled"])
+def test_out_of_range_labels_and_lengths_give_nan_samples(kernel, compiled):
+    # with the value checks off or under mx.compile (torch raises): a label
+    # outside [0, C), an input length outside [0, T], a target length
+    # outside [0, S] make that sample's loss and gradient NaN; the others
+    # are the losses of the same samples with valid values
+    T, C = 6, 4
+    lp = _f64(_log_softmax(np.random.default_rng(21).normal(size=(T, 7, C))))
+    targets = mx.array([[1, C, 2], [3, -2, 1], [1, 2, 3], [1, 2, 3], [1, 2, 3], [2, 3, 0], [1, 1, 0]])
+    il = mx.array([T, T, T + 1, T, -1, T, 5])
+    tl = mx.array([3, 3, 3, 4, 3, 2, 2])
+    bad = np.array([True] * 5 + [False] * 2)
+
+    def f(x, targets, il, tl):
+        return F.ctc_loss(x, targets, il, tl, reduction="none")
+
+    cot = mx.array(np.linspace(0.5, 1.5, 7))
+    vg = mx.value_and_grad(lambda x, *a: mx.sum(f(x, *a) * cot))
+    if compiled:
+        out, (_, g) = mx.compile(f)(lp, targets, il, tl), mx.compile(vg)(lp, targets, il, tl)
+    else:
+        with mlx_losses.value_checks(False):
+            out, (_, g) = f(lp, targets, il, tl), vg(lp, targets, il, tl)
+    out, g = np.array(out), np.array(g)
+    assert np.all(np.isnan(out[bad])) and np.all(np.isnan(g[:, bad]))
+    ref = F.ctc_loss(lp[:, 5:], targets[5:], il[5:], tl[5:], reduction="none")
+    ref_g = mx.grad(lambda x: mx.sum(F.ctc_loss(x, targets[5:], il[5:], tl[5:], reduction="none") * cot[5:]))(lp[:, 5:])
+    assert np.allclose(out[~bad], np.array(ref), rtol=1e-12)
+    assert np.allclose(g[:, ~bad], np.array(ref_g), rtol=1e-10, atol=1e-12)
+    # 'mean' and 'sum' see the NaN; zero_infinity does not hide it
+    with mlx_losses.value_checks(False):
+        for kw in ({"reduction": "mean"}, {"reduction": "sum", "zero_infinity": True}):
+            assert math.isnan(F.ctc_loss(lp, targets, il, tl, **kw).item())
+    # eager with the checks on still raises
+    with pytest.raises(ValueCheckError, match="Expected input_lengths to have value at least 0"):
+        F.ctc_loss(lp, targets, il, tl)
+    with pytest.raises(ValueCheckError, match="Target -2 is out of bounds"):
+        F.ctc_loss(lp, targets, mx.array([T] * 7), mx.array([3] * 7))
+
+
+def test_concatenated_lengths_that_do_not_sum_to_the_targets_give_nan_everywhere():
+    lp = _f64(_log_softmax(np.random.default_rng(22).normal(size=(6, 3, 4))))
+    targets = mx.array([1, 2, 3, 1, 2, 3])
+    for tl in ([2, 2, 3], [2, 2, 1], [2, 7, -3]):
+        with mlx_losses.value_checks(False):
+            out = F.ctc_loss(lp, targets, mx.array([6, 6, 6]), mx.array(tl), reduction="none")
+        assert np.all(np.isnan(np.array(out))), tl

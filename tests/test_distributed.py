@@ -6,6 +6,7 @@ concatenated batch and that the ranks' local gradients, put side by side,
 equal the single-process gradient.
 """
 
+import math
 import os
 import random
 import subprocess
@@ -70,3 +71,31 @@ def test_uneven_splits_really_are_uneven():
         assert sum(sizes) == n and min(sizes) >= 1
     sizes = [e - s for s, e in _splits(12, 3)]
     assert len(set(sizes)) == 3
+
+
+def test_vocab_parallel_single_shard_out_of_range_and_all_ignored():
+    # one shard (group=None) is plain cross_entropy: a target outside the
+    # vocabulary gives its row a NaN loss and gradient (cross_entropy's
+    # unchecked result; no eager check here, the vocabulary size is only
+    # known across the ranks); every target ignored gives 'mean' NaN with
+    # cross_entropy's zero gradient
+    import mlx.core as mx
+
+    import mlx_losses
+    from mlx_losses.distributed import vocab_parallel_cross_entropy as vp
+    from mlx_losses.functional import cross_entropy
+
+    x = mx.array(np.random.default_rng(3).normal(size=(5, 6)), dtype=mx.float64)
+    t = mx.array([0, 6, -100, -2, 5])
+    out = np.array(vp(x, t, group=None, vocab_start=0, reduction="none"))
+    g = np.array(mx.grad(lambda a: vp(a, t, group=None, vocab_start=0, reduction="sum"))(x))
+    assert np.all(np.isnan(out[[1, 3]])) and np.all(np.isnan(g[[1, 3]]))
+    with mlx_losses.value_checks(False):
+        ref = np.array(cross_entropy(x, t, reduction="none"))
+        ref_g = np.array(mx.grad(lambda a: cross_entropy(a, t, reduction="sum"))(x))
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    np.testing.assert_allclose(g, ref_g, rtol=1e-12, atol=1e-15)
+    for eps in (0.0, 0.1):
+        allign = mx.full((5,), -100)
+        v, g = mx.value_and_grad(lambda a: vp(a, allign, group=None, vocab_start=0, label_smoothing=eps))(x)
+        assert math.isnan(v.item()) and np.all(np.array(g) == 0)

@@ -7,6 +7,7 @@ import math
 
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 from mlx.utils import tree_flatten
 import pytest
 
@@ -429,3 +430,98 @@ def test_value_checks_can_be_switched_off_and_compile_skips_them():
         mx.eval(lce(x, w, bad, options=OPTS[0]))
     # under mx.compile the target is a tracer: the check skips itself
     mx.eval(mx.compile(lambda x, t: lce(x, w, t, options=OPTS[0]))(x, bad))
+
+
+# --------------------------------------------------------------------------
+# out-of-range targets, weights summing to 0, weight dtypes
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["unchecked", "compiled"])
+def test_out_of_range_targets_give_nan_rows_on_both_paths(compiled):
+    # torch raises; with the checks off or under mx.compile both paths give
+    # the bad rows a NaN loss and NaN input gradient, the other rows their
+    # own values (the chunked path used to read a finite logit instead)
+    x, w, b, _, _, _ = _data(11, n=6)
+    t = mx.array([0, C, 4, -1, -100, 12])
+    bad = [1, 3]
+
+    def run(options):
+        def f(x, t):
+            return lce(x, w, t, linear_bias=b, reduction="none", options=options)
+
+        vg = mx.value_and_grad(lambda x, t: mx.sum(f(x, t) * mx.linspace(0.5, 1.5, 6)))
+        if compiled:
+            return mx.compile(f)(x, t), mx.compile(vg)(x, t)[1]
+        with mlx_losses.value_checks(False):
+            return f(x, t), vg(x, t)[1]
+
+    for options in (None, OPTS[1]):
+        out, g = run(options)
+        assert mx.all(mx.isnan(out[bad])).item() and not mx.any(mx.isnan(out[[0, 2, 4, 5]])).item()
+        assert mx.all(mx.isnan(g[bad])).item() and not mx.any(mx.isnan(g[[0, 2, 4, 5]])).item()
+        assert g[4].abs().max().item() == 0.0
+    ref, chk = run(None), run(OPTS[1])
+    _close(ref[0], chk[0])
+    _close(ref[1], chk[1], rtol=1e-4, atol=1e-5)
+
+
+def _zero_weight_grads(target, eps, options):
+    x, w, b, _, cw, _ = _data(12, n=4, dtype=mx.float64)
+    cw = mx.where(mx.arange(C) < 2, 0.0, cw.astype(mx.float64))  # classes 0 and 1 weigh 0
+    f = lambda a: lce(a, w, target, weight=cw, label_smoothing=eps, options=options)  # noqa: E731
+    v, g = mx.value_and_grad(f)(x)
+    return v.item(), np.array(g)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_class_weights_summing_to_zero(eps):
+    # 'mean' divides by the counted weights, 0 here: NaN. The reference path
+    # (cross_entropy's backward) gives the counted rows NaN gradients and the
+    # ignored row 0; so does the chunked path with smoothing (torch's runs the
+    # reference then); without smoothing torch's chunked kernel gives every
+    # row NaN (0 / 0 times the 0 mask)
+    t = mx.array([0, 1, -100, 1])
+    for options in (None, OPTS[1]):
+        v, g = _zero_weight_grads(t, eps, options)
+        assert math.isnan(v)
+        assert np.all(np.isnan(g[[0, 1, 3]]))
+        if options is None or eps:
+            assert np.all(g[2] == 0)
+        else:
+            assert np.all(np.isnan(g[2]))
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+def test_all_targets_ignored_gradient(eps):
+    # the reference path keeps cross_entropy's zero gradient; the chunked path
+    # too with smoothing (torch's reference fallback), NaN without (torch's
+    # chunked kernel)
+    t = mx.full((4,), -100)
+    for options in (None, OPTS[1]):
+        v, g = _zero_weight_grads(t, eps, options)
+        assert math.isnan(v)
+        if options is None or eps:
+            assert np.all(g == 0)
+        else:
+            assert np.all(np.isnan(g))
+
+
+def test_class_weight_dtype_follows_torch_per_path():
+    # torch's reference path (and its chunked one with smoothing, which falls
+    # back to it) takes class weights of the logits' dtype only; its chunked
+    # kernel casts them
+    x, w, b, t, cw, p = _data(13)
+    cw16 = cw.astype(mx.float16)
+    match = (r"`weight` must have the dtype of the logits, float32, got float16: "
+             r"expected scalar type Float but found Half")
+    with pytest.raises(TypeError, match=match):
+        lce(x, w, t, weight=cw16)
+    with pytest.raises(TypeError, match=match):
+        lce(x, w, t, weight=cw16, label_smoothing=0.1, options=OPTS[0])
+    _close(lce(x, w, t, weight=cw16, options=OPTS[0]), lce(x, w, t, weight=cw16.astype(mx.float32)))
+    # class probabilities take any weight dtype on both paths
+    for options in (None, OPTS[0]):
+        _close(lce(x, w, p, weight=cw16, options=options), lce(x, w, p, weight=cw16.astype(mx.float32)))
+    # with a wider weight the output promotes (torch's cross_entropy of probabilities)
+    for options in (None, OPTS[0]):
+        assert lce(x, w, p, weight=cw.astype(mx.float64), options=options).dtype == mx.float64

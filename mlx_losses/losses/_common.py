@@ -9,12 +9,12 @@ from typing import Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype
+from .._reduction import acc_dtype, single
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
 __all__ = [
     "exp", "exp_nonpos", "sigmoid", "sigmoid_neg", "log1p", "unfused", "logsumexp", "softmax_parts", "logaddexp", "promote_types", "result_dtype", "upcast",
-    "check_pair", "broadcast_pair",
+    "check_pair", "broadcast_pair", "zero_where",
 ]
 
 
@@ -254,3 +254,19 @@ def logaddexp(a: mx.array, b: mx.array) -> mx.array:
     m = mx.maximum(a, b)
     m = mx.where(mx.isinf(m), mx.zeros_like(m), m)
     return m + mx.log(exp(a - m) + exp(b - m))
+
+
+@mx.custom_function
+def zero_where(mask: mx.array, x: mx.array) -> mx.array:
+    """``x`` with 0 where ``mask`` (same shapes), and the gradient selected
+    the same way. The VJP of ``mx.where`` multiplies the cotangent by the
+    mask, so an inf or NaN cotangent (a 'mean' over weights that sum to 0)
+    would give the masked entries NaN gradients where torch's are 0."""
+    return mx.where(mask, mx.zeros((), x.dtype), x)
+
+
+@zero_where.vjp
+def _zero_where_vjp(primals, cotangents, outputs):
+    mask, x = primals
+    g = single(cotangents)
+    return mx.zeros_like(mask), mx.where(mask, mx.zeros((), g.dtype), g)

@@ -51,6 +51,7 @@ from ._common import (
     sigmoid_neg,
     softmax_parts,
     upcast,
+    zero_where,
 )
 
 __all__ = [
@@ -106,6 +107,22 @@ def _check_class_weight(fn: str, weight: Optional[mx.array], C: int) -> Optional
             )
         )
     return weight
+
+
+# torch's names of the float dtypes, for its "expected scalar type" phrase
+_TORCH_DTYPE = {mx.float16: "Half", mx.bfloat16: "BFloat16", mx.float32: "Float", mx.float64: "Double"}
+
+
+def _check_weight_dtype(fn: str, weight: Optional[mx.array], dtype: mx.Dtype,
+                        of: str = "`input`") -> None:
+    """Class weights of class-index losses have the input's dtype (torch
+    raises for any other)."""
+    if weight is not None and weight.dtype != dtype:
+        want, got = (_TORCH_DTYPE.get(d, dtype_name(d)) for d in (dtype, weight.dtype))
+        raise TypeError(
+            message(fn, "weight", f"have the dtype of {of}, {dtype_name(dtype)}",
+                    f"{dtype_name(weight.dtype)}: expected scalar type {want} but found {got}")
+        )
 
 
 def _index_layout(fn: str, input: mx.array, target: mx.array) -> Tuple[int, Tuple[int, ...]]:
@@ -165,12 +182,14 @@ def _rows(input: mx.array, target: mx.array) -> Tuple[mx.array, mx.array]:
     return mx.moveaxis(input, 1, -1).reshape(-1, C), target.reshape(-1)
 
 
-def _as_index(t: mx.array) -> mx.array:
-    """Targets in a signed dtype wide enough to compare with any ignore_index."""
+def _as_index(t: mx.array, ignore_index: Optional[int] = None) -> mx.array:
+    """Targets in a signed dtype wide enough to compare with ``ignore_index``
+    (MLX raises on a Python int that overflows the array's dtype)."""
+    wide = ignore_index is not None and not -(2**31) <= ignore_index < 2**31
+    if t.dtype in (mx.uint32, mx.uint64) or (wide and t.dtype != mx.int64):
+        return t.astype(mx.int64)
     if t.dtype in (mx.uint8, mx.int8, mx.uint16, mx.int16):
         return t.astype(mx.int32)
-    if t.dtype in (mx.uint32, mx.uint64):
-        return t.astype(mx.int64)
     return t
 
 
@@ -322,9 +341,12 @@ def _ce_index_fused(x2, t1, w, ignore_index):
     C = x2.shape[-1]
     ignored, bad, safe = _target_masks(t1, C, ignore_index)
     loss = mx.fast.cross_entropy(x2, safe)  # float32, per row
-    if w is not None:
-        loss = loss * mx.take(w, safe)
-    return mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
+    if ignored is None:
+        return loss if w is None else loss * mx.take(w, safe)
+    # an out-of-range target's factor is NaN (value and gradient), an
+    # ignored row is 0 (value and gradient), as in _ce_index_fn
+    wt = mx.take(w, safe).astype(loss.dtype) if w is not None else _c(1.0, loss.dtype)
+    return zero_where(ignored, loss * mx.where(bad, _c(math.nan, loss.dtype), wt))
 
 
 def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False):
@@ -340,7 +362,7 @@ def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False):
         fill = 0.0 if C > 0 else float("nan")
         return mx.where(ignored, 0.0, fill).astype(acc_dtype(x2.dtype))
     if _use_fused(x2, label_smoothing):
-        return _ce_index_fused(x2, t1, w, ignore_index)
+        return _ce_index_fused(x2, t1, w, None if checked else ignore_index)
     fn = _ce_index_fn(None if checked else ignore_index, float(label_smoothing), w is not None)
     return (fn(x2, t1) if w is None else fn(x2, t1, w))[0]
 
@@ -358,7 +380,8 @@ def _class_weights_of(t1, w, ignore_index, dtype, checked=False):
     return mx.where(ignored, 0.0, mx.take(w, safe)).astype(dtype)
 
 
-def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype, checked=False):
+def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype, checked=False,
+                  smoothing=0.0):
     if reduction == "none":
         return loss.reshape(out_shape).astype(out_dtype)
     if reduction == "sum":
@@ -368,9 +391,15 @@ def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype, ch
         # count as the weighted mean below (the count is > 0 here)
         return mean_from_sum(global_sum(accurate_sum(loss)), loss.size).astype(out_dtype)
     # torch's weighted mean: sum over the summed weights of the counted
-    # targets; everything ignored (or an empty batch) is 0 / 0 = NaN.
+    # targets; everything ignored (or an empty batch) is 0 / 0 = NaN. The
+    # plain division's gradient is torch's: NaN (or inf) in the counted
+    # rows when their weights sum to 0, and 0 in the ignored rows (the
+    # kernels mask those), so all ignored gives a zero gradient. With label
+    # smoothing torch divides the NLL and the smoothing sums separately: its
+    # NLL part is 0 / 0 = NaN when the weights sum to 0.
     return weighted_mean(loss, _class_weights_of(t1, w, ignore_index, loss.dtype, checked),
-                         out_dtype)
+                         out_dtype, zero_grad_when_empty=False,
+                         nan_when_empty=bool(smoothing) and w is not None)
 
 
 def cross_entropy(
@@ -434,12 +463,15 @@ def cross_entropy(
 
     Returns:
         array: The loss, in ``input``'s dtype (class indices) or the promoted
-        dtype of ``input`` and ``target`` (probabilities).
+        dtype of ``input``, ``target`` and ``weight`` (probabilities).
 
     Raises:
         ValueError: An out-of-range class index (eager mode; see
             :func:`mlx_losses.set_value_checks`). Under ``mx.compile`` /
-            ``mx.vmap`` or with the checks off, such a target gives NaN.
+            ``mx.vmap`` or with the checks off, such a target gives NaN in
+            its row's loss and gradient.
+        TypeError: A ``weight`` of another dtype than ``input`` with class
+            indices (torch's "expected scalar type").
 
     Example:
         >>> import mlx.core as mx
@@ -468,13 +500,15 @@ def cross_entropy(
                                     label_smoothing)
 
     C, out_shape = _index_layout(fn, input, target)
-    target = _as_index(target)
+    _check_weight_dtype(fn, weight, input.dtype)
+    target = _as_index(target, ignore_index)
     checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
     x2, t1 = _rows(input, target)
     # class weights are not differentiated (as in torch)
     w = mx.stop_gradient(upcast(weight, input.dtype)) if weight is not None else None
     loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked)
-    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, input.dtype, checked)
+    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, input.dtype, checked,
+                         label_smoothing)
 
 
 def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps):
@@ -493,7 +527,8 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
             message(fn, "ignore_index", "be negative for class-probability targets",
                     f"{ignore_index}: ignore_index is not supported for floating point target")
         )
-    out = result_dtype(input, target)
+    # torch's output dtype promotes the class weights too
+    out = result_dtype(input, target, *([weight] if weight is not None else []))
     cdim = 0 if input.ndim == 1 else 1
     C = input.shape[cdim]
     x = upcast(input, out)
@@ -538,7 +573,10 @@ def nll_loss(
         \ell_n = -w_{y_n}\, x_{n, y_n}, \qquad \ell_n = 0 \text{ where } y_n = \text{ignore\_index}
 
     ``'mean'`` is :math:`\sum_n \ell_n / \sum_n w_{y_n}` over the counted
-    targets (NaN when every target is ignored).
+    targets (NaN when every target is ignored). ``weight`` must have
+    ``input``'s dtype, as in torch. An out-of-range target raises in eager
+    mode; under ``mx.compile`` or with the value checks off it gives NaN in
+    its loss and gradient.
 
     Args:
         input (array): Log-probabilities, class dimension 1: :math:`(C)`,
@@ -576,7 +614,8 @@ def nll_loss(
     check_array(fn, "target", target)
     C, out_shape = _index_layout(fn, input, target)
     weight = _check_class_weight(fn, weight, C)
-    target = _as_index(target)
+    _check_weight_dtype(fn, weight, input.dtype)
+    target = _as_index(target, ignore_index)
     checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
 
     x = input.reshape(1, -1) if input.ndim == 1 else input
@@ -590,9 +629,13 @@ def nll_loss(
         # gather along the class axis (1) for every layout; upcast after the
         # gather, so half inputs cost no full-size copy
         xt = mx.take_along_axis(x, mx.expand_dims(safe, 1), axis=1).squeeze(1).astype(acc)
-        loss = -xt if w is None else -(mx.take(w, safe) * xt)
-        if ignored is not None:
-            loss = mx.where(ignored, 0.0, mx.where(bad, float("nan"), loss))
+        if ignored is None:
+            loss = -xt if w is None else -(mx.take(w, safe) * xt)
+        else:
+            # an out-of-range target's factor is NaN: NaN in its loss and
+            # its gradient (as cross_entropy's)
+            wt = _c(1.0, acc) if w is None else mx.take(w, safe)
+            loss = zero_where(ignored, mx.where(bad, _c(math.nan, acc), -wt) * xt)
     return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked)
 
 
@@ -710,7 +753,7 @@ def binary_cross_entropy(
 
     Args:
         input (array): Probabilities in [0, 1], any shape.
-        target (array): Targets in [0, 1], the same shape as ``input``.
+        target (array): Targets in [0, 1], the shape and dtype of ``input``.
         weight (array, optional): Weights broadcastable to ``input``'s shape
             (not differentiated). Default: ``None``.
         size_average (bool, optional): Deprecated (see ``reduction``).
@@ -723,11 +766,13 @@ def binary_cross_entropy(
         - Output: scalar, or :math:`(*)` with ``reduction='none'``.
 
     Returns:
-        array: The loss, in the promoted dtype of ``input`` and ``target``.
+        array: The loss, in ``input``'s dtype.
 
     Raises:
         ValueError: ``input`` or ``target`` outside [0, 1] (eager mode; see
             :func:`mlx_losses.set_value_checks`).
+        TypeError: ``target`` of another dtype than ``input`` (torch's
+            "Found dtype ... but expected ...").
 
     Example:
         >>> import mlx.core as mx
@@ -739,6 +784,12 @@ def binary_cross_entropy(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
+    if target.dtype != input.dtype:  # torch's kernel takes one dtype (any weight's)
+        want, got = (_TORCH_DTYPE.get(d, dtype_name(d)) for d in (input.dtype, target.dtype))
+        raise TypeError(
+            message(fn, "target", f"have the dtype of `input`, {dtype_name(input.dtype)}",
+                    f"{dtype_name(target.dtype)}: Found dtype {got} but expected {want}")
+        )
     _check_same_size(fn, input, target,
                      "Using a target size that is different to the input size is deprecated")
     if weight is not None:

@@ -730,7 +730,12 @@ def ctc_loss(
     array lengths read the longest target length once in eager mode (under
     ``mx.compile`` the total target length is used as the bound instead,
     which gives the same values at more cost). Lengths given as tuples are
-    checked in plain Python and cost no synchronisation.
+    checked in plain Python and cost no synchronisation. Where the checks do
+    not run (switched off, or under ``mx.compile``), a sample with a label
+    outside ``[0, C)``, an input length outside ``[0, T]`` or a target length
+    outside ``[0, S]`` gets a NaN loss and gradient (torch raises), and
+    concatenated target lengths that do not sum to the size of ``targets``
+    make every sample NaN; no index ever reads outside an array.
 
     Args:
         log_probs (array): Log-probabilities of the classes (e.g. the output
@@ -759,6 +764,10 @@ def ctc_loss(
         array: The loss, in the dtype of ``log_probs`` (computed in float32
         for float16 / bfloat16).
 
+    Raises:
+        ShapeError: An empty ``log_probs`` (no frames, samples or classes),
+            as torch's "log_probs tensor must not be empty".
+
     Example:
         >>> import mlx.core as mx
         >>> from mlx_losses.functional import ctc_loss
@@ -779,6 +788,11 @@ def ctc_loss(
         )
     blank = check_number(fn, "blank", blank, integer=True)
     check_bool(fn, "zero_infinity", zero_infinity)
+    if log_probs.size == 0:
+        raise ShapeError(
+            message(fn, "log_probs", "not be empty",
+                    f"shape {fmt_shape(log_probs.shape)}: log_probs tensor must not be empty")
+        )
     unbatched = log_probs.ndim == 2
     if unbatched:
         log_probs = log_probs[:, None, :]
@@ -824,6 +838,11 @@ def ctc_loss(
             padded = mx.take(targets, idx)
         else:
             padded = mx.zeros((N, S), dtype=targets.dtype)
+        # lengths that do not add up to the targets' size (torch rejects the
+        # whole batch) make every sample bad
+        tl_in = (tl >= 0) & (tl <= total)
+        summed = mx.sum(mx.where(tl_in, tl, 0).astype(mx.int64))
+        bad_lengths = mx.logical_not(tl_in) | (summed != total)
     else:
         if targets.shape[0] != N:
             raise ShapeError(
@@ -835,13 +854,24 @@ def ctc_loss(
                              "the padded length of `targets`")
         valid = mx.arange(S)[None, :] < tl[:, None]
         padded = targets
+        bad_lengths = (tl < 0) | (tl > S)
     _check_labels(fn, padded, valid, C, blank)
-    labels = mx.where(valid, padded, mx.array(blank, dtype=padded.dtype)).astype(mx.int32)
+    # With the value checks off or under mx.compile, labels outside [0, C)
+    # and lengths that do not fit get here: the kernels see blank labels and
+    # clipped lengths (no gather leaves the array) and those samples' losses
+    # and gradients are NaN (torch raises).
+    in_range = (padded >= 0) & (padded < C)
+    bad = mx.any(valid & mx.logical_not(in_range), axis=1) | bad_lengths | (il < 0) | (il > T)
+    labels = mx.where(valid & in_range, padded, mx.array(blank, dtype=padded.dtype)).astype(mx.int32)
+    il_k = mx.clip(il, 0, T).astype(mx.int32)
+    tl_k = mx.clip(tl, 0, S).astype(mx.int32)
 
     out_dtype = log_probs.dtype
     lp = log_probs.astype(acc_dtype(out_dtype))
     kernel = _ctc_kernel_stacked if _USE_STACKED else _ctc_kernel
-    nll = kernel(blank, zero_infinity)(lp, labels, il.astype(mx.int32), tl.astype(mx.int32))[0]
+    nll = kernel(blank, zero_infinity)(lp, labels, il_k, tl_k)[0]
+    # a factor, not a select: the NaN reaches the sample's gradient too
+    nll = nll * mx.where(bad, mx.array(math.nan, nll.dtype), mx.array(1.0, nll.dtype))
     if reduction == "mean":
         out = length_normalized_mean(nll, tl)
     elif reduction == "sum":

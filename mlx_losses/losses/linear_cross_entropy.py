@@ -33,8 +33,8 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype
-from .classification import cross_entropy
+from ._common import exp, logaddexp, logsumexp, result_dtype, zero_where
+from .classification import _as_index, _check_weight_dtype, cross_entropy
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions"]
 
@@ -509,9 +509,11 @@ def _reduce_index(
         return loss
     if reduction == "sum":
         return apply_reduction(loss, "sum")
-    # With every target ignored, torch's linear_cross_entropy gives a NaN
-    # gradient (unlike cross_entropy's zero).
-    return weighted_mean(loss, wt * counted, zero_grad_when_empty=False)
+    # The plain division: with the counted weights summing to 0 the
+    # gradient is inf times each row's factor (see _chunked for the rows);
+    # with smoothing torch's NLL part is 0 / 0 = NaN then (cross_entropy's).
+    return weighted_mean(loss, wt * counted, zero_grad_when_empty=False,
+                         nan_when_empty=smooth is not None)
 
 
 def _chunked(
@@ -550,7 +552,11 @@ def _chunked(
         return apply_reduction(loss, reduction).astype(out_dtype)
 
     counted = target != ignore_index
-    t = mx.where(counted, target, 0)
+    # A target outside [0, C) (value checks off, or under mx.compile) is
+    # read at a clipped index (the reference path's weight rule) and its
+    # row's weight is NaN: NaN loss and gradient, as on the reference path.
+    bad = counted & ((target < 0) | (target >= c))
+    t = mx.where(counted, mx.clip(target, 0, max(c - 1, 0)), 0)
     smooth_on = eps > 0.0
     spec = _Spec(tokens, vocab, acc, b is not None, True, smooth_on, smooth_on and has_weight, False)
     args = [x, w] + ([b] if b is not None else []) + [t]
@@ -560,11 +566,20 @@ def _chunked(
     lse, zt = stats[0], stats[1]
     mask = counted.astype(acc)
     wt = mx.take(a, t) if has_weight else mx.ones_like(lse)
-    nll = mask * wt * (lse - zt)
+    wt_bad = mx.where(bad, mx.array(math.nan, acc), wt)
     smooth = None
     if smooth_on:
+        # torch's chunked kernel takes no smoothing: it runs the reference
+        # path, whose 'mean' leaves the ignored rows a zero gradient even
+        # when the counted weights sum to 0 (a select, not a 0 factor)
         total_a = mx.sum(a) if has_weight else float(c)
-        smooth = mask * (total_a * lse - stats[2])
+        ignored = mx.logical_not(counted)
+        nll = zero_where(ignored, wt_bad * (lse - zt))
+        smooth = zero_where(ignored, total_a * lse - stats[2])
+    else:
+        # torch's chunked kernel: with counted weights summing to 0, 'mean'
+        # gives every row a NaN gradient (0 / 0 times the 0 mask)
+        nll = mask * wt_bad * (lse - zt)
     loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c)
     return loss.astype(out_dtype)
 
@@ -641,6 +656,14 @@ def linear_cross_entropy(
     (MLX has no ``retain_graph``: ``allow_retain_graph`` is accepted and
     ignored). K-dimensional ``linear_weight`` with ``options`` falls back
     to the reference path with torch's warning.
+
+    As in torch, class weights must have the logits' dtype on the reference
+    path (and with smoothing, where torch's chunked path falls back to it);
+    with counted weights summing to 0, ``'mean'`` is NaN with torch's
+    gradients on either path (the chunked path without smoothing: NaN in
+    every row, torch's chunked kernel). An out-of-range target raises in
+    eager mode; under ``mx.compile`` or with the value checks off it gives
+    NaN in its row's loss and gradient on both paths.
 
     Args:
         input (array): Input samples, ``(in_features)`` or ``(N,
@@ -768,6 +791,7 @@ def linear_cross_entropy(
                 f"{fmt_shape(logits_shape)} (probabilities)", fmt_shape(target.shape)))
     ii = -100 if ignore_index is None else ignore_index
     if not soft:
+        target = _as_index(target, ii)
         check_index_range(_FN, "target", target, num_classes, ignore_index=ii)
 
     dtypes = [input, linear_weight] + ([linear_bias] if linear_bias is not None else [])
@@ -785,10 +809,18 @@ def linear_cross_entropy(
         )
         chunked = False
 
+    if weight is not None and not soft and not (chunked and eps == 0.0):
+        # torch's reference path (its chunked kernel runs without smoothing
+        # only) takes class weights of the logits' dtype only
+        _check_weight_dtype(_FN, weight, out_dtype, "the logits")
+
     if chunked:
         xf = x.reshape(-1, in_features)
         tf = target.reshape(-1, num_classes) if soft else target.reshape(-1)
-        loss = _chunked(xf, w, b, tf, soft, weight, reduction, ii, eps, options, out_dtype)
+        # class probabilities: torch runs the reference path, whose
+        # cross_entropy promotes the output with the class weights
+        loss_dtype = result_dtype(x, weight) if soft and weight is not None else out_dtype
+        loss = _chunked(xf, w, b, tf, soft, weight, reduction, ii, eps, options, loss_dtype)
         if reduction == "none":
             loss = loss.reshape(batch)
         return loss

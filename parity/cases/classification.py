@@ -29,6 +29,30 @@ def _torch_ce(*args, **kw):
     return TF.cross_entropy(*args, **kw)
 
 
+def _mx_f32():
+    import mlx.core as mx
+
+    return mx.float32
+
+
+def _mx_f16():
+    import mlx.core as mx
+
+    return mx.float16
+
+
+def _bce_ours(*args, **kw):
+    from mlx_losses.functional import binary_cross_entropy
+
+    return binary_cross_entropy(*args, **kw)
+
+
+def _bce_torch(*args, **kw):
+    import torch.nn.functional as TF
+
+    return TF.binary_cross_entropy(*args, **kw)
+
+
 _INF = float("inf")
 
 # Logits with masked (-inf) classes in some rows, never a whole row.
@@ -46,6 +70,32 @@ _BCE_EDGE_X = Literal([[0.0, 1.0, 0.0, 1.0, 0.5, 1e-30, 1.0 - 2.0**-20, 0.25]], 
 _BCE_EDGE_Y = Literal([[0.0, 1.0, 1.0, 0.0, 0.3, 1.0, 0.0, 0.6]], grad=True)
 
 C = 7
+
+# Class weights that sum to 0 over the counted targets (classes 0 and 1
+# weigh 0), and targets in those classes with an ignored one.
+_ZERO_W = Literal([0.0, 0.0, 1.0, 0.5, 2.0, 1.0, 1.5])
+_ZERO_WEIGHT_T = Literal([0, 1, -100, 1], dtype="int64")
+_ZERO_WEIGHT_T3 = Literal([[0, -100, 1], [1, 1, 0]], dtype="int64")
+# Weights of the two counted targets that cancel.
+_CANCEL_W = Literal([1.0, -1.0, 1.0, 0.5, 2.0, 1.0, 1.5])
+
+
+def _half_weight(fn, half):
+    """``fn`` with the class weight cast to float16 (the runner gives every
+    floating argument the dtype under test)."""
+
+    def call(*args, weight, **kw):
+        if half == "torch":
+            import torch.nn.functional as TF
+
+            return getattr(TF, fn)(*args, weight=weight.half(), **kw)
+        import mlx.core as mx
+        import mlx_losses.functional as F
+
+        return getattr(F, fn)(*args, weight=weight.astype(mx.float16), **kw)
+
+    return call
+
 
 CASES = [
     # ---- cross_entropy, class indices
@@ -102,6 +152,17 @@ CASES = [
     Case("smoothing_all_ignored", "cross_entropy",
          [Float((3, C)), Literal([-100, -100, -100], dtype="int64")],
          {"label_smoothing": 0.1, "weight": Positive((C,), grad=False)}, module="CrossEntropyLoss"),
+    # class weights summing to 0 over the counted targets: 'mean' is sum / 0
+    # and torch's gradient NaN in the counted rows, 0 in the ignored ones
+    Case("zero_weight_sum", "cross_entropy", [Float((4, C)), _ZERO_WEIGHT_T], {"weight": _ZERO_W},
+         module="CrossEntropyLoss"),
+    Case("zero_weight_sum_smoothing", "cross_entropy", [Float((4, C)), _ZERO_WEIGHT_T],
+         {"weight": _ZERO_W, "label_smoothing": 0.2}, module="CrossEntropyLoss"),
+    Case("zero_weight_sum_3d", "cross_entropy", [Float((2, C, 3)), _ZERO_WEIGHT_T3], {"weight": _ZERO_W},
+         module="CrossEntropyLoss"),
+    # negative weights cancelling: sum / 0 = +-inf, inf gradients
+    Case("weights_cancel", "cross_entropy", [Float((3, C)), Literal([0, 1, -100], dtype="int64")],
+         {"weight": _CANCEL_W}, module="CrossEntropyLoss"),
     Case("smoothing_1d", "cross_entropy", [Float((C,)), Index((), C)], {"label_smoothing": 0.1},
          module="CrossEntropyLoss", torch_fn=_torch_scalar_target("cross_entropy")),
     Case("masked_logits", "cross_entropy", [_MASKED, Literal([0, 2, 1], dtype="int64")],
@@ -160,6 +221,15 @@ CASES = [
          {"ignore_index": 50}, module="NLLLoss"),
     Case("all_ignored", "nll_loss", [Float((3, C)), Literal([-100, -100, -100], dtype="int64")],
          {"weight": Positive((C,), grad=False)}, module="NLLLoss"),
+    Case("zero_weight_sum", "nll_loss", [Float((4, C)), _ZERO_WEIGHT_T], {"weight": _ZERO_W},
+         module="NLLLoss"),
+    Case("zero_weight_sum_4d", "nll_loss", [Float((2, C, 3, 1)), Literal([[[0], [-100], [1]], [[1], [1], [0]]],
+                                                                         dtype="int64")],
+         {"weight": _ZERO_W}, module="NLLLoss2d"),
+    Case("zero_weight_sum_1d", "nll_loss", [Float((C,)), Literal(1, dtype="int64")], {"weight": _ZERO_W},
+         module="NLLLoss", torch_fn=_torch_scalar_target("nll_loss")),
+    Case("weights_cancel", "nll_loss", [Float((3, C)), Literal([0, 1, -100], dtype="int64")],
+         {"weight": _CANCEL_W}, module="NLLLoss"),
     Case("empty", "nll_loss", [Float((0, C)), Index((0,), C)], module="NLLLoss"),
     Case("empty_spatial", "nll_loss", [Float((2, C, 0, 3)), Index((2, 0, 3), C)], module="NLLLoss"),
     Case("uint8_target", "nll_loss", [Float((5, C)), Index((5,), C, dtype="uint8")], module="NLLLoss"),
@@ -247,6 +317,21 @@ ERROR_CASES = [
     ErrorCase("class_index_oob_4d", "cross_entropy",
               [Float((1, 3, 2, 2)), Literal([[[0, 1], [3, 2]]], dtype="int64")],
               match="Target 3 is out of bounds"),
+    # a class weight of another dtype than the input: torch's "expected scalar type"
+    ErrorCase("weight_half_for_float32", "cross_entropy", [Float((4, 5)), Index((4,), 5)],
+              {"weight": Positive((5,))}, error=TypeError,
+              match="`weight` must have the dtype of `input`, float32, got float16: "
+                    "expected scalar type Float but found Half",
+              ours_fn=_half_weight("cross_entropy", "ours"), torch_fn=_half_weight("cross_entropy", "torch")),
+    ErrorCase("weight_half_for_float32_smoothing", "cross_entropy", [Float((4, 5)), Index((4,), 5)],
+              {"weight": Positive((5,)), "label_smoothing": 0.1}, error=TypeError,
+              match="expected scalar type Float but found Half",
+              ours_fn=_half_weight("cross_entropy", "ours"), torch_fn=_half_weight("cross_entropy", "torch")),
+    ErrorCase("weight_float32_for_float64", "cross_entropy", [Float((4, 5)), Index((4,), 5)],
+              {"weight": Positive((5,))}, error=TypeError, dtype="float64",
+              match="expected scalar type Double but found Float",
+              ours_fn=lambda i, t, weight, **kw: _ours_ce(i, t, weight=weight.astype(_mx_f32()), **kw),
+              torch_fn=lambda i, t, weight, **kw: _torch_ce(i, t, weight=weight.float(), **kw)),
     ErrorCase("label_smoothing_above_one", "cross_entropy", [Float((4, 5)), Index((4,), 5)],
               {"label_smoothing": 1.1}, match="label_smoothing must be between 0.0 and 1.0"),
     # torch silently treats a negative label_smoothing as 0 (no smoothing);
@@ -272,6 +357,14 @@ ERROR_CASES = [
               match=r"`target` must have shape \(4,\)"),
     ErrorCase("weight_wrong_size", "nll_loss", [Float((4, 5)), Index((4,), 5)],
               {"weight": Positive((6,))}, match="classes or no classes"),
+    ErrorCase("weight_half_for_float32", "nll_loss", [Float((4, 5)), Index((4,), 5)],
+              {"weight": Positive((5,))}, error=TypeError,
+              match="`weight` must have the dtype of `input`, float32, got float16: "
+                    "expected scalar type Float but found Half",
+              ours_fn=_half_weight("nll_loss", "ours"), torch_fn=_half_weight("nll_loss", "torch")),
+    ErrorCase("weight_half_for_float32_4d", "nll_loss", [Float((2, 5, 2, 2)), Index((2, 2, 2), 5)],
+              {"weight": Positive((5,))}, error=TypeError, match="expected scalar type Float but found Half",
+              ours_fn=_half_weight("nll_loss", "ours"), torch_fn=_half_weight("nll_loss", "torch")),
     ErrorCase("class_index_too_large", "nll_loss",
               [Float((4, 5)), Literal([0, 7, 2, 1], dtype="int64")], match="Target 7 is out of bounds"),
     ErrorCase("class_index_negative_4d", "nll_loss",
@@ -295,6 +388,10 @@ ERROR_CASES = [
               match="`target` must have the shape of `input`"),
     ErrorCase("size_mismatch_same_numel", "binary_cross_entropy", [Prob((4, 5)), Prob((5, 4))],
               match="`target` must have the shape of `input`"),
+    ErrorCase("target_half_for_float32", "binary_cross_entropy", [Prob((4, 3)), Prob((4, 3))],
+              error=TypeError, match="Found dtype Half but expected Float",
+              ours_fn=lambda i, t, **kw: _bce_ours(i, t.astype(_mx_f16()), **kw),
+              torch_fn=lambda i, t, **kw: _bce_torch(i, t.half(), **kw)),
     ErrorCase("weight_not_broadcastable", "binary_cross_entropy", [Prob((4, 5)), Prob((4, 5))],
               {"weight": Positive((3,))}, match="`weight` must be broadcastable"),
     ErrorCase("weight_larger", "binary_cross_entropy", [Prob((4, 5)), Prob((4, 5))],

@@ -182,6 +182,16 @@ ERROR_CASES = [
                                                   (T, T, T), (4, 4, 4)],
               match="Target 9 is out of bounds", torch_raises=False),
     # torch casts float targets silently; we never cast class indices
+    # torch: "log_probs tensor must not be empty" for no samples, frames or classes
+    ErrorCase("empty_batch", "ctc_loss", [Float((T, 0, C)), Literal(np.zeros((0, 4)), dtype="int64"),
+                                          Literal(np.zeros(0), dtype="int64"), Literal(np.zeros(0), dtype="int64")],
+              match="`log_probs` must not be empty, got shape .*log_probs tensor must not be empty"),
+    ErrorCase("empty_batch_tuples", "ctc_loss", [Float((T, 0, C)), Literal(np.zeros(0), dtype="int64"), (), ()],
+              {"reduction": "sum"}, match="log_probs tensor must not be empty"),
+    ErrorCase("no_frames", "ctc_loss", [Float((0, 3, C)), _PADDED, (0, 0, 0), (0, 0, 0)],
+              match="log_probs tensor must not be empty"),
+    ErrorCase("no_frames_unbatched", "ctc_loss", [Float((0, C)), Literal([1, 2], dtype="int64"), (0,), (2,)],
+              {"reduction": "none"}, match="log_probs tensor must not be empty"),
     ErrorCase("float_targets", "ctc_loss", [_lp(), Literal([[1.0, 2.0, 3.0, 4.0]] * 3), (T, T, T), (4, 4, 4)],
               error=TypeError, match="`targets` must have an integer dtype", torch_raises=False),
 ]

@@ -71,6 +71,9 @@ _T_IGN = Index((N,), C, ignore=-100, ignore_frac=0.35)
 _T_IGN3 = Index((N,), C, ignore=3, ignore_frac=0.35)
 _CW = Positive((C,), grad=False)
 _P = Prob((N, C), axis=1)
+# classes 0 and 1 weigh 0 and every counted target is one of them
+_ZERO_W = Literal([0.0, 0.0] + [1.0, 0.5, 2.0, 1.5, 0.7, 1.2, 0.9, 1.1][:C - 2], grad=False)
+_ZERO_WEIGHT_T = Literal([0, 1, -100, 1, 0, -100][:N], dtype="int64")
 
 
 def _pair(name, args, kwargs=None, *, bias=False, chunk=2, vocab=4, module=True, flatten=False, **extra):
@@ -113,6 +116,14 @@ CASES = [
     *_pair("unbatched", [Normal((D,)), _W, Index((), C), _B], bias=True),
     *_pair("unbatched_soft", [Normal((D,)), _W, Prob((C,), axis=0)], {"weight": _CW}),
     *_pair("all_ignored", [_X, _W, Literal([-100] * N, dtype="int64")], {"weight": _CW}),
+    # torch's chunked kernel runs without smoothing only (else its reference
+    # path): 'mean' over counted weights of 0 gives a NaN gradient in every
+    # row there, in the counted rows only on the reference path
+    *_pair("all_ignored_smoothing", [_X, _W, Literal([-100] * N, dtype="int64")],
+           {"weight": _CW, "label_smoothing": 0.1}),
+    *_pair("zero_weight_sum", [_X, _W, _ZERO_WEIGHT_T], {"weight": _ZERO_W}),
+    *_pair("zero_weight_sum_smoothing", [_X, _W, _ZERO_WEIGHT_T, _B], {"weight": _ZERO_W, "label_smoothing": 0.2},
+           bias=True),
     # chunk sizes that do not divide N or C; one vocabulary block; one token tile
     *_pair("ragged_tiles", [Normal((7, D)), Normal((11, D)), Index((7,), 11)], chunk=3, vocab=5,
            module=False),
@@ -142,6 +153,20 @@ CASES = [
     Case("auto_chunking", "linear_cross_entropy", [Normal((64, 8)), Normal((96, 8)), Index((64,), 96, ignore=-100)],
          ours_fn=_ours(_opts()), torch_fn=_theirs(None), dtypes=("float64", "float32")),
 ]
+
+
+def _half_weight(options, torch_side=False):
+    """Either side with the class weight cast to float16 (the runner gives
+    every floating argument the dtype under test)."""
+
+    def call(x, w, t, *, weight, **kw):
+        if torch_side:
+            return _theirs(options)(x, w, t, weight=weight.half(), **kw)
+        import mlx.core as mx
+
+        return _ours(options)(x, w, t, weight=weight.astype(mx.float16), **kw)
+
+    return call
 
 
 def _err(name, args, kwargs=None, *, options=None, bias=False, error=ValueError, match="",
@@ -183,4 +208,14 @@ ERROR_CASES = [
          match="out of bounds"),
     _err("target_out_of_range_chunked", [_X, _W, Literal([0, 1, 2, -1, 4, 5], dtype="int64")],
          options=_opts(batch_chunk_size=2), torch_chunk=None, match="out of bounds"),
+    # class weights of another dtype than the logits: torch's reference path
+    # (its chunked one with smoothing falls back to it) rejects them
+    ErrorCase("class_weight_half", "linear_cross_entropy", [_X, _W, _T], {"weight": Positive((C,))},
+              error=TypeError, match="`weight` must have the dtype of the logits, float32, got float16: "
+                                     "expected scalar type Float but found Half",
+              ours_fn=_half_weight(None), torch_fn=_half_weight(None, torch_side=True)),
+    ErrorCase("class_weight_half_chunked_smoothing", "linear_cross_entropy", [_X, _W, _T],
+              {"weight": Positive((C,)), "label_smoothing": 0.1}, error=TypeError,
+              match="expected scalar type Float but found Half",
+              ours_fn=_half_weight(_opts(batch_chunk_size=2)), torch_fn=_half_weight(2, torch_side=True)),
 ]
