@@ -239,6 +239,80 @@ def test_triplet_anchor_equal_positive_and_hinge_tie_gradients():
     assert np.allclose(g[1], -np.ones(2) / np.sqrt(2), atol=1e-5)
 
 
+def test_triplet_swap_tie_splits_the_gradient_as_torch_minimum():
+    # With swap, d(a, n) is min(d(a, n), d(p, n)); at a tie torch's minimum
+    # gives each side half the gradient (MLX's gives it all to one side).
+    # Row 0 ties under p = 2 and p = 1 (eps = 0), row 1 does not.
+    a = mx.array([[0.0, 0.0], [0.0, 0.0]])
+    p = mx.array([[3.0, 0.0], [2.0, 1.25]])
+    n = mx.array([[1.5, 2.0], [0.5, 2.5]])
+    linf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)  # noqa: E731
+    calls = {
+        "p2": (lambda *t: F.triplet_margin_loss(*t, margin=5.0, eps=0.0, swap=True, reduction="none"),
+               lambda x, y: mx.sqrt(mx.sum((x - y) ** 2, axis=-1))),
+        "p1": (lambda *t: F.triplet_margin_loss(*t, margin=5.0, p=1, eps=0.0, swap=True, reduction="none"),
+               lambda x, y: mx.sum(mx.abs(x - y), axis=-1)),
+        "linf": (lambda *t: F.triplet_margin_with_distance_loss(*t, distance_function=linf, margin=5.0,
+                                                               swap=True, reduction="none"), linf),
+    }
+    cot = mx.array([1.5, -0.5])
+    for name, (ours, dist) in calls.items():
+        dn, ds = dist(a, n), dist(p, n)
+        assert dn[0].item() == ds[0].item() and dn[1].item() != ds[1].item(), name
+
+        def ref(x, y, z):
+            # the split written out: half to each side at the tie
+            u, v = dist(x, z), dist(y, z)
+            tie = mx.stop_gradient(u == v)
+            low = mx.where(tie, 0.5 * (u + v), mx.minimum(u, v))
+            return mx.maximum(5.0 + dist(x, y) - low, 0)
+
+        (v,), g = mx.vjp(ours, [a, p, n], [cot])
+        (rv,), rg = mx.vjp(ref, [a, p, n], [cot])
+        assert np.allclose(v, rv), name
+        for gi, ri in zip(g, rg):
+            assert np.allclose(gi, ri, atol=1e-6), name
+
+
+def test_torch_minimum_vjp_halves_ties_and_passes_nan_to_both():
+    from mlx_losses.losses.embedding import _minimum
+
+    nan = float("nan")
+    a = mx.array([1.0, 2.0, 3.0, nan, 1.0, nan])
+    b = mx.array([2.0, 1.0, 3.0, 1.0, nan, nan])
+    cot = mx.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    (v,), (ga, gb) = mx.vjp(_minimum, [a, b], [cot])
+    assert mx.array_equal(v, mx.minimum(a, b), equal_nan=True).item()
+    assert ga.tolist() == [1.0, 0.0, 2.0, 8.0, 16.0, 32.0]
+    assert gb.tolist() == [0.0, 2.0, 2.0, 8.0, 16.0, 32.0]
+
+
+def test_triplet_margins_nan_inf_and_nonpositive_as_torch():
+    # torch checks ``margin <= 0``: NaN passes and gives a NaN loss (zero
+    # gradient through the hinge), inf gives inf; 0 and below raise
+    a, p, n = _arrays((3, 4), (3, 4), (3, 4), seed=5)
+    linf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)  # noqa: E731
+    calls = [
+        lambda m, **kw: F.triplet_margin_loss(a, p, n, margin=m, **kw),
+        lambda m, **kw: F.triplet_margin_loss(a, p, n, margin=m, p=1.0, **kw),
+        lambda m, **kw: F.triplet_margin_with_distance_loss(a, p, n, margin=m, **kw),
+        lambda m, **kw: F.triplet_margin_with_distance_loss(a, p, n, margin=m, distance_function=linf, **kw),
+        lambda m, **kw: mlx_losses.TripletMarginLoss(margin=m, **kw)(a, p, n),
+        lambda m, **kw: mlx_losses.TripletMarginWithDistanceLoss(margin=m, **kw)(a, p, n),
+    ]
+    for call in calls:
+        for swap in (False, True):
+            out = call(float("nan"), swap=swap)
+            assert np.isnan(out.item())
+            assert call(float("inf"), swap=swap).item() == float("inf")
+            for m in (0.0, -1.0, -float("inf")):
+                with pytest.raises(ValueError, match="must be greater than 0"):
+                    call(m, swap=swap)
+    for swap in (False, True):
+        g = mx.grad(lambda x: F.triplet_margin_loss(x, p, n, margin=float("nan"), swap=swap))(a)
+        assert np.array_equal(np.array(g), np.zeros((3, 4)))
+
+
 def _plain_norm(d):
     # ||d|| with torch's gradient (0 at a zero vector), by autodiff
     s = mx.sum(d * d, axis=-1)

@@ -5,8 +5,8 @@ The helpers reproduce torch's forward *and* its gradient at the places where
 a plain formula has none: a norm of a zero vector (torch's norm backward
 masks it to 0), a zero element under a fractional or negative ``p``, and the
 ``max(||x||, eps)`` of ``cosine_similarity``, whose clamp torch applies
-outside autograd. Hinges use ``where(z < 0, 0, z)``, whose gradient at the
-tie ``z == 0`` is 1, as torch's ``clamp_min``.
+outside autograd. Hinges are torch's ``clamp_min(z, 0)``: gradient 1 at the
+tie ``z == 0``, 0 at a NaN.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, resolve_reduction
+from .._reduction import acc_dtype, apply_reduction, resolve_reduction, single
 from .._validation import (
     ShapeError,
     broadcast_shapes,
@@ -54,8 +54,10 @@ class DimensionError(ShapeError, IndexError):
 
 
 def _hinge(z: mx.array) -> mx.array:
-    # torch's clamp_min(z, 0): NaN stays NaN, and the gradient at z == 0 is 1.
-    return mx.where(z < 0, mx.zeros_like(z), z)
+    # torch's clamp_min(z, 0): NaN stays NaN, and the gradient is 1 where
+    # z >= 0 (at the tie too) and 0 elsewhere, NaN included: MLX's maximum
+    # with 0 first (its VJP to z is masked by 0 <= z).
+    return mx.maximum(0, z)
 
 
 def _l2_norm(d: mx.array, axis: int, keepdims: bool) -> mx.array:
@@ -455,11 +457,28 @@ def cosine_embedding_loss(
     return apply_reduction(loss, reduction).astype(out)
 
 
+@mx.custom_function
+def _minimum(a: mx.array, b: mx.array) -> mx.array:
+    """``torch.minimum(a, b)``, whose gradient torch splits in half at a tie
+    (MLX's gives it all to one side); where either is NaN both get it."""
+    return mx.minimum(a, b)
+
+
+@_minimum.vjp
+def _minimum_vjp(primals, cotangents, outputs):
+    a, b = primals
+    g = single(cotangents)
+    # torch: where(a == b, g / 2, g), zeroed where a > b (for a; a < b for b)
+    shared = mx.where(a == b, g / 2, g)
+    zero = mx.zeros_like(shared)
+    return mx.where(a > b, zero, shared), mx.where(a < b, zero, shared)
+
+
 def _triplet_terms(
     dist_pos: mx.array, dist_neg: mx.array, dist_swap: Optional[mx.array], margin: float
 ) -> mx.array:
     if dist_swap is not None:
-        dist_neg = mx.minimum(dist_neg, dist_swap)
+        dist_neg = _minimum(dist_neg, dist_swap)
     return _hinge(margin + dist_pos - dist_neg)
 
 
@@ -544,7 +563,7 @@ def triplet_margin_loss(
 
 @mx.compile
 def _triplet_l2_swap(a, pos, neg, margin, eps):
-    dist_neg = mx.minimum(_l2_norm(a - neg + eps, -1, False), _l2_norm(pos - neg + eps, -1, False))
+    dist_neg = _minimum(_l2_norm(a - neg + eps, -1, False), _l2_norm(pos - neg + eps, -1, False))
     return _hinge(margin + _l2_norm(a - pos + eps, -1, False) - dist_neg)
 
 

@@ -38,6 +38,15 @@ _TR_P = Literal([[1.0, -0.5], [1.0, 0.0], [1.5, -1.0], [0.5, 0.5]], grad=True)
 _TR_N = Literal([[2.0, 0.5], [2.0, 0.0], [0.25, 1.0], [0.5, 0.5]], grad=True)
 
 
+# Swap ties: d(a, n) == d(p, n) exactly in row 0 (eps = 0; p = 2, p = 1 and
+# the l-inf distance), not in row 1: torch's minimum halves the gradient at
+# the tie.
+_TIE_A = Literal([[0.0, 0.0], [0.0, 0.0]], grad=True)
+_TIE_P = Literal([[3.0, 0.0], [2.0, 1.25]], grad=True)
+_TIE_N = Literal([[1.5, 2.0], [0.5, 2.5]], grad=True)
+NAN = math.nan
+
+
 # ---- triplet_margin_with_distance_loss: the same distance on each side.
 
 
@@ -243,6 +252,17 @@ CASES = [
          module="TripletMarginLoss"),
     Case("edges_eps0_swap", _TM, [_TR_A, _TR_P, _TR_N], {"margin": 1.0, "eps": 0.0, "swap": True},
          module="TripletMarginLoss"),
+    Case("swap_tie", _TM, [_TIE_A, _TIE_P, _TIE_N], {"margin": 5.0, "eps": 0.0, "swap": True},
+         module="TripletMarginLoss"),
+    Case("swap_tie_p1", _TM, [_TIE_A, _TIE_P, _TIE_N], {"margin": 5.0, "eps": 0.0, "p": 1.0, "swap": True},
+         module="TripletMarginLoss"),
+    # torch checks margin <= 0 only: NaN passes (NaN loss, zero gradient)
+    Case("margin_nan", _TM, [Float((4, 3)), Float((4, 3)), Float((4, 3))], {"margin": NAN},
+         module="TripletMarginLoss"),
+    Case("margin_nan_swap_p1", _TM, [Float((4, 3)), Float((4, 3)), Float((4, 3))],
+         {"margin": NAN, "swap": True, "p": 1.0}, module="TripletMarginLoss"),
+    Case("margin_inf_swap", _TM, [Float((4, 3)), Float((4, 3)), Float((4, 3))],
+         {"margin": INF, "swap": True}, module="TripletMarginLoss"),
     # ---- triplet_margin_with_distance_loss (keyword-only options)
     Case("default", _TD, [Float((6, 5)), Float((6, 5)), Float((6, 5))],
          module="TripletMarginWithDistanceLoss", vmap=True),
@@ -257,6 +277,11 @@ CASES = [
     Case("cosine_swap", _TD, [Float((6, 5)), Float((6, 5)), Float((6, 5))], {"swap": True},
          module="TripletMarginWithDistanceLoss",
          **_with_distance(_mx_cosine_distance, _torch_cosine_distance, swap=True)),
+    Case("swap_tie_linf", _TD, [_TIE_A, _TIE_P, _TIE_N], {"margin": 5.0, "swap": True},
+         module="TripletMarginWithDistanceLoss",
+         **_with_distance(_mx_linf, _torch_linf, margin=5.0, swap=True)),
+    Case("margin_nan_swap", _TD, [Float((4, 3)), Float((4, 3)), Float((4, 3))], {"margin": NAN, "swap": True},
+         module="TripletMarginWithDistanceLoss"),
     Case("l1", _TD, [Float((6, 5)), Float((6, 5)), Float((6, 5))], {"margin": 2.0},
          module="TripletMarginWithDistanceLoss", vmap=True,
          **_with_distance(_mx_l1, _torch_l1, margin=2.0)),
