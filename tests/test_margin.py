@@ -90,6 +90,25 @@ def _mlm_reference(x, lists):
     return out / c
 
 
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_soft_margins_at_infinite_scores_are_torchs(dtype):
+    # soft margin: log(1 + e^(-y x)) is 0 at y x = +inf (float64 gave
+    # inf - inf), inf at -inf. multilabel soft margin: y softplus(-x) +
+    # (1 - y) softplus(x) is inf at x = +-inf, NaN where the inf meets a zero
+    # factor (y = 1 at +inf, y = 0 at -inf), as torch's composite.
+    inf = float("inf")
+    x = mx.array([inf, -inf, inf, -inf], dtype=dtype)
+    out = F.soft_margin_loss(x, mx.array([1.0, 1.0, -1.0, -1.0]), reduction="none")
+    assert out.tolist() == [0.0, inf, inf, 0.0]
+    g = mx.grad(lambda a: F.soft_margin_loss(a, mx.array([1.0, -1.0]), reduction="sum"))(x[:2])
+    assert np.array(g).tolist() == [0.0, 0.0]
+    y = mx.array([0.7, 0.3, 1.0, 0.0, 0.5, 0.5], dtype=dtype)
+    xs = mx.array([inf, -inf, inf, -inf, 30.0, -30.0], dtype=dtype)
+    out = np.array(F.multilabel_soft_margin_loss(xs[:, None], y[:, None], reduction="none"))
+    assert np.isinf(out[:2]).all() and np.isnan(out[2:4]).all()
+    assert np.allclose(out[4:], 15.0 + np.log1p(np.exp(-30.0)), rtol=1e-6)
+
+
 def _mlm_kernel_reference(x, y):
     """torch's CPU kernel as loops: per row, for each label before the first
     -1 (repeats count again) and each class i not among the labels,

@@ -201,12 +201,13 @@ def _soft_margin_vjp(primals, cotangents, outputs):
 @mx.compile
 def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = y softplus(-x) +
-    # (1 - y) softplus(x). Both softplus share log1p(exp(-|x|)) (with
-    # relu(+-x) = (|x| +- x) / 2): one exp (the fast one for arguments <= 0)
-    # and one log1p per element instead of two logaddexp. Exact cancellation
-    # of the linear terms where y is 0 or 1.
-    a = mx.abs(x)
-    return 0.5 * a + (0.5 - y) * x + mx.log1p(exp_nonpos(-a))
+    # (1 - y) softplus(x). Both softplus share log1p(exp(-|x|)): one exp (the
+    # fast one for arguments <= 0) and one log1p per element instead of two
+    # logaddexp. Their linear parts y relu(-x) + (1 - y) relu(x) are
+    # ([x >= 0] - y) x: no cancellation, and at x = +-inf torch's inf (NaN
+    # where the inf meets a zero weight, y = 1 or y = 0), where |x| / 2 +
+    # (1/2 - y) x was inf - inf.
+    return ((x >= 0) - y) * x + mx.log1p(exp_nonpos(-mx.abs(x)))
 
 
 # The per-element term is binary_cross_entropy_with_logits' (without

@@ -148,6 +148,13 @@ _MM_W_X = Literal([[5.0, 0.5, 0.25, 1.0], [0.5, 0.25, 1.0, 0.0], [0.0, 0.5, 0.25
 _MM_W_T = Literal([0, 1, 3, 2])
 _MM_W = Literal([_INF, 0.0, 2.0, _NAN], grad=False)
 
+# soft margins at infinite scores (log(1 + e^(-y x)) = 0 at y x = +inf, inf
+# at -inf; NaN where an inf meets a zero factor in the multi-label form)
+_SM_INF_X = Literal([[_INF, -_INF, 0.5, _NAN], [-_INF, _INF, -2.0, 1.0]], grad=True)
+_SM_INF_Y = Literal([[1.0, 1.0, -1.0, 1.0], [-1.0, -1.0, 1.0, 1.0]])
+_MLSM_INF_X = Literal([[_INF, -_INF, 0.5, 2.0], [_INF, -_INF, 3.0, -1.0]], grad=True)
+_MLSM_INF_Y = Literal([[0.75, 0.25, 1.0, 0.0], [1.0, 0.0, 0.5, 0.5]])
+
 CASES = [
     # ---- hinge_embedding_loss
     Case("basic", "hinge_embedding_loss", [Float((4, 5)), Sign((4, 5))],
@@ -186,6 +193,8 @@ CASES = [
     # (in half it overflows to inf where we stay finite: a documented divergence).
     Case("wide", "soft_margin_loss", [Float((4, 5), -30.0, 30.0), Sign((4, 5))],
          module="SoftMarginLoss", dtypes=_FULL),
+    Case("infinite_scores", "soft_margin_loss", [_SM_INF_X, _SM_INF_Y], module="SoftMarginLoss",
+         dtypes=_FULL),
     # ---- multilabel_soft_margin_loss
     Case("basic", "multilabel_soft_margin_loss", [Float((4, 5)), Binary((4, 5))],
          module="MultiLabelSoftMarginLoss", legacy=True, vmap=True),
@@ -210,6 +219,8 @@ CASES = [
     Case("empty", "multilabel_soft_margin_loss", [Float((0, 4)), Binary((0, 4))],
          module="MultiLabelSoftMarginLoss"),
     Case("wide", "multilabel_soft_margin_loss", [Float((4, 5), -30.0, 30.0), Binary((4, 5))],
+         module="MultiLabelSoftMarginLoss", dtypes=_FULL),
+    Case("infinite_scores", "multilabel_soft_margin_loss", [_MLSM_INF_X, _MLSM_INF_Y],
          module="MultiLabelSoftMarginLoss", dtypes=_FULL),
     # ---- multilabel_margin_loss
     Case("basic", "multilabel_margin_loss", [Float((5, 6)), _multilabel_targets(5, 6)],
