@@ -42,6 +42,50 @@ def test_pairwise_distance_p0_counts_and_neg_inf_is_min():
     assert F.pairwise_distance(x, y, p=math.inf, eps=0.0).item() == 2.0
 
 
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 0.5, -1.5, math.inf, -math.inf])
+def test_norm_over_one_element_is_its_magnitude(p):
+    # torch's norm of a single element is |x| for every p (no x ** p to
+    # overflow or underflow), with the gradient of its formulas: sign(x),
+    # 0 at x = 0
+    x = mx.array([[-1e30], [3.0], [1e-30], [0.0], [-0.5]])
+    out = F.pairwise_distance(x, mx.zeros((5, 1)), p=p, eps=0.0)
+    assert np.array_equal(np.array(out), np.abs(np.array(x)[:, 0]))
+    g = mx.grad(lambda a: mx.sum(F.pairwise_distance(a, mx.zeros((2, 1)), p=p, eps=0.0)))(x[[1, 4, 3]][:2])
+    assert np.allclose(np.array(g).ravel(), [1.0, -1.0], rtol=1e-6, atol=0)
+    g0 = mx.grad(lambda a: mx.sum(F.pairwise_distance(a, mx.zeros((1, 1)), p=p, eps=0.0)))(x[3:4])
+    assert np.array(g0).ravel().tolist() == [0.0]
+    # the same in cosine_similarity and the triplet loss (one feature)
+    assert F.cosine_similarity(x[:1], mx.array([[2.0]])).item() == -1.0
+    trip = F.triplet_margin_loss(mx.zeros((1, 1)), x[:1], mx.ones((1, 1)), eps=0.0)
+    assert trip.item() == pytest.approx(1e30, rel=1e-6)
+
+
+def test_inf_norm_gradient_splits_ties_and_gives_nan_elements_zero():
+    # torch: the gradient of max |d| goes to the elements equal to it, split
+    # evenly; a NaN element makes the norm NaN, takes a share and gives 0
+    nan = float("nan")
+    x = mx.array([[1.0, -3.0, 3.0, 0.5], [1.0, nan, -2.0, 0.5]])
+    for p, want in ((math.inf, [[0.0, -0.5, 0.5, 0.0], [0.0] * 4]),
+                    (-math.inf, [[0.0, 0.0, 0.0, 1.0], [0.0] * 4])):
+        out = F.pairwise_distance(x, mx.zeros((2, 4)), p=p, eps=0.0)
+        assert np.isnan(np.array(out)).tolist() == [False, True]
+        g = mx.grad(lambda a: mx.sum(F.pairwise_distance(a, mx.zeros((2, 4)), p=p, eps=0.0)))(x)
+        assert np.array(g).tolist() == want
+
+
+def test_cosine_embedding_overflowing_magnitude_gives_torchs_nan_gradient():
+    # float32 |x1|^2 = inf: cos = 0 and, through torch's chain (denominator
+    # sqrt(m1 m2)), a NaN gradient for x2 (inf * 0) and 0 for x1
+    x1, x2 = mx.array([[1e30, 0.0], [1.0, 2.0]]), mx.array([[1.0, 2.0], [0.5, -1.0]])
+    y = mx.array([-1.0, 1.0])
+    out = F.cosine_embedding_loss(x1, x2, y, margin=-1.0, reduction="none")
+    assert out[0].item() == 1.0
+    g1, g2 = mx.grad(lambda a, b: F.cosine_embedding_loss(a, b, y, margin=-1.0, reduction="sum"),
+                     argnums=(0, 1))(x1, x2)
+    assert np.array(g1)[0].tolist() == [0.0, 0.0] and np.isnan(np.array(g2)[0]).all()
+    assert np.isfinite(np.array(g1)[1]).all() and np.isfinite(np.array(g2)[1]).all()
+
+
 def test_pairwise_distance_symmetry_and_triangle_inequality():
     x, y, z = _arrays((8, 6), (8, 6), (8, 6))
     for p in (1.0, 2.0, 3.0, math.inf):

@@ -11,6 +11,7 @@ tie ``z == 0``, 0 at a NaN.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Optional
 
@@ -62,43 +63,74 @@ def _hinge(z: mx.array) -> mx.array:
 
 def _l2_norm(d: mx.array, axis: int, keepdims: bool) -> mx.array:
     """||d||_2 over ``axis`` with torch's gradient: 0 where the norm is 0."""
+    if d.shape[axis] == 1:
+        return _norm_fn(2.0, axis, keepdims)(d)
     s = mx.sum(d * d, axis=axis, keepdims=keepdims)
     zero = s == 0
     # sqrt only sees positive (or NaN/inf) values, so its gradient is finite.
     return mx.where(zero, mx.zeros_like(s), mx.sqrt(mx.where(zero, mx.ones_like(s), s)))
 
 
-def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
-    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient.
+@functools.lru_cache(maxsize=None)
+def _norm_fn(p: float, axis: int, keepdims: bool):
+    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` with torch's own
+    backward formulas (``norm_backward``), as an ``mx.custom_function``.
 
-    torch's backward masks the terms that are 0 / 0 or inf * 0 in the plain
-    chain rule (a zero element for p < 1, a zero norm for p > 1); the
-    ``where`` guards below give the same zeros.
+    Over a dimension of one element torch's norm is ``|d|`` for every p (no
+    power is taken: no overflow of ``d ** p``). For p = +-inf the gradient
+    goes, split evenly, to the elements equal to the norm, and a NaN element
+    takes a share (and gives 0): MLX's max gave NaN everywhere.
     """
-    if p == 2:
-        return _l2_norm(d, axis, keepdims)
-    a = mx.abs(d)
-    if p == 1:
-        return mx.sum(a, axis=axis, keepdims=keepdims)
+
+    @mx.custom_function
+    def norm(d):
+        a = mx.abs(d)
+        if d.shape[axis] == 1:
+            return a if keepdims else mx.squeeze(a, axis)
+        if p == math.inf:
+            return mx.max(a, axis=axis, keepdims=keepdims)
+        if p == -math.inf:
+            return mx.min(a, axis=axis, keepdims=keepdims)
+        if p == 1:
+            return mx.sum(a, axis=axis, keepdims=keepdims)
+        # |0|^p is 0 (p > 0) or inf (p < 0, and the norm inf^(1/p) = 0)
+        return mx.power(mx.sum(mx.power(a, p), axis=axis, keepdims=keepdims), 1.0 / p)
+
+    @norm.vjp
+    def norm_vjp(primals, cotangents, outputs):
+        d, g, n = single(primals), single(cotangents), single(outputs)
+        if not keepdims:
+            g, n = mx.expand_dims(g, axis), mx.expand_dims(n, axis)
+        a = mx.abs(d)
+        # (MLX's sign, as torch's sgn, is 0 at NaN)
+        if p == 1:
+            return mx.sign(d) * g
+        if p == 2:
+            return g * mx.where(n == 0, 0, d / n)
+        if math.isinf(p):
+            hit = (a == n) | mx.isnan(a)
+            return mx.sign(d) * ((g / mx.sum(hit, axis=axis, keepdims=True)) * hit)
+        if p < 1:
+            scaled = mx.sign(d) * mx.where(d == 0, 0, mx.power(a, p - 1))
+            return scaled * g * mx.power(n, 1 - p)
+        scaled = mx.sign(d) * mx.power(a, p - 1) if p < 2 else d * mx.power(a, p - 2)
+        return scaled * mx.where(n == 0, 0, g / mx.power(n, p - 1))
+
+    return norm
+
+
+def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
+    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient."""
     if p == 0:
         # The number of non-zero elements; torch's gradient is zero.
         nz = (d != 0).astype(d.dtype)
         return mx.stop_gradient(mx.sum(nz, axis=axis, keepdims=keepdims))
-    if p == math.inf:
-        # MLX's max splits the gradient evenly among ties, as torch does.
-        return mx.max(a, axis=axis, keepdims=keepdims)
-    if p == -math.inf:
-        return mx.min(a, axis=axis, keepdims=keepdims)
-    nz = a != 0
-    # |0|^p is 0 (p > 0) or inf (p < 0); computed off the differentiated path.
-    at_zero = mx.array(0.0 if p > 0 else math.inf, dtype=d.dtype)
-    t = mx.where(nz, mx.power(mx.where(nz, a, mx.ones_like(a)), p), at_zero)
-    s = mx.sum(t, axis=axis, keepdims=keepdims)
-    # S == 0 (p > 0, all zero) or S == inf (p < 0, some zero): the norm is 0
-    # and torch's gradient is 0.
-    edge = s == 0 if p > 0 else s == math.inf
-    safe = mx.where(edge, mx.ones_like(s), s)
-    return mx.where(edge, mx.zeros_like(s), mx.power(safe, 1.0 / p))
+    if p == 2:
+        return _l2_norm(d, axis, keepdims)
+    if p == 1 and d.shape[axis] != 1:
+        # (autodiff of |d|: sign(d) g, torch's sgn(d) g)
+        return mx.sum(mx.abs(d), axis=axis, keepdims=keepdims)
+    return _norm_fn(float(p), axis, keepdims)(d)
 
 
 @mx.compile
@@ -352,11 +384,14 @@ def _cosine_embedding_vjp(primals, cotangents, outputs):
     # cos - margin >= 0 (torch's clamp_min passes the tie; NaN gives 0).
     zero = mx.zeros_like(cos)
     gc = mx.where(target == 1, -g, mx.where((target == -1) & (cos - margin >= 0), g, zero))
-    # d cos / d x1 = x2 / denom - cos x1 / m1 (and symmetrically for x2).
+    # d cos / d x1 = x2 / denom - cos x1 / m1 (and symmetrically for x2),
+    # the row factors in torch's order (through denom = sqrt(m1 m2)): the
+    # same NaN where a squared magnitude overflows (inf * 0), not cos / inf.
     dt = x1.dtype
     s = mx.expand_dims(gc / denom, -1).astype(dt)
-    k1 = mx.expand_dims(gc * cos / m1, -1).astype(dt)
-    k2 = mx.expand_dims(gc * cos / m2, -1).astype(dt)
+    half = (gc * (cos / denom)) / (2 * denom)
+    k1 = mx.expand_dims(2 * (half * m2), -1).astype(dt)
+    k2 = mx.expand_dims(2 * (half * m1), -1).astype(dt)
     return (
         x2 * s - x1 * k1,
         x1 * s - x2 * k2,
@@ -587,6 +622,9 @@ def _triplet_diffs(a, pos, neg, eps):
 
 
 def _row_norm(d: mx.array) -> mx.array:
+    if d.shape[-1] == 1:
+        # torch's norm of one element is |d| (no square to overflow)
+        return mx.abs(upcast(d, d.dtype))[..., 0]
     return mx.sqrt(mx.sum(mx.square(upcast(d, d.dtype)), axis=-1))
 
 
