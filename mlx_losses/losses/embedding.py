@@ -108,8 +108,12 @@ def _norm_fn(p: float, axis: int, keepdims: bool):
         if p == 2:
             return g * mx.where(n == 0, 0, d / n)
         if math.isinf(p):
-            hit = (a == n) | mx.isnan(a)
-            return mx.sign(d) * ((g / mx.sum(hit, axis=axis, keepdims=True)) * hit)
+            # torch's mask also holds the NaN elements of a NaN row, whose
+            # sign is 0: every element of such a row gets 0, as here (no hit,
+            # the count held at 1)
+            hit = a == n
+            count = mx.maximum(mx.sum(hit, axis=axis, keepdims=True), 1)
+            return mx.sign(d) * ((g / count) * hit)
         if p < 1:
             scaled = mx.sign(d) * mx.where(d == 0, 0, mx.power(a, p - 1))
             return scaled * g * mx.power(n, 1 - p)

@@ -232,25 +232,29 @@ def _margin_ranking(x1: mx.array, x2: mx.array, y: mx.array, margin: mx.array) -
 # multi_margin_loss: per-row sums with a hand-written backward, for p = 1
 # and p = 2. torch adds h(z_i) = z_i^p for each class i but the target where
 # z_i = (margin - x[t]) + x_i > 0, times the target's weight. The target
-# column is masked out, not subtracted (its z is the margin: subtracting it
-# from the sum lost the small terms under a large margin). The gradient,
-# torch's: w s [z_i > 0] (p = 1) or 2 z_i w s [z_i > 0] (p = 2) off the
-# target, minus their sum at it, from the saved mask (p = 2 forms z again):
-# instead of autodiff's chain through ``where``, which gave NaN gradients
-# where z was NaN or inf.
+# column's term is zeroed before the row sum, not subtracted after it (its z
+# is about the margin: subtracting it lost the small terms under a large
+# margin); one scatter of N zeros costs less than a mask of the column. The
+# gradient, torch's: w s [z_i > 0] (p = 1) or 2 z_i w s [z_i > 0] (p = 2)
+# off the target, minus their sum at it, from the saved mask (p = 2 forms z
+# again): instead of autodiff's chain through ``where``, which gave NaN
+# gradients where z was NaN or inf.
 def _multi_margin_z(x, t, margin):
     # z in float32 for half inputs: the (N, 1) float32 margin - x[t]
     # promotes x in the add itself, with no float32 copy of x.
     z = (margin - upcast(mx.take_along_axis(x, t, axis=1), x.dtype)) + x
-    # (written t != arange: MLX 0.32 vmaps `arange != t` with the wrong axes)
-    return z, (z > 0) & (t != mx.arange(x.shape[1]))
+    return z, z > 0
+
+
+def _drop_target(v, t):
+    return mx.put_along_axis(v, t, mx.array(0, dtype=v.dtype), axis=1)
 
 
 def _multi_margin_body(x, t, margin, w, p: int):
     z, pos = _multi_margin_z(x, t, margin)
     # (``_keep``: no MLX ``where``; a NaN z adds nothing, as in torch)
-    h = _keep(z if p == 1 else z * z, pos)
-    k = mx.sum(pos, axis=1)
+    h = _drop_target(_keep(z if p == 1 else z * z, pos), t)
+    k = mx.sum(pos, axis=1) - mx.take_along_axis(pos, t, axis=1)[:, 0]
     # torch weights each term: a row with none is 0 whatever its weight
     rows = mx.where(k > 0, accurate_sum(h, axis=1) * w, 0)
     return rows, pos, k
@@ -269,13 +273,14 @@ def _multi_margin_rows_for(p: int):
         _, pos, k = outputs
         sw = mx.expand_dims(cotangents[0] * w, 1)
         # (``_keep`` after the product: entries off the mask are exactly 0,
-        # as in torch, also where s w or z are inf)
+        # as in torch, also where s w or z are inf; the target column is
+        # written last)
         if p == 1:
             g = _keep(sw.astype(x.dtype), pos)
             at_target = -k * sw[:, 0]
         else:
             z, _ = _multi_margin_z(x, t, margin)
-            coef = _keep((2 * z) * sw, pos)
+            coef = _drop_target(_keep((2 * z) * sw, pos), t)
             g = coef.astype(x.dtype)
             at_target = -accurate_sum(coef, axis=1)
         # (a row without terms has a 0 gradient at its target too)
