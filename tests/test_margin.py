@@ -688,9 +688,10 @@ def test_out_of_range_targets_give_nan_rows_when_unchecked():
 @pytest.mark.parametrize("mode", ["checks_off", "compiled"])
 def test_out_of_range_indices_never_read_out_of_bounds(dtype, mode):
     # Unchecked (value checks off, or traced by mx.compile), every index
-    # outside [0, C) (multilabel: [-1, C)) gives a NaN row, in every integer
-    # dtype, including values an int32 cast would wrap into range (2**32 + 1
-    # is no 1); the other rows keep their values and gradients.
+    # outside [0, C) (multilabel: [-1, C)) gives a NaN loss row and NaN in
+    # that row's gradient, in every integer dtype, including values an int32
+    # cast would wrap into range (2**32 + 1 is no 1); the other rows keep
+    # their values and gradients.
     info = mx.iinfo(dtype)
     bad_values = [v for v in (-2, -7, 4, 11, 2**31 - 1, -(2**31), 2**32 + 1, 2**40, info.max, info.min)
                   if info.min <= v <= info.max and v not in (-1, 0, 1, 2, 3)]
@@ -718,15 +719,13 @@ def test_out_of_range_indices_never_read_out_of_bounds(dtype, mode):
     v_mm, g_mm = run(mm, good_mm)
     v_mlm, g_mlm = run(mlm, good_mlm)
     for bad in bad_values:
-        v, g = run(mm, [good_mm[0], bad, good_mm[2]])
-        assert np.isnan(v).tolist() == [False, True, False]
-        assert np.array_equal(v[[0, 2]], v_mm[[0, 2]]) and np.array_equal(g[[0, 2]], g_mm[[0, 2]])
         rows = [list(r) for r in good_mlm]
         rows[1][3] = bad  # after the first -1 (signed) or not: torch rejects it anywhere
-        v, g = run(mlm, rows)
-        assert np.isnan(v).tolist() == [False, True, False]
-        assert np.array_equal(v[[0, 2]], v_mlm[[0, 2]]) and np.array_equal(g[[0, 2]], g_mlm[[0, 2]])
-        assert np.isfinite(g).all()
+        for f, t, v_ok, g_ok in ((mm, [good_mm[0], bad, good_mm[2]], v_mm, g_mm), (mlm, rows, v_mlm, g_mlm)):
+            v, g = run(f, t)
+            assert np.isnan(v).tolist() == [False, True, False]
+            assert np.isnan(g[1]).all() and np.isfinite(g[[0, 2]]).all()
+            assert np.array_equal(v[[0, 2]], v_ok[[0, 2]]) and np.array_equal(g[[0, 2]], g_ok[[0, 2]])
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,8 @@ Every hinge here follows torch's choice at the kink exactly:
 
 Class-index targets are range-checked in eager mode (tier (c), switchable);
 when the check is off or the call is traced, an index out of range never
-reads out of bounds: it is replaced by a safe one and its row's loss is NaN.
+reads out of bounds: it is replaced by a safe one and its row's loss and
+gradient are NaN.
 """
 
 from __future__ import annotations
@@ -392,6 +393,24 @@ def _index_masks(y: mx.array, C: int, *, pad: bool):
     return in_range, is_pad
 
 
+@mx.custom_function
+def _nan_rows(rows: mx.array, x: mx.array, valid: mx.array) -> mx.array:
+    """``rows`` with NaN where a row's class index is out of range (not
+    ``valid``), and a NaN gradient in those rows of ``x``: the loss and
+    gradient rows of every index-taking kernel here (the kernel itself read
+    a safe index there)."""
+    return mx.where(valid, rows, mx.array(math.nan, dtype=rows.dtype))
+
+
+@_nan_rows.vjp
+def _nan_rows_vjp(primals, cotangents, outputs):
+    rows, x, valid = primals
+    g = single(cotangents)
+    nan_x = mx.where(mx.expand_dims(valid, 1), mx.zeros((), x.dtype), mx.array(math.nan, x.dtype))
+    return (mx.where(valid, g, mx.zeros((), g.dtype)), mx.broadcast_to(nan_x, x.shape),
+            mx.zeros_like(valid))
+
+
 # --------------------------------------------------------------------------
 # shared checks
 
@@ -715,7 +734,8 @@ def multilabel_margin_loss(
     Raises:
         ValueError: in eager mode, for a target entry outside
             :math:`[-1, C)` (torch: "argument #2 'target' is out of range");
-            with value checks off or under a trace, that row's loss is NaN.
+            with value checks off or under a trace, that row's loss and
+            gradient are NaN.
 
     Example:
         >>> import mlx.core as mx
@@ -789,7 +809,7 @@ def multilabel_margin_loss(
     is_target = marks[:, :C] > 0
     per_row = _multilabel_margin_rows(x, ys, slot, is_target)[0] / C
     if bad_row is not None:
-        per_row = mx.where(bad_row, mx.array(float("nan"), dtype=per_row.dtype), per_row)
+        per_row = _nan_rows(per_row, x, mx.logical_not(bad_row))
     if input.ndim < 2:
         per_row = per_row.reshape(())
     return _finish(per_row, reduction, out)
@@ -841,7 +861,8 @@ def multi_margin_loss(
         ValueError: for ``p`` other than 1 or 2 ("only p == 1 and p == 2
             supported"), for a finite ``margin`` the input's dtype cannot
             hold; in eager mode, for a target outside :math:`[0, C)` (with
-            value checks off or under a trace, that row's loss is NaN).
+            value checks off or under a trace, that row's loss and gradient
+            are NaN).
 
     Example:
         >>> import mlx.core as mx
@@ -914,7 +935,7 @@ def multi_margin_loss(
     rows, _, _ = _multi_margin_rows[p](x2, ts, mx.array(margin, dtype=acc), w)
     per_row = rows / C
     if valid is not None:
-        per_row = mx.where(valid, per_row, mx.array(float("nan"), dtype=per_row.dtype))
+        per_row = _nan_rows(per_row, x2, valid)
     per_row = per_row.reshape(target.shape)
     return _finish(per_row, reduction, out)
 
