@@ -42,6 +42,50 @@ def test_pairwise_distance_p0_counts_and_neg_inf_is_min():
     assert F.pairwise_distance(x, y, p=math.inf, eps=0.0).item() == 2.0
 
 
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 0.5, -1.5, math.inf, -math.inf])
+def test_norm_over_one_element_is_its_magnitude(p):
+    # torch's norm of a single element is |x| for every p (no x ** p to
+    # overflow or underflow), with the gradient of its formulas: sign(x),
+    # 0 at x = 0
+    x = mx.array([[-1e30], [3.0], [1e-30], [0.0], [-0.5]])
+    out = F.pairwise_distance(x, mx.zeros((5, 1)), p=p, eps=0.0)
+    assert np.array_equal(np.array(out), np.abs(np.array(x)[:, 0]))
+    g = mx.grad(lambda a: mx.sum(F.pairwise_distance(a, mx.zeros((2, 1)), p=p, eps=0.0)))(x[[1, 4, 3]][:2])
+    assert np.allclose(np.array(g).ravel(), [1.0, -1.0], rtol=1e-6, atol=0)
+    g0 = mx.grad(lambda a: mx.sum(F.pairwise_distance(a, mx.zeros((1, 1)), p=p, eps=0.0)))(x[3:4])
+    assert np.array(g0).ravel().tolist() == [0.0]
+    # the same in cosine_similarity and the triplet loss (one feature)
+    assert F.cosine_similarity(x[:1], mx.array([[2.0]])).item() == -1.0
+    trip = F.triplet_margin_loss(mx.zeros((1, 1)), x[:1], mx.ones((1, 1)), eps=0.0)
+    assert trip.item() == pytest.approx(1e30, rel=1e-6)
+
+
+def test_inf_norm_gradient_splits_ties_and_gives_nan_elements_zero():
+    # torch: the gradient of max |d| goes to the elements equal to it, split
+    # evenly; a NaN element makes the norm NaN, takes a share and gives 0
+    nan = float("nan")
+    x = mx.array([[1.0, -3.0, 3.0, 0.5], [1.0, nan, -2.0, 0.5]])
+    for p, want in ((math.inf, [[0.0, -0.5, 0.5, 0.0], [0.0] * 4]),
+                    (-math.inf, [[0.0, 0.0, 0.0, 1.0], [0.0] * 4])):
+        out = F.pairwise_distance(x, mx.zeros((2, 4)), p=p, eps=0.0)
+        assert np.isnan(np.array(out)).tolist() == [False, True]
+        g = mx.grad(lambda a: mx.sum(F.pairwise_distance(a, mx.zeros((2, 4)), p=p, eps=0.0)))(x)
+        assert np.array(g).tolist() == want
+
+
+def test_cosine_embedding_overflowing_magnitude_gives_torchs_nan_gradient():
+    # float32 |x1|^2 = inf: cos = 0 and, through torch's chain (denominator
+    # sqrt(m1 m2)), a NaN gradient for x2 (inf * 0) and 0 for x1
+    x1, x2 = mx.array([[1e30, 0.0], [1.0, 2.0]]), mx.array([[1.0, 2.0], [0.5, -1.0]])
+    y = mx.array([-1.0, 1.0])
+    out = F.cosine_embedding_loss(x1, x2, y, margin=-1.0, reduction="none")
+    assert out[0].item() == 1.0
+    g1, g2 = mx.grad(lambda a, b: F.cosine_embedding_loss(a, b, y, margin=-1.0, reduction="sum"),
+                     argnums=(0, 1))(x1, x2)
+    assert np.array(g1)[0].tolist() == [0.0, 0.0] and np.isnan(np.array(g2)[0]).all()
+    assert np.isfinite(np.array(g1)[1]).all() and np.isfinite(np.array(g2)[1]).all()
+
+
 def test_pairwise_distance_symmetry_and_triangle_inequality():
     x, y, z = _arrays((8, 6), (8, 6), (8, 6))
     for p in (1.0, 2.0, 3.0, math.inf):
@@ -237,6 +281,80 @@ def test_triplet_anchor_equal_positive_and_hinge_tie_gradients():
     g = mx.grad(lambda y: F.triplet_margin_loss(a, y, n2, reduction="sum"))(p)
     assert np.all(np.isfinite(_np(g)))
     assert np.allclose(g[1], -np.ones(2) / np.sqrt(2), atol=1e-5)
+
+
+def test_triplet_swap_tie_splits_the_gradient_as_torch_minimum():
+    # With swap, d(a, n) is min(d(a, n), d(p, n)); at a tie torch's minimum
+    # gives each side half the gradient (MLX's gives it all to one side).
+    # Row 0 ties under p = 2 and p = 1 (eps = 0), row 1 does not.
+    a = mx.array([[0.0, 0.0], [0.0, 0.0]])
+    p = mx.array([[3.0, 0.0], [2.0, 1.25]])
+    n = mx.array([[1.5, 2.0], [0.5, 2.5]])
+    linf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)  # noqa: E731
+    calls = {
+        "p2": (lambda *t: F.triplet_margin_loss(*t, margin=5.0, eps=0.0, swap=True, reduction="none"),
+               lambda x, y: mx.sqrt(mx.sum((x - y) ** 2, axis=-1))),
+        "p1": (lambda *t: F.triplet_margin_loss(*t, margin=5.0, p=1, eps=0.0, swap=True, reduction="none"),
+               lambda x, y: mx.sum(mx.abs(x - y), axis=-1)),
+        "linf": (lambda *t: F.triplet_margin_with_distance_loss(*t, distance_function=linf, margin=5.0,
+                                                               swap=True, reduction="none"), linf),
+    }
+    cot = mx.array([1.5, -0.5])
+    for name, (ours, dist) in calls.items():
+        dn, ds = dist(a, n), dist(p, n)
+        assert dn[0].item() == ds[0].item() and dn[1].item() != ds[1].item(), name
+
+        def ref(x, y, z):
+            # the split written out: half to each side at the tie
+            u, v = dist(x, z), dist(y, z)
+            tie = mx.stop_gradient(u == v)
+            low = mx.where(tie, 0.5 * (u + v), mx.minimum(u, v))
+            return mx.maximum(5.0 + dist(x, y) - low, 0)
+
+        (v,), g = mx.vjp(ours, [a, p, n], [cot])
+        (rv,), rg = mx.vjp(ref, [a, p, n], [cot])
+        assert np.allclose(v, rv), name
+        for gi, ri in zip(g, rg):
+            assert np.allclose(gi, ri, atol=1e-6), name
+
+
+def test_torch_minimum_vjp_halves_ties_and_passes_nan_to_both():
+    from mlx_losses.losses.embedding import _minimum
+
+    nan = float("nan")
+    a = mx.array([1.0, 2.0, 3.0, nan, 1.0, nan])
+    b = mx.array([2.0, 1.0, 3.0, 1.0, nan, nan])
+    cot = mx.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    (v,), (ga, gb) = mx.vjp(_minimum, [a, b], [cot])
+    assert mx.array_equal(v, mx.minimum(a, b), equal_nan=True).item()
+    assert ga.tolist() == [1.0, 0.0, 2.0, 8.0, 16.0, 32.0]
+    assert gb.tolist() == [0.0, 2.0, 2.0, 8.0, 16.0, 32.0]
+
+
+def test_triplet_margins_nan_inf_and_nonpositive_as_torch():
+    # torch checks ``margin <= 0``: NaN passes and gives a NaN loss (zero
+    # gradient through the hinge), inf gives inf; 0 and below raise
+    a, p, n = _arrays((3, 4), (3, 4), (3, 4), seed=5)
+    linf = lambda x, y: mx.max(mx.abs(x - y), axis=-1)  # noqa: E731
+    calls = [
+        lambda m, **kw: F.triplet_margin_loss(a, p, n, margin=m, **kw),
+        lambda m, **kw: F.triplet_margin_loss(a, p, n, margin=m, p=1.0, **kw),
+        lambda m, **kw: F.triplet_margin_with_distance_loss(a, p, n, margin=m, **kw),
+        lambda m, **kw: F.triplet_margin_with_distance_loss(a, p, n, margin=m, distance_function=linf, **kw),
+        lambda m, **kw: mlx_losses.TripletMarginLoss(margin=m, **kw)(a, p, n),
+        lambda m, **kw: mlx_losses.TripletMarginWithDistanceLoss(margin=m, **kw)(a, p, n),
+    ]
+    for call in calls:
+        for swap in (False, True):
+            out = call(float("nan"), swap=swap)
+            assert np.isnan(out.item())
+            assert call(float("inf"), swap=swap).item() == float("inf")
+            for m in (0.0, -1.0, -float("inf")):
+                with pytest.raises(ValueError, match="must be greater than 0"):
+                    call(m, swap=swap)
+    for swap in (False, True):
+        g = mx.grad(lambda x: F.triplet_margin_loss(x, p, n, margin=float("nan"), swap=swap))(a)
+        assert np.array_equal(np.array(g), np.zeros((3, 4)))
 
 
 def _plain_norm(d):

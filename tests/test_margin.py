@@ -90,6 +90,134 @@ def _mlm_reference(x, lists):
     return out / c
 
 
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_soft_margins_at_infinite_scores_are_torchs(dtype):
+    # soft margin: log(1 + e^(-y x)) is 0 at y x = +inf (float64 gave
+    # inf - inf), inf at -inf. multilabel soft margin: y softplus(-x) +
+    # (1 - y) softplus(x) is inf at x = +-inf, NaN where the inf meets a zero
+    # factor (y = 1 at +inf, y = 0 at -inf), as torch's composite.
+    inf = float("inf")
+    x = mx.array([inf, -inf, inf, -inf], dtype=dtype)
+    out = F.soft_margin_loss(x, mx.array([1.0, 1.0, -1.0, -1.0]), reduction="none")
+    assert out.tolist() == [0.0, inf, inf, 0.0]
+    g = mx.grad(lambda a: F.soft_margin_loss(a, mx.array([1.0, -1.0]), reduction="sum"))(x[:2])
+    assert np.array(g).tolist() == [0.0, 0.0]
+    y = mx.array([0.7, 0.3, 1.0, 0.0, 0.5, 0.5], dtype=dtype)
+    xs = mx.array([inf, -inf, inf, -inf, 30.0, -30.0], dtype=dtype)
+    out = np.array(F.multilabel_soft_margin_loss(xs[:, None], y[:, None], reduction="none"))
+    assert np.isinf(out[:2]).all() and np.isnan(out[2:4]).all()
+    assert np.allclose(out[4:], 15.0 + np.log1p(np.exp(-30.0)), rtol=1e-6)
+
+
+def _mlm_kernel_reference(x, y):
+    """torch's CPU kernel as loops: per row, for each label before the first
+    -1 (repeats count again) and each class i not among the labels,
+    z = (1 - x[y_j]) + x_i in x's own dtype, added (in float64) and counted
+    in the gradient (+1 at i, -1 at y_j) only if z > 0. Returns the per-row
+    loss over C and the per-row gradient over C."""
+    x = np.asarray(x)
+    one = x.dtype.type(1)
+    n, c = x.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    with np.errstate(invalid="ignore", over="ignore"):
+        for r in range(n):
+            labels = []
+            for v in np.asarray(y)[r]:
+                if v < 0:
+                    break
+                labels.append(int(v))
+            for j in labels:
+                a = one - x[r, j]
+                for i in range(c):
+                    if i not in labels and a + x[r, i] > 0:
+                        loss[r] += float(a + x[r, i])
+                        grad[r, i] += 1
+                        grad[r, j] -= 1
+    return loss / c, grad / c
+
+
+def _mlm_vjp(x, y, cot):
+    f = lambda a: F.multilabel_margin_loss(a, y, reduction="none")  # noqa: E731
+    (v,), (g,) = mx.vjp(f, [x], [cot])
+    return np.array(v.astype(mx.float64)), np.array(g.astype(mx.float64))
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_multilabel_margin_far_from_zero_is_exact(dtype):
+    # Rows with scores near both +far and -far (1e6 in float32, 1e15 in
+    # float64; on a grid where every z is exact), the labels near +far: each
+    # term is O(1), so is the loss, and it must be exact to rounding. (A
+    # prefix-sum form, sum of x_i minus k t, cancels ~k far to ~1: no shift
+    # of the row brings both clusters near 0.)
+    rng = np.random.default_rng(4)
+    far, step = (1e6, 1 / 16) if dtype == mx.float32 else (1e15, 1 / 8)
+    y = np.array([[0, 3, -1, 0, 0, 0, 0, 0, 0], [8, -1, 0, 0, 0, 0, 0, 0, 0],
+                  [1, 2, 4, 5, -1, 0, 0, 0, 0], [6, 6, -1, 0, 0, 0, 0, 0, 0],
+                  [0, 1, 2, 3, 4, 5, 6, 7, 8], [2, -1, 0, 0, 0, 0, 0, 0, 0]])
+    sign = np.where(np.arange(9) % 2 == 0, 1.0, -1.0) * np.ones((6, 1))
+    for r, row in enumerate(y):
+        labels = row[: list(row).index(-1)] if -1 in row else row
+        sign[r, labels] = 1.0
+    xn = sign * far + rng.integers(0, 24, size=(6, 9)) * step
+    xn = xn.astype(np.float32 if dtype == mx.float32 else np.float64)
+    ref, gref = _mlm_kernel_reference(xn, y)
+    assert np.all(np.delete(ref, 4) > 0.05) and ref.max() < 20  # O(1) losses
+    cot = rng.normal(size=6)
+    v, g = _mlm_vjp(mx.array(xn, dtype=dtype), mx.array(y), mx.array(cot, dtype=dtype))
+    tol = 1e-6 if dtype == mx.float32 else 1e-12
+    assert np.allclose(v, ref, rtol=tol, atol=0)
+    assert np.allclose(g, gref * cot[:, None], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_multilabel_margin_infinite_and_nan_scores_follow_torch(dtype):
+    # torch's terms at non-finite scores: an inf non-target adds inf, a -inf
+    # label makes every term inf, a +inf label or a NaN (label or not) adds
+    # nothing; the gradient counts the positive terms, finite everywhere.
+    inf, nan = float("inf"), float("nan")
+    xn = np.array([
+        [0.5, inf, 0.25, -1.0, 0.0],    # inf non-target: inf
+        [-inf, 0.5, 2.0, 0.25, -0.5],   # -inf label: inf
+        [inf, 0.5, 2.0, 0.25, -inf],    # +inf label: no term; -inf non-target: none
+        [0.5, nan, 0.25, 1.5, -0.5],    # NaN non-target: no term
+        [nan, 0.5, 0.25, 1.5, -0.5],    # NaN label: no term from it
+        [inf, -inf, nan, 0.0, 1.0],     # all at once
+        [inf, inf, 0.0, 0.0, 0.0],      # inf label and inf non-target: NaN z, none
+    ], dtype=np.float32 if dtype == mx.float32 else np.float64)
+    y = mx.array([[0, 2, -1, 0, 0], [0, 3, -1, 0, 0], [0, 1, -1, 0, 0], [0, 2, -1, 0, 0],
+                  [0, 3, -1, 0, 0], [0, 1, 2, 3, -1], [0, -1, 0, 0, 0]])
+    ref, gref = _mlm_kernel_reference(xn, np.array(y))
+    cot = np.linspace(0.5, 2.0, 7)
+    v, g = _mlm_vjp(mx.array(xn, dtype=dtype), y, mx.array(cot, dtype=dtype))
+    assert np.array_equal(np.isinf(v), np.isinf(ref)) and not np.isnan(v).any()
+    fin = np.isfinite(ref)
+    assert np.allclose(v[fin], ref[fin], rtol=1e-6)
+    assert np.allclose(g, gref * cot[:, None], rtol=1e-6, atol=0)
+
+
+_INT_DTYPES = [mx.int8, mx.int16, mx.int32, mx.int64, mx.uint8, mx.uint16, mx.uint32, mx.uint64]
+
+
+@pytest.mark.parametrize("dtype", _INT_DTYPES)
+@pytest.mark.parametrize("checks", [True, False])
+def test_multilabel_margin_every_integer_dtype_gives_the_same(dtype, checks):
+    # Nothing in the kernel depends on the index dtype: every integer dtype
+    # gives the int32 result, value and gradient, bit for bit (unsigned
+    # types hold no -1: their rows are padded by a full label list instead).
+    x = _x((5, 6), seed=3)
+    signed = mx.iinfo(dtype).min < 0
+    rows = [[0, 3, -1, 5, 5, 5], [5, 4, 3, 2, 1, 0], [2, 2, -1, 0, 0, 0], [1, -1, 0, 0, 0, 0],
+            [-1, 0, 0, 0, 0, 0]] if signed else [[0, 3, 3, 5, 5, 5], [5, 4, 3, 2, 1, 0],
+                                                 [2, 2, 2, 2, 2, 2], [1, 1, 1, 1, 1, 1],
+                                                 [0, 5, 0, 5, 0, 5]]
+    ref_y = mx.array(rows, dtype=mx.int32)
+    cot = _x((5,), seed=4)
+    with mlx_losses.value_checks(checks):
+        want = _mlm_vjp(x, ref_y, cot)
+        got = _mlm_vjp(x, ref_y.astype(dtype), cot)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
 def test_multilabel_margin_is_its_definition():
     x = _x((6, 7))
     y, lists = _labels(6, 7)
@@ -127,6 +255,90 @@ def test_multi_margin_is_its_definition(p):
     assert np.allclose(ours, _mm_reference(x, t, p, 0.6, w), rtol=1e-5, atol=1e-6)
     assert F.multi_margin_loss(x[1], mx.array(5), p=p).shape == ()
     assert F.multi_margin_loss(x[1], mx.array([5]), p=p, reduction="none").shape == (1,)
+
+
+def _mm_kernel_reference(x, t, p, margin, w=None):
+    """torch's CPU kernel as loops: z = (margin - x[t]) + x_i in x's dtype for
+    each class i but the target, h = w[t] z^p added and differentiated only if
+    z > 0 (a row without such terms is 0 with a 0 gradient, whatever its
+    weight). Returns the per-row loss over C and its gradient over C."""
+    x = np.asarray(x)
+    m = x.dtype.type(margin)
+    n, c = x.shape
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    with np.errstate(invalid="ignore", over="ignore"):
+        for r in range(n):
+            wt = 1.0 if w is None else float(w[t[r]])
+            for i in range(c):
+                z = (m - x[r, t[r]]) + x[r, i]
+                if i != t[r] and z > 0:
+                    loss[r] += wt * float(z) ** p
+                    d = wt * (1.0 if p == 1 else 2.0 * float(z))
+                    grad[r, i] += d
+                    grad[r, t[r]] -= d
+    return loss / c, grad / c
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_multi_margin_large_margin_and_small_loss_is_exact(p, dtype):
+    # margin 1000, each target about the margin above the rest: small terms
+    # next to the target column's z (the margin itself), which must not be
+    # subtracted from the row sum (float32 lost 2% of the loss that way)
+    npt = np.float32 if dtype == mx.float32 else np.float64
+    xn = np.array([[1000.0, 0.0234, -5.0, -3.0], [0.5, 1000.25, 0.125, 0.75],
+                   [-2.0, -1.5, 998.5, -1.25]], dtype=npt)
+    t = [0, 1, 2]
+    ref, gref = _mm_kernel_reference(xn, t, p, 1000.0)
+    assert 0 < ref.min() and ref.max() < 2
+    cot = np.array([0.5, -1.0, 2.0])
+    f = lambda a: F.multi_margin_loss(a, mx.array(t), p=p, margin=1000.0, reduction="none")  # noqa: E731
+    (v,), (g,) = mx.vjp(f, [mx.array(xn, dtype=dtype)], [mx.array(cot, dtype=dtype)])
+    tol = 1e-6 if dtype == mx.float32 else 1e-12
+    assert np.allclose(np.array(v), ref, rtol=tol, atol=0)
+    assert np.allclose(np.array(g), gref * cot[:, None], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_nonfinite_margin_scores_and_weights_follow_torch(p):
+    # margins inf / -inf / NaN, inf and NaN scores, weights inf / 0 / NaN on
+    # rows with and without positive terms: the loss and its gradient as
+    # torch's kernel (NaN and inf in its places, 0 where no term adds)
+    inf, nan = float("inf"), float("nan")
+    xn = np.array([[0.5, inf, 0.25, -1.0], [-inf, 0.5, 2.0, 0.25], [inf, 0.5, 2.0, -inf],
+                   [0.5, nan, 0.25, 1.5], [5.0, 0.5, 0.25, 1.0], [0.5, 0.25, 1.0, 0.0]])
+    t = [0, 0, 0, 0, 0, 1]
+    cot = np.linspace(0.5, 2.0, 6)
+    cases = [(1.0, None), (inf, None), (-inf, None), (nan, None),
+             (1.0, np.array([inf, 1.0, 1.0, 1.0])), (1.0, np.array([0.0, nan, 1.0, 1.0]))]
+    for margin, w in cases:
+        ref, gref = _mm_kernel_reference(xn, t, p, margin, w)
+        kw = {} if w is None else {"weight": mx.array(w, dtype=mx.float64)}
+        f = lambda a: F.multi_margin_loss(a, mx.array(t), p=p, margin=margin, reduction="none", **kw)  # noqa: E731
+        (v,), (g,) = mx.vjp(f, [mx.array(xn, dtype=mx.float64)], [mx.array(cot, dtype=mx.float64)])
+        v, g, gref = np.array(v), np.array(g), gref * cot[:, None]
+        assert np.array_equal(np.isnan(v), np.isnan(ref)) and np.array_equal(np.isinf(v), np.isinf(ref))
+        assert np.array_equal(np.isnan(g), np.isnan(gref)) and np.array_equal(np.isinf(g), np.isinf(gref))
+        fin, gfin = np.isfinite(ref), np.isfinite(gref)
+        assert np.allclose(v[fin], ref[fin], rtol=1e-12) and np.allclose(g[gfin], gref[gfin], rtol=1e-12)
+
+
+def test_margins_that_overflow_the_input_dtype_raise_as_torch():
+    # torch converts hinge_embedding's and multi_margin's margin to the
+    # input's dtype and refuses a finite one that overflows it; inf passes
+    x = _x((2, 3))
+    t = mx.array([0, 2])
+    for dtype, big in [(mx.float32, 1e39), (mx.float16, 7e4), (mx.bfloat16, -3.5e38)]:
+        xd = x.astype(dtype)
+        with pytest.raises(ValueError, match=r"`margin` must fit in .* without overflow") as err:
+            F.hinge_embedding_loss(xd, _sign((2, 3)), margin=big)
+        assert isinstance(err.value, RuntimeError)
+        with pytest.raises(RuntimeError, match=rf"multi_margin_loss: `margin` must fit in {str(dtype).split('.')[-1]}"):
+            F.multi_margin_loss(xd, t, margin=big)
+    xd = x.astype(mx.float64)
+    assert np.isfinite(F.hinge_embedding_loss(xd, _sign((2, 3)), margin=1e39).item())
+    assert F.multi_margin_loss(x, t, margin=float("inf")).item() == float("inf")
+    assert F.hinge_embedding_loss(x.astype(mx.float16), _sign((2, 3)), margin=65504.0).dtype == mx.float16
 
 
 def test_margin_ranking_is_its_definition_and_broadcasts():
@@ -470,6 +682,50 @@ def test_out_of_range_targets_give_nan_rows_when_unchecked():
     # under mx.compile the check skips itself; the row is NaN too
     out = mx.compile(lambda a, t: F.multi_margin_loss(a, t, reduction="none"))(x, bad_mm)
     assert np.isnan(np.array(out)).tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("dtype", [mx.int32, mx.int64, mx.uint8, mx.uint64])
+@pytest.mark.parametrize("mode", ["checks_off", "compiled"])
+def test_out_of_range_indices_never_read_out_of_bounds(dtype, mode):
+    # Unchecked (value checks off, or traced by mx.compile), every index
+    # outside [0, C) (multilabel: [-1, C)) gives a NaN loss row and NaN in
+    # that row's gradient, in every integer dtype, including values an int32
+    # cast would wrap into range (2**32 + 1 is no 1); the other rows keep
+    # their values and gradients.
+    info = mx.iinfo(dtype)
+    bad_values = [v for v in (-2, -7, 4, 11, 2**31 - 1, -(2**31), 2**32 + 1, 2**40, info.max, info.min)
+                  if info.min <= v <= info.max and v not in (-1, 0, 1, 2, 3)]
+    x = _x((3, 4), seed=6)
+    cot = mx.array([0.5, -1.0, 2.0])
+
+    np_dtype = np.dtype(str(dtype).split(".")[-1])
+
+    def run(f, t):
+        def step(a, t, c):
+            (v,), (g,) = mx.vjp(lambda a: f(a, t), [a], [c])
+            return v, g
+
+        if mode == "compiled":  # the whole step traced: the check skips itself
+            step = mx.compile(step)
+        with mlx_losses.value_checks(mode != "checks_off"):
+            v, g = step(x, mx.array(np.array(t, dtype=np_dtype)), cot)
+        return np.array(v), np.array(g)
+
+    mm = lambda a, t: F.multi_margin_loss(a, t, p=2, reduction="none")  # noqa: E731
+    mlm = lambda a, t: F.multilabel_margin_loss(a, t, reduction="none")  # noqa: E731
+    good_mm = [0, 3, 2]
+    good_mlm = [[0, -1, 0, 0], [3, 1, -1, 0], [2, 2, 3, -1]] if info.min < 0 else \
+        [[0, 0, 0, 0], [3, 1, 1, 1], [2, 2, 3, 3]]
+    v_mm, g_mm = run(mm, good_mm)
+    v_mlm, g_mlm = run(mlm, good_mlm)
+    for bad in bad_values:
+        rows = [list(r) for r in good_mlm]
+        rows[1][3] = bad  # after the first -1 (signed) or not: torch rejects it anywhere
+        for f, t, v_ok, g_ok in ((mm, [good_mm[0], bad, good_mm[2]], v_mm, g_mm), (mlm, rows, v_mlm, g_mlm)):
+            v, g = run(f, t)
+            assert np.isnan(v).tolist() == [False, True, False]
+            assert np.isnan(g[1]).all() and np.isfinite(g[[0, 2]]).all()
+            assert np.array_equal(v[[0, 2]], v_ok[[0, 2]]) and np.array_equal(g[[0, 2]], g_ok[[0, 2]])
 
 
 # --------------------------------------------------------------------------

@@ -22,7 +22,6 @@ sys.path.insert(0, HERE)
 from _memory_safety_worker import case_ids  # noqa: E402
 
 CASES = case_ids()
-_MARGIN = ("multi_margin_loss-", "multilabel_margin_loss-")
 _TIMEOUT = 600
 
 
@@ -60,14 +59,7 @@ def results():
     return out
 
 
-def _param(case):
-    if case.startswith(_MARGIN):
-        return pytest.param(case, marks=pytest.mark.xfail(
-            strict=True, reason="margin.py gathers: fixed on branch fix-margin"))
-    return case
-
-
-@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES)
 def test_out_of_range_indices_give_nan_and_never_crash(case, results):
     res = results[case]
     assert res["ok"], f"{case}: {res['detail']}"

@@ -80,8 +80,9 @@ def _softplus_neg(x: mx.array) -> mx.array:
     if x.dtype != mx.float64:
         return mx.logaddexp(0.0, -x)
     # relu(-x) + log1p(exp(-|x|)); relu(-x) as (|x| - x) / 2 keeps the
-    # gradient at x = 0 exact (-1/2).
-    return 0.5 * (mx.abs(x) - x) + mx.log1p(_exp(-mx.abs(x)))
+    # gradient at x = 0 exact (-1/2), and is 0 at x = +inf (not inf - inf).
+    relu_neg = mx.where(x < mx.inf, 0.5 * (mx.abs(x) - x), 0.0)
+    return relu_neg + mx.log1p(_exp(-mx.abs(x)))
 
 
 # --------------------------------------------------------------------------

@@ -5,18 +5,19 @@ The helpers reproduce torch's forward *and* its gradient at the places where
 a plain formula has none: a norm of a zero vector (torch's norm backward
 masks it to 0), a zero element under a fractional or negative ``p``, and the
 ``max(||x||, eps)`` of ``cosine_similarity``, whose clamp torch applies
-outside autograd. Hinges use ``where(z < 0, 0, z)``, whose gradient at the
-tie ``z == 0`` is 1, as torch's ``clamp_min``.
+outside autograd. Hinges are torch's ``clamp_min(z, 0)``: gradient 1 at the
+tie ``z == 0``, 0 at a NaN.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, Optional
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, resolve_reduction
+from .._reduction import acc_dtype, apply_reduction, resolve_reduction, single
 from .._validation import (
     ShapeError,
     broadcast_shapes,
@@ -54,49 +55,86 @@ class DimensionError(ShapeError, IndexError):
 
 
 def _hinge(z: mx.array) -> mx.array:
-    # torch's clamp_min(z, 0): NaN stays NaN, and the gradient at z == 0 is 1.
-    return mx.where(z < 0, mx.zeros_like(z), z)
+    # torch's clamp_min(z, 0): NaN stays NaN, and the gradient is 1 where
+    # z >= 0 (at the tie too) and 0 elsewhere, NaN included: MLX's maximum
+    # with 0 first (its VJP to z is masked by 0 <= z).
+    return mx.maximum(0, z)
 
 
 def _l2_norm(d: mx.array, axis: int, keepdims: bool) -> mx.array:
     """||d||_2 over ``axis`` with torch's gradient: 0 where the norm is 0."""
+    if d.shape[axis] == 1:
+        return _norm_fn(2.0, axis, keepdims)(d)
     s = mx.sum(d * d, axis=axis, keepdims=keepdims)
     zero = s == 0
     # sqrt only sees positive (or NaN/inf) values, so its gradient is finite.
     return mx.where(zero, mx.zeros_like(s), mx.sqrt(mx.where(zero, mx.ones_like(s), s)))
 
 
-def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
-    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient.
+@functools.lru_cache(maxsize=None)
+def _norm_fn(p: float, axis: int, keepdims: bool):
+    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` with torch's own
+    backward formulas (``norm_backward``), as an ``mx.custom_function``.
 
-    torch's backward masks the terms that are 0 / 0 or inf * 0 in the plain
-    chain rule (a zero element for p < 1, a zero norm for p > 1); the
-    ``where`` guards below give the same zeros.
+    Over a dimension of one element torch's norm is ``|d|`` for every p (no
+    power is taken: no overflow of ``d ** p``). For p = +-inf the gradient
+    goes, split evenly, to the elements equal to the norm, and a NaN element
+    takes a share (and gives 0): MLX's max gave NaN everywhere.
     """
-    if p == 2:
-        return _l2_norm(d, axis, keepdims)
-    a = mx.abs(d)
-    if p == 1:
-        return mx.sum(a, axis=axis, keepdims=keepdims)
+
+    @mx.custom_function
+    def norm(d):
+        a = mx.abs(d)
+        if d.shape[axis] == 1:
+            return a if keepdims else mx.squeeze(a, axis)
+        if p == math.inf:
+            return mx.max(a, axis=axis, keepdims=keepdims)
+        if p == -math.inf:
+            return mx.min(a, axis=axis, keepdims=keepdims)
+        if p == 1:
+            return mx.sum(a, axis=axis, keepdims=keepdims)
+        # |0|^p is 0 (p > 0) or inf (p < 0, and the norm inf^(1/p) = 0)
+        return mx.power(mx.sum(mx.power(a, p), axis=axis, keepdims=keepdims), 1.0 / p)
+
+    @norm.vjp
+    def norm_vjp(primals, cotangents, outputs):
+        d, g, n = single(primals), single(cotangents), single(outputs)
+        if not keepdims:
+            g, n = mx.expand_dims(g, axis), mx.expand_dims(n, axis)
+        a = mx.abs(d)
+        # (MLX's sign, as torch's sgn, is 0 at NaN)
+        if p == 1:
+            return mx.sign(d) * g
+        if p == 2:
+            return g * mx.where(n == 0, 0, d / n)
+        if math.isinf(p):
+            # torch's mask also holds the NaN elements of a NaN row, whose
+            # sign is 0: every element of such a row gets 0, as here (no hit,
+            # the count held at 1)
+            hit = a == n
+            count = mx.maximum(mx.sum(hit, axis=axis, keepdims=True), 1)
+            return mx.sign(d) * ((g / count) * hit)
+        if p < 1:
+            scaled = mx.sign(d) * mx.where(d == 0, 0, mx.power(a, p - 1))
+            return scaled * g * mx.power(n, 1 - p)
+        scaled = mx.sign(d) * mx.power(a, p - 1) if p < 2 else d * mx.power(a, p - 2)
+        return scaled * mx.where(n == 0, 0, g / mx.power(n, p - 1))
+
+    return norm
+
+
+def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
+    """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient."""
     if p == 0:
         # The number of non-zero elements; torch's gradient is zero.
         nz = (d != 0).astype(d.dtype)
         return mx.stop_gradient(mx.sum(nz, axis=axis, keepdims=keepdims))
-    if p == math.inf:
-        # MLX's max splits the gradient evenly among ties, as torch does.
-        return mx.max(a, axis=axis, keepdims=keepdims)
-    if p == -math.inf:
-        return mx.min(a, axis=axis, keepdims=keepdims)
-    nz = a != 0
-    # |0|^p is 0 (p > 0) or inf (p < 0); computed off the differentiated path.
-    at_zero = mx.array(0.0 if p > 0 else math.inf, dtype=d.dtype)
-    t = mx.where(nz, mx.power(mx.where(nz, a, mx.ones_like(a)), p), at_zero)
-    s = mx.sum(t, axis=axis, keepdims=keepdims)
-    # S == 0 (p > 0, all zero) or S == inf (p < 0, some zero): the norm is 0
-    # and torch's gradient is 0.
-    edge = s == 0 if p > 0 else s == math.inf
-    safe = mx.where(edge, mx.ones_like(s), s)
-    return mx.where(edge, mx.zeros_like(s), mx.power(safe, 1.0 / p))
+    if p == 2:
+        return _l2_norm(d, axis, keepdims)
+    if p == 1 and d.shape[axis] != 1:
+        # (autodiff of |d|: sign(d) g, torch's sgn(d) g)
+        return mx.sum(mx.abs(d), axis=axis, keepdims=keepdims)
+    return _norm_fn(float(p), axis, keepdims)(d)
 
 
 @mx.compile
@@ -350,11 +388,14 @@ def _cosine_embedding_vjp(primals, cotangents, outputs):
     # cos - margin >= 0 (torch's clamp_min passes the tie; NaN gives 0).
     zero = mx.zeros_like(cos)
     gc = mx.where(target == 1, -g, mx.where((target == -1) & (cos - margin >= 0), g, zero))
-    # d cos / d x1 = x2 / denom - cos x1 / m1 (and symmetrically for x2).
+    # d cos / d x1 = x2 / denom - cos x1 / m1 (and symmetrically for x2),
+    # the row factors in torch's order (through denom = sqrt(m1 m2)): the
+    # same NaN where a squared magnitude overflows (inf * 0), not cos / inf.
     dt = x1.dtype
     s = mx.expand_dims(gc / denom, -1).astype(dt)
-    k1 = mx.expand_dims(gc * cos / m1, -1).astype(dt)
-    k2 = mx.expand_dims(gc * cos / m2, -1).astype(dt)
+    half = (gc * (cos / denom)) / (2 * denom)
+    k1 = mx.expand_dims(2 * (half * m2), -1).astype(dt)
+    k2 = mx.expand_dims(2 * (half * m1), -1).astype(dt)
     return (
         x2 * s - x1 * k1,
         x1 * s - x2 * k2,
@@ -455,11 +496,28 @@ def cosine_embedding_loss(
     return apply_reduction(loss, reduction).astype(out)
 
 
+@mx.custom_function
+def _minimum(a: mx.array, b: mx.array) -> mx.array:
+    """``torch.minimum(a, b)``, whose gradient torch splits in half at a tie
+    (MLX's gives it all to one side); where either is NaN both get it."""
+    return mx.minimum(a, b)
+
+
+@_minimum.vjp
+def _minimum_vjp(primals, cotangents, outputs):
+    a, b = primals
+    g = single(cotangents)
+    # torch: where(a == b, g / 2, g), zeroed where a > b (for a; a < b for b)
+    shared = mx.where(a == b, g / 2, g)
+    zero = mx.zeros_like(shared)
+    return mx.where(a > b, zero, shared), mx.where(a < b, zero, shared)
+
+
 def _triplet_terms(
     dist_pos: mx.array, dist_neg: mx.array, dist_swap: Optional[mx.array], margin: float
 ) -> mx.array:
     if dist_swap is not None:
-        dist_neg = mx.minimum(dist_neg, dist_swap)
+        dist_neg = _minimum(dist_neg, dist_swap)
     return _hinge(margin + dist_pos - dist_neg)
 
 
@@ -544,7 +602,7 @@ def triplet_margin_loss(
 
 @mx.compile
 def _triplet_l2_swap(a, pos, neg, margin, eps):
-    dist_neg = mx.minimum(_l2_norm(a - neg + eps, -1, False), _l2_norm(pos - neg + eps, -1, False))
+    dist_neg = _minimum(_l2_norm(a - neg + eps, -1, False), _l2_norm(pos - neg + eps, -1, False))
     return _hinge(margin + _l2_norm(a - pos + eps, -1, False) - dist_neg)
 
 
@@ -568,6 +626,9 @@ def _triplet_diffs(a, pos, neg, eps):
 
 
 def _row_norm(d: mx.array) -> mx.array:
+    if d.shape[-1] == 1:
+        # torch's norm of one element is |d| (no square to overflow)
+        return mx.abs(upcast(d, d.dtype))[..., 0]
     return mx.sqrt(mx.sum(mx.square(upcast(d, d.dtype)), axis=-1))
 
 

@@ -8,11 +8,12 @@ Every hinge here follows torch's choice at the kink exactly:
   tie (``v == 0``) the gradient flows (``_clamp_min0``).
 * ``multi_margin_loss`` and ``multilabel_margin_loss`` are hand-written CPU
   kernels in torch that add a term only ``if (z > 0)``: at a tie the gradient
-  is zero, and a NaN ``z`` adds nothing (``_relu_gt``).
+  is zero, and a NaN ``z`` adds nothing.
 
 Class-index targets are range-checked in eager mode (tier (c), switchable);
 when the check is off or the call is traced, an index out of range never
-reads out of bounds: it is replaced by a safe one and its row's loss is NaN.
+reads out of bounds: it is replaced by a safe one and its row's loss and
+gradient are NaN.
 """
 
 from __future__ import annotations
@@ -74,12 +75,6 @@ def _clamp_min0(v: mx.array) -> mx.array:
     # microseconds each, most of the time at small sizes). Tested against
     # that where-form, value and gradient, in tests/test_margin.py.
     return mx.maximum(0, v)
-
-
-def _relu_gt(v: mx.array) -> mx.array:
-    """torch's ``if (z > 0) sum += z``: zero (and zero gradient) at the tie
-    ``v == 0`` and where ``v`` is NaN."""
-    return mx.where(v > 0, v, 0)
 
 
 # --------------------------------------------------------------------------
@@ -207,12 +202,13 @@ def _soft_margin_vjp(primals, cotangents, outputs):
 @mx.compile
 def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = y softplus(-x) +
-    # (1 - y) softplus(x). Both softplus share log1p(exp(-|x|)) (with
-    # relu(+-x) = (|x| +- x) / 2): one exp (the fast one for arguments <= 0)
-    # and one log1p per element instead of two logaddexp. Exact cancellation
-    # of the linear terms where y is 0 or 1.
-    a = mx.abs(x)
-    return 0.5 * a + (0.5 - y) * x + mx.log1p(exp_nonpos(-a))
+    # (1 - y) softplus(x). Both softplus share log1p(exp(-|x|)): one exp (the
+    # fast one for arguments <= 0) and one log1p per element instead of two
+    # logaddexp. Their linear parts y relu(-x) + (1 - y) relu(x) are
+    # ([x >= 0] - y) x: no cancellation, and at x = +-inf torch's inf (NaN
+    # where the inf meets a zero weight, y = 1 or y = 0), where |x| / 2 +
+    # (1/2 - y) x was inf - inf.
+    return ((x >= 0) - y) * x + mx.log1p(exp_nonpos(-mx.abs(x)))
 
 
 # The per-element term is binary_cross_entropy_with_logits' (without
@@ -234,102 +230,186 @@ def _margin_ranking(x1: mx.array, x2: mx.array, y: mx.array, margin: mx.array) -
     return _clamp_min0(-y * (x1 - x2) + margin)
 
 
-def _multi_margin_terms(x, t, margin, p):
-    # z_i = margin - x[t] + x_i for every class i but the target; torch adds
-    # h(z_i) only if z_i > 0, with h(z) = z (p=1) or z^2 (p=2).
-    u = mx.take_along_axis(x, t, axis=1)
-    z = margin - u + x
-    h = _relu_gt(z) if p == 1 else mx.where(z > 0, z * z, 0)
-    # (written t != arange: MLX 0.32 vmaps `arange != t` with the wrong axes)
-    return mx.where(t != mx.arange(x.shape[1]), h, 0)
-
-
-_multi_margin_p2 = mx.compile(lambda x, t, margin: _multi_margin_terms(x, t, margin, 2))
-
-
-# multi_margin_loss, p = 1: per-row sums with a hand-written backward. The
-# forward sums h(z_i) = z_i [z_i > 0] over every class (``_keep``: no MLX
-# ``where``, NaN adds nothing as in torch) and subtracts the target column's
-# term, instead of masking the column out. The gradient is
-# s [z_i > 0] off the target and -s k at it (k: the count of positive
-# non-target terms), from the saved bool mask: two (N, C) passes in the
-# input's dtype and a scatter of N values, instead of autodiff's chain
-# through two ``where`` and a float32 copy.
-@mx.compile
-def _multi_margin_p1_fwd(x: mx.array, t: mx.array, margin: mx.array):
-    # (compiled: fused when no gradient is traced). z in float32 for half
-    # inputs: the (N, 1) float32 margin - x[t] promotes x in the add itself,
-    # with no float32 copy of x.
+# multi_margin_loss: per-row sums with a hand-written backward, for p = 1
+# and p = 2. torch adds h(z_i) = z_i^p for each class i but the target where
+# z_i = (margin - x[t]) + x_i > 0, times the target's weight. The target
+# column's term is zeroed before the row sum, not subtracted after it (its z
+# is about the margin: subtracting it lost the small terms under a large
+# margin); one scatter of N zeros costs less than a mask of the column. The
+# gradient, torch's: w s [z_i > 0] (p = 1) or 2 z_i w s [z_i > 0] (p = 2)
+# off the target, minus their sum at it, from the saved mask (p = 2 forms z
+# again): instead of autodiff's chain through ``where``, which gave NaN
+# gradients where z was NaN or inf.
+def _multi_margin_z(x, t, margin):
+    # z in float32 for half inputs: the (N, 1) float32 margin - x[t]
+    # promotes x in the add itself, with no float32 copy of x.
     z = (margin - upcast(mx.take_along_axis(x, t, axis=1), x.dtype)) + x
-    pos = z > 0
-    h = _keep(z, pos)
-    rows = accurate_sum(h, axis=1) - mx.take_along_axis(h, t, axis=1)[:, 0]
+    return z, z > 0
+
+
+def _drop_target(v, t):
+    return mx.put_along_axis(v, t, mx.array(0, dtype=v.dtype), axis=1)
+
+
+def _multi_margin_body(x, t, margin, w, p: int):
+    z, pos = _multi_margin_z(x, t, margin)
+    # (``_keep``: no MLX ``where``; a NaN z adds nothing, as in torch)
+    h = _drop_target(_keep(z if p == 1 else z * z, pos), t)
     k = mx.sum(pos, axis=1) - mx.take_along_axis(pos, t, axis=1)[:, 0]
+    # torch weights each term: a row with none is 0 whatever its weight
+    rows = mx.where(k > 0, accurate_sum(h, axis=1) * w, 0)
     return rows, pos, k
 
 
-@mx.custom_function
-def _multi_margin_p1_rows(x: mx.array, t: mx.array, margin: mx.array):
-    return _multi_margin_p1_fwd(x, t, margin)
+def _multi_margin_rows_for(p: int):
+    fwd = mx.compile(lambda x, t, margin, w: _multi_margin_body(x, t, margin, w, p))
+
+    @mx.custom_function
+    def rows(x, t, margin, w):
+        return fwd(x, t, margin, w)
+
+    @rows.vjp
+    def rows_vjp(primals, cotangents, outputs):
+        x, t, margin, w = primals
+        _, pos, k = outputs
+        sw = mx.expand_dims(cotangents[0] * w, 1)
+        # (``_keep`` after the product: entries off the mask are exactly 0,
+        # as in torch, also where s w or z are inf; the target column is
+        # written last)
+        if p == 1:
+            g = _keep(sw.astype(x.dtype), pos)
+            at_target = -k * sw[:, 0]
+        else:
+            z, _ = _multi_margin_z(x, t, margin)
+            coef = _drop_target(_keep((2 * z) * sw, pos), t)
+            g = coef.astype(x.dtype)
+            at_target = -accurate_sum(coef, axis=1)
+        # (a row without terms has a 0 gradient at its target too)
+        at_target = mx.where(k > 0, at_target, 0).astype(x.dtype)
+        g = mx.put_along_axis(g, t, mx.expand_dims(at_target, 1), axis=1)
+        return g, mx.zeros_like(t), mx.zeros_like(margin), mx.zeros_like(w)
+
+    return rows
 
 
-@_multi_margin_p1_rows.vjp
-def _multi_margin_p1_rows_vjp(primals, cotangents, outputs):
-    x, t, margin = primals
-    _, pos, k = outputs
-    s = cotangents[0]
-    g = pos * mx.expand_dims(s.astype(x.dtype), 1)
-    g = mx.put_along_axis(g, t, mx.expand_dims((-k * s).astype(x.dtype), 1), axis=1)
-    return g, mx.zeros_like(t), mx.zeros_like(margin)
+_multi_margin_rows = {1: _multi_margin_rows_for(1), 2: _multi_margin_rows_for(2)}
 
 
-def _multilabel_margin_rows(
-    x: mx.array, ys: mx.array, slot: mx.array, is_target: mx.array
-) -> mx.array:
-    """Per row, the sum over label slots j (before the first -1) and
-    non-target classes i of ``z = 1 - x[y_j] + x_i`` where ``z > 0``.
+# multilabel_margin_loss: per row, the sum over label slots j (before the
+# first -1) and non-target classes i of torch's z = (1 - x[y_j]) + x_i where
+# z > 0, without the O(C^2) table of pairs. With t_j = x[y_j] - 1 (rounded as
+# torch's 1 - x[y_j], of which it is exactly the negative) z > 0 is x_i > t_j,
+# so the terms and their count are decided as in torch. Sorting the non-target
+# scores a_0 <= ... <= a_{C-1} once per row, a binary search finds lo_j, the
+# first position above t_j (k_j = C - lo_j terms), and a slot adds
+#     sum_{r >= lo_j} (a_r - t_j) = E[lo_j] + k_j (a_{lo_j} - t_j),
+#     E[r] = sum_{r <= q < C-1} (C-1-q) (a_{q+1} - a_q),
+# a reverse prefix sum of nonnegative gaps: no cancellation, where the sum of
+# the a_r minus k_j t_j lost every digit for scores far from 0 (both terms
+# ~k |x|, their difference ~1). O(N C log C); the backward counts terms.
+def _first_above(a: mx.array, t: mx.array) -> mx.array:
+    """Per row, for each t_j: the first position of the ascending ``a`` whose
+    value is > t_j (C if none; a NaN t_j has none)."""
+    N, C = a.shape
+    # Branch-free search over ``a`` padded with +inf to P = 2**m > C
+    # entries: P/2, P/4, ..., 1 steps, each one gather and an add.
+    P = 1 << C.bit_length()
+    a = mx.concatenate([a, mx.full((N, P - C), mx.inf, dtype=a.dtype)], axis=1)
+    # (built from ``t``: keeps every operand batched under vmap)
+    pos = mx.zeros_like(t).astype(mx.int32)
+    step = P // 2
+    while step:
+        v = mx.take_along_axis(a, pos + (step - 1), axis=1)
+        # not (v > t): also true for a NaN t, which no score exceeds
+        pos = pos + mx.logical_not(v > t) * step
+        step //= 2
+    return mx.minimum(pos, C)
 
-    Not the O(C^2) pairwise table: with ``t_j = x[y_j] - 1`` a slot adds
-    ``sum_{i: x_i > t_j} (x_i - t_j) = top_j - k_j t_j``, where ``k_j`` counts
-    the non-target classes strictly above ``t_j`` and ``top_j`` sums them.
-    Sorting the non-target scores once per row, ``k_j`` is found by a
-    vectorised binary search (log2 C gathers) and ``top_j`` from a prefix
-    sum: O(C log C) per row. The counts compare the unshifted values, so a
-    tie ``x_i == t_j`` is excluded exactly as torch's ``if (z > 0)``; the
-    gradient (``k_j`` and the per-class counts) is exact.
-    """
+
+def _multilabel_margin_fwd(x, ys, slot, is_target):
     N, C = x.shape
-    x0 = mx.stop_gradient(x)
-    tq = mx.take_along_axis(x0, ys, axis=1) - 1
-    key = mx.where(is_target, -mx.inf, x0)
-    perm = mx.argsort(key, axis=1)
-    skey = mx.take_along_axis(key, perm, axis=1)
-    # Upper bound: the first sorted position whose key is > t_j.
-    # (built from ``ys``, not mx.zeros: keeps every operand batched under vmap)
-    lo = mx.zeros_like(ys)
-    hi = lo + C
-    for _ in range(max(1, math.ceil(math.log2(C + 1)))):
-        mid = (lo + hi) // 2
-        v = mx.take_along_axis(skey, mx.minimum(mid, C - 1), axis=1)
-        # (mx.where, not ``&``/``|``: MLX 0.32's vmap of logical_and on
-        # these operands gives wrong values)
-        right = mx.where(lo < hi, v <= tq, False)
-        lo = mx.where(right, mid + 1, lo)
-        hi = mx.where(right, hi, mx.where(lo >= hi, hi, mid))
-    k = (C - lo).astype(x.dtype)
-    # The sums run on row-centred values (z only sees differences): smaller
-    # magnitudes, smaller float32 error in top_j - k_j t_j.
-    xc = x - mx.stop_gradient(mx.mean(x, axis=1, keepdims=True))
-    t = mx.take_along_axis(xc, ys, axis=1) - 1
-    sval = mx.take_along_axis(mx.where(is_target, 0, xc), perm, axis=1)
-    csum = mx.cumsum(sval, axis=1)
-    # sum of sorted positions >= lo: total - (exclusive prefix sum at lo)
-    below = mx.take_along_axis(csum, mx.maximum(lo - 1, 0), axis=1)
-    top = csum[:, -1:] - mx.where(lo > 0, below, 0)
-    return mx.sum(mx.where(slot, top - k * t, 0), axis=1)
+    t = mx.take_along_axis(x, ys, axis=1) - 1
+    # Targets and NaN scores never add a term (torch: z is NaN or excluded):
+    # keyed -inf, which is > no t_j.
+    key = mx.where(is_target | mx.isnan(x), -mx.inf, x)
+    perm = mx.argsort(key, axis=1).astype(mx.int32)
+    a = mx.take_along_axis(key, perm, axis=1)
+    lo = _first_above(a, t)
+    k = mx.where(slot, C - lo, 0)
+    # (C gaps, the last 0: no empty cumsum at C = 1, which MLX 0.29 traps on)
+    w = mx.arange(C - 1, -1, -1).astype(x.dtype)
+    gaps = mx.concatenate([a[:, 1:] - a[:, :-1], mx.zeros_like(a[:, :1])], axis=1)
+    E = mx.cumsum(gaps * w, axis=1, reverse=True)
+    at = mx.minimum(lo, C - 1)
+    head = mx.take_along_axis(a, at, axis=1)
+    val = mx.take_along_axis(E, at, axis=1) + k.astype(x.dtype) * (head - t)
+    # A counted term is +inf where x[y_j] = -inf or the largest score is
+    # +inf (gaps there are inf or NaN); otherwise every counted a_r is finite.
+    inf = (t == -mx.inf) | (a[:, -1:] == mx.inf)
+    val = mx.where(k > 0, mx.where(inf, mx.inf, val), 0)
+    return mx.sum(val, axis=1), perm, lo, k
 
 
-_multilabel_margin_rows_compiled = mx.compile(_multilabel_margin_rows)
+_multilabel_margin_fwd_compiled = mx.compile(_multilabel_margin_fwd)
+
+
+@mx.custom_function
+def _multilabel_margin_rows(x, ys, slot, is_target):
+    return _multilabel_margin_fwd_compiled(x, ys, slot, is_target)
+
+
+@_multilabel_margin_rows.vjp
+def _multilabel_margin_rows_vjp(primals, cotangents, outputs):
+    # torch's backward: each counted pair (j, i) adds 1 at class i and -1 at
+    # y_j. Class i (sorted position r) is counted by the slots with
+    # lo_j <= r: a histogram of lo and its prefix sum; the target column of
+    # slot j loses k_j (repeated labels add).
+    x, ys, slot, is_target = primals
+    _, perm, lo, k = outputs
+    N, C = x.shape
+    rows = mx.arange(N)[:, None]
+    hits = mx.zeros((N, C + 1), dtype=mx.int32).at[rows, mx.where(k > 0, lo, C)].add(1)
+    per_sorted = mx.cumsum(hits[:, :C], axis=1)
+    counts = mx.put_along_axis(mx.zeros((N, C), dtype=mx.int32), perm, per_sorted, axis=1)
+    counts = counts.at[rows, ys].add(-k)
+    s = mx.expand_dims(cotangents[0].astype(x.dtype), 1)
+    return (
+        counts.astype(x.dtype) * s,
+        mx.zeros_like(ys),
+        mx.zeros_like(slot),
+        mx.zeros_like(is_target),
+    )
+
+
+def _index_masks(y: mx.array, C: int, *, pad: bool):
+    """``(in_range, is_pad)`` of integer class indices: in ``[0, C)``, and
+    equal to -1 (None unless ``pad``). Compared in ``y``'s own dtype, with no
+    bound converted to a dtype that cannot hold it (-1 for unsigned, C past
+    the largest int8...): the same answer for every integer dtype."""
+    info = mx.iinfo(y.dtype)
+    in_range = y >= 0
+    if C <= info.max:
+        in_range = in_range & (y < C)
+    is_pad = (y == -1) if pad and info.min < 0 else None
+    return in_range, is_pad
+
+
+@mx.custom_function
+def _nan_rows(rows: mx.array, x: mx.array, valid: mx.array) -> mx.array:
+    """``rows`` with NaN where a row's class index is out of range (not
+    ``valid``), and a NaN gradient in those rows of ``x``: the loss and
+    gradient rows of every index-taking kernel here (the kernel itself read
+    a safe index there)."""
+    return mx.where(valid, rows, mx.array(math.nan, dtype=rows.dtype))
+
+
+@_nan_rows.vjp
+def _nan_rows_vjp(primals, cotangents, outputs):
+    rows, x, valid = primals
+    g = single(cotangents)
+    nan_x = mx.where(mx.expand_dims(valid, 1), mx.zeros((), x.dtype), mx.array(math.nan, x.dtype))
+    return (mx.where(valid, g, mx.zeros((), g.dtype)), mx.broadcast_to(nan_x, x.shape),
+            mx.zeros_like(valid))
 
 
 # --------------------------------------------------------------------------
@@ -347,6 +427,18 @@ def _check_target_numeric(fn: str, target, *, allow_bool: bool) -> mx.array:
         kinds = "a floating, integer or bool dtype" if allow_bool else "a floating or integer dtype"
         raise TypeError(message(fn, "target", f"have {kinds}", dtype_name(dt)))
     return target
+
+
+def _check_margin_fits(fn: str, margin, dtype: mx.Dtype) -> None:
+    """torch converts these margins to the input's dtype and raises where a
+    finite margin overflows it (inf and NaN pass)."""
+    m, big = float(margin), float(mx.finfo(dtype).max)
+    if math.isfinite(m) and abs(m) > big:
+        raise ValueCheckError(
+            message(fn, "margin", f"fit in {dtype_name(dtype)} (|margin| <= {big:g})",
+                    f"{margin!r}: value cannot be converted to type {dtype_name(dtype)} "
+                    "without overflow")
+        )
 
 
 def _margin_array(fn: str, margin, dtype: mx.Dtype) -> mx.array:
@@ -415,7 +507,8 @@ def hinge_embedding_loss(
         input (array): Usually distances, any shape; floating.
         target (array): Labels 1 or -1, broadcastable with ``input``
             (floating, integer or bool; not differentiated).
-        margin (float, optional): The margin :math:`\Delta`. Default: ``1.0``.
+        margin (float, optional): The margin :math:`\Delta`; a finite margin
+            beyond the input dtype's range raises, as in torch. Default: ``1.0``.
         size_average (bool, optional): Deprecated (see ``reduction``).
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
@@ -442,6 +535,7 @@ def hinge_embedding_loss(
     _check_target_numeric(fn, target, allow_bool=True)
     shape = broadcast_shapes(fn, ("input", "target"), input, target)
     margin = check_number(fn, "margin", margin)
+    _check_margin_fits(fn, margin, input.dtype)
     out = input.dtype
     # The elementwise loss is computed in the input's dtype, as torch's
     # kernels (m - x rounded once); the reduction accumulates in float32.
@@ -612,16 +706,20 @@ def multilabel_margin_loss(
     first ``-1`` (later entries are ignored) and :math:`Y_n` is their set; a
     repeated label counts once per repetition, as in torch. A term adds only
     where its hinge is strictly positive (torch's kernel): at a tie the
-    gradient is zero.
+    gradient is zero. Non-finite scores give torch's terms: an infinite
+    non-target score or a ``-inf`` label makes the row ``inf``, a NaN adds
+    nothing; the gradient counts the terms and stays finite.
 
     Computed for all rows at once (no loop per sample) in
     :math:`O(N C \log C)`: one sort per row, a vectorised binary search
-    and a prefix sum (not the :math:`(N, C, C)` table of pairs).
+    and a prefix sum of the gaps between sorted scores (not the
+    :math:`(N, C, C)` table of pairs), exact to rounding at any magnitude.
 
     Args:
         input (array): Scores :math:`(C)` or :math:`(N, C)`; floating.
         target (array): Class indices, same shape as ``input``, padded with
-            ``-1`` after the labels (any integer dtype; torch wants int64).
+            ``-1`` after the labels (any integer dtype, unsigned ones without
+            padding; torch wants int64).
         size_average (bool, optional): Deprecated (see ``reduction``).
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
@@ -637,7 +735,8 @@ def multilabel_margin_loss(
     Raises:
         ValueError: in eager mode, for a target entry outside
             :math:`[-1, C)` (torch: "argument #2 'target' is out of range");
-            with value checks off or under a trace, that row's loss is NaN.
+            with value checks off or under a trace, that row's loss and
+            gradient are NaN.
 
     Example:
         >>> import mlx.core as mx
@@ -687,25 +786,31 @@ def multilabel_margin_loss(
     out = input.dtype
     x = upcast(x2, out)
     pos = mx.arange(C)
+    in_range, is_pad = _index_masks(y, C, pad=True)
     # Slots before the first -1 hold the labels; the rest are ignored.
-    end = mx.min(mx.where(y == -1, pos, C), axis=1, keepdims=True)
-    slot = pos < end
+    if is_pad is None:  # unsigned: no -1
+        slot = mx.ones((N, C), dtype=mx.bool_)
+    else:
+        end = mx.min(mx.where(is_pad, pos, C), axis=1, keepdims=True)
+        slot = pos < end
     if checked:
         # a slot holds no -1 (it lies before the first) and every entry is
         # >= -1, so every slot entry is in [0, C)
         bad_row = None
-        ys = mx.where(slot, y, 0)
+        ys = mx.where(slot, y, 0).astype(mx.int32)
     else:
         # torch rejects any entry outside [-1, C) (checks off / traced: NaN row).
-        bad_row = mx.any((y < -1) | (y >= C), axis=1)
-        ys = mx.where(slot & (y >= 0) & (y < C), y, 0)
+        ok = in_range if is_pad is None else in_range | is_pad
+        bad_row = mx.logical_not(mx.all(ok, axis=1))
+        # (masked in y's dtype, then int32: an int64 2**32 + 1 is no index 1)
+        ys = mx.where(slot & in_range, y, 0).astype(mx.int32)
     # is_target[n, i]: class i is one of row n's labels (scatter, O(N C)).
     marks = mx.zeros((N, C + 1), dtype=mx.int32)
     marks = mx.put_along_axis(marks, mx.where(slot, ys, C), mx.array(1, dtype=mx.int32), axis=1)
     is_target = marks[:, :C] > 0
-    per_row = _multilabel_margin_rows_compiled(x, ys, slot, is_target) / C
+    per_row = _multilabel_margin_rows(x, ys, slot, is_target)[0] / C
     if bad_row is not None:
-        per_row = mx.where(bad_row, mx.array(float("nan"), dtype=per_row.dtype), per_row)
+        per_row = _nan_rows(per_row, x, mx.logical_not(bad_row))
     if input.ndim < 2:
         per_row = per_row.reshape(())
     return _finish(per_row, reduction, out)
@@ -728,14 +833,16 @@ def multi_margin_loss(
             w_{y_n} \max\left(0, \Delta - x_{n, y_n} + x_{ni}\right)^p
 
     A term adds only where its hinge is strictly positive (torch's kernel):
-    at a tie the gradient is zero.
+    at a tie the gradient is zero, a NaN term adds nothing, and a row without
+    terms is 0 whatever its weight.
 
     Args:
         input (array): Scores :math:`(C)` or :math:`(N, C)`; floating.
         target (array): Class indices :math:`()` or :math:`(N)` in
             :math:`[0, C)` (any integer dtype; torch wants int64).
         p (int, optional): 1 or 2. Default: ``1``.
-        margin (float, optional): The margin :math:`\Delta`. Default: ``1.0``.
+        margin (float, optional): The margin :math:`\Delta`; a finite margin
+            beyond the input dtype's range raises, as in torch. Default: ``1.0``.
         weight (array, optional): Per-class weights :math:`(C)` (cast to the
             input's dtype; not differentiated, as in torch). Default: ``None``.
         size_average (bool, optional): Deprecated (see ``reduction``).
@@ -753,8 +860,10 @@ def multi_margin_loss(
 
     Raises:
         ValueError: for ``p`` other than 1 or 2 ("only p == 1 and p == 2
-            supported"); in eager mode, for a target outside :math:`[0, C)`
-            (with value checks off or under a trace, that row's loss is NaN).
+            supported"), for a finite ``margin`` the input's dtype cannot
+            hold; in eager mode, for a target outside :math:`[0, C)` (with
+            value checks off or under a trace, that row's loss and gradient
+            are NaN).
 
     Example:
         >>> import mlx.core as mx
@@ -792,6 +901,7 @@ def multi_margin_loss(
                         fmt_shape(weight.shape))
             )
     margin = check_number(fn, "margin", margin, complex_ok=True)
+    _check_margin_fits(fn, margin, input.dtype)
     t = target.reshape(N)
 
     def check() -> bool:
@@ -810,19 +920,23 @@ def multi_margin_loss(
     checked = bool(run_value_check(check))
 
     out = input.dtype
-    valid = None if checked else (t >= 0) & (t < C)
-    ts = mx.expand_dims(t if checked else mx.where(valid, t, 0), 1)
-    if p == 1:
-        rows, _, _ = _multi_margin_p1_rows(x2, ts, mx.array(margin, dtype=acc_dtype(out)))
-        per_row = rows / C
+    acc = acc_dtype(out)
+    if checked:
+        valid = None
+        ts = t.astype(mx.int32)
     else:
-        x = upcast(x2, out)
-        terms = _multi_margin_p2(x, ts, mx.array(margin, dtype=x.dtype))
-        per_row = accurate_sum(terms, axis=1) / C
-    if weight is not None:
-        per_row = per_row * mx.take(upcast(weight, out).astype(per_row.dtype), ts[:, 0])
+        valid, _ = _index_masks(t, C, pad=False)
+        # (masked in t's dtype, then int32: an int64 2**32 + 1 is no index 1)
+        ts = mx.where(valid, t, 0).astype(mx.int32)
+    ts = mx.expand_dims(ts, 1)
+    if weight is None:
+        w = mx.ones(ts.shape[:1], dtype=acc)
+    else:
+        w = mx.take(upcast(weight, out), ts[:, 0])
+    rows, _, _ = _multi_margin_rows[p](x2, ts, mx.array(margin, dtype=acc), w)
+    per_row = rows / C
     if valid is not None:
-        per_row = mx.where(valid, per_row, mx.array(float("nan"), dtype=per_row.dtype))
+        per_row = _nan_rows(per_row, x2, valid)
     per_row = per_row.reshape(target.shape)
     return _finish(per_row, reduction, out)
 

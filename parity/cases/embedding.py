@@ -38,6 +38,24 @@ _TR_P = Literal([[1.0, -0.5], [1.0, 0.0], [1.5, -1.0], [0.5, 0.5]], grad=True)
 _TR_N = Literal([[2.0, 0.5], [2.0, 0.0], [0.25, 1.0], [0.5, 0.5]], grad=True)
 
 
+# Swap ties: d(a, n) == d(p, n) exactly in row 0 (eps = 0; p = 2, p = 1 and
+# the l-inf distance), not in row 1: torch's minimum halves the gradient at
+# the tie.
+_TIE_A = Literal([[0.0, 0.0], [0.0, 0.0]], grad=True)
+_TIE_P = Literal([[3.0, 0.0], [2.0, 1.25]], grad=True)
+_TIE_N = Literal([[1.5, 2.0], [0.5, 2.5]], grad=True)
+NAN = math.nan
+
+
+# One feature: torch's norm of one element is |x| for every p (no x ** p to
+# overflow: 1e30 stays 1e30 in float32); a zero difference in row 3.
+_ONE_X1 = Literal([[-1e30], [3.0], [1e-30], [0.5], [-0.25]], grad=True)
+_ONE_X2 = Literal([[0.0], [1.0], [0.0], [0.5], [2.0]], grad=True)
+# p = +-inf with a NaN element (norm NaN, gradient 0) and a tie
+_INF_X1 = Literal([[1.0, -3.0, 3.0, 0.5], [1.0, NAN, -2.0, 0.5], [0.25, 2.0, -1.0, 1.0]], grad=True)
+_INF_X2 = Literal([[0.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.5], [0.0, 1.0, 0.0, 0.0]], grad=True)
+
+
 # ---- triplet_margin_with_distance_loss: the same distance on each side.
 
 
@@ -159,6 +177,20 @@ CASES = [
          reductions=_NO_RED),
     Case("zero_diff_eps0_pinf", _PD, [_PD_X1, _PD_X2], {"eps": 0.0, "p": INF}, module="PairwiseDistance",
          reductions=_NO_RED),
+    Case("one_feature", _PD, [_ONE_X1, _ONE_X2], {"eps": 0.0}, module="PairwiseDistance",
+         reductions=_NO_RED, dtypes=("float64", "float32")),
+    # (p = 3, -1.5: float64 only; torch's float32 gradient at 1e30 is NaN
+    # too, |x|^(p-1) overflows, where the float64 reference is finite)
+    Case("one_feature_p3", _PD, [_ONE_X1, _ONE_X2], {"eps": 0.0, "p": 3.0}, module="PairwiseDistance",
+         reductions=_NO_RED, dtypes=("float64",)),
+    Case("one_feature_p_neg", _PD, [_ONE_X1, _ONE_X2], {"eps": 0.0, "p": -1.5},
+         module="PairwiseDistance", reductions=_NO_RED, dtypes=("float64",)),
+    Case("one_feature_p_inf", _PD, [_ONE_X1, _ONE_X2], {"p": INF}, module="PairwiseDistance",
+         reductions=_NO_RED, dtypes=("float64", "float32")),
+    Case("nan_p_inf", _PD, [_INF_X1, _INF_X2], {"eps": 0.0, "p": INF}, module="PairwiseDistance",
+         reductions=_NO_RED),
+    Case("nan_p_neginf", _PD, [_INF_X1, _INF_X2], {"eps": 0.0, "p": -INF}, module="PairwiseDistance",
+         reductions=_NO_RED),
     # ---- cosine_similarity
     Case("basic", _CS, [Float((5, 7)), Float((5, 7))], module="CosineSimilarity", reductions=_NO_RED),
     Case("dim0", _CS, [Float((5, 7)), Float((5, 7))], {"dim": 0}, module="CosineSimilarity",
@@ -179,6 +211,8 @@ CASES = [
     # the clamp active on ordinary vectors: norms below eps
     Case("big_eps", _CS, [Float((4, 3), -0.2, 0.2), Float((4, 3))], {"eps": 0.5},
          module="CosineSimilarity", reductions=_NO_RED),
+    Case("one_feature", _CS, [_ONE_X1, _ONE_X2], module="CosineSimilarity", reductions=_NO_RED,
+         dtypes=("float64", "float32")),
     # ---- cosine_embedding_loss
     Case("basic", _CE, [Float((6, 5)), Float((6, 5)), Sign((6,))], module="CosineEmbeddingLoss",
          legacy=True, vmap=True),
@@ -243,6 +277,21 @@ CASES = [
          module="TripletMarginLoss"),
     Case("edges_eps0_swap", _TM, [_TR_A, _TR_P, _TR_N], {"margin": 1.0, "eps": 0.0, "swap": True},
          module="TripletMarginLoss"),
+    Case("swap_tie", _TM, [_TIE_A, _TIE_P, _TIE_N], {"margin": 5.0, "eps": 0.0, "swap": True},
+         module="TripletMarginLoss"),
+    Case("swap_tie_p1", _TM, [_TIE_A, _TIE_P, _TIE_N], {"margin": 5.0, "eps": 0.0, "p": 1.0, "swap": True},
+         module="TripletMarginLoss"),
+    # torch checks margin <= 0 only: NaN passes (NaN loss, zero gradient)
+    Case("margin_nan", _TM, [Float((4, 3)), Float((4, 3)), Float((4, 3))], {"margin": NAN},
+         module="TripletMarginLoss"),
+    Case("margin_nan_swap_p1", _TM, [Float((4, 3)), Float((4, 3)), Float((4, 3))],
+         {"margin": NAN, "swap": True, "p": 1.0}, module="TripletMarginLoss"),
+    Case("margin_inf_swap", _TM, [Float((4, 3)), Float((4, 3)), Float((4, 3))],
+         {"margin": INF, "swap": True}, module="TripletMarginLoss"),
+    Case("one_feature", _TM, [_ONE_X1, _ONE_X2, Literal([[1.0], [0.0], [2.0], [0.5], [1.0]], grad=True)],
+         {"eps": 0.0}, module="TripletMarginLoss", dtypes=("float64", "float32")),
+    Case("one_feature_p3_swap", _TM, [_ONE_X1, _ONE_X2, Literal([[1.0], [0.0], [2.0], [0.5], [1.0]], grad=True)],
+         {"eps": 0.0, "p": 3.0, "swap": True}, module="TripletMarginLoss", dtypes=("float64",)),
     # ---- triplet_margin_with_distance_loss (keyword-only options)
     Case("default", _TD, [Float((6, 5)), Float((6, 5)), Float((6, 5))],
          module="TripletMarginWithDistanceLoss", vmap=True),
@@ -257,6 +306,11 @@ CASES = [
     Case("cosine_swap", _TD, [Float((6, 5)), Float((6, 5)), Float((6, 5))], {"swap": True},
          module="TripletMarginWithDistanceLoss",
          **_with_distance(_mx_cosine_distance, _torch_cosine_distance, swap=True)),
+    Case("swap_tie_linf", _TD, [_TIE_A, _TIE_P, _TIE_N], {"margin": 5.0, "swap": True},
+         module="TripletMarginWithDistanceLoss",
+         **_with_distance(_mx_linf, _torch_linf, margin=5.0, swap=True)),
+    Case("margin_nan_swap", _TD, [Float((4, 3)), Float((4, 3)), Float((4, 3))], {"margin": NAN, "swap": True},
+         module="TripletMarginWithDistanceLoss"),
     Case("l1", _TD, [Float((6, 5)), Float((6, 5)), Float((6, 5))], {"margin": 2.0},
          module="TripletMarginWithDistanceLoss", vmap=True,
          **_with_distance(_mx_l1, _torch_l1, margin=2.0)),

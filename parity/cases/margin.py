@@ -101,6 +101,60 @@ _MLM_X = Literal(
 )
 _MLM_Y = Literal([[0, -1, 2, 3], [0, 0, -1, 3], [-1, 0, 1, 2], [0, 1, 2, 3]])
 
+# multilabel margin far from 0: each row has scores near +1e6 and -1e6 (on a
+# 1/16 grid, where float32 holds every z exactly), its labels near +1e6:
+# O(1) terms that a prefix-sum form (sum of x_i minus k t) cancelled away.
+def _mlm_far():
+    rng = np.random.default_rng(17)
+    y = np.array([[0, 3, -1, 0, 0, 0, 0, 0], [7, -1, 0, 0, 0, 0, 0, 0],
+                  [1, 2, 4, 5, -1, 0, 0, 0], [6, 6, 1, -1, 0, 0, 0, 0]])
+    sign = np.where(np.arange(8) % 2 == 0, 1.0, -1.0) * np.ones((4, 1))
+    for r, row in enumerate(y):
+        sign[r, row[: list(row).index(-1)]] = 1.0
+    return sign * 1e6 + rng.integers(0, 24, size=(4, 8)) / 16.0, y
+
+
+_MLM_FAR_X, _MLM_FAR_Y = _mlm_far()
+# multilabel margin at non-finite scores: an inf non-target (inf), a -inf
+# label (inf), a +inf label (adds nothing), NaN scores (add nothing); the
+# gradient stays finite.
+_INF, _NAN = float("inf"), float("nan")
+_MLM_SPECIAL_X = Literal(
+    [[0.5, _INF, 0.25, -1.0, 0.0], [-_INF, 0.5, 2.0, 0.25, -0.5], [_INF, 0.5, 2.0, 0.25, -_INF],
+     [0.5, _NAN, 0.25, 1.5, -0.5], [_NAN, 0.5, 0.25, 1.5, -0.5], [0.75, -_INF, _NAN, 0.0, 1.0]],
+    grad=True,
+)
+_MLM_SPECIAL_Y = Literal([[0, 2, -1, 0, 0], [0, 3, -1, 0, 0], [0, 1, -1, 0, 0], [0, 2, -1, 0, 0],
+                          [0, 3, -1, 0, 0], [0, 1, 3, -1, 0]])
+_MLM_FINITE_SPECIAL_X = Literal(
+    [[0.5, 1.5, 0.25, -1.0, 0.0], [0.5, 0.5, 2.0, 0.25, -0.5], [_INF, 0.5, 2.0, 0.25, -_INF],
+     [0.5, _NAN, 0.25, 1.5, -0.5], [_NAN, 0.5, 0.25, 1.5, -0.5], [0.75, -_INF, _NAN, 0.0, 1.0]],
+    grad=True,
+)
+# multi margin with a large margin and a small loss: the target is about the
+# margin above the other scores (the target column's z, the margin itself,
+# was subtracted from the row sum, losing the small terms).
+_MM_BIG_X = Literal([[1000.0, 0.0234, -5.0, -3.0], [0.5, 1000.25, 0.125, 0.75],
+                     [-2.0, -1.5, 998.5, -1.25]], grad=True)
+_MM_BIG_T = Literal([0, 1, 2])
+# multi margin at non-finite scores (target and not)
+_MM_SPECIAL_X = Literal([[0.5, _INF, 0.25, -1.0], [-_INF, 0.5, 2.0, 0.25], [_INF, 0.5, 2.0, -_INF],
+                         [0.5, _NAN, 0.25, 1.5], [_NAN, 0.5, 0.25, 1.5]], grad=True)
+_MM_SPECIAL_T = Literal([0, 0, 0, 0, 0])
+# class weights: inf on a row with no positive term (0, as torch), 0 and
+# inf on rows with terms, NaN on a row without (0).
+_MM_W_X = Literal([[5.0, 0.5, 0.25, 1.0], [0.5, 0.25, 1.0, 0.0], [0.0, 0.5, 0.25, 0.75],
+                   [0.25, 0.5, 9.0, 0.0]], grad=True)
+_MM_W_T = Literal([0, 1, 3, 2])
+_MM_W = Literal([_INF, 0.0, 2.0, _NAN], grad=False)
+
+# soft margins at infinite scores (log(1 + e^(-y x)) = 0 at y x = +inf, inf
+# at -inf; NaN where an inf meets a zero factor in the multi-label form)
+_SM_INF_X = Literal([[_INF, -_INF, 0.5, _NAN], [-_INF, _INF, -2.0, 1.0]], grad=True)
+_SM_INF_Y = Literal([[1.0, 1.0, -1.0, 1.0], [-1.0, -1.0, 1.0, 1.0]])
+_MLSM_INF_X = Literal([[_INF, -_INF, 0.5, 2.0], [_INF, -_INF, 3.0, -1.0]], grad=True)
+_MLSM_INF_Y = Literal([[0.75, 0.25, 1.0, 0.0], [1.0, 0.0, 0.5, 0.5]])
+
 CASES = [
     # ---- hinge_embedding_loss
     Case("basic", "hinge_embedding_loss", [Float((4, 5)), Sign((4, 5))],
@@ -139,6 +193,8 @@ CASES = [
     # (in half it overflows to inf where we stay finite: a documented divergence).
     Case("wide", "soft_margin_loss", [Float((4, 5), -30.0, 30.0), Sign((4, 5))],
          module="SoftMarginLoss", dtypes=_FULL),
+    Case("infinite_scores", "soft_margin_loss", [_SM_INF_X, _SM_INF_Y], module="SoftMarginLoss",
+         dtypes=_FULL),
     # ---- multilabel_soft_margin_loss
     Case("basic", "multilabel_soft_margin_loss", [Float((4, 5)), Binary((4, 5))],
          module="MultiLabelSoftMarginLoss", legacy=True, vmap=True),
@@ -164,6 +220,8 @@ CASES = [
          module="MultiLabelSoftMarginLoss"),
     Case("wide", "multilabel_soft_margin_loss", [Float((4, 5), -30.0, 30.0), Binary((4, 5))],
          module="MultiLabelSoftMarginLoss", dtypes=_FULL),
+    Case("infinite_scores", "multilabel_soft_margin_loss", [_MLSM_INF_X, _MLSM_INF_Y],
+         module="MultiLabelSoftMarginLoss", dtypes=_FULL),
     # ---- multilabel_margin_loss
     Case("basic", "multilabel_margin_loss", [Float((5, 6)), _multilabel_targets(5, 6)],
          module="MultiLabelMarginLoss", legacy=True, vmap=True, **_NO_HALF),
@@ -183,6 +241,13 @@ CASES = [
          module="MultiLabelMarginLoss", dtypes=_FULL, ours_fn=_ours_mlm_int32),
     Case("wide", "multilabel_margin_loss", [Float((16, 40), -3.0, 3.0), _multilabel_targets(16, 40)],
          module="MultiLabelMarginLoss", dtypes=_FULL),
+    Case("far_from_zero", "multilabel_margin_loss", [Literal(_MLM_FAR_X, grad=True), Literal(_MLM_FAR_Y)],
+         module="MultiLabelMarginLoss", dtypes=_FULL),
+    Case("nonfinite_scores", "multilabel_margin_loss", [_MLM_SPECIAL_X, _MLM_SPECIAL_Y],
+         module="MultiLabelMarginLoss", dtypes=_FULL),
+    # (half: torch's float32 baseline; no row sums to inf here)
+    Case("nonfinite_scores_half", "multilabel_margin_loss", [_MLM_FINITE_SPECIAL_X, _MLM_SPECIAL_Y],
+         module="MultiLabelMarginLoss", dtypes=("float16", "bfloat16"), **_NO_HALF),
     # ---- multi_margin_loss
     Case("basic", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)],
          module="MultiMarginLoss", legacy=True, vmap=True, **_NO_HALF),
@@ -211,6 +276,32 @@ CASES = [
          module="MultiMarginLoss", reductions=("none",), **_NO_HALF),
     Case("wide", "multi_margin_loss", [Float((32, 100), -3.0, 3.0), Index((32,), 100)],
          {"p": 2}, module="MultiMarginLoss", dtypes=_FULL),
+    Case("big_margin_small_loss", "multi_margin_loss", [_MM_BIG_X, _MM_BIG_T], {"margin": 1000.0},
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("big_margin_small_loss_p2", "multi_margin_loss", [_MM_BIG_X, _MM_BIG_T],
+         {"margin": 1000.0, "p": 2}, module="MultiMarginLoss", dtypes=_FULL),
+    Case("big_margin_weight", "multi_margin_loss", [_MM_BIG_X, _MM_BIG_T],
+         {"margin": 999.5, "weight": Positive((4,), grad=False)}, module="MultiMarginLoss", dtypes=_FULL),
+    Case("tiny_margin", "multi_margin_loss", [Float((6, 5)), Index((6,), 5)], {"margin": 1e-3},
+         module="MultiMarginLoss", **_NO_HALF),
+    Case("tiny_margin_p2", "multi_margin_loss", [Float((6, 5)), Index((6,), 5)], {"margin": 1e-3, "p": 2},
+         module="MultiMarginLoss", **_NO_HALF),
+    Case("margin_inf", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)], {"margin": _INF},
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("margin_inf_p2", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)], {"margin": _INF, "p": 2},
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("margin_nan_p2", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)], {"margin": _NAN, "p": 2},
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("margin_neg_inf_p2", "multi_margin_loss", [Float((4, 5)), Index((4,), 5)],
+         {"margin": -_INF, "p": 2}, module="MultiMarginLoss", dtypes=_FULL),
+    Case("nonfinite_scores", "multi_margin_loss", [_MM_SPECIAL_X, _MM_SPECIAL_T],
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("nonfinite_scores_p2", "multi_margin_loss", [_MM_SPECIAL_X, _MM_SPECIAL_T], {"p": 2},
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("nonfinite_weight", "multi_margin_loss", [_MM_W_X, _MM_W_T], {"weight": _MM_W},
+         module="MultiMarginLoss", dtypes=_FULL),
+    Case("nonfinite_weight_p2", "multi_margin_loss", [_MM_W_X, _MM_W_T], {"weight": _MM_W, "p": 2},
+         module="MultiMarginLoss", dtypes=_FULL),
     # ---- margin_ranking_loss
     Case("basic", "margin_ranking_loss", [Float((6,)), Float((6,)), Sign((6,), grad=True)],
          module="MarginRankingLoss", legacy=True, vmap=True),
@@ -242,6 +333,8 @@ ERROR_CASES = [
               match="`input` must have a floating dtype"),
     ErrorCase("not_broadcastable", "hinge_embedding_loss", [_X, Sign((3, 5))],
               match="broadcastable"),
+    ErrorCase("margin_overflows", "hinge_embedding_loss", [_X, Sign((3, 4))], {"margin": -1e39},
+              match="value cannot be converted to type float32 without overflow"),
     # ---- soft_margin_loss
     ErrorCase("bad_reduction", "soft_margin_loss", [_X, Sign((3, 4))], {"reduction": "batchmean"},
               match="is not a valid value for reduction"),
@@ -311,6 +404,9 @@ ERROR_CASES = [
               match="-1: target out of range"),
     ErrorCase("bad_reduction", "multi_margin_loss", [_X, Index((3,), 4)], {"reduction": "avg"},
               match="is not a valid value for reduction"),
+    # torch converts the margin to the input's dtype and refuses an overflow
+    ErrorCase("margin_overflows", "multi_margin_loss", [_X, Index((3,), 4)], {"margin": 1e39},
+              match="value cannot be converted to type float32 without overflow"),
     # ---- margin_ranking_loss
     ErrorCase("ndim_mismatch", "margin_ranking_loss", [_X, Float((4,)), Sign((3, 4))],
               match="All input tensors should have same dimension"),
