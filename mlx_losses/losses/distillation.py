@@ -3,7 +3,8 @@
 ``forward_kl_loss`` (KL(teacher || student)), ``reverse_kl_loss``
 (KL(student || teacher)) and ``generalized_jsd_loss`` (the generalised
 Jensen-Shannon divergence of GKD) on logits, with a temperature, masked
-tokens and TRL's reductions; and ``fused_linear_jsd_loss``, the same from
+tokens and TRL's reductions, computed over blocks of rows with a
+hand-written backward; and ``fused_linear_jsd_loss``, the same from
 the two models' hidden states and LM heads without either ``(tokens,
 vocabulary)`` logits tensor: a ``mx.custom_function`` whose forward walks
 (token x vocabulary) tiles keeping per-token statistics and whose backward
@@ -90,23 +91,57 @@ def _check_vocab(fn: str, name: str, v: int, student_name: str, sv: int) -> None
 # the per-token divergence and its reductions
 
 
-def _log_softmax(a: mx.array) -> mx.array:
-    return a - logsumexp(a, axis=-1, keepdims=True)
+@functools.lru_cache(maxsize=32)
+def _plain_kernel(acc, beta: float, inv_t: float):
+    """``(student (N, V), teacher (N, V)) -> (loss, lse_s, lse_t, stat)`` per
+    token: the fused kernel's tile functions over blocks of rows of the
+    logits (about ``_TILE`` logits each, the last one padded). The backward
+    recomputes each block from the logits and the per-token statistics, so
+    the two logits' gradients are the only full-size arrays it makes
+    (autodiff of the formula keeps about twenty)."""
+    f_lse, f_loss, f_grad, f_grad_t = _tile_fns(acc, _kind(beta))
 
+    def layout(s):
+        n, v = s.shape
+        r = min(n, max(1, _TILE // max(v, 1)))
+        return n, r, _spans(n, r), mx.array(v, dtype=mx.int32), _coef(beta, inv_t, acc)
 
-def _divergence(ls: mx.array, lt: mx.array, beta: float) -> mx.array:
-    """Per-token divergence from student / teacher log-probabilities, summed
-    over the last axis. All in log space: the mixture's log is a logaddexp
-    of the two, never log(p + q) of probabilities that may underflow."""
-    if beta == 0.0:  # forward KL(teacher || student)
-        term = exp(lt) * (lt - ls)
-    elif beta == 1.0:  # reverse KL(student || teacher)
-        term = exp(ls) * (ls - lt)
-    else:
-        dt = ls.dtype
-        lm = logaddexp(ls + mx.array(math.log1p(-beta), dt), lt + mx.array(math.log(beta), dt))
-        term = beta * exp(lt) * (lt - lm) + (1.0 - beta) * exp(ls) * (ls - lm)
-    return mx.sum(term, axis=-1)
+    @mx.custom_function
+    def f(s, t):
+        n, r, starts, nv, coef = layout(s)
+        parts, prev = [], None
+        for i0 in starts:
+            si, ti = _after([_block(s, i0, r), _block(t, i0, r)], prev)
+            lse_s, lse_t = f_lse(si, ti, nv, coef)
+            loss, stat = f_loss(si, ti, lse_s, lse_t, nv, coef)
+            parts.append((loss, lse_s, lse_t, stat))
+            prev = [loss, stat]
+        return tuple(mx.concatenate([p[k] for p in parts])[:n] for k in range(4))
+
+    @f.vjp
+    def f_vjp(primals, cotangents, outputs):
+        s, t = primals
+        n, r, starts, nv, coef = layout(s)
+        per = [cotangents[0].astype(acc), *outputs]
+        pad = len(starts) * r - n
+        if pad:
+            per = [mx.pad(v, (0, pad)) for v in per]
+        g, loss, lse_s, lse_t, stat = per
+        # written block by block into one array each (in place: nothing else
+        # reads them); the teacher's is never evaluated unless asked for
+        ds, dt = mx.zeros(s.shape, s.dtype), mx.zeros(t.shape, t.dtype)
+        prev = None
+        for i0 in starts:
+            i1, sl = min(i0 + r, n), slice(i0, i0 + r)
+            si, ti = _after([_block(s, i0, r), _block(t, i0, r)], prev)
+            a = f_grad(si, ti, lse_s[sl], lse_t[sl], stat[sl], g[sl], nv, coef)
+            ds[i0:i1] = a[: i1 - i0].astype(s.dtype)
+            b = f_grad_t(si, ti, lse_s[sl], lse_t[sl], loss[sl], stat[sl], g[sl], nv, coef)
+            dt[i0:i1] = b[: i1 - i0].astype(t.dtype)
+            prev = [_token(a)]
+        return ds, dt
+
+    return f
 
 
 def _reduce(per: mx.array, counted: Optional[mx.array], vocab: int, reduction: str) -> mx.array:
@@ -127,9 +162,6 @@ def _reduce(per: mx.array, counted: Optional[mx.array], vocab: int, reduction: s
     return weighted_mean(per, weights.astype(per.dtype) * vocab)
 
 
-
-
-
 def _plain(fn: str, student_logits, teacher_logits, labels, beta, temperature, ignore_index,
            reduction, *, with_beta: bool) -> mx.array:
     beta, temperature, ignore_index, reduction = _check_options(
@@ -146,11 +178,17 @@ def _plain(fn: str, student_logits, teacher_logits, labels, beta, temperature, i
                                  f"{fmt_shape(student_logits.shape)}", fmt_shape(teacher_logits.shape)))
     labels = _check_labels(fn, labels, student_logits.shape[:-1], "student_logits")
     out = result_dtype(student_logits, teacher_logits)
-    acc = acc_dtype(out)
-    inv = 1.0 / temperature
-    ls = _log_softmax(student_logits.astype(acc) * inv)
-    lt = _log_softmax(teacher_logits.astype(acc) * inv)
-    per = _divergence(ls, lt, beta)
+    V = student_logits.shape[-1]
+    if V == 0:
+        raise ShapeError(message(fn, "student_logits", "have a vocabulary axis of at least 1",
+                                 fmt_shape(student_logits.shape)))
+    lead = student_logits.shape[:-1]
+    kernel = _plain_kernel(acc_dtype(out), beta, 1.0 / temperature)
+    if math.prod(lead):
+        per = kernel(student_logits.astype(out).reshape(-1, V),
+                     teacher_logits.astype(out).reshape(-1, V))[0].reshape(lead)
+    else:
+        per = mx.zeros(lead, dtype=acc_dtype(out))
     counted = None if labels is None else labels != ignore_index
     return _reduce(per, counted, student_logits.shape[-1], reduction).astype(out)
 
@@ -298,7 +336,10 @@ def generalized_jsd_loss(
     :math:`\mathrm{KL}(P_S \| P_T)` (TRL's and Liger's definition of the
     limits; the divergence itself tends to 0 there). :math:`\log M` is a
     log-sum-exp of the two log-probabilities, so the value is finite
-    wherever the logits are, even where probabilities underflow.
+    wherever the logits are, even where probabilities underflow. The
+    backward is hand-written (it recomputes each block of rows from the
+    logits and per-token statistics): the two logits' gradients are the
+    only full-size arrays it makes; both get one.
 
     References: Agarwal et al., "On-Policy Distillation of Language Models:
     Learning from Self-Generated Mistakes" (GKD, 2024), Eq. 1. Library: TRL's
@@ -386,58 +427,90 @@ def _after(xs: List[mx.array], dep: Optional[List[mx.array]]) -> List[mx.array]:
     return list(mx.depends(xs, dep))
 
 
-@functools.lru_cache(maxsize=32)
-def _tile_fns(acc, beta: float, inv_t: float, vocab: int):
+def _kind(beta: float) -> int:
+    """The divergence's form: 0 forward KL, 1 reverse KL, 2 JSD."""
+    return 0 if beta == 0.0 else (1 if beta == 1.0 else 2)
+
+
+def _coef(beta: float, inv_t: float, acc) -> mx.array:
+    """The tile functions' numbers as an input, not compiled-in constants:
+    every (beta, temperature) then shares one set of kernels."""
+    mid = 0.0 < beta < 1.0
+    return mx.array([inv_t, beta, math.log1p(-beta) if mid else 0.0, math.log(beta) if mid else 0.0],
+                    dtype=acc)
+
+
+@functools.lru_cache(maxsize=None)
+def _tile_fns(acc, kind: int):
     """The compiled elementwise work of one (tokens x vocab) tile: the
-    log-sum-exp pass, the divergence pass and the logits' gradient."""
+    log-sum-exp pass, the divergence pass and the two logits' gradients.
+    ``coef`` is ``_coef(beta, 1 / temperature)``; ``nvalid`` the number of
+    real (unpadded) vocabulary columns."""
     neg = mx.array(-math.inf, dtype=acc)
     lse = functools.partial(logsumexp, axis=-1)
 
-    def scaled(zs, zt, nvalid):
-        valid = mx.arange(vocab) < nvalid
-        return valid, mx.where(valid, zs * inv_t, neg), mx.where(valid, zt * inv_t, neg)
+    def scaled(zs, zt, nvalid, coef):
+        # half logits are upcast here, inside the fused kernel (no copy kept)
+        valid = mx.arange(zs.shape[-1]) < nvalid
+        zs, zt = zs.astype(acc) * coef[0], zt.astype(acc) * coef[0]
+        return valid, mx.where(valid, zs, neg), mx.where(valid, zt, neg)
 
-    def pass_lse(zs, zt, nvalid):
-        _, a_s, a_t = scaled(zs, zt, nvalid)
+    def pass_lse(zs, zt, nvalid, coef):
+        _, a_s, a_t = scaled(zs, zt, nvalid, coef)
         return lse(a_s), lse(a_t)
 
-    def logs(zs, zt, lse_s, lse_t, nvalid):
-        valid, a_s, a_t = scaled(zs, zt, nvalid)
+    def logs(zs, zt, lse_s, lse_t, nvalid, coef):
+        valid, a_s, a_t = scaled(zs, zt, nvalid, coef)
         return valid, a_s - mx.expand_dims(lse_s, -1), a_t - mx.expand_dims(lse_t, -1)
 
-    def mix(ls, lt):
-        return logaddexp(ls + mx.array(math.log1p(-beta), acc), lt + mx.array(math.log(beta), acc))
+    def mix(ls, lt, coef):
+        # log(beta p_t + (1 - beta) p_s), in log space
+        return logaddexp(ls + coef[2], lt + coef[3])
 
-    def pass_loss(zs, zt, lse_s, lse_t, nvalid):
+    def pass_loss(zs, zt, lse_s, lse_t, nvalid, coef):
         # (divergence, statistic the backward needs), summed over the block
-        valid, ls, lt = logs(zs, zt, lse_s, lse_t, nvalid)
-        if beta == 0.0:
+        valid, ls, lt = logs(zs, zt, lse_s, lse_t, nvalid, coef)
+        if kind == 0:
             term = exp(lt) * (lt - ls)
             stat = mx.zeros_like(term)
-        elif beta == 1.0:
+        elif kind == 1:
             term = exp(ls) * (ls - lt)
             stat = term
         else:
-            lm = mix(ls, lt)
-            stat = (1.0 - beta) * exp(ls) * (ls - lm)
-            term = beta * exp(lt) * (lt - lm) + stat
+            lm = mix(ls, lt, coef)
+            stat = (1.0 - coef[1]) * exp(ls) * (ls - lm)
+            term = coef[1] * exp(lt) * (lt - lm) + stat
         return (mx.sum(mx.where(valid, term, 0.0), axis=-1),
                 mx.sum(mx.where(valid, stat, 0.0), axis=-1))
 
-    def pass_grad(zs, zt, lse_s, lse_t, stat, g, nvalid):
+    def pass_grad(zs, zt, lse_s, lse_t, stat, g, nvalid, coef):
         # d loss / d z_s = (1/tau) d loss / d (z_s / tau); for the KLs and the
         # JSD alike: p_s * (G - sum_v p_s G) with G the loss's d / d log p_s
-        valid, ls, lt = logs(zs, zt, lse_s, lse_t, nvalid)
+        valid, ls, lt = logs(zs, zt, lse_s, lse_t, nvalid, coef)
         ps = exp(ls)
-        if beta == 0.0:
+        if kind == 0:
             d = ps - exp(lt)
-        elif beta == 1.0:
+        elif kind == 1:
             d = ps * ((ls - lt) - mx.expand_dims(stat, -1))
         else:
-            d = ps * ((1.0 - beta) * (ls - mix(ls, lt)) - mx.expand_dims(stat, -1))
-        return mx.where(valid, d, 0.0) * mx.expand_dims(g * inv_t, -1)
+            d = ps * ((1.0 - coef[1]) * (ls - mix(ls, lt, coef)) - mx.expand_dims(stat, -1))
+        return mx.where(valid, d, 0.0) * mx.expand_dims(g * coef[0], -1)
 
-    return mx.compile(pass_lse), mx.compile(pass_loss), mx.compile(pass_grad)
+    def pass_grad_teacher(zs, zt, lse_s, lse_t, loss, stat, g, nvalid, coef):
+        # the same for the teacher's logits: p_t * (G_t - sum_v p_t G_t),
+        # where sum_v p_t G_t is the loss (forward KL) or loss - stat (JSD)
+        valid, ls, lt = logs(zs, zt, lse_s, lse_t, nvalid, coef)
+        pt = exp(lt)
+        if kind == 0:
+            d = pt * ((lt - ls) - mx.expand_dims(loss, -1))
+        elif kind == 1:
+            d = pt - exp(ls)
+        else:
+            d = pt * (coef[1] * (lt - mix(ls, lt, coef)) - mx.expand_dims(loss - stat, -1))
+        return mx.where(valid, d, 0.0) * mx.expand_dims(g * coef[0], -1)
+
+    return (mx.compile(pass_lse), mx.compile(pass_loss), mx.compile(pass_grad),
+            mx.compile(pass_grad_teacher))
 
 
 @functools.lru_cache(maxsize=32)
@@ -484,13 +557,14 @@ def _kernel(spec: _Spec):
     def forward(*args):
         xs, ws, bs, xt, wt, bt = unpack(args)
         n = xs.shape[0]
-        f_lse, f_loss, _ = _tile_fns(acc, spec.beta, spec.inv_t, spec.vocab)
+        f_lse, f_loss = _tile_fns(acc, _kind(spec.beta))[:2]
+        coef = _coef(spec.beta, spec.inv_t, acc)
         rows = _spans(n, spec.tokens)
         lse_s: List[Optional[mx.array]] = [None] * len(rows)
         lse_t: List[Optional[mx.array]] = [None] * len(rows)
 
         def visit_lse(r, j, j0, xsi, wsj, zs, zt, nvalid):
-            a, b = f_lse(zs, zt, nvalid)
+            a, b = f_lse(zs, zt, nvalid, coef)
             lse_s[r] = a if lse_s[r] is None else logaddexp(lse_s[r], a)
             lse_t[r] = b if lse_t[r] is None else logaddexp(lse_t[r], b)
             return [lse_s[r], lse_t[r]]
@@ -500,7 +574,7 @@ def _kernel(spec: _Spec):
         stat: List[Optional[mx.array]] = [None] * len(rows)
 
         def visit_loss(r, j, j0, xsi, wsj, zs, zt, nvalid):
-            a, b = f_loss(zs, zt, lse_s[r], lse_t[r], nvalid)
+            a, b = f_loss(zs, zt, lse_s[r], lse_t[r], nvalid, coef)
             loss[r] = a if loss[r] is None else loss[r] + a
             stat[r] = b if stat[r] is None else stat[r] + b
             return [loss[r], stat[r]]
@@ -515,7 +589,8 @@ def _kernel(spec: _Spec):
     def backward(primals, cotangents, outputs):
         xs, ws, bs, xt, wt, bt = unpack(primals)
         n, c = xs.shape[0], ws.shape[0]
-        _, _, f_grad = _tile_fns(acc, spec.beta, spec.inv_t, spec.vocab)
+        f_grad = _tile_fns(acc, _kind(spec.beta))[2]
+        coef = _coef(spec.beta, spec.inv_t, acc)
         g = cotangents[0].astype(acc)
         _, lse_s, lse_t, stat = outputs
         pad = (-n) % spec.tokens
@@ -530,7 +605,7 @@ def _kernel(spec: _Spec):
         def visit(r, j, j0, xsi, wsj, zs, zt, nvalid):
             i0 = r * spec.tokens
             sl = slice(i0, i0 + spec.tokens)
-            dz = f_grad(zs, zt, lse_s[sl], lse_t[sl], stat[sl], g[sl], nvalid)
+            dz = f_grad(zs, zt, lse_s[sl], lse_t[sl], stat[sl], g[sl], nvalid, coef)
             dx[r] = dz @ wsj if dx[r] is None else mx.addmm(dx[r], dz, wsj)
             dwj = state["dwj"]
             state["dwj"] = dz.T @ xsi if (r == 0 or dwj is None) else mx.addmm(dwj, dz.T, xsi)

@@ -79,8 +79,12 @@ class PreferenceLossOutput(NamedTuple):
 DPO_LOSS_TYPES = (
     "sigmoid", "robust", "hinge", "ipo", "exo_pair", "nca_pair", "sppo_hard", "apo_zero", "apo_down",
 )
-# the loss types that read label_smoothing, and its range for each
-_SMOOTHING = {"sigmoid": (0.0, 1.0, True), "robust": (0.0, 0.5, False), "exo_pair": (0.0, 1.0, False)}
+# the loss types that read label_smoothing: (low, low included, high, high included)
+_SMOOTHING = {
+    "sigmoid": (0.0, True, 1.0, True),
+    "robust": (0.0, True, 0.5, False),
+    "exo_pair": (0.0, False, 1.0, False),
+}
 
 
 # --------------------------------------------------------------------------
@@ -132,12 +136,10 @@ def _check_smoothing(fn: str, loss_type: str, value: Any) -> float:
                 fn, "label_smoothing", f"be 0 for loss_type={loss_type!r} (only "
                 + ", ".join(repr(k) for k in _SMOOTHING) + " use it)", repr(value)))
         return 0.0
-    lo, hi, hi_inclusive = _SMOOTHING[loss_type]
-    ok = (value > lo if loss_type == "exo_pair" else value >= lo) and (
-        value <= hi if hi_inclusive else value < hi)
+    lo, lo_in, hi, hi_in = _SMOOTHING[loss_type]
+    ok = (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
     if not ok:
-        left = "(" if loss_type == "exo_pair" else "["
-        right = "]" if hi_inclusive else ")"
+        left, right = "[" if lo_in else "(", "]" if hi_in else ")"
         raise ValueError(message(fn, "label_smoothing",
                                  f"be in {left}{lo:g}, {hi:g}{right} for loss_type={loss_type!r}",
                                  repr(value)))
@@ -961,9 +963,6 @@ def _paired(fn: str, x: mx.array) -> int:
         raise ShapeError(message(fn, "input", "have an even batch: the chosen sequences, then "
                                  "the rejected ones", f"batch {n}"))
     return n // 2
-
-
-
 
 
 def _fused_common(fn, input, weight, target, bias, mask, ignore_index, options):
