@@ -103,10 +103,10 @@ def _fused_theirs(bias):
 CASES = [
     # ---- the plain losses on logits (gradients w.r.t. both logits)
     Case("basic", "forward_kl_loss", [_S, _TL, _LAB], {"temperature": 2.0}, ours_fn=_ours("forward_kl_loss"),
-         torch_fn=_theirs(0.0), reductions=_REDS, module="ForwardKLLoss",
+         torch_fn=_theirs(0.0), reductions=("none", "batchmean"), module="ForwardKLLoss",
          module_kwargs={"temperature": 2.0}),
     Case("basic", "reverse_kl_loss", [_S, _TL, _LAB], ours_fn=_ours("reverse_kl_loss"),
-         torch_fn=_theirs(1.0), reductions=_REDS, module="ReverseKLLoss", module_kwargs={}),
+         torch_fn=_theirs(1.0), reductions=("none", "sum"), module="ReverseKLLoss", module_kwargs={}),
     Case("basic", "generalized_jsd_loss", [_S, _TL, _LAB], {"beta": 0.5, "temperature": 0.7},
          ours_fn=_ours("generalized_jsd_loss"), torch_fn=lambda s, t, *r, beta, **kw: ref_generalized_jsd(
              s, t, *r, beta=beta, **kw), reductions=_REDS, module="GeneralizedJSDLoss",

@@ -315,7 +315,7 @@ CASES = [
     # ---- orpo_loss (average log-probs; the NLL term given, or the chosen's own)
     Case("basic", "orpo_loss", [_AVG, _AVG], {"beta": 0.2}, ours_fn=_ours_out("orpo_loss"),
          torch_fn=_theirs_orpo(), module="ORPOLoss", module_kwargs={"beta": 0.2},
-         module_call=_module_loss("ORPOLoss", 2)),
+         module_call=_module_loss("ORPOLoss", 2), reductions=("none", "mean")),
     Case("nll_given", "orpo_loss", [_AVG, _AVG], {"beta": 1.0, "nll_loss": Float((), 0.5, 3.0)},
          ours_fn=_ours_out("orpo_loss"), torch_fn=_theirs_orpo(), reductions=("mean",), compile=False),
     # both sides of log1mexp's branch at -log 2, and near 0
@@ -328,7 +328,8 @@ CASES = [
     # ---- simpo_loss
     Case("basic", "simpo_loss", [_AVG, _AVG], {"beta": 2.0, "gamma": 0.4},
          ours_fn=_ours_out("simpo_loss"), torch_fn=_theirs_simpo(), module="SimPOLoss",
-         module_kwargs={"beta": 2.0, "gamma": 0.4}, module_call=_module_loss("SimPOLoss", 2)),
+         module_kwargs={"beta": 2.0, "gamma": 0.4}, module_call=_module_loss("SimPOLoss", 2),
+         reductions=("none", "sum")),
     Case("smoothing", "simpo_loss", [_AVG, _AVG], {"beta": 2.5, "gamma": 1.0, "label_smoothing": 0.2},
          ours_fn=_ours_out("simpo_loss"), torch_fn=_theirs_simpo(), reductions=("none",), compile=False),
     Case("metrics", "simpo_loss", [_AVG, _AVG], {"beta": 2.0}, ours_fn=_ours_out("simpo_loss", True),
@@ -338,14 +339,14 @@ CASES = [
          {"kl": 0.3, "beta": 0.5, "desirable_weight": 1.3, "undesirable_weight": 0.7},
          ours_fn=_ours_out("kto_loss"), torch_fn=_theirs_kto, module="KTOLoss",
          module_kwargs={"beta": 0.5, "desirable_weight": 1.3, "undesirable_weight": 0.7},
-         module_call=lambda m, p, r, lab: m(p, r, lab, kl=0.3).loss),
+         module_call=lambda m, p, r, lab: m(p, r, lab, kl=0.3).loss, reductions=("none", "mean")),
     Case("kl_negative", "kto_loss", [Float((4,), -9.0, -0.5), Float((4,), -9.0, -0.5), _LABELS],
          {"kl": -0.4}, ours_fn=_ours_out("kto_loss"), torch_fn=_theirs_kto, reductions=("none",),
          compile=False),
     # ---- fused forms: values and gradients w.r.t. hidden states, head, bias
     Case("sigmoid", "fused_linear_dpo_loss", [_H, _W, _T, _BIAS, _MASK, _HREF],
          {"beta": 0.3, "label_smoothing": 0.1}, ours_fn=_ours_fused("fused_linear_dpo_loss"),
-         torch_fn=_theirs_fused("dpo")),
+         torch_fn=_theirs_fused("dpo"), reductions=("none", "mean")),
     Case("ipo", "fused_linear_dpo_loss", [_H, _W, _T, _BIAS, _MASK, _HREF],
          {"beta": 0.5, "loss_type": "ipo"}, ours_fn=_ours_fused("fused_linear_dpo_loss"),
          torch_fn=_theirs_fused("dpo"), reductions=("none",), compile=False),
