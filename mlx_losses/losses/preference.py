@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, Optional, Tuple, Union
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, global_sum, resolve_reduction, single
+from .._reduction import acc_dtype, apply_reduction, global_sum, resolve_reduction
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -38,7 +38,7 @@ from .._validation import (
     run_value_check,
     value_checks,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype, sigmoid
+from ._common import exp, logaddexp, logsumexp, result_dtype, sigmoid, zero_where
 from .linear_cross_entropy import LinearCrossEntropyOptions, linear_cross_entropy
 
 __all__ = [
@@ -899,20 +899,6 @@ def _check_target(fn: str, target: Any, x: mx.array, mask: Any, ignore_index: in
     return counted, mx.where(counted & ~bad, target, -100), bad
 
 
-@mx.custom_function
-def _counted_only(x: mx.array, counted: mx.array) -> mx.array:
-    """``where(counted, x, 0)`` whose gradient is 0 where not counted even
-    for a NaN cotangent (the 0 / 0 average of an empty completion): MLX's
-    own ``where`` passes ``cotangent * counted`` back, and NaN * 0 is NaN."""
-    return mx.where(counted, x, 0.0)
-
-
-@_counted_only.vjp
-def _counted_only_vjp(primals, cotangent, output):
-    x, counted = primals
-    return mx.where(counted, single(cotangent), 0.0).astype(x.dtype), mx.zeros_like(counted)
-
-
 def _head_logps(head: _Head, target: mx.array, counted: mx.array, bad: mx.array,
                 options: LinearCrossEntropyOptions) -> Tuple[mx.array, mx.array]:
     """(summed log-probabilities, token counts) per sequence, from the
@@ -921,7 +907,9 @@ def _head_logps(head: _Head, target: mx.array, counted: mx.array, bad: mx.array,
         nll = linear_cross_entropy(head.x, head.w, target, linear_bias=head.b, reduction="none",
                                    ignore_index=-100, options=options)
     acc = acc_dtype(nll.dtype)
-    lp = -mx.sum(_counted_only(nll.astype(acc), counted), axis=-1)
+    # zero_where: a NaN cotangent (the 0 / 0 average of an empty completion)
+    # gives its uncounted tokens a 0 gradient, as torch's masking
+    lp = -mx.sum(zero_where(mx.logical_not(counted), nll.astype(acc)), axis=-1)
     lp = mx.where(mx.any(bad, axis=-1), math.nan, lp)  # out-of-range targets: NaN
     return lp, mx.sum(counted, axis=-1).astype(acc)
 
