@@ -59,13 +59,12 @@ def _check_options(fn: str, beta: Any, temperature: Any, ignore_index: Any, redu
                    *, with_beta: bool) -> Tuple[float, float, int, str]:
     reduction = resolve_reduction(fn, reduction, allowed=_REDUCTIONS)
     if with_beta:
-        check_number(fn, "beta", beta)
+        beta = check_number(fn, "beta", beta)
         if not 0.0 <= beta <= 1.0:
             raise ValueError(message(fn, "beta", "be in [0, 1]", repr(beta)))
-    check_number(fn, "temperature", temperature, min_value=0.0, min_inclusive=False)
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise TypeError(message(fn, "ignore_index", "be an int", repr(ignore_index)))
-    return float(beta), float(temperature), ignore_index, reduction
+    temperature = check_number(fn, "temperature", temperature, min_value=0.0, min_inclusive=False)
+    ignore_index = check_number(fn, "ignore_index", ignore_index, integer=True)
+    return float(beta), float(temperature), int(ignore_index), reduction
 
 
 def _check_labels(fn: str, labels: Any, shape: Tuple[int, ...], like: str) -> Optional[mx.array]:
@@ -653,7 +652,8 @@ def _tiles(n: int, c: int, chunk: Optional[int], vocab_chunk: Optional[int]) -> 
 def _check_chunk(fn: str, name: str, value: Any) -> Optional[int]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    value = int(check_number(fn, name, value, integer=True))
+    if value <= 0:
         raise ValueError(message(fn, name, "be a positive int or None", repr(value)))
     return value
 

@@ -129,7 +129,7 @@ def _check_lengths(fn: str, name: str, x: Any, like_name: str, like: mx.array) -
 
 
 def _check_smoothing(fn: str, loss_type: str, value: Any) -> float:
-    check_number(fn, "label_smoothing", value)
+    value = check_number(fn, "label_smoothing", value)
     if loss_type not in _SMOOTHING:
         if value != 0:
             raise ValueError(message(
@@ -332,9 +332,7 @@ def _counted(fn: str, target: mx.array, mask: Optional[mx.array], ignore_index: 
 
 
 def _check_ignore_index(fn: str, ignore_index: Any) -> int:
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise TypeError(message(fn, "ignore_index", "be an int", repr(ignore_index)))
-    return ignore_index
+    return int(check_number(fn, "ignore_index", ignore_index, integer=True))
 
 
 def sequence_log_probs(
@@ -637,9 +635,8 @@ def orpo_loss(
                policy_chosen_logps)
     _lengths_pair(fn, chosen_lengths, rejected_lengths, policy_chosen_logps)
     nll_arr = None
-    if isinstance(nll_loss, bool) or not (nll_loss is None or isinstance(nll_loss, (int, float, mx.array))):
-        raise TypeError(message(fn, "nll_loss", "be an mx.array, a number or None",
-                                type(nll_loss).__name__))
+    if nll_loss is not None and not isinstance(nll_loss, mx.array):
+        nll_loss = float(check_number(fn, "nll_loss", nll_loss))
     if isinstance(nll_loss, mx.array):
         check_floating(fn, "nll_loss", nll_loss)
         if nll_loss.ndim > 1 or (nll_loss.ndim == 1 and nll_loss.shape != policy_chosen_logps.shape):
@@ -738,8 +735,9 @@ def simpo_loss(
 def _check_kl(fn: str, kl: Any) -> Optional[Union[mx.array, float]]:
     if kl is None:
         return None
-    if isinstance(kl, (int, float)) and not isinstance(kl, bool):
-        return float(kl)  # made an array in the accumulation dtype (no float32 rounding)
+    if not isinstance(kl, mx.array) or kl.ndim == 0 and not mx.issubdtype(kl.dtype, mx.floating):
+        # a number: made an array in the accumulation dtype (no float32 rounding)
+        return float(check_number(fn, "kl", kl))
     check_floating(fn, "kl", kl)
     if kl.size != 1:
         raise ShapeError(message(fn, "kl", "be a scalar (the batch's KL estimate)",

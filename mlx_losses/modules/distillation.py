@@ -149,8 +149,8 @@ class FusedLinearJSDLoss(_DistillationLoss):
                  reduction: str = "batchmean", chunk_size: Optional[int] = None,
                  vocab_chunk_size: Optional[int] = None) -> None:
         name = type(self).__name__
-        _check_chunk(name, "chunk_size", chunk_size)
-        _check_chunk(name, "vocab_chunk_size", vocab_chunk_size)
+        chunk_size = _check_chunk(name, "chunk_size", chunk_size)
+        vocab_chunk_size = _check_chunk(name, "vocab_chunk_size", vocab_chunk_size)
         super().__init__(beta=beta, temperature=temperature, ignore_index=ignore_index,
                          reduction=reduction)
         self.chunk_size, self.vocab_chunk_size = chunk_size, vocab_chunk_size

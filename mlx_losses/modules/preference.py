@@ -204,7 +204,7 @@ class _FusedBase(_Loss):
     def __init__(self, *, ignore_index: int, reduction: str,
                  options: Optional[LinearCrossEntropyOptions]) -> None:
         name = type(self).__name__
-        _check_ignore_index(name, ignore_index)
+        ignore_index = _check_ignore_index(name, ignore_index)
         _check_options(name, options)
         super().__init__(reduction=reduction)
         self.ignore_index, self.options = ignore_index, options
