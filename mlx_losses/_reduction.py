@@ -41,6 +41,7 @@ __all__ = [
     "current_group",
     "reduction_group",
     "length_normalized_mean",
+    "clamped_mean",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -362,3 +363,19 @@ def length_normalized_mean(loss: mx.array, lengths: mx.array, *, group=None) -> 
         return accurate_mean(per).astype(loss.dtype)
     total = global_sum(accurate_sum(per), group)
     return (total / _count(per.size, total, group)).astype(loss.dtype)
+
+
+def clamped_mean(loss: mx.array, count, *, group=None) -> mx.array:
+    """The sum of ``loss`` divided by a count clamped to at least 1: TRL's
+    and Liger-Kernel's token mean for distillation (GKD's 'batchmean'), where
+    nothing counted gives 0 (not NaN) with a zero gradient.
+
+    ``count`` is an array (summed: a 0/1 mask of the counted tokens) or a
+    Python int. With ``group``, both sums run over every rank.
+    """
+    total = global_sum(accurate_sum(loss), group)
+    if isinstance(count, mx.array):
+        n = global_sum(accurate_sum(count.astype(total.dtype)), group)
+    else:
+        n = _count(count, total, group)
+    return (total / mx.maximum(n, 1)).astype(loss.dtype)

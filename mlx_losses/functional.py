@@ -39,11 +39,28 @@ from .losses.ctc import ctc_loss
 # -- linear_cross_entropy (issue 5)
 from .losses.linear_cross_entropy import linear_cross_entropy
 
+# -- preference (issue 20)
+from .losses.preference import dpo_loss
+from .losses.preference import fused_linear_dpo_loss
+from .losses.preference import fused_linear_kto_loss
+from .losses.preference import fused_linear_orpo_loss
+from .losses.preference import fused_linear_simpo_loss
+from .losses.preference import kto_loss
+from .losses.preference import orpo_loss
+from .losses.preference import sequence_log_probs
+from .losses.preference import simpo_loss
+
+# -- distillation (issue 20)
+from .losses.distillation import forward_kl_loss
+from .losses.distillation import fused_linear_jsd_loss
+from .losses.distillation import generalized_jsd_loss
+from .losses.distillation import reverse_kl_loss
+
 from ._group import with_group as _with_group
 
 # Every loss takes a keyword-only ``group=`` (mx.distributed): wrap them here,
 # once, so that no kernel carries it (see mlx_losses/_group.py).
-_HELPERS = ("cosine_similarity", "pairwise_distance")
+_HELPERS = ("cosine_similarity", "pairwise_distance", "sequence_log_probs")
 __all__ = sorted(name for name in dir() if not name.startswith("_"))
 for _name in __all__:
     if _name not in _HELPERS:

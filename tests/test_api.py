@@ -12,7 +12,7 @@ import mlx_losses
 from mlx_losses import functional as F
 from mlx_losses.modules import _Loss
 
-_HELPERS = ("cosine_similarity", "pairwise_distance")
+_HELPERS = ("cosine_similarity", "pairwise_distance", "sequence_log_probs")
 LOSSES = [n for n in F.__all__ if n not in _HELPERS]
 MODULES = sorted(
     n for n in mlx_losses.modules.__all__
@@ -23,6 +23,11 @@ MODULES = sorted(
 def _f(*shape, lo=-1.0, hi=1.0, seed=0):
     rng = np.random.default_rng(seed + sum(shape))
     return mx.array(rng.uniform(lo, hi, size=shape).astype(np.float32))
+
+
+def _value(out):
+    """A loss's value: the ``loss`` of a named result (the preference losses)."""
+    return np.array(out.loss if isinstance(out, tuple) else out)
 
 
 def _sign(*shape):
@@ -56,6 +61,20 @@ def _inputs(name, n=4, c=5):
         "triplet_margin_with_distance_loss": ([_f(n, c), _f(n, c, seed=1), _f(n, c, seed=2)], {}),
         "ctc_loss": ([lp, mx.array([[1, 2, 3]] * n), mx.array([6] * n), mx.array([3] * n)], {}),
         "linear_cross_entropy": ([_f(n, 3), _f(c, 3), t], {}),
+        "dpo_loss": ([_f(n, lo=-5.0, hi=-0.1, seed=s) for s in range(4)], {}),
+        "orpo_loss": ([_f(n, lo=-2.0, hi=-0.1), _f(n, lo=-2.0, hi=-0.1, seed=1)], {}),
+        "simpo_loss": ([_f(n, lo=-2.0, hi=-0.1), _f(n, lo=-2.0, hi=-0.1, seed=1)], {}),
+        "kto_loss": ([_f(n, lo=-5.0, hi=-0.1), _f(n, lo=-5.0, hi=-0.1, seed=1), t % 2], {}),
+        "fused_linear_dpo_loss": ([_f(n, 3, 2), _f(c, 2), t[:, None] * mx.ones((1, 3), mx.int32)],
+                                  {"ref_input": _f(n, 3, 2, seed=1)}),
+        "fused_linear_orpo_loss": ([_f(n, 3, 2), _f(c, 2), t[:, None] * mx.ones((1, 3), mx.int32)], {}),
+        "fused_linear_simpo_loss": ([_f(n, 3, 2), _f(c, 2), t[:, None] * mx.ones((1, 3), mx.int32)], {}),
+        "fused_linear_kto_loss": ([_f(n, 3, 2), _f(c, 2), t[:, None] * mx.ones((1, 3), mx.int32), t % 2],
+                                  {"ref_input": _f(n, 3, 2, seed=1)}),
+        "forward_kl_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "reverse_kl_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "generalized_jsd_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "fused_linear_jsd_loss": ([_f(n, 3), _f(c, 3), _f(n, 2), _f(c, 2)], {}),
     }[name]
 
 
@@ -88,7 +107,7 @@ def test_every_loss_refuses_a_shapeless_compile_however_called(name):
         with pytest.raises(ValueError, match=_SHAPELESS):
             mx.eval(mx.compile(call, shapeless=True)(*args))
     # ...and a shape-specialised compile still gives the eager numbers
-    np.testing.assert_allclose(np.array(mx.compile(keyword)(*args)), np.array(keyword(*args)),
+    np.testing.assert_allclose(_value(mx.compile(keyword)(*args)), _value(keyword(*args)),
                                rtol=1e-6, atol=1e-7)
 
 
@@ -108,6 +127,11 @@ def test_every_module_refuses_a_shapeless_compile(name):
         "MarginRankingLoss": "margin_ranking_loss", "TripletMarginLoss": "triplet_margin_loss",
         "TripletMarginWithDistanceLoss": "triplet_margin_with_distance_loss",
         "CTCLoss": "ctc_loss",
+        "DPOLoss": "dpo_loss", "ORPOLoss": "orpo_loss", "SimPOLoss": "simpo_loss", "KTOLoss": "kto_loss",
+        "FusedLinearDPOLoss": "fused_linear_dpo_loss", "FusedLinearORPOLoss": "fused_linear_orpo_loss",
+        "FusedLinearSimPOLoss": "fused_linear_simpo_loss", "FusedLinearKTOLoss": "fused_linear_kto_loss",
+        "ForwardKLLoss": "forward_kl_loss", "ReverseKLLoss": "reverse_kl_loss",
+        "GeneralizedJSDLoss": "generalized_jsd_loss", "FusedLinearJSDLoss": "fused_linear_jsd_loss",
     }[name]
     module = getattr(mlx_losses, name)()
     args, _ = _inputs(fname)
@@ -174,8 +198,8 @@ def test_every_public_loss_takes_a_keyword_only_group(name):
     args, kwargs = _inputs(name)
     group = mx.distributed.init()  # one rank: the same numbers
     np.testing.assert_allclose(
-        np.array(getattr(F, name)(*args, group=group, **kwargs)),
-        np.array(getattr(F, name)(*args, **kwargs)), rtol=1e-6,
+        _value(getattr(F, name)(*args, group=group, **kwargs)),
+        _value(getattr(F, name)(*args, **kwargs)), rtol=1e-6,
     )
 
 
@@ -215,6 +239,10 @@ _OPTIONS = [
     ("triplet_margin_loss", "eps", 0.25), ("triplet_margin_with_distance_loss", "margin", 0.5),
     ("ctc_loss", "blank", 0), ("linear_cross_entropy", "ignore_index", 1),
     ("linear_cross_entropy", "label_smoothing", 0.25),
+    ("dpo_loss", "beta", 0.5), ("dpo_loss", "label_smoothing", 0.25), ("orpo_loss", "beta", 0.5),
+    ("simpo_loss", "gamma", 0.25), ("kto_loss", "kl", 0.25), ("kto_loss", "desirable_weight", 2),
+    ("fused_linear_orpo_loss", "ignore_index", 1), ("generalized_jsd_loss", "beta", 0.25),
+    ("forward_kl_loss", "temperature", 2), ("fused_linear_jsd_loss", "chunk_size", 2),
 ]
 
 
@@ -226,12 +254,12 @@ def test_numpy_and_0d_array_options_equal_the_python_number(name, option, value)
     args, kwargs = _inputs(name)
     if name == "poisson_nll_loss":
         args, kwargs = [mx.abs(args[0]) + 0.1, args[1]], {"log_input": False}
-    want = np.array(fn(*args, **{option: value}, **kwargs))
+    want = _value(fn(*args, **{option: value}, **kwargs))
     integer = isinstance(value, int)
     for alias in ((np.int64(value), np.int32(value), mx.array(value)) if integer
                   else (np.float32(value), np.float64(value), mx.array(value),
                         mx.array(value, dtype=mx.float64))):
-        got = np.array(fn(*args, **{option: alias}, **kwargs))
+        got = _value(fn(*args, **{option: alias}, **kwargs))
         np.testing.assert_array_equal(got, want, err_msg=f"{option}={alias!r}")
 
 

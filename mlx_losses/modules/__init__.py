@@ -36,4 +36,21 @@ from .ctc import CTCLoss
 # -- linear_cross_entropy (issue 5)
 from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions
 
+# -- preference (issue 20)
+from .preference import DPOLoss
+from .preference import FusedLinearDPOLoss
+from .preference import FusedLinearKTOLoss
+from .preference import FusedLinearORPOLoss
+from .preference import FusedLinearSimPOLoss
+from .preference import KTOLoss
+from .preference import ORPOLoss
+from .preference import PreferenceLossOutput
+from .preference import SimPOLoss
+
+# -- distillation (issue 20)
+from .distillation import ForwardKLLoss
+from .distillation import FusedLinearJSDLoss
+from .distillation import GeneralizedJSDLoss
+from .distillation import ReverseKLLoss
+
 __all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]
