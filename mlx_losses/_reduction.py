@@ -42,6 +42,9 @@ __all__ = [
     "reduction_group",
     "length_normalized_mean",
     "clamped_mean",
+    "active_group",
+    "global_gather",
+    "replicated_reduction",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -379,3 +382,33 @@ def clamped_mean(loss: mx.array, count, *, group=None) -> mx.array:
     else:
         n = _count(count, total, group)
     return (total / mx.maximum(n, 1)).astype(loss.dtype)
+
+
+def active_group(group=None):
+    """The group a reduction runs over (``group``, else the current one), or
+    None when there is none or it has one rank."""
+    return _group(group)
+
+
+def global_gather(x: mx.array, group=None) -> mx.array:
+    """``x`` from every rank of ``group`` (the current reduction group when
+    None), concatenated along axis 0 in rank order; ``x`` itself without one.
+
+    For losses whose rows interact (in-batch negatives): each rank then
+    computes the whole batch's loss, and MLX's ``all_gather`` VJP (this
+    rank's slice of the cotangent) gives each rank the gradient of that
+    global loss w.r.t. its local rows. Every rank must hold the same number
+    of rows (``mx.distributed.all_gather``'s requirement).
+    """
+    group = _group(group)
+    if group is None:
+        return x
+    return mx.distributed.all_gather(x, group=group)
+
+
+def replicated_reduction(loss: mx.array, reduction: str) -> mx.array:
+    """'none' | 'mean' | 'sum' of a loss that every rank already holds whole
+    (computed from :func:`global_gather`-ed or :func:`global_sum`-med
+    inputs): reduced on this rank alone, never summed over the group again."""
+    with reduction_group(None):
+        return apply_reduction(loss, reduction, group=None)
