@@ -5,11 +5,12 @@ supervised contrastive (SupCon); and two of ``mlx.nn.losses``:
 In-batch negatives and ``group=``: a loss whose rows score against the
 other rows of the batch gathers every rank's rows (``global_gather``) when a
 reduction group is set and the reduction is ``'mean'`` or ``'sum'``; each
-rank then computes the whole batch's loss, so the value is the one a single
-process computes on the concatenated batch and each rank's gradient is that
-loss's gradient w.r.t. its own rows. Every rank must then hold the same
-number of rows (``mx.distributed.all_gather``'s requirement; checked in
-eager mode).
+rank scores its own rows against the whole batch and the reduction runs over
+the group, so the value is the one a single process computes on the
+concatenated batch, and each rank's gradient is that loss's gradient w.r.t.
+its own inputs (a learned temperature gets this rank's share: sum the
+ranks' gradients). Every rank must then hold the same number of rows
+(``mx.distributed.all_gather``'s requirement; checked in eager mode).
 
 References: van den Oord et al. 2018 and the ``info-nce-pytorch`` package;
 SimCLR (Chen et al. 2020) as lightly's ``NTXentLoss``; CLIP (Radford et al.
@@ -31,7 +32,6 @@ from .._reduction import (
     active_group,
     apply_reduction,
     global_gather,
-    replicated_reduction,
     resolve_reduction,
 )
 from .._validation import (
@@ -81,10 +81,11 @@ def _softplus(x: mx.array) -> mx.array:
     return logaddexp(mx.zeros_like(x), x)
 
 
-def _ce_diag(logits: mx.array, axis: int = 1) -> mx.array:
-    """Cross-entropy of each row (``axis=1``) or column (``axis=0``) of a
-    square matrix whose positive is on the diagonal."""
-    return logsumexp(logits, axis=axis) - mx.diagonal(logits)
+def _ce_at(logits: mx.array, pos: mx.array) -> mx.array:
+    """Cross-entropy of each row of ``logits`` whose positive is column
+    ``pos[row]``."""
+    picked = mx.take_along_axis(logits, pos[:, None], axis=1)[:, 0]
+    return logsumexp(logits, axis=1) - picked
 
 
 def _ce_first(logits: mx.array) -> mx.array:
@@ -169,15 +170,17 @@ def _check_same_rows(fn: str, name: str, x: mx.array) -> None:
     run_value_check(check)
 
 
-def _gather(fn: str, names: Tuple[str, ...], *xs: mx.array) -> Tuple[mx.array, ...]:
-    _check_same_rows(fn, names[0], xs[0])
-    return tuple(global_gather(x) for x in xs)
+def _batch(fn: str, name: str, x: mx.array, gathered: bool) -> Tuple[mx.array, int]:
+    """(every rank's rows of ``x``, this rank's first row in them); ``x``
+    and 0 without gathering."""
+    if not gathered:
+        return x, 0
+    _check_same_rows(fn, name, x)
+    return global_gather(x), active_group().rank() * x.shape[0]
 
 
-def _reduce(loss: mx.array, reduction: str, gathered: bool, out: mx.array) -> mx.array:
-    # gathered: every rank holds the whole batch's loss already
-    red = replicated_reduction(loss, reduction) if gathered else apply_reduction(loss, reduction)
-    return red.astype(out)
+def _reduce(loss: mx.array, reduction: str, out: mx.Dtype) -> mx.array:
+    return apply_reduction(loss, reduction).astype(out)
 
 
 # --------------------------------------------------------------------------
@@ -267,11 +270,9 @@ def info_nce_loss(
     q = _normalize(query.astype(acc))
     k = _normalize(positive_key.astype(acc))
     if negative_keys is None:
-        gathered = _gathering(reduction)
-        if gathered:
-            q, k = _gather(fn, ("query", "positive_key"), q, k)
-        loss = _ce_diag((q @ k.T) / temperature)
-        return _reduce(loss, reduction, gathered, out)
+        keys, first = _batch(fn, "positive_key", k, _gathering(reduction))
+        loss = _ce_at((q @ keys.T) / temperature, mx.arange(first, first + q.shape[0]))
+        return _reduce(loss, reduction, out)
     neg = _normalize(negative_keys.astype(acc))
     pos = mx.sum(q * k, axis=1, keepdims=True)
     if negative_mode == "unpaired":
@@ -279,7 +280,7 @@ def info_nce_loss(
     else:
         negs = mx.squeeze(mx.expand_dims(q, 1) @ mx.swapaxes(neg, 1, 2), axis=1)
     loss = _ce_first(mx.concatenate([pos, negs], axis=1) / temperature)
-    return _reduce(loss, reduction, False, out)
+    return _reduce(loss, reduction, out)
 
 
 def nt_xent_loss(
@@ -337,34 +338,33 @@ def nt_xent_loss(
     acc = acc_dtype(out)
     a, b = _normalize(z1.astype(acc)), _normalize(z2.astype(acc))
     gathered = _gathering(reduction)
-    if gathered:
-        a, b = _gather(fn, ("z1", "z2"), a, b)
-    n = a.shape[0]
-    z = mx.concatenate([a, b], axis=0)
-    sim = (z @ z.T) / temperature
-    # the positive of row i is its other view, i + N (mod 2N)
-    pos = mx.concatenate([mx.diagonal(sim, offset=n), mx.diagonal(sim, offset=-n)])
-    eye = mx.eye(2 * n, dtype=mx.bool_)
+    all_a, first = _batch(fn, "z1", a, gathered)
+    all_b, _ = _batch(fn, "z2", b, gathered)
+    n, total = a.shape[0], all_a.shape[0]
+    sim = (mx.concatenate([a, b], axis=0) @ mx.concatenate([all_a, all_b], axis=0).T) / temperature
+    # row i of z1 is column first + i; its positive, the other view, is
+    # column total + first + i (and the reverse for the rows of z2)
+    own = mx.arange(first, first + n)
+    self_col = mx.concatenate([own, own + total])
+    pos_col = mx.concatenate([own + total, own])
+    is_self = mx.arange(2 * total)[None, :] == self_col[:, None]
     neg_inf = mx.full(sim.shape, -math.inf, dtype=sim.dtype)
-    loss = logsumexp(mx.where(eye, neg_inf, sim), axis=1) - pos
-    return _reduce(loss, reduction, gathered, out)
+    picked = mx.take_along_axis(sim, pos_col[:, None], axis=1)[:, 0]
+    loss = logsumexp(mx.where(is_self, neg_inf, sim), axis=1) - picked
+    return _reduce(loss, reduction, out)
 
 
 # --------------------------------------------------------------------------
 # CLIP (open_clip) and SigLIP (big_vision)
 
 
-def _pair_logits(fn, image_embeds, text_embeds, reduction):
+def _check_pairs(fn, image_embeds, text_embeds):
     _check_embeddings(fn, "image_embeds", image_embeds)
     _check_embeddings(fn, "text_embeds", text_embeds)
     _check_pair(fn, "image_embeds", image_embeds, "text_embeds", text_embeds)
     out = promote_types(image_embeds.dtype, text_embeds.dtype)
     acc = acc_dtype(out)
-    i, t = image_embeds.astype(acc), text_embeds.astype(acc)
-    gathered = _gathering(reduction)
-    if gathered:
-        i, t = _gather(fn, ("image_embeds", "text_embeds"), i, t)
-    return i @ t.T, gathered, out, acc
+    return image_embeds.astype(acc), text_embeds.astype(acc), out, acc
 
 
 def clip_loss(
@@ -418,10 +418,15 @@ def clip_loss(
     """
     fn = "clip_loss"
     reduction = resolve_reduction(fn, reduction)
-    sim, gathered, out, acc = _pair_logits(fn, image_embeds, text_embeds, reduction)
-    logits = _scalar(fn, "logit_scale", logit_scale, acc, positive=True) * sim
-    loss = 0.5 * (_ce_diag(logits, axis=1) + _ce_diag(logits, axis=0))
-    return _reduce(loss, reduction, gathered, out)
+    i, t, out, acc = _check_pairs(fn, image_embeds, text_embeds)
+    scale = _scalar(fn, "logit_scale", logit_scale, acc, positive=True)
+    gathered = _gathering(reduction)
+    all_i, first = _batch(fn, "image_embeds", i, gathered)
+    all_t, _ = _batch(fn, "text_embeds", t, gathered)
+    pos = mx.arange(first, first + i.shape[0])
+    # this rank's rows of L = s I T^T, and its columns (rows of s T I^T)
+    loss = 0.5 * (_ce_at(scale * (i @ all_t.T), pos) + _ce_at(scale * (t @ all_i.T), pos))
+    return _reduce(loss, reduction, out)
 
 
 def siglip_loss(
@@ -476,13 +481,16 @@ def siglip_loss(
     """
     fn = "siglip_loss"
     reduction = resolve_reduction(fn, reduction)
-    sim, gathered, out, acc = _pair_logits(fn, image_embeds, text_embeds, reduction)
+    i, txt, out, acc = _check_pairs(fn, image_embeds, text_embeds)
     t = _scalar(fn, "logit_scale", logit_scale, acc, positive=True)
     b = _scalar(fn, "logit_bias", logit_bias, acc, positive=False)
-    logits = sim * t + b
-    sign = 2.0 * mx.eye(logits.shape[0], dtype=acc) - 1.0
-    loss = accurate_sum(_softplus(-(sign * logits)), axis=1)
-    return _reduce(loss, reduction, gathered, out)
+    all_txt, first = _batch(fn, "text_embeds", txt, _gathering(reduction))
+    logits = (i @ all_txt.T) * t + b
+    # +1 for the matching pair (column first + row), -1 for every other
+    match = mx.arange(all_txt.shape[0])[None, :] == mx.arange(first, first + i.shape[0])[:, None]
+    signed = mx.where(match, logits, -logits)
+    loss = accurate_sum(_softplus(-signed), axis=1)
+    return _reduce(loss, reduction, out)
 
 
 # --------------------------------------------------------------------------
@@ -565,7 +573,6 @@ def supcon_loss(
     out = features.dtype
     acc = acc_dtype(out)
     f = features.astype(acc).reshape(bsz, views, -1)
-    gathered = _gathering(reduction)
     if labels is not None:
         check_array(fn, "labels", labels)
         if labels.size != bsz:
@@ -573,48 +580,43 @@ def supcon_loss(
                 message(fn, "labels", f"have {bsz} entries, one per sample (Num of labels does "
                         "not match num of features)", fmt_shape(labels.shape))
             )
-        labels = labels.reshape(-1)
-        if gathered:
-            f, labels = _gather(fn, ("features", "labels"), f, labels)
-        pos = (labels[:, None] == labels[None, :]).astype(acc)
-    elif mask is not None:
+    if mask is not None:
         check_array(fn, "mask", mask)
-        if mask.ndim != 2 or mask.shape[0] != bsz:
-            raise ShapeError(
-                message(fn, "mask", f"have shape ({bsz}, {bsz}) for {bsz} samples",
-                        fmt_shape(mask.shape))
-            )
-        m = mask.astype(acc)
-        if gathered:
-            f, m = _gather(fn, ("features", "mask"), f, m)
-        if m.shape[1] != f.shape[0]:
-            raise ShapeError(
-                message(fn, "mask", f"have shape ({bsz}, {f.shape[0]}): this rank's samples "
-                        "against the batch", fmt_shape(mask.shape))
-            )
-        pos = m
+    gathered = _gathering(reduction)
+    all_f, first = _batch(fn, "features", f, gathered)
+    n, total = bsz, all_f.shape[0]
+    own = mx.arange(first, first + n)
+    # which of the batch's samples are positives of each of this rank's: (n, total)
+    if labels is not None:
+        labels = labels.reshape(-1)
+        all_labels = global_gather(labels) if gathered else labels
+        pos = (labels[:, None] == all_labels[None, :]).astype(acc)
+    elif mask is not None:
+        if tuple(mask.shape) != (n, total):
+            want = f"({n}, {total}): this rank's samples against the batch" if gathered \
+                else f"({n}, {n}) for {n} samples"
+            raise ShapeError(message(fn, "mask", f"have shape {want}", fmt_shape(mask.shape)))
+        pos = mask.astype(acc)
     else:
-        if gathered:
-            (f,) = _gather(fn, ("features",), f)
-        pos = mx.eye(f.shape[0], dtype=acc)
-    n = f.shape[0]
-    # the views stacked view by view: row v * n + i is view v of sample i
-    contrast = mx.swapaxes(f, 0, 1).reshape(views * n, -1)
-    anchors = contrast if contrast_mode == "all" else f[:, 0]
+        pos = (own[:, None] == mx.arange(total)[None, :]).astype(acc)
+    # the views stacked view by view: row v * total + j is view v of sample j
+    contrast = mx.swapaxes(all_f, 0, 1).reshape(views * total, -1)
     n_anchor_views = views if contrast_mode == "all" else 1
+    anchors = mx.swapaxes(f[:, :n_anchor_views], 0, 1).reshape(n_anchor_views * n, -1)
     logits = (anchors @ contrast.T) / temperature
-    rows = logits.shape[0]
-    self_ = mx.arange(rows)[:, None] == mx.arange(views * n)[None, :]
+    # anchor row v * n + i is contrast row v * total + first + i
+    self_col = (mx.arange(n_anchor_views)[:, None] * total + own[None, :]).reshape(-1)
+    is_self = mx.arange(views * total)[None, :] == self_col[:, None]
     neg_inf = mx.full(logits.shape, -math.inf, dtype=logits.dtype)
-    log_prob = logits - logsumexp(mx.where(self_, neg_inf, logits), axis=1, keepdims=True)
-    pos = mx.where(self_, mx.zeros_like(logits), mx.tile(pos, (n_anchor_views, views)))
+    log_prob = logits - logsumexp(mx.where(is_self, neg_inf, logits), axis=1, keepdims=True)
+    pos = mx.where(is_self, mx.zeros_like(logits), mx.tile(pos, (n_anchor_views, views)))
     count = mx.sum(pos, axis=1)
     count = mx.where(count < 1e-6, mx.ones_like(count), count)
     mean_log_prob_pos = mx.sum(pos * log_prob, axis=1) / count
     loss = -(temperature / base_temperature) * mean_log_prob_pos
     # (anchor view, sample) -> (sample, anchor view)
     loss = mx.swapaxes(loss.reshape(n_anchor_views, n), 0, 1)
-    return _reduce(loss, reduction, gathered, out)
+    return _reduce(loss, reduction, out)
 
 
 # --------------------------------------------------------------------------
@@ -631,9 +633,10 @@ def log_cosh_loss(
     .. math::
         \ell = \log \cosh (x - y)
 
-    computed as :math:`|d| + \log(1 + e^{-2|d|}) - \log 2`, which never
-    overflows; its gradient is :math:`\tanh(x - y)`. Quadratic for small
-    errors, linear for large ones.
+    computed as :math:`|d| + \log(1 + e^{-2|d|}) - \log 2` for
+    :math:`|d| \geq 1` (no overflow) and from :math:`\mathrm{expm1}(|d|)`
+    below (relative accuracy as :math:`d \to 0`); its gradient is
+    :math:`\tanh(x - y)`. Quadratic for small errors, linear for large ones.
 
     Reference: ``mlx.nn.losses.log_cosh_loss``: the same names, defaults
     (``reduction='none'``, unlike the rest of this package: a drop-in
@@ -667,8 +670,15 @@ def log_cosh_loss(
     out = promote_types(inputs.dtype, targets.dtype)
     acc = acc_dtype(out)
     a = mx.abs(inputs.astype(acc) - targets.astype(acc))
-    loss = a + mx.log1p(exp_nonpos(-2.0 * a)) - math.log(2.0)
-    return apply_reduction(loss, reduction).astype(out)
+    small = a < 1.0
+    # |d| < 1: log1p(cosh d - 1) with cosh d - 1 = u^2 / (2 (u + 1)), u =
+    # expm1|d|: relative accuracy down to d ~ 0, where the other form cancels
+    u = mx.expm1(mx.where(small, a, mx.zeros_like(a)))
+    near = mx.log1p(u * u / (2.0 * (u + 1.0)))
+    # otherwise |d| + log1p(e^-2|d|) - log 2, which never overflows
+    b = mx.where(small, mx.ones_like(a), a)
+    far = b + mx.log1p(exp_nonpos(-2.0 * b)) - math.log(2.0)
+    return apply_reduction(mx.where(small, near, far), reduction).astype(out)
 
 
 def cosine_similarity_loss(

@@ -45,7 +45,7 @@ from .._validation import (
     run_value_check,
     user_stacklevel,
 )
-from ._common import exp_nonpos, logsumexp, promote_types, sigmoid, sigmoid_neg
+from ._common import exp_nonpos, logsumexp, promote_types
 
 __all__ = [
     "sigmoid_focal_loss",
@@ -66,6 +66,15 @@ def _softplus(x: mx.array) -> mx.array:
     in float64 (``exp_nonpos``). relu as (|x| + x) / 2 keeps the gradient at
     0 exact (1/2)."""
     return 0.5 * (mx.abs(x) + x) + mx.log1p(exp_nonpos(-mx.abs(x)))
+
+
+def _sigmoid(x: mx.array) -> mx.array:
+    """The logistic function, safe under autodiff (MLX's ``sigmoid`` VJP
+    s (1 - s)); in float64 as exp(-softplus(-x)), accurate to rounding
+    (MLX's float64 ``exp`` has float32 accuracy on the CPU)."""
+    if x.dtype == mx.float64:
+        return exp_nonpos(-_softplus(-x))
+    return mx.sigmoid(x)
 
 
 def _bce_with_logits(x: mx.array, t: mx.array) -> mx.array:
@@ -263,7 +272,7 @@ def sigmoid_focal_loss(
     x, t = input.astype(acc), target.astype(acc)
     loss = _bce_with_logits(x, t)
     # 1 - p_t without forming p_t: each sigmoid keeps its digits near 0
-    mod = _pow(t * sigmoid_neg(x) + (1.0 - t) * sigmoid(x), gamma)
+    mod = _pow(t * _sigmoid(-x) + (1.0 - t) * _sigmoid(x), gamma)
     if mod is not None:
         loss = loss * mod
     if alpha >= 0:
@@ -628,7 +637,7 @@ def _activate(fn, x, ax, sigmoid_, softmax_, other_act):
     if other_act is not None and not callable(other_act):
         raise TypeError(message(fn, "other_act", "be None or callable", type(other_act).__name__))
     if sigmoid_:
-        return sigmoid(x)
+        return _sigmoid(x)
     if softmax_:
         if x.shape[ax] == 1:
             _warn_single("softmax=True")
