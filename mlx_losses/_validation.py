@@ -284,8 +284,7 @@ def check_class_axis(fn: str, axis: Any, input: mx.array, *, name: str = "axis")
     ``input`` is one unbatched sample, whose only axis holds the classes
     (``axis`` 1, 0 or -1 all name it).
     """
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(message(fn, name, "be an int", type(axis).__name__))
+    axis = check_number(fn, name, axis, integer=True)
     ndim = input.ndim
     if ndim == 1 and axis in (1, 0, -1):
         return 0

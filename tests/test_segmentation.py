@@ -2,7 +2,6 @@
 Modules, transforms, errors."""
 
 import math
-import warnings
 
 import mlx.core as mx
 import numpy as np
@@ -216,10 +215,13 @@ def test_class_axis_helper():
                            rf"\(shape \(2, 3, 4, 5\)\): one of 1..3 or -3..-1 \(axis 0 is the "
                            rf"batch\), got {bad}: Dimension out of range or the batch axis\."):
             check_class_axis("f", bad, x)
-    with pytest.raises(TypeError, match="f: `axis` must be an int, got float."):
+    with pytest.raises(TypeError, match=r"f: `axis` must be an int, got 1\.0\."):
         check_class_axis("f", 1.0, x)
-    with pytest.raises(TypeError, match="f: `dim` must be an int, got bool."):
+    with pytest.raises(TypeError, match=r"f: `dim` must be an int, got True\."):
         check_class_axis("f", True, x, name="dim")
+    # what torch takes for an int: NumPy integers and 0-d integer arrays
+    assert check_class_axis("f", np.int64(-1), x) == 3
+    assert check_class_axis("f", mx.array(2), x) == 2
 
 
 # --------------------------------------------------------------------------
@@ -399,7 +401,7 @@ def test_modules_call_the_functions_and_freeze_weights():
 
 @pytest.mark.parametrize("make, err, text", [
     (lambda: mlx_losses.FocalLoss(gamma=-1.0), ValueError, "FocalLoss: `gamma` must be >= 0.0, got -1.0."),
-    (lambda: mlx_losses.FocalLoss(axis=1.5), TypeError, "FocalLoss: `axis` must be an int, got float."),
+    (lambda: mlx_losses.FocalLoss(axis=1.5), TypeError, "FocalLoss: `axis` must be an int, got 1.5."),
     (lambda: mlx_losses.DiceLoss(sigmoid=True, softmax=True), ValueError,
      "DiceLoss: `sigmoid` must be combined with at most one of `softmax` and `other_act`"),
     (lambda: mlx_losses.DiceLoss(weight=[1.0, -2.0]), ValueError, "DiceLoss: `weight` must be >= 0.0, got -2.0."),

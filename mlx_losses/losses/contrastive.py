@@ -42,7 +42,6 @@ from .._validation import (
     check_floating,
     check_number,
     check_option,
-    dtype_name,
     fmt_shape,
     message,
     run_value_check,
@@ -732,8 +731,7 @@ def cosine_similarity_loss(
     check_floating(fn, "x1", x1)
     check_floating(fn, "x2", x2)
     broadcast_shapes(fn, ("x1", "x2"), x1, x2)
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(message(fn, "axis", "be an int", type(axis).__name__))
+    axis = check_number(fn, "axis", axis, integer=True)
     for name, x in (("x1", x1), ("x2", x2)):
         if not -x.ndim <= axis < x.ndim:
             raise ValueError(

@@ -807,12 +807,12 @@ def _weight_array(fn: str, weight: Any) -> Optional[mx.array]:
 
         run_value_check(check)
         return w
-    if isinstance(weight, (int, float)) and not isinstance(weight, bool):
-        return mx.array(float(check_number(fn, "weight", weight, min_value=0.0)))
     if isinstance(weight, (list, tuple)):
         return mx.array([float(check_number(fn, "weight", v, min_value=0.0)) for v in weight])
-    raise TypeError(message(fn, "weight", "be None, a number, a sequence or an mx.array",
-                            type(weight).__name__))
+    if isinstance(weight, str):
+        raise TypeError(message(fn, "weight", "be None, a number, a sequence or an mx.array",
+                                type(weight).__name__))
+    return mx.array(float(check_number(fn, "weight", weight, min_value=0.0)))
 
 
 def _dice_weight(fn: str, weight: Any, C: int, dtype) -> mx.array:

@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, check_option, message
+from .._validation import check_number, check_option
 from ._base import _Loss
 
 __all__ = [
@@ -219,9 +219,7 @@ class CosineSimilarityLoss(_Loss):
     def __init__(self, axis: int = 1, eps: float = 1e-8, reduction: str = "none") -> None:
         super().__init__(reduction=reduction)
         name = type(self).__name__
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise TypeError(message(name, "axis", "be an int", type(axis).__name__))
-        self.axis = axis
+        self.axis = check_number(name, "axis", axis, integer=True)
         self.eps = float(check_number(name, "eps", eps, min_value=0.0))
 
     def _options(self) -> Dict[str, Any]:

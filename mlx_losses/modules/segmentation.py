@@ -23,9 +23,7 @@ __all__ = [
 
 def _check_axis(cls: str, axis: Any) -> int:
     # the range is checked against the input at call time
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(message(cls, "axis", "be an int", type(axis).__name__))
-    return axis
+    return check_number(cls, "axis", axis, integer=True)
 
 
 class SigmoidFocalLoss(_Loss):
