@@ -340,16 +340,29 @@ def test_region_losses_under_compile_and_with_value_checks_off():
     labels = _idx((2, 4, 4), 3)
     f = mx.compile(lambda a, t: F.dice_loss(a, t, softmax=True, to_onehot_y=True))
     _close(f(x, labels), F.dice_loss(x, labels, softmax=True, to_onehot_y=True))
-    # an out-of-range label: an error in eager mode, an all-zero row (no read
-    # outside the array) under compile or with the checks off
-    bad = mx.array(np.where(np.array(labels) == 2, 7, np.array(labels)).astype(np.int32))
+    # an out-of-range label (sample 1 only): an error in eager mode; under
+    # compile or with the checks off that sample's loss and gradient are NaN
+    # (never a read outside an array), the other sample's are untouched
+    bad_np = np.array(labels)
+    bad_np[1, 2, 3] = 7
+    bad = mx.array(bad_np)
     with pytest.raises(ValueError, match=r"dice_loss: `target` must hold class indices in \[0, 3\)"):
         F.dice_loss(x, bad, softmax=True, to_onehot_y=True)
+    ref = F.dice_loss(x, labels, softmax=True, to_onehot_y=True, reduction="none")
+    ref_g = mx.grad(lambda a: mx.sum(F.dice_loss(a, labels, softmax=True, to_onehot_y=True,
+                                                 reduction="none")))(x)
+    for fn in (F.dice_loss, F.generalized_dice_loss, F.tversky_loss):
+        with mlx_losses.value_checks(False):
+            off = fn(x, bad, softmax=True, to_onehot_y=True, reduction="none")
+        assert np.isnan(np.array(off)[1]).all() and np.isfinite(np.array(off)[0]).all()
     with mlx_losses.value_checks(False):
         off = F.dice_loss(x, bad, softmax=True, to_onehot_y=True, reduction="none")
-    g = _onehot(mx.where(bad == 7, 0, bad), 3) * (bad != 7)[:, None].astype(mx.float32)
-    _close(off, F.dice_loss(x, g, softmax=True, reduction="none"))
-    _close(f(x, bad), mx.mean(off))
+        g = mx.grad(lambda a: mx.sum(F.dice_loss(a, bad, softmax=True, to_onehot_y=True,
+                                                 reduction="none")))(x)
+    _close(off[0], ref[0])
+    _close(g[0], ref_g[0])
+    assert np.isnan(np.array(g[1])).all()
+    assert math.isnan(f(x, bad).item())
     # raw logits where probabilities are expected: an error, unless switched off
     with pytest.raises(ValueError, match=r"dice_loss: `input` must hold probabilities in \[0, 1\] "
                        r"\(pass logits with sigmoid=True or softmax=True\), got values outside"):

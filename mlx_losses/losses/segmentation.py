@@ -45,7 +45,7 @@ from .._validation import (
     run_value_check,
     user_stacklevel,
 )
-from ._common import exp_nonpos, logsumexp, promote_types
+from ._common import exp_nonpos, logsumexp, promote_types, zero_where
 
 __all__ = [
     "sigmoid_focal_loss",
@@ -312,12 +312,13 @@ def _pick(x: mx.array, safe: mx.array, ax: int) -> mx.array:
 
 
 def _masked(loss, ignored, bad):
-    """0 where the target is ignored, NaN where it is out of range and not
-    ignored (no read outside the logits either way)."""
+    """0 (and no gradient) where the target is ignored; a NaN loss and NaN
+    gradient row where it is out of range and not ignored (the kernel read
+    a safe index there: never outside the logits)."""
     if ignored is None:
         return loss
-    loss = mx.where(ignored, mx.zeros_like(loss), loss)
-    return mx.where(bad, mx.full(loss.shape, math.nan, dtype=loss.dtype), loss)
+    nan_or_one = mx.where(bad, mx.array(math.nan, loss.dtype), mx.array(1.0, loss.dtype))
+    return zero_where(ignored, loss * nan_or_one)
 
 
 def _reduce_index(loss, reduction, counted, out):
@@ -651,8 +652,9 @@ def _activate(fn, x, ax, sigmoid_, softmax_, other_act):
 def _one_hot_target(fn, input, target, ax, dtype):
     """MONAI's ``to_onehot_y``: class indices (integers, or floats truncated
     as MONAI's ``.long()``) with size 1 on the class axis, or without it,
-    as a one-hot array of ``input``'s shape. An index outside [0, C) gives
-    an all-zero row (an error in eager mode)."""
+    as a one-hot array of ``input``'s shape. An index outside [0, C) is an
+    error in eager mode; otherwise its pixel is NaN, so its sample's loss
+    and gradient are (its batch's, with ``batch=True``)."""
     check_array(fn, "target", target)
     C = input.shape[ax]
     if target.ndim == input.ndim and target.shape[ax] == 1 and \
@@ -676,7 +678,9 @@ def _one_hot_target(fn, input, target, ax, dtype):
         t = t.astype(mx.int32)
     check_index_range(fn, "target", _as_index(t), C)
     classes = mx.arange(C).reshape(_class_shape(input.ndim, ax, C))
-    return (mx.expand_dims(t, ax) == classes).astype(dtype)
+    t = mx.expand_dims(t, ax)
+    onehot = (t == classes).astype(dtype)
+    return mx.where((t < 0) | (t >= C), mx.array(math.nan, dtype), onehot)
 
 
 def _check_unit(fn: str, name: str, x: mx.array) -> None:
