@@ -33,6 +33,7 @@ from .._validation import (
     ShapeError,
     ValueCheckError,
     check_array,
+    check_bool,
     check_class_axis,
     check_floating,
     check_index_range,
@@ -118,12 +119,6 @@ def _class_shape(ndim: int, axis: int, C: int) -> Tuple[int, ...]:
 
 def _check_gamma(fn: str, gamma: Any) -> float:
     return float(check_number(fn, "gamma", gamma, min_value=0.0))
-
-
-def _check_flag(fn: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(message(fn, name, "be a bool", type(value).__name__))
-    return value
 
 
 def _check_class_weight(fn: str, weight: Optional[mx.array], C: int) -> Optional[mx.array]:
@@ -702,7 +697,7 @@ def _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid_, s
     for name, value in (("include_background", include_background),
                         ("to_onehot_y", to_onehot_y), ("sigmoid", sigmoid_),
                         ("softmax", softmax_)):
-        _check_flag(fn, name, value)
+        check_bool(fn, name, value)
     n_pred_ch = input.shape[ax]
     onehot = to_onehot_y and n_pred_ch > 1
     if to_onehot_y and n_pred_ch == 1:
@@ -933,7 +928,7 @@ def dice_loss(
     smooth_nr, smooth_dr = _check_smooth(fn, smooth_nr, smooth_dr)
     for name, value in (("squared_pred", squared_pred), ("jaccard", jaccard),
                         ("batch", batch), ("soft_label", soft_label)):
-        _check_flag(fn, name, value)
+        check_bool(fn, name, value)
     ax = _check_region_input(fn, input, axis)
     p, g, out = _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid,
                          softmax, other_act)
@@ -1025,8 +1020,8 @@ def generalized_dice_loss(
     reduction = resolve_reduction(fn, reduction)
     check_option(fn, "w_type", w_type, ("square", "simple", "uniform"))
     smooth_nr, smooth_dr = _check_smooth(fn, smooth_nr, smooth_dr)
-    _check_flag(fn, "batch", batch)
-    _check_flag(fn, "soft_label", soft_label)
+    check_bool(fn, "batch", batch)
+    check_bool(fn, "soft_label", soft_label)
     ax = _check_region_input(fn, input, axis)
     p, g, out = _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid,
                          softmax, other_act)
@@ -1128,8 +1123,8 @@ def tversky_loss(
     alpha = float(check_number(fn, "alpha", alpha))
     beta = float(check_number(fn, "beta", beta))
     smooth_nr, smooth_dr = _check_smooth(fn, smooth_nr, smooth_dr)
-    _check_flag(fn, "batch", batch)
-    _check_flag(fn, "soft_label", soft_label)
+    check_bool(fn, "batch", batch)
+    check_bool(fn, "soft_label", soft_label)
     ax = _check_region_input(fn, input, axis)
     p, g, out = _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid,
                          softmax, other_act)

@@ -7,8 +7,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, check_option, message
-from ..losses.segmentation import _check_flag, _check_gamma, _check_smooth, _weight_array
+from .._validation import check_bool, check_number, check_option, message
+from ..losses.segmentation import _check_gamma, _check_smooth, _weight_array
 from ._base import _Loss
 
 __all__ = [
@@ -180,7 +180,7 @@ class _RegionLoss(_Loss):
         for key, value in (("include_background", include_background),
                            ("to_onehot_y", to_onehot_y), ("sigmoid", sigmoid),
                            ("softmax", softmax), ("batch", batch), ("soft_label", soft_label)):
-            setattr(self, key, _check_flag(name, key, value))
+            setattr(self, key, check_bool(name, key, value))
         if other_act is not None and not callable(other_act):
             raise TypeError(message(name, "other_act", "be None or callable",
                                     type(other_act).__name__))
@@ -246,8 +246,8 @@ class DiceLoss(_RegionLoss):
         name = type(self).__name__
         self._region_options(include_background, to_onehot_y, sigmoid, softmax, other_act,
                              smooth_nr, smooth_dr, batch, soft_label, axis)
-        self.squared_pred = _check_flag(name, "squared_pred", squared_pred)
-        self.jaccard = _check_flag(name, "jaccard", jaccard)
+        self.squared_pred = check_bool(name, "squared_pred", squared_pred)
+        self.jaccard = check_bool(name, "jaccard", jaccard)
         self._store_buffer("weight", _weight_array(name, weight))
 
     def _options(self) -> Dict[str, Any]:
