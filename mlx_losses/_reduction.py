@@ -42,6 +42,9 @@ __all__ = [
     "reduction_group",
     "length_normalized_mean",
     "clamped_mean",
+    "active_group",
+    "global_gather",
+    "replicated_reduction",
 ]
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -379,3 +382,49 @@ def clamped_mean(loss: mx.array, count, *, group=None) -> mx.array:
     else:
         n = _count(count, total, group)
     return (total / mx.maximum(n, 1)).astype(loss.dtype)
+
+
+def active_group(group=None):
+    """The group a reduction runs over (``group``, else the current one), or
+    None when there is none or it has one rank."""
+    return _group(group)
+
+
+def global_gather(x: mx.array, group=None) -> mx.array:
+    """``x`` from every rank of ``group`` (the current reduction group when
+    None), concatenated along axis 0 in rank order; ``x`` itself without one.
+
+    For losses whose rows score against the other rows of the batch
+    (in-batch negatives): each rank takes its own rows against the gathered
+    ones and reduces with the group, and the VJP gives this rank the
+    cotangent of its rows summed over every rank (a reduce-scatter: MLX's
+    own ``all_gather`` VJP keeps only this rank's share), so the global
+    loss's gradient reaches every rank's inputs and a parameter inside the
+    loss (a learned temperature) gets its share on each rank. Every rank
+    must hold the same number of rows (``mx.distributed.all_gather``'s
+    requirement).
+    """
+    group = _group(group)
+    if group is None:
+        return x
+    rank = group.rank()
+
+    @mx.custom_function
+    def gather(x):
+        return mx.distributed.all_gather(x, group=group)
+
+    @gather.vjp
+    def gather_vjp(primals, cotangent, output):
+        n = single(primals).shape[0]
+        summed = mx.distributed.all_sum(single(cotangent), group=group)
+        return (summed[rank * n:(rank + 1) * n],)
+
+    return gather(x)
+
+
+def replicated_reduction(loss: mx.array, reduction: str) -> mx.array:
+    """'none' | 'mean' | 'sum' of a loss that every rank already holds whole
+    (computed from :func:`global_sum`-med inputs, e.g. Dice over the global
+    batch): reduced on this rank alone, never summed over the group again."""
+    with reduction_group(None):
+        return apply_reduction(loss, reduction, group=None)

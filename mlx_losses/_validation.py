@@ -275,6 +275,33 @@ def broadcast_shapes(fn: str, names: Sequence[str], *arrays: mx.array) -> tuple[
         ) from None
 
 
+def check_class_axis(fn: str, axis: Any, input: mx.array, *, name: str = "axis") -> int:
+    """The class (channel) axis ``axis`` of ``input`` as an index in [0, ndim).
+
+    torch's layout puts the classes on axis 1 (the default of every loss with
+    a class axis); MLX models are channels-last (NHWC), ``axis=-1``. Axis 0
+    of a batched input is the batch and cannot hold the classes. A 1-D
+    ``input`` is one unbatched sample, whose only axis holds the classes
+    (``axis`` 1, 0 or -1 all name it).
+    """
+    axis = check_number(fn, name, axis, integer=True)
+    ndim = input.ndim
+    if ndim == 1 and axis in (1, 0, -1):
+        return 0
+    if ndim < 2 or not (-ndim < axis < ndim) or axis % ndim == 0:
+        lo, hi = (1, ndim - 1) if ndim >= 2 else (0, 0)
+        want = (
+            f"name a class axis of `input` (shape {fmt_shape(input.shape)}): one of "
+            f"{lo}..{hi} or {lo - ndim}..{hi - ndim} (axis 0 is the batch)"
+            if ndim >= 2
+            else f"name a class axis, but `input` is {ndim}-D"
+        )
+        raise ValueError(
+            message(fn, name, want, f"{axis}: Dimension out of range or the batch axis")
+        )
+    return axis % ndim
+
+
 # --------------------------------------------------------------------------
 # tier (c): values, eager only
 

@@ -56,6 +56,23 @@ from .losses.distillation import fused_linear_jsd_loss
 from .losses.distillation import generalized_jsd_loss
 from .losses.distillation import reverse_kl_loss
 
+# -- segmentation (issue 21)
+from .losses.segmentation import dice_loss
+from .losses.segmentation import focal_loss
+from .losses.segmentation import generalized_dice_loss
+from .losses.segmentation import poly1_cross_entropy
+from .losses.segmentation import sigmoid_focal_loss
+from .losses.segmentation import tversky_loss
+
+# -- contrastive (issue 21)
+from .losses.contrastive import clip_loss
+from .losses.contrastive import cosine_similarity_loss
+from .losses.contrastive import info_nce_loss
+from .losses.contrastive import log_cosh_loss
+from .losses.contrastive import nt_xent_loss
+from .losses.contrastive import siglip_loss
+from .losses.contrastive import supcon_loss
+
 from ._group import with_group as _with_group
 
 # Every loss takes a keyword-only ``group=`` (mx.distributed): wrap them here,

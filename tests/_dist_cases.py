@@ -290,7 +290,9 @@ def run_parity_case(key, group, rank, size):
 
 def all_scenarios():
     """Named scenarios plus every per-example parity case."""
-    out = dict(SCENARIOS)
+    from _dist_vision import SCENARIOS as VISION  # segmentation and contrastive
+
+    out = {**SCENARIOS, **VISION}
     for key in _parity_cases():
         out[key] = lambda group, rank, size, _k=key: run_parity_case(_k, group, rank, size)
     return out

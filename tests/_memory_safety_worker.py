@@ -222,7 +222,41 @@ def _ctc_concatenated_lengths(dtype, bad):
     return fn, args, sane, np.array([True] * 4), 0, 1
 
 
+def _focal(dtype, bad, poly):
+    t, sane, mask = _classes_rows(bad)
+    x = mx.array(_rng(6).normal(size=(len(t), C)), dtype=mx.float32)
+    w = mx.array(_rng(7).uniform(0.5, 2.0, size=(C,)), dtype=mx.float32)
+
+    def fn(x, t, reduction):
+        if poly:
+            return F.poly1_cross_entropy(x, t, weight=w, label_smoothing=0.1, reduction=reduction)
+        return F.focal_loss(x, t, weight=w, alpha=0.25, reduction=reduction)
+
+    return fn, [x, mx.array(t, dtype=dtype)], [x, mx.array(sane, dtype=dtype)], mask, 0, 0
+
+
+def _dice_onehot(dtype, bad):
+    # one sample (a row) per bad label, at one pixel of it; then good samples
+    rng = _rng(8)
+    n = len(bad) + 2
+    labels = rng.integers(0, C, size=(n, 4))
+    sane = labels.copy()
+    labels[np.arange(len(bad)), 1] = bad
+    x = mx.array(rng.normal(size=(n, C, 4)), dtype=mx.float32)
+    mask = np.array([True] * len(bad) + [False] * 2)
+
+    def fn(x, t, reduction):
+        out = F.dice_loss(x, t, softmax=True, to_onehot_y=True, reduction=reduction)
+        return out.mean(axis=1) if reduction == "none" else out
+
+    return (fn, [x, mx.array(labels, dtype=dtype)], [x, mx.array(sane, dtype=dtype)], mask, 0,
+            0)
+
+
 LOSSES = {
+    "focal_loss": lambda d, b: _focal(d, b, False),
+    "poly1_cross_entropy": lambda d, b: _focal(d, b, True),
+    "dice_loss_to_onehot_y": _dice_onehot,
     "cross_entropy": lambda d, b: _ce(d, b, False, 0.0),
     "cross_entropy_weight_smoothing": lambda d, b: _ce(d, b, True, 0.1),
     "nll_loss": _nll,

@@ -75,6 +75,22 @@ def _inputs(name, n=4, c=5):
         "reverse_kl_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
         "generalized_jsd_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
         "fused_linear_jsd_loss": ([_f(n, 3), _f(c, 3), _f(n, 2), _f(c, 2)], {}),
+        "sigmoid_focal_loss": ([_f(n, c), (_f(n, c, seed=2) > 0).astype(mx.float32)], {}),
+        "focal_loss": ([_f(n, c), t], {}),
+        "poly1_cross_entropy": ([_f(n, c), t], {}),
+        "dice_loss": ([_f(n, c, 3), mx.arange(n * 3).reshape(n, 3) % c],
+                      {"softmax": True, "to_onehot_y": True}),
+        "generalized_dice_loss": ([_f(n, c, 3), mx.arange(n * 3).reshape(n, 3) % c],
+                                  {"softmax": True, "to_onehot_y": True}),
+        "tversky_loss": ([_f(n, c, 3), mx.arange(n * 3).reshape(n, 3) % c],
+                         {"softmax": True, "to_onehot_y": True}),
+        "info_nce_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "nt_xent_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "clip_loss": ([_f(n, c), _f(n, c, seed=1), mx.array(10.0)], {}),
+        "siglip_loss": ([_f(n, c), _f(n, c, seed=1), mx.array(10.0), mx.array(-5.0)], {}),
+        "supcon_loss": ([_f(n, 2, c), t], {}),
+        "log_cosh_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
+        "cosine_similarity_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
     }[name]
 
 
@@ -132,8 +148,17 @@ def test_every_module_refuses_a_shapeless_compile(name):
         "FusedLinearSimPOLoss": "fused_linear_simpo_loss", "FusedLinearKTOLoss": "fused_linear_kto_loss",
         "ForwardKLLoss": "forward_kl_loss", "ReverseKLLoss": "reverse_kl_loss",
         "GeneralizedJSDLoss": "generalized_jsd_loss", "FusedLinearJSDLoss": "fused_linear_jsd_loss",
+        "SigmoidFocalLoss": "sigmoid_focal_loss", "FocalLoss": "focal_loss",
+        "Poly1CrossEntropyLoss": "poly1_cross_entropy", "DiceLoss": "dice_loss",
+        "GeneralizedDiceLoss": "generalized_dice_loss", "TverskyLoss": "tversky_loss",
+        "InfoNCELoss": "info_nce_loss", "NTXentLoss": "nt_xent_loss", "ClipLoss": "clip_loss",
+        "SigLipLoss": "siglip_loss", "SupConLoss": "supcon_loss", "LogCoshLoss": "log_cosh_loss",
+        "CosineSimilarityLoss": "cosine_similarity_loss",
     }[name]
-    module = getattr(mlx_losses, name)()
+    # the Dice family reads class indices with to_onehot_y (and softmax for logits)
+    opts = {"to_onehot_y": True, "softmax": True} if name in (
+        "DiceLoss", "GeneralizedDiceLoss", "TverskyLoss") else {}
+    module = getattr(mlx_losses, name)(**opts)
     args, _ = _inputs(fname)
     with pytest.raises(ValueError, match=_SHAPELESS):
         mx.eval(mx.compile(lambda *a: module(*a), shapeless=True)(*args))
@@ -243,6 +268,12 @@ _OPTIONS = [
     ("simpo_loss", "gamma", 0.25), ("kto_loss", "kl", 0.25), ("kto_loss", "desirable_weight", 2),
     ("fused_linear_orpo_loss", "ignore_index", 1), ("generalized_jsd_loss", "beta", 0.25),
     ("forward_kl_loss", "temperature", 2), ("fused_linear_jsd_loss", "chunk_size", 2),
+    ("sigmoid_focal_loss", "alpha", 0.5), ("focal_loss", "gamma", 1.5),
+    ("focal_loss", "ignore_index", 1), ("focal_loss", "axis", -1),
+    ("poly1_cross_entropy", "epsilon", 0.5), ("dice_loss", "smooth_nr", 0.5),
+    ("dice_loss", "weight", 0.5), ("tversky_loss", "beta", 0.25),
+    ("info_nce_loss", "temperature", 0.5), ("supcon_loss", "base_temperature", 0.5),
+    ("cosine_similarity_loss", "eps", 0.25),
 ]
 
 

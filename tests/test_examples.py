@@ -45,6 +45,23 @@ def test_metric_learning_improves_retrieval(flags):
     assert acc >= 0.8
 
 
+def test_segmentation_reaches_its_quality_bar(capsys):
+    mod = _load("segmentation")
+    miou = mod.main(["--quick"])
+    assert miou >= mod.QUALITY_BAR
+    out = capsys.readouterr().out
+    assert "epoch  1  loss" in out and "final mean IoU" in out
+
+
+@pytest.mark.parametrize("loss", ["clip", "siglip"])
+def test_contrastive_learns_to_retrieve(loss, capsys):
+    mod = _load("contrastive")
+    acc = mod.main(["--quick", "--loss", loss])
+    assert acc >= mod.QUALITY_BAR
+    out = capsys.readouterr().out
+    assert "temperature" in out and "final retrieval accuracy" in out
+
+
 def test_lm_head_chunked_uses_less_memory_same_loss(capsys):
     ref_peak, ch_peak, worst = _load("lm_head_memory").main(["--quick"])
     assert ch_peak < ref_peak

@@ -53,4 +53,21 @@ from .distillation import FusedLinearJSDLoss
 from .distillation import GeneralizedJSDLoss
 from .distillation import ReverseKLLoss
 
+# -- segmentation (issue 21)
+from .segmentation import DiceLoss
+from .segmentation import FocalLoss
+from .segmentation import GeneralizedDiceLoss
+from .segmentation import Poly1CrossEntropyLoss
+from .segmentation import SigmoidFocalLoss
+from .segmentation import TverskyLoss
+
+# -- contrastive (issue 21)
+from .contrastive import ClipLoss
+from .contrastive import CosineSimilarityLoss
+from .contrastive import InfoNCELoss
+from .contrastive import LogCoshLoss
+from .contrastive import NTXentLoss
+from .contrastive import SigLipLoss
+from .contrastive import SupConLoss
+
 __all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]
