@@ -348,22 +348,22 @@ def _kernel(spec: _Spec):
         th = mx.tanh(u)
         return mx.array(spec.softcap, dtype=u.dtype) * th, th
 
-    def block_offsets(t, c):
-        # The first (and one past the last) class of each block, computed
-        # from the targets: traced data, not compile-time constants (a
-        # constant is compiled into every fused kernel that reads it: one
-        # kernel per block). The last block's end may pass C: no target
-        # the kernel sees lies there.
-        zero = mx.sum(t[:1]) * 0
-        starts = mx.arange(0, c, spec.vocab, dtype=t.dtype) + zero
-        return starts, starts + spec.vocab
+    def block_starts(t, c):
+        # The first class of each block, computed from the targets: traced
+        # data, not compile-time constants (a constant is compiled into
+        # every fused kernel that reads it: one kernel per block).
+        return mx.arange(0, c, spec.vocab, dtype=t.dtype) + mx.sum(t[:1]) * 0
 
-    def target_logit(z, ti, start, stop):
+    def target_logit(z, ti, start):
         # z[i, t_i - start] where the target falls in this block, else 0: a
-        # gather of one logit per token instead of a (tokens x classes) mask.
-        inside = (ti >= start) & (ti < stop)
-        idx = mx.expand_dims(mx.where(inside, ti - start, 0), 1)
-        return mx.where(inside, mx.take_along_axis(z, idx, axis=1)[:, 0], 0)
+        # gather of one logit per token instead of a (tokens x classes)
+        # mask. The clipped index is inside every block, the last narrower
+        # one too (the targets are in [0, C)).
+        idx = mx.clip(ti - start, 0, spec.vocab - 1)
+        # (idx + start, not a shared ti - start: two consumers across the
+        # gather would split the fused kernels in two)
+        inside = idx + start == ti
+        return mx.where(inside, mx.take_along_axis(z, mx.expand_dims(idx, 1), axis=1)[:, 0], 0)
 
     def logits_grad(z, th, lse, g_lse, *extra):
         # d stats / d u: softmax for the logsumexp, one-hot for the target
@@ -400,7 +400,7 @@ def _kernel(spec: _Spec):
         rows = _spans(n, spec.tokens)
         blocks = _spans(c, spec.vocab)
         if t is not None:
-            starts, stops = block_offsets(t, c)
+            starts = block_starts(t, c)
         stats: List[List[Optional[mx.array]]] = [[None, None, None, None] for _ in rows]
         prev: Optional[List[mx.array]] = None
         for jb, (j0, j1) in enumerate(blocks):
@@ -421,8 +421,9 @@ def _kernel(spec: _Spec):
                 lse = _logsumexp(z)
                 s[0] = lse if s[0] is None else _logaddexp(s[0], lse)
                 if spec.index:
-                    zt = target_logit(z, ti, starts[jb], stops[jb])
-                    s[1] = zt if s[1] is None else s[1] + zt
+                    # from zeros: every block runs the same fused kernel
+                    zt = target_logit(z, ti, starts[jb])
+                    s[1] = (mx.zeros_like(zt) if s[1] is None else s[1]) + zt
                 if spec.smooth:
                     zs = z @ aj if aj is not None else mx.sum(z, axis=-1)
                     s[2] = zs if s[2] is None else s[2] + zs
@@ -640,8 +641,9 @@ def _chunked(
     # A target outside [0, C) (value checks off, or under mx.compile) is
     # read at a clipped index (the reference path's weight rule) and its
     # row's weight is NaN: NaN loss and gradient, as on the reference path.
-    bad = counted & ((target < 0) | (target >= c))
-    t = mx.where(counted, mx.clip(target, 0, max(c - 1, 0)), 0)
+    clipped = mx.clip(target, 0, max(c - 1, 0))
+    bad = counted & (clipped != target)
+    t = mx.where(counted, clipped, 0)
     smooth_on = eps > 0.0
     spec = kernel(True, smooth_on, smooth_on and has_weight, False)
     args = [x, *head] + ([b] if b is not None else []) + [t]
