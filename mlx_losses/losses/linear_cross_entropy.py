@@ -889,8 +889,7 @@ def _logits_axis(axis: Any, ndim: int, default: int, shape: Tuple[int, ...]) -> 
     in torch's layout), as an index."""
     if axis is None:
         return default
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(message(_FN, "axis", "be an int or None", type(axis).__name__))
+    axis = check_number(_FN, "axis", axis, integer=True)
     if ndim == 1 and axis in (1, 0, -1):
         return 0
     if not -ndim < axis < ndim or axis % ndim == 0:

@@ -15,10 +15,8 @@ __all__ = ["CrossEntropyLoss", "NLLLoss", "NLLLoss2d", "BCELoss", "BCEWithLogits
 
 
 def _check_axis_option(name: str, axis: Any) -> int:
-    # the value is checked against the input's ndim at call time
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(message(name, "axis", "be an int", type(axis).__name__))
-    return axis
+    # an int as torch takes one; checked against the input's ndim at call time
+    return check_number(name, "axis", axis, integer=True)
 
 
 def _mlx_options(module: Any, axis_default: Any = 1) -> Dict[str, Any]:

@@ -109,8 +109,8 @@ class LinearCrossEntropyLoss(_WeightedLoss):
                     f"{fmt_shape(weight.shape)}: expected weight shape to be ({num_classes},)"))
         check_label_smoothing(name, label_smoothing, module=True)
         label_smoothing = check_number(name, "label_smoothing", label_smoothing)
-        if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-            raise TypeError(message(name, "axis", "be an int or None", type(axis).__name__))
+        if axis is not None:
+            axis = check_number(name, "axis", axis, integer=True)
         logit_options = _check_logit_options(name, softcap, logit_scale, z_loss, out_dtype)
         if options is not None and not isinstance(options, LinearCrossEntropyOptions):
             raise TypeError(message(name, "options", "be a LinearCrossEntropyOptions or None",
