@@ -4,11 +4,15 @@ Run by hand (never as a test)::
 
     python benchmarks/bench_linear_cross_entropy.py --size quarter --reps 5
     python benchmarks/bench_linear_cross_entropy.py --size full --reps 1
+    python benchmarks/bench_linear_cross_entropy.py --cold --size lm   # first compiled step
 
 Sizes: ``full`` is N=2048 tokens, D=1024, V=32000 (float32); ``quarter`` is
-512 x 256 x 8000. Providers:
+512 x 256 x 8000; ``lm`` is 4 x 256 tokens, D=256, V=32000 (a small LLM's
+fine-tuning batch). Providers:
 
 - ``mlx_losses-chunked``: ``linear_cross_entropy(..., options=LinearCrossEntropyOptions())``
+- ``mlx_losses-chunked-q4``: the same with the head quantized to 4 bits
+  (``QuantizedWeight``, affine, group size 64), dequantized a block at a time
 - ``mlx_losses-reference``: ``linear_cross_entropy(..., options=None)``
 - ``naive``: ``x @ W.T`` then ``mlx.nn.losses.cross_entropy(..., reduction='mean')``
 - ``torch-chunked`` / ``torch-reference``: torch's ``F.linear_cross_entropy`` on
@@ -28,6 +32,14 @@ Metrics, one forward+backward (``mode=fwd+bwd``) and a forward (``mode=fwd``):
   freed buffers, which RSS also counts. This is the number comparable
   across MLX and torch.
 
+``--cold``: the compile cost of a training step. A fresh process with a
+fresh kernel cache (``TMPDIR`` set to a new directory, so MLX's CPU backend
+compiles every fused kernel with the C++ compiler again) runs
+``mx.compile(mx.value_and_grad(loss))`` of the chunked path ``--reps`` + 1
+times: ``cold_step`` is the first call (trace, kernel builds and the step),
+``warm_step`` the median of the others, and ``kernels`` the number of
+kernels the first call built.
+
 Output: long-format rows (loss, provider, mode, metric, unit, size, p50, p20,
 p80, device, versions), printed as CSV, plus the ratios the issue asks for.
 """
@@ -43,8 +55,10 @@ import subprocess
 import sys
 import time
 
-SIZES = {"full": (2048, 1024, 32000), "quarter": (512, 256, 8000), "tiny": (128, 64, 2000)}
-PROVIDERS = ("mlx_losses-chunked", "mlx_losses-reference", "naive", "torch-chunked", "torch-reference")
+SIZES = {"full": (2048, 1024, 32000), "quarter": (512, 256, 8000), "lm": (1024, 256, 32000),
+         "tiny": (128, 64, 2000)}
+PROVIDERS = ("mlx_losses-chunked", "mlx_losses-chunked-q4", "mlx_losses-reference", "naive",
+             "torch-chunked", "torch-reference")
 
 
 def _mlx_inputs(n, d, v, seed=0):
@@ -68,6 +82,22 @@ def _mlx_step(provider, mode):
     if provider == "mlx_losses-chunked":
         opts = LinearCrossEntropyOptions()
         f = lambda x, w, t: linear_cross_entropy(x, w, t, options=opts)  # noqa: E731
+    elif provider == "mlx_losses-chunked-q4":
+        from mlx_losses import QuantizedWeight
+
+        opts, cache = LinearCrossEntropyOptions(), {}
+
+        def f(x, w, t):
+            # the head quantized once (not timed after the first call)
+            if id(w) not in cache:
+                cache[id(w)] = QuantizedWeight(*mx.quantize(w, 64, 4))
+                mx.eval(cache[id(w)].weight, cache[id(w)].scales, cache[id(w)].biases)
+            return linear_cross_entropy(x, cache[id(w)], t, options=opts)
+
+        if mode == "fwd":
+            return f
+        vg = mx.value_and_grad(f)  # the quantized head is frozen: input only
+        return lambda x, w, t: vg(x, w, t)
     elif provider == "mlx_losses-reference":
         f = lambda x, w, t: linear_cross_entropy(x, w, t)  # noqa: E731
     else:
@@ -156,6 +186,34 @@ def _child(provider, size):
     print(json.dumps(out))
 
 
+def _cold_child(size, reps):
+    """In this fresh process (and kernel cache): the first compiled training
+    step of the chunked path, then ``reps`` warm ones."""
+    import mlx.core as mx
+
+    from mlx_losses import LinearCrossEntropyOptions
+    from mlx_losses.functional import linear_cross_entropy
+
+    n, d, v = SIZES[size]
+    x, w, t = _mlx_inputs(n, d, v)
+    opts = LinearCrossEntropyOptions()
+    step = mx.compile(mx.value_and_grad(
+        lambda x, w: linear_cross_entropy(x, w, t, options=opts), argnums=(0, 1)))
+    cache = os.path.join(os.environ["TMPDIR"], "mlx")
+
+    def kernels():
+        return sum(len([f for f in fs if f.endswith(".cpp")]) for _, _, fs in os.walk(cache))
+
+    times = []
+    for _ in range(reps + 1):
+        t0 = time.perf_counter()
+        mx.eval(step(x, w))
+        times.append(time.perf_counter() - t0)
+        if len(times) == 1:
+            built = kernels()
+    print(json.dumps({"cold": times[0], "warm": times[1:], "kernels": built}))
+
+
 def _versions():
     import mlx.core as mx
 
@@ -189,10 +247,19 @@ def main(argv=None):
     ap.add_argument("--rss-providers", default=None,
                     help="providers for the RSS runs (default: --providers)")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    ap.add_argument("--cold", action="store_true",
+                    help="the first compiled training step with a fresh kernel cache")
     ap.add_argument("--child", nargs=2, metavar=("PROVIDER", "SIZE"), help=argparse.SUPPRESS)
+    ap.add_argument("--cold-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _child(*args.child)
+        return
+    if args.cold_child:
+        _cold_child(args.cold_child, args.reps)
+        return
+    if args.cold:
+        _cold(args)
         return
 
     import mlx.core as mx
@@ -295,6 +362,46 @@ def main(argv=None):
         c, t = get("mlx_losses-chunked", "fwd+bwd", "peak_rss"), get(other, "fwd+bwd", "peak_rss")
         if c and t:
             print(f"peak_rss chunked / {other} (fwd+bwd): {c / t:.3f}")
+    if hasattr(os, "getloadavg"):
+        print("load average at the end (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+
+
+def _cold(args):
+    import tempfile
+
+    import mlx.core as mx
+
+    n, d, v = SIZES[args.size]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, TMPDIR=tmp)
+        res = subprocess.run([sys.executable, __file__, "--cold-child", args.size,
+                              "--reps", str(max(args.reps, 1))],
+                             env=env, capture_output=True, text=True, check=True)
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    warm = statistics.median(out["warm"])
+    size = f"N={n},D={d},V={v},float32"
+    device = f"{mx.default_device()} ({platform.machine()}, {os.cpu_count()} cpus)"
+    rows = [
+        dict(metric="cold_step", unit="s", vals=[out["cold"]]),
+        dict(metric="warm_step", unit="s", vals=out["warm"]),
+        dict(metric="kernels_built", unit="1", vals=[out["kernels"]]),
+    ]
+    keys = ["loss", "provider", "mode", "metric", "unit", "size", "p50", "p20", "p80", "device",
+            "versions"]
+    full = []
+    for r in rows:
+        vals = r.pop("vals")
+        full.append(dict(loss="linear_cross_entropy", provider="mlx_losses-chunked",
+                         mode="fwd+bwd-compiled", size=size, p50=statistics.median(vals),
+                         p20=_q(vals, 0.2), p80=_q(vals, 0.8), device=device,
+                         versions=_versions(), **r))
+    print(",".join(keys))
+    for r in full:
+        print(",".join(f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in keys))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(full, f, indent=1)
+    print(f"\ncold / warm step: {out['cold'] / warm:.2f} ({out['kernels']} kernels built)")
     if hasattr(os, "getloadavg"):
         print("load average at the end (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
 

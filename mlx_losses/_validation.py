@@ -214,6 +214,25 @@ def check_bool(fn: str, name: str, value: Any) -> bool:
     return value
 
 
+def check_label_smoothing(fn: str, value: Any, *, module: bool = False) -> float:
+    """``label_smoothing`` as the amount torch smooths by.
+
+    torch's cross-entropy kernels smooth only when the value is > 0: a
+    negative or NaN one is no smoothing (0.0 is returned); above 1 raises
+    (torch's "label_smoothing must be between 0.0 and 1.0"). ``module``:
+    torch's ``LinearCrossEntropyLoss`` constructor, which also refuses a
+    negative value ("expected label_smoothing to be in range [0, 1]"; NaN
+    passes it). The one check of cross_entropy, linear_cross_entropy and
+    their Modules.
+    """
+    value = check_number(fn, "label_smoothing", value)
+    if value > 1.0 or (module and value < 0.0):
+        torch_text = (f"expected label_smoothing to be in range [0, 1], got {value}" if module
+                      else f"label_smoothing must be between 0.0 and 1.0. Got: {value}")
+        raise ValueError(message(fn, "label_smoothing", "be in [0, 1]", f"{value!r}: {torch_text}"))
+    return float(value) if value > 0.0 else 0.0
+
+
 # --------------------------------------------------------------------------
 # tier (b): types, dtypes, shapes (safe under mx.compile)
 

@@ -716,8 +716,6 @@ def test_module_legacy_arguments():
          r"cross_entropy: `weight` must have shape \(5,\), one weight per class"),
         (lambda x, t: F.cross_entropy(x, t, label_smoothing=1.5), ValueError,
          r"cross_entropy: `label_smoothing` must be in \[0, 1\], got 1.5: label_smoothing must be between 0.0 and 1.0\."),
-        (lambda x, t: F.cross_entropy(x, t, label_smoothing=-0.1), ValueError,
-         r"label_smoothing must be between 0.0 and 1.0"),
         (lambda x, t: F.cross_entropy(x, t, ignore_index=1.5), TypeError,
          r"cross_entropy: `ignore_index` must be an int"),
         (lambda x, t: F.cross_entropy(x, mx.softmax(x, axis=1), ignore_index=0), ValueError,
@@ -779,3 +777,223 @@ def test_ignore_index_beyond_int32_with_int32_targets():
     t64 = mx.array([0, 2**40, 2, 1], dtype=mx.int64)
     _close(F.cross_entropy(x, t64, ignore_index=2**40, reduction="none"),
            F.cross_entropy(x, mx.array([0, -100, 2, 1]), reduction="none"))
+
+
+# --------------------------------------------------------------------------
+# the class axis: channels-last gives exactly the channels-first result
+
+
+def _vjp(f, *args, seed=5):
+    """(value, gradients) with a random, non-uniform cotangent."""
+    out = f(*args)
+    cot = mx.array(np.random.default_rng(seed).normal(size=out.shape).astype(np.float32))
+    _, grads = mx.vjp(f, list(args), [cot.astype(out.dtype)])
+    return out, grads
+
+
+@pytest.mark.parametrize("shape, axis", [((6, 5), -1), ((3, 5, 4), -1), ((2, 5, 3, 4), -1),
+                                         ((2, 5, 3, 4), 2), ((2, 3, 5), 2)])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_class_axis_equals_channels_first(shape, axis, reduction):
+    C = shape[1]
+    x = _logits(shape)
+    t = _targets(shape[:1] + shape[2:], C, ignore=-100)
+    y = mx.softmax(_logits(shape, seed=3), axis=1)
+    w = _weight(C)
+    moved = lambda a: mx.moveaxis(a, 1, axis)  # noqa: E731
+    opts = [{}, {"weight": w, "label_smoothing": 0.2}, {"z_loss": 0.05, "softcap": 3.0}]
+    for kw in opts:
+        ref = _vjp(lambda x: F.cross_entropy(x, t, reduction=reduction, **kw), x)
+        got = _vjp(lambda x: F.cross_entropy(x, t, reduction=reduction, axis=axis, **kw), moved(x))
+        _close(got[0], ref[0])
+        _close(got[1][0], moved(ref[1][0]))
+        ref = _vjp(lambda x, y: F.cross_entropy(x, y, reduction=reduction, **kw), x, y)
+        got = _vjp(lambda x, y: F.cross_entropy(x, y, reduction=reduction, axis=axis, **kw),
+                   moved(x), moved(y))
+        _close(got[0], ref[0])
+        for g, r in zip(got[1], ref[1]):
+            _close(g, moved(r))
+    lp = x - mx.logsumexp(x, axis=1, keepdims=True)
+    ref = _vjp(lambda x: F.nll_loss(x, t, weight=w, reduction=reduction), lp)
+    got = _vjp(lambda x: F.nll_loss(x, t, weight=w, reduction=reduction, axis=axis), moved(lp))
+    _close(got[0], ref[0])
+    _close(got[1][0], moved(ref[1][0]))
+
+
+def test_class_axis_modules_and_unbatched():
+    x, t = _logits((2, 3, 5)), _targets((2, 3), 5)
+    ce = mlx_losses.CrossEntropyLoss(axis=-1, reduction="none")
+    assert "axis=-1" in repr(ce)
+    _close(ce(x, t), F.cross_entropy(mx.moveaxis(x, -1, 1), t, reduction="none"))
+    nll = mlx_losses.NLLLoss(axis=2)
+    _close(nll(x, t), F.nll_loss(mx.moveaxis(x, -1, 1), t))
+    # a 1-D input's only axis holds the classes, whatever it is called
+    for axis in (1, 0, -1):
+        _close(F.cross_entropy(x[0, 0], t[0, 0], axis=axis), F.cross_entropy(x[0, 0], t[0, 0]))
+
+
+@pytest.mark.parametrize("axis, err, pattern", [
+    (0, ValueError, r"cross_entropy: `axis` must name a class axis of `input` \(shape \(2, 3, 5\)\): "
+                    r"one of 1..2 or -2..-1 \(axis 0 is the batch\), got 0"),
+    (3, ValueError, r"got 3: Dimension out of range"),
+    (-3, ValueError, r"got -3"),
+    (1.0, TypeError, r"cross_entropy: `axis` must be an int, got 1.0"),
+    (True, TypeError, r"`axis` must be an int, got True"),
+])
+def test_class_axis_errors(axis, err, pattern):
+    x, t = _logits((2, 3, 5)), _targets((2, 3), 5)
+    with pytest.raises(err, match=pattern):
+        F.cross_entropy(x, t, axis=axis)
+    with pytest.raises(err, match=pattern.replace("cross_entropy", "nll_loss")):
+        F.nll_loss(x, t, axis=axis)
+    # the target must fit the axis it names
+    with pytest.raises(ValueError, match=r"`target` must have shape \(2, 5\)"):
+        F.cross_entropy(x, t, axis=1)
+    with pytest.raises(TypeError, match="CrossEntropyLoss: `axis` must be an int"):
+        mlx_losses.CrossEntropyLoss(axis="last")
+
+
+# --------------------------------------------------------------------------
+# softcap, logit_scale, z_loss, out_dtype
+
+
+def _by_hand(x, t, softcap=None, logit_scale=None, z_loss=0.0, reduction="mean", **kw):
+    """The options written out: cross_entropy of the transformed logits plus
+    the z-loss of each counted row, then torch's reduction."""
+    z = x * logit_scale if logit_scale is not None else x
+    if softcap is not None:
+        z = softcap * mx.tanh(z / softcap)
+    per = F.cross_entropy(z, t, reduction="none", **kw)
+    ii = kw.get("ignore_index", -100)
+    if t.shape == x.shape:
+        counted = mx.ones(per.shape)
+    else:
+        counted = (t != ii).astype(x.dtype)
+    per = per + z_loss * mx.logsumexp(z, axis=1) ** 2 * counted
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return mx.sum(per)
+    if t.shape == x.shape:
+        return mx.mean(per)
+    w = kw.get("weight")
+    wt = counted if w is None else mx.where(t == ii, 0.0, w[mx.where(t == ii, 0, t)])
+    return mx.sum(per) / mx.sum(wt)
+
+
+@pytest.mark.parametrize("opts", [
+    {"softcap": 2.5},
+    {"logit_scale": 0.6},
+    {"softcap": 4.0, "logit_scale": 1.7},
+    {"z_loss": 0.1},
+    {"softcap": 3.0, "z_loss": 0.02, "label_smoothing": 0.1, "weight": "w"},
+])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("probs", [False, True], ids=["index", "probs"])
+def test_logit_options_equal_the_formula(opts, reduction, probs):
+    x = _logits((8, 6), scale=3.0)
+    t = mx.softmax(_logits((8, 6), seed=4), axis=1) if probs else _targets((8,), 6, ignore=-100)
+    kw = {k: (_weight(6) if v == "w" else v) for k, v in opts.items()}
+    ours = _vjp(lambda x: F.cross_entropy(x, t, reduction=reduction, **kw), x)
+    ref = _vjp(lambda x: _by_hand(x, t, reduction=reduction, **kw), x)
+    _close(ours[0], ref[0])
+    _close(ours[1][0], ref[1][0])
+
+
+def test_logit_options_float64_and_half():
+    x64 = _logits((5, 7), scale=4.0).astype(mx.float64)
+    t = _targets((5,), 7)
+    kw = dict(softcap=3.0, logit_scale=0.5, z_loss=1e-2)
+    _close(F.cross_entropy(x64, t, **kw), _by_hand(x64, t, **kw), rtol=1e-12, atol=1e-14)
+    # half logits: the transform runs in float32, the gradient comes back in bfloat16
+    xb = x64.astype(mx.bfloat16)
+    out, (g,) = _vjp(lambda x: F.cross_entropy(x, t, **kw), xb)
+    assert out.dtype == mx.bfloat16 and g.dtype == mx.bfloat16
+    ref = _by_hand(xb.astype(mx.float32), t, **kw)
+    _close(F.cross_entropy(xb, t, out_dtype=mx.float32, **kw), ref, rtol=1e-6)
+
+
+def test_out_dtype_keeps_the_float32_accumulation():
+    xb = _logits((64, 50), scale=2.0).astype(mx.bfloat16)
+    t = _targets((64,), 50)
+    out = F.cross_entropy(xb, t, out_dtype=mx.float32)
+    assert out.dtype == mx.float32
+    _close(out, F.cross_entropy(xb.astype(mx.float32), t), rtol=1e-6)
+    # torch's rule rounds the same value to bfloat16
+    assert F.cross_entropy(xb, t).item() == out.astype(mx.bfloat16).item()
+    g = mx.grad(lambda x: F.cross_entropy(x, t, out_dtype=mx.float32))(xb)
+    assert g.dtype == mx.bfloat16
+    for red in ("none", "sum"):
+        assert F.cross_entropy(xb, t, reduction=red, out_dtype=mx.float32).dtype == mx.float32
+    assert F.cross_entropy(xb, mx.softmax(xb.astype(mx.float32), axis=1),
+                           out_dtype=mx.float32).dtype == mx.float32
+    assert F.cross_entropy(xb.astype(mx.float64), t, out_dtype=mx.float32).dtype == mx.float32
+    m = mlx_losses.CrossEntropyLoss(out_dtype=mx.float32, z_loss=1e-4)
+    assert m(xb, t).dtype == mx.float32 and "out_dtype=" in repr(m) and "z_loss=0.0001" in repr(m)
+
+
+def test_z_loss_ignores_ignored_rows_and_shifts():
+    x, t = _logits((6, 5)), mx.array([0, -100, 2, -100, 4, 1])
+    lse = mx.logsumexp(x, axis=1)
+    per = F.cross_entropy(x, t, reduction="none", z_loss=0.3)
+    _close(per, F.cross_entropy(x, t, reduction="none") + 0.3 * lse**2 * (t != -100))
+    # the z-loss is what a shift of the logits changes (cross-entropy is shift-invariant)
+    delta = F.cross_entropy(x + 2.0, t, z_loss=0.3) - F.cross_entropy(x, t, z_loss=0.3)
+    _close(delta, 0.3 * mx.sum(((lse + 2) ** 2 - lse**2) * (t != -100)) / 4)
+
+
+@pytest.mark.parametrize("kw, err, pattern", [
+    ({"softcap": 0.0}, ValueError, r"cross_entropy: `softcap` must be > 0.0, got 0.0"),
+    ({"softcap": -1.0}, ValueError, r"`softcap` must be > 0.0"),
+    ({"softcap": math.inf}, ValueError, r"`softcap` must be a finite number > 0 or None, got inf"),
+    ({"softcap": math.nan}, ValueError, r"`softcap` must be > 0.0, got nan"),
+    ({"softcap": "30"}, TypeError, r"`softcap` must be a number, got str"),
+    ({"logit_scale": math.inf}, ValueError, r"`logit_scale` must be a finite number or None"),
+    ({"z_loss": -1e-4}, ValueError, r"`z_loss` must be >= 0.0, got -0.0001"),
+    ({"z_loss": math.nan}, ValueError, r"`z_loss` must be >= 0.0, got nan"),
+    ({"out_dtype": mx.int32}, TypeError, r"`out_dtype` must be None, mx.float16, mx.bfloat16"),
+    ({"out_dtype": "float32"}, TypeError, r"`out_dtype` must be None"),
+])
+def test_logit_option_errors(kw, err, pattern):
+    x, t = _logits((4, 5)), _targets((4,), 5)
+    with pytest.raises(err, match=pattern):
+        F.cross_entropy(x, t, **kw)
+    with pytest.raises(err, match=pattern.replace("cross_entropy", "CrossEntropyLoss")):
+        mlx_losses.CrossEntropyLoss(**kw)
+
+
+# --------------------------------------------------------------------------
+# label_smoothing as torch: negative or NaN is none, above 1 raises
+
+
+@pytest.mark.parametrize("value", [-0.1, -math.inf, math.nan, np.float32(-2.0)])
+def test_label_smoothing_negative_or_nan_is_none(value):
+    x, t = _logits((6, 5)), _targets((6,), 5, ignore=-100)
+    y = mx.softmax(_logits((6, 5), seed=3), axis=1)
+    _close(F.cross_entropy(x, t, label_smoothing=value), F.cross_entropy(x, t))
+    _close(F.cross_entropy(x, y, label_smoothing=value), F.cross_entropy(x, y))
+    _close(mlx_losses.CrossEntropyLoss(label_smoothing=value)(x, t), F.cross_entropy(x, t))
+    w = _logits((5, 5), seed=7)
+    opts = mlx_losses.LinearCrossEntropyOptions(batch_chunk_size=2)
+    for options in (None, opts):
+        _close(F.linear_cross_entropy(x, w, t, label_smoothing=value, options=options),
+               F.linear_cross_entropy(x, w, t, options=options))
+
+
+def test_label_smoothing_one_message_everywhere():
+    x, t = _logits((4, 5)), _targets((4,), 5)
+    torch_text = r"got 1.5: label_smoothing must be between 0.0 and 1.0. Got: 1.5\."
+    calls = {
+        "cross_entropy": lambda: F.cross_entropy(x, t, label_smoothing=1.5),
+        "CrossEntropyLoss": lambda: mlx_losses.CrossEntropyLoss(label_smoothing=1.5),
+        "linear_cross_entropy": lambda: F.linear_cross_entropy(x, x, t, label_smoothing=1.5),
+    }
+    for fn, call in calls.items():
+        with pytest.raises(ValueError, match=rf"{fn}: `label_smoothing` must be in \[0, 1\], {torch_text}"):
+            call()
+    # torch's LinearCrossEntropyLoss refuses a negative value too (not NaN)
+    for value in (1.5, -0.5):
+        with pytest.raises(ValueError, match=r"LinearCrossEntropyLoss: `label_smoothing` must be in "
+                                             r"\[0, 1\], got .*expected label_smoothing to be in range"):
+            mlx_losses.LinearCrossEntropyLoss(5, 5, label_smoothing=value)
+    mlx_losses.LinearCrossEntropyLoss(5, 5, label_smoothing=math.nan)

@@ -13,6 +13,7 @@ import pytest
 
 import mlx_losses
 from mlx_losses import LinearCrossEntropyLoss, LinearCrossEntropyOptions
+from mlx_losses import functional as F
 from mlx_losses._validation import ShapeError
 from mlx_losses.functional import linear_cross_entropy as lce
 
@@ -384,8 +385,8 @@ def test_options_conflict_and_acc_dtype():
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda x, w, t: lce(x.reshape(3, 3, D), w, t.reshape(3, 3)), ShapeError,
-         "expected input with dimensionality 1 or 2"),
+        (lambda x, w, t: lce(x[0, 0], w, t[0]), ShapeError,
+         "`input` must have at least 1 dimension"),
         (lambda x, w, t: lce(x, w[:, :-1], t), ShapeError, "expected equal input and linear_weight"),
         (lambda x, w, t: lce(x, w[0], t), ShapeError, "at least 2"),
         (lambda x, w, t: lce(x, w, t, linear_bias=mx.zeros((C + 1,))), ShapeError,
@@ -402,8 +403,8 @@ def test_options_conflict_and_acc_dtype():
          "ignore_index cannot be specified when target contains probabilities"),
         (lambda x, w, t: lce(x, w, t, options="chunked"), TypeError, "`options` must be"),
         (lambda x, w, t: lce(x.astype(mx.int32), w, t), TypeError, "`input` must have a floating dtype"),
-        (lambda x, w, t: lce(x.reshape(1, 3, 3, D), w, t.reshape(1, 3, 3), options=OPTS[0]),
-         ShapeError, "`input` must be 1, 2 or 3"),
+        (lambda x, w, t: lce(x.reshape(1, 3, 3, D), w, t.reshape(1, 3, 1, 3), options=OPTS[0]),
+         ShapeError, r"`target` must have shape \(1, 3, 3\)"),
     ],
 )
 def test_errors(make, error, match, read_path):
@@ -525,3 +526,279 @@ def test_class_weight_dtype_follows_torch_per_path():
     # with a wider weight the output promotes (torch's cross_entropy of probabilities)
     for options in (None, OPTS[0]):
         assert lce(x, w, p, weight=cw.astype(mx.float64), options=options).dtype == mx.float64
+
+
+# --------------------------------------------------------------------------
+# (*, in_features) input, the class axis of the logits
+
+
+def _vjp(f, args, seed=21):
+    out = f(*args)
+    cot = mx.random.normal(out.shape, key=mx.random.key(seed)).astype(out.dtype)
+    return out, mx.vjp(f, list(args), [cot])[1]
+
+
+@pytest.mark.parametrize("options", [None, OPTS[1]], ids=["reference", "chunked"])
+def test_nd_input_equals_flattened(options):
+    x, w, b, t, cw, p = _data(22, n=12)
+    x4, t4, p4 = x.reshape(2, 3, 2, D), t.reshape(2, 3, 2), p.reshape(2, 3, 2, C)
+    kw = dict(linear_bias=b, weight=cw, label_smoothing=0.1, options=options)
+    for red in ("none", "mean"):
+        out, g = _vjp(lambda x, w: lce(x, w, t4, reduction=red, **kw), [x4, w])
+        ref, gr = _vjp(lambda x, w: lce(x, w, t, reduction=red, **kw), [x, w])
+        assert out.shape == ((2, 3, 2) if red == "none" else ())
+        _close(out.reshape(-1), ref.reshape(-1))
+        _close(g[0].reshape(x.shape), gr[0])
+        _close(g[1], gr[1])
+    # probabilities: classes last by default (torch's layout: after the batch
+    # dimensions), or wherever axis puts them
+    soft = lce(x4, w, p4, options=options, reduction="none")
+    _close(soft.reshape(-1), lce(x, w, p, options=options, reduction="none"))
+    _close(lce(x4, w, mx.moveaxis(p4, -1, 1), options=options, reduction="none", axis=1), soft)
+    # class indices do not depend on the axis
+    _close(lce(x4, w, t4, options=options, axis=1), lce(x4, w, t4, options=options))
+
+
+def test_logits_axis_errors():
+    x, w, _, t, _, _ = _data(23)
+    with pytest.raises(ValueError, match=r"`axis` must name a class axis of the logits \(shape "
+                                         r"\(9, 13\) in torch's layout\): one of 1..1 or -1..-1"):
+        lce(x, w, t, axis=0)
+    with pytest.raises(TypeError, match="`axis` must be an int, got str"):
+        lce(x, w, t, axis="-1")
+    with pytest.raises(TypeError, match="LinearCrossEntropyLoss: `axis` must be an int, got 1.0"):
+        LinearCrossEntropyLoss(D, C, axis=1.0)
+    # an int as torch takes one: NumPy's too
+    _close(lce(x, w, t, axis=np.int64(-1)), lce(x, w, t))
+
+
+# --------------------------------------------------------------------------
+# softcap, logit_scale, z_loss, out_dtype
+
+
+LOGIT_OPTS = [
+    {"softcap": 2.0},
+    {"logit_scale": 0.25},
+    {"softcap": 3.0, "logit_scale": 1.5, "z_loss": 0.01},
+    {"z_loss": 0.1, "weight": "cw", "label_smoothing": 0.2},
+    {"softcap": 1.5, "label_smoothing": 0.1},
+]
+
+
+@pytest.mark.parametrize("kw", LOGIT_OPTS, ids=lambda kw: "-".join(kw))
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_logit_options_chunked_match_reference(kw, reduction):
+    x, w, b, t, cw, p = _data(24)
+    kw = _kw(kw, cw)
+    ref_fn = lambda *a: lce(*a[:2], t, linear_bias=a[2], reduction=reduction, **kw)  # noqa: E731
+    ref, g_ref = _vjp(ref_fn, [x, w, b])
+    # the reference path is cross_entropy of the logits with the same options
+    _close(ref, F.cross_entropy(x @ w.T + b, t, reduction=reduction, **kw))
+    for opt in OPTS[1:3]:
+        chk, g_chk = _vjp(lambda *a: lce(*a[:2], t, linear_bias=a[2], reduction=reduction,
+                                         options=opt, **kw), [x, w, b])
+        _close(chk, ref)
+        for a, r in zip(g_chk, g_ref):
+            _close(a, r)
+    if "weight" not in kw:  # probabilities
+        soft = lambda *a: lce(*a[:2], p, linear_bias=a[2], reduction=reduction, **kw)  # noqa: E731
+        ref, g_ref = _vjp(soft, [x, w, b])
+        chk, g_chk = _vjp(lambda *a: lce(*a[:2], p, linear_bias=a[2], reduction=reduction,
+                                         options=OPTS[1], **kw), [x, w, b])
+        _close(chk, ref)
+        for a, r in zip(g_chk, g_ref):
+            _close(a, r)
+
+
+def test_logit_options_float64_tight_and_out_dtype():
+    x, w, b, t, cw, _ = _data(25, dtype=mx.float64)
+    kw = dict(softcap=2.5, logit_scale=0.8, z_loss=1e-2, weight=cw.astype(mx.float64))
+    with mx.stream(mx.cpu):
+        ref = lce(x, w, t, linear_bias=b, reduction="none", **kw)
+        chk = lce(x, w, t, linear_bias=b, reduction="none", options=OPTS[1], **kw)
+        assert mx.allclose(chk, ref, rtol=1e-12, atol=1e-13).item()
+    xb, wb = x.astype(mx.bfloat16), w.astype(mx.bfloat16)
+    for options in (None, OPTS[1]):
+        out = lce(xb, wb, t, options=options, out_dtype=mx.float32, softcap=2.5)
+        assert out.dtype == mx.float32
+        assert lce(xb, wb, t, options=options, softcap=2.5).dtype == mx.bfloat16
+        exact = lce(xb.astype(mx.float32), wb.astype(mx.float32), t, softcap=2.5)
+        _close(out, exact, rtol=1e-2, atol=1e-2)
+    m = LinearCrossEntropyLoss(D, C, options=OPTS[1], softcap=2.0, out_dtype=mx.float32)
+    assert "softcap=2.0" in repr(m) and m(x.astype(mx.float32), t).dtype == mx.float32
+
+
+# --------------------------------------------------------------------------
+# torch's dtype rules for input, linear_weight and linear_bias
+
+
+def test_head_dtypes_follow_torch():
+    x, w, b, t, _, p = _data(26)
+    chunked = OPTS[1]
+    w64, b64 = w.astype(mx.float64), b.astype(mx.float64)
+    # torch's reference path: one dtype for input, weight and bias
+    with pytest.raises(TypeError, match=r"linear_cross_entropy: `linear_weight` must have the dtype of "
+                                        r"`input`, float32, got float64: expected m1 and m2 to have the "
+                                        r"same dtype, but got: float != double"):
+        lce(x, w64, t)
+    with pytest.raises(TypeError, match=r"`linear_bias` must have the dtype of `input`, float32, got "
+                                        r"float64: self and mat2 must have the same dtype"):
+        lce(x, w, t, linear_bias=b64)
+    # its chunked kernel (class indices, no smoothing) casts the bias ...
+    out = lce(x, w, t, linear_bias=b64, options=chunked)
+    assert out.dtype == mx.float32
+    _close(out, lce(x, w, t, linear_bias=b, options=chunked))
+    gb = mx.grad(lambda b: lce(x, w, t, linear_bias=b, options=chunked))(b64)
+    assert gb.dtype == mx.float64
+    # ... and a half input's weight (float32 accumulation); the loss has the input's dtype
+    xh = x.astype(mx.float16)
+    out = lce(xh, w, t, options=chunked)
+    assert out.dtype == mx.float16
+    _close(out, lce(xh.astype(mx.float32), w, t), rtol=1e-2, atol=1e-2)
+    gx, gw = mx.grad(lambda x, w: lce(x, w, t, options=chunked), argnums=(0, 1))(xh, w)
+    assert gx.dtype == mx.float16 and gw.dtype == mx.float32
+    # but not a float32 input's, nor where torch falls back to its reference path
+    with pytest.raises(TypeError, match="expected m1 and m2 to have the same dtype"):
+        lce(x, w64, t, options=chunked)
+    with pytest.raises(TypeError, match="`linear_weight` must have the dtype of `input`, float16"):
+        lce(xh, w, t, options=chunked, label_smoothing=0.1)
+    with pytest.raises(TypeError, match="`linear_bias` must have the dtype"):
+        lce(x, w, p, linear_bias=b64, options=chunked)
+
+
+# --------------------------------------------------------------------------
+# quantized heads
+
+
+# every (mode, group_size, bits) MLX 0.32 quantizes
+QUANT = ([("affine", g, b) for g in (32, 64, 128) for b in (1, 2, 3, 4, 5, 6, 8)]
+         + [("mxfp4", 32, 4), ("mxfp8", 32, 8), ("nvfp4", 16, 4)])
+
+
+def _quantized(c, d, mode, group_size, bits, seed=0):
+    w = 0.1 * mx.random.normal((c, d), key=mx.random.key(seed))
+    return mlx_losses.QuantizedWeight(*mx.quantize(w, group_size, bits, mode=mode),
+                                      group_size=group_size, bits=bits, mode=mode)
+
+
+@pytest.mark.parametrize("mode, group_size, bits", QUANT, ids=[f"{m}{g}x{b}" for m, g, b in QUANT])
+def test_quantized_head_equals_dequantized_reference(mode, group_size, bits):
+    n, d, c = 6, 128, 37
+    x = mx.random.normal((2, 3, d), key=mx.random.key(1))
+    b = mx.random.normal((c,), key=mx.random.key(2))
+    t = mx.array([[0, 36, -100], [5, 17, 17]])
+    qw = _quantized(c, d, mode, group_size, bits)
+    dense = qw.dequantize(mx.float32)
+    opt = LinearCrossEntropyOptions(batch_chunk_size=4, vocab_chunk_size=8)
+    kw = dict(reduction="none", z_loss=1e-3, softcap=5.0)
+    ref, g_ref = _vjp(lambda x, b: lce(x, dense, t, linear_bias=b, **kw), [x, b])
+    for options in (opt, None):
+        out, g = _vjp(lambda x, b: lce(x, qw, t, linear_bias=b, options=options, **kw), [x, b])
+        _close(out, ref, rtol=2e-5, atol=1e-5)
+        for a, r in zip(g, g_ref):
+            _close(a, r, rtol=2e-5, atol=1e-6)
+
+
+def test_quantized_head_is_frozen():
+    x = mx.random.normal((4, 64), key=mx.random.key(3))
+    t = mx.array([0, 1, 2, 3])
+    head = nn.QuantizedLinear(64, 50, bias=True, bits=4)
+    qw = mlx_losses.QuantizedWeight.from_module(head)
+    assert qw.shape == (50, 64) and (qw.group_size, qw.bits, qw.mode) == (64, 4, "affine")
+    for options in (None, OPTS[0]):
+        def f(scales, x):
+            q = mlx_losses.QuantizedWeight(qw.weight, scales, qw.biases)
+            return lce(x, q, t, linear_bias=head["bias"], options=options)
+
+        gx = mx.grad(f, argnums=1)(qw.scales, x)  # w.r.t. the input: fine
+        assert gx.shape == x.shape
+        with pytest.raises(ValueError, match=r"`linear_weight` must be frozen when it is a "
+                                             r"QuantizedWeight .*got a gradient w.r.t. it"):
+            mx.grad(f, argnums=0)(qw.scales, x)
+    # the model's own logits + cross_entropy, exactly
+    _close(lce(x, qw, t, linear_bias=head["bias"]), F.cross_entropy(head(x), t))
+    # the Module after nn.quantize: a frozen quantized head, the bias trains
+    m = LinearCrossEntropyLoss(64, 50, bias=True, options=OPTS[0])
+    nn.quantize(m)
+    assert isinstance(m.linear, nn.QuantizedLinear) and m.in_features == 64
+    _close(m(x, t), F.cross_entropy(m.linear(x), t))
+
+
+_W10 = 0.1 * mx.random.normal((10, 64), key=mx.random.key(4))
+_Q4 = mx.quantize(_W10, 64, 4)
+_FP4 = mx.quantize(_W10, 32, 4, mode="mxfp4")
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((*_Q4, 64, 4, "int4"), ValueError, r"QuantizedWeight: `mode` must be one of 'affine', "
+                                        r"'mxfp4', 'mxfp8', 'nvfp4' \(MLX's quantization modes\), "
+                                        r"got 'int4'"),
+    ((*_Q4, 64, 7), ValueError, r"`bits` must be one of 1, 2, 3, 4, 5, 6, 8 for mode 'affine', got 7"),
+    ((*_Q4, 16), ValueError, r"`group_size` must be one of 32, 64, 128 for mode 'affine', got 16"),
+    ((*_Q4[:2], None), ValueError, r"`biases` must be given for mode 'affine', got None"),
+    ((_Q4[0], mx.concatenate(_Q4[1:], axis=1), _Q4[2]), ShapeError,
+     r"`scales` must have shape \(10, 1\), got \(10, 2\)"),
+    ((_Q4[0].astype(mx.float32), *_Q4[1:]), TypeError, r"`weight` must be the packed uint32 weight"),
+    ((*_FP4, _Q4[2], 32, 4, "mxfp4"), ValueError, r"`biases` must be None for mode 'mxfp4', got an "
+                                                  r"array of shape \(10, 1\)"),
+])
+def test_quantized_weight_errors(args, error, match):
+    with pytest.raises(error, match=match):
+        mlx_losses.QuantizedWeight(*args)
+    with pytest.raises(TypeError, match=r"QuantizedWeight.from_module: `module` must be an "
+                                        r"nn.QuantizedLinear or nn.QuantizedEmbedding, got Linear"):
+        mlx_losses.QuantizedWeight.from_module(nn.Linear(4, 4))
+
+
+def test_quantized_head_memory_grows_by_a_block_not_the_head():
+    mx.random.seed(27)
+    n, d, c = 256, 256, 16384
+    x = mx.random.normal((n, d))
+    t = mx.random.randint(0, c, (n,))
+    qw = _quantized(c, d, "affine", 64, 4)
+    mx.eval(x, t, qw.weight, qw.scales, qw.biases)
+    head_bytes = c * d * 4  # the dequantized head: 16 MiB
+    mx.synchronize()
+    base = mx.get_active_memory()
+    mx.reset_peak_memory()
+    mx.eval(mx.value_and_grad(lambda x: lce(x, qw, t, options=LinearCrossEntropyOptions()))(x))
+    # ~5 MiB: the tiles MLX's CPU scheduler runs ahead, each with its
+    # dequantized block (a whole dequantized head would hold 16-32 MiB)
+    assert mx.get_peak_memory() - base < head_bytes / 2
+
+
+def test_compiled_kernels_do_not_grow_with_the_blocks(tmp_path):
+    # A compiled training step builds each fused tile kernel once, however
+    # many vocabulary blocks there are (a block's offset compiled in as a
+    # constant made kernels for every block). A second vocabulary size, with
+    # twice the blocks and a ragged last one, adds at most the two small
+    # kernels that compare the targets with the vocabulary size.
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import os
+import mlx.core as mx
+from mlx_losses import LinearCrossEntropyOptions
+from mlx_losses.functional import linear_cross_entropy
+cache = os.path.join(os.environ["TMPDIR"], "mlx")
+def count():
+    return sum(len([f for f in fs if f.endswith(".cpp")]) for _, _, fs in os.walk(cache))
+opts = LinearCrossEntropyOptions(vocab_chunk_size=8)
+counts = []
+for v in (40, 84):
+    x, w, t = mx.ones((4, 8)), mx.ones((v, 8)), mx.array([0, 1, 2, v - 1])
+    step = mx.compile(mx.value_and_grad(lambda x, w: linear_cross_entropy(x, w, t, options=opts),
+                                        argnums=(0, 1)))
+    mx.eval(step(x, w))
+    counts.append(count())
+print(counts)
+"""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600, check=True)
+    first, second = eval(res.stdout.strip().splitlines()[-1])
+    assert 0 < first and second - first <= 2, (first, second)

@@ -32,8 +32,10 @@ from .._validation import (
     ShapeError,
     ValueCheckError,
     check_array,
+    check_class_axis,
     check_floating,
     check_index_range,
+    check_label_smoothing,
     check_number,
     dtype_name,
     fmt_shape,
@@ -126,11 +128,14 @@ def _check_weight_dtype(fn: str, weight: Optional[mx.array], dtype: mx.Dtype,
         )
 
 
-def _index_layout(fn: str, input: mx.array, target: mx.array) -> Tuple[int, Tuple[int, ...]]:
+def _index_layout(fn: str, input: mx.array, target: mx.array,
+                  cdim: int = 1) -> Tuple[int, Tuple[int, ...]]:
     """Check a class-index target against ``input``; return (C, loss shape).
 
-    Layouts (class dim 1, as torch): ``(C)`` with target ``()`` or ``(1,)``;
-    ``(N, C)`` with ``(N,)``; ``(N, C, d1, ..., dK)`` with ``(N, d1, ..., dK)``.
+    Layouts (class axis ``cdim``, 1 as torch): ``(C)`` with target ``()`` or
+    ``(1,)``; otherwise the target has ``input``'s shape without the class
+    axis: ``(N,)`` for ``(N, C)``, ``(N, d1, ..., dK)`` for ``(N, C, d1,
+    ..., dK)`` (or ``(N, d1, ..., dK, C)`` with ``cdim = -1``).
     """
     if not mx.issubdtype(target.dtype, mx.integer):
         raise TypeError(
@@ -148,8 +153,8 @@ def _index_layout(fn: str, input: mx.array, target: mx.array) -> Tuple[int, Tupl
             return C, ()
         want = "()"
     else:
-        C = input.shape[1]
-        expected = (input.shape[0],) + tuple(input.shape[2:])
+        C = input.shape[cdim]
+        expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
         if tuple(target.shape) == expected:
             return C, expected
         want = fmt_shape(expected)
@@ -173,14 +178,18 @@ def _check_input(fn: str, input) -> mx.array:
     return input
 
 
-def _rows(input: mx.array, target: mx.array) -> Tuple[mx.array, mx.array]:
-    """Class-index layout -> (M, C) logits with the class axis last, (M,) targets."""
+def _rows(input: mx.array, target: mx.array, cdim: int = 1) -> Tuple[mx.array, mx.array]:
+    """Class-index layout -> (M, C) logits with the class axis last, (M,) targets.
+
+    Channels-last input is a reshape (no copy); any other class axis but
+    that of (N, C) is moved last first."""
     if input.ndim == 1:
         return input.reshape(1, -1), target.reshape(1)
-    if input.ndim == 2:
+    if input.ndim == 2 and cdim == 1:
         return input, target
-    C = input.shape[1]
-    return mx.moveaxis(input, 1, -1).reshape(-1, C), target.reshape(-1)
+    C = input.shape[cdim]
+    x = input if cdim == input.ndim - 1 else mx.moveaxis(input, cdim, -1)
+    return x.reshape(-1, C), target.reshape(-1)
 
 
 def _as_index(t: mx.array, ignore_index: Optional[int] = None) -> mx.array:
@@ -215,12 +224,51 @@ def _target_masks(t: mx.array, C: int, ignore_index: Optional[int]):
     return ignored, mx.logical_not(in_range | ignored), safe
 
 
+_OUT_DTYPES = (mx.float16, mx.bfloat16, mx.float32, mx.float64)
+
+
+def _check_logit_options(fn: str, softcap, logit_scale, z_loss, out_dtype):
+    """The MLX-only options of cross_entropy and linear_cross_entropy:
+    ``(softcap or None, logit_scale or None, z_loss, out_dtype or None)``."""
+    if softcap is not None:
+        softcap = check_number(fn, "softcap", softcap, min_value=0.0, min_inclusive=False)
+        if not math.isfinite(softcap):
+            raise ValueError(message(fn, "softcap", "be a finite number > 0 or None",
+                                     repr(softcap)))
+        softcap = float(softcap)
+    if logit_scale is not None:
+        logit_scale = check_number(fn, "logit_scale", logit_scale)
+        if not math.isfinite(logit_scale):
+            raise ValueError(message(fn, "logit_scale", "be a finite number or None",
+                                     repr(logit_scale)))
+        logit_scale = None if logit_scale == 1 else float(logit_scale)
+    z_loss = check_number(fn, "z_loss", z_loss, min_value=0.0)
+    if not math.isfinite(z_loss):
+        raise ValueError(message(fn, "z_loss", "be a finite number >= 0", repr(z_loss)))
+    if out_dtype is not None and out_dtype not in _OUT_DTYPES:
+        raise TypeError(message(fn, "out_dtype",
+                                "be None, mx.float16, mx.bfloat16, mx.float32 or mx.float64",
+                                repr(out_dtype)))
+    return softcap, logit_scale, float(z_loss), out_dtype
+
+
+def _transform_logits(x: mx.array, softcap: Optional[float],
+                      logit_scale: Optional[float]) -> mx.array:
+    """``softcap * tanh(logit_scale * x / softcap)`` (each part only when
+    set), in ``x``'s dtype; autodiff gives its gradient."""
+    if softcap is None:
+        return x * _c(logit_scale, x.dtype) if logit_scale is not None else x
+    k = (1.0 if logit_scale is None else logit_scale) / softcap
+    return _c(softcap, x.dtype) * mx.tanh(x * _c(k, x.dtype))
+
+
 # --------------------------------------------------------------------------
 # cross-entropy with class indices: the custom VJP
 
 
 @functools.lru_cache(maxsize=None)
-def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
+def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool,
+                 z_loss: float = 0.0):
     """The per-row cross-entropy of (M, C) logits and (M,) class indices.
 
     ``ignore_index=None``: the targets are known to be in range and none
@@ -233,11 +281,13 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         loss = (1 - eps) w_t (lse - x_t) + eps / C (W lse - sum_c w_c x_c)
 
     which is torch's ``(1 - eps) * nll + eps / C * smooth`` per element
-    (its 'mean' divides both sums by the same weight total). The forward
-    returns ``(loss, e, s)``: the softmax ``e / s`` is the residual the VJP
-    needs (kept as its two factors: one full-size array).
+    (its 'mean' divides both sums by the same weight total), plus
+    ``z_loss * lse ** 2`` with a z-loss. The forward returns ``(loss, e,
+    s)`` (and ``lse`` with a z-loss): the softmax ``e / s`` is the residual
+    the VJP needs (kept as its two factors: one full-size array).
     """
     eps = float(smoothing)
+    zl = float(z_loss)
 
     def forward(x, t, w):
         C = x.shape[-1]
@@ -260,11 +310,13 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
             else:
                 sx, W = mx.sum(x.astype(dt), axis=-1), _c(C, dt)
             loss = loss + _c(eps / C, dt) * (W * lse - sx)
+        if zl:
+            loss = loss + _c(zl, dt) * mx.square(lse)
         if ignored is not None:
             loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
-        return loss, e, s
+        return (loss, e, s, lse) if zl else (loss, e, s)
 
-    def backward(x, t, w, g, e, s):
+    def backward(x, t, w, g, e, s, lse=None):
         C = x.shape[-1]
         ignored, bad, safe = _target_masks(t, C, ignore_index)
         dt = e.dtype
@@ -278,6 +330,9 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         else:
             b = g * _c(1.0 - eps, dt) if eps else g
             a = g
+        if zl:
+            # d (z lse^2) / dx = 2 z lse softmax: one more factor of p
+            a = a + g * (_c(2.0 * zl, dt) * lse)
         # d loss_i / d x_ic = a_i p_ic - b_i [c == t_i] - c_i w_c: one pass
         # over p (plus a rank-1 update with smoothing), then a scatter of one
         # value per row. (mx.compile cannot fuse inside a VJP being traced,
@@ -306,7 +361,7 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         @ce.vjp
         def ce_vjp(primals, cotangents, outputs):
             x, t, w = primals
-            gx = backward(x, t, w, cotangents[0], outputs[1], outputs[2])
+            gx = backward(x, t, w, cotangents[0], *outputs[1:])
             return gx, mx.zeros_like(t), mx.zeros_like(w)
 
     else:
@@ -318,7 +373,7 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool):
         @ce.vjp
         def ce_vjp(primals, cotangents, outputs):
             x, t = primals
-            gx = backward(x, t, None, cotangents[0], outputs[1], outputs[2])
+            gx = backward(x, t, None, cotangents[0], *outputs[1:])
             return gx, mx.zeros_like(t)
 
     return ce
@@ -350,7 +405,7 @@ def _ce_index_fused(x2, t1, w, ignore_index):
     return zero_where(ignored, loss * mx.where(bad, _c(math.nan, loss.dtype), wt))
 
 
-def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False):
+def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False, z_loss=0.0):
     """Unreduced per-row loss (accumulation dtype) of (M, C) logits.
 
     ``checked``: the eager value check found every target in range and none
@@ -362,9 +417,10 @@ def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False):
         ignored = t1 == ignore_index
         fill = 0.0 if C > 0 else float("nan")
         return mx.where(ignored, 0.0, fill).astype(acc_dtype(x2.dtype))
-    if _use_fused(x2, label_smoothing):
+    if not z_loss and _use_fused(x2, label_smoothing):
         return _ce_index_fused(x2, t1, w, None if checked else ignore_index)
-    fn = _ce_index_fn(None if checked else ignore_index, float(label_smoothing), w is not None)
+    fn = _ce_index_fn(None if checked else ignore_index, float(label_smoothing), w is not None,
+                      float(z_loss))
     return (fn(x2, t1) if w is None else fn(x2, t1, w))[0]
 
 
@@ -412,6 +468,12 @@ def cross_entropy(
     reduce: Optional[bool] = None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
+    *,
+    axis: int = 1,
+    softcap: Optional[float] = None,
+    logit_scale: Optional[float] = None,
+    z_loss: float = 0.0,
+    out_dtype: Optional[mx.Dtype] = None,
 ) -> mx.array:
     r"""Cross-entropy between logits and targets, as ``torch.nn.functional.cross_entropy``.
 
@@ -429,6 +491,24 @@ def cross_entropy(
     :math:`(1-\epsilon) p + \epsilon / C`):
     :math:`\ell_n = -\sum_c w_c\, p_{n,c} \log \mathrm{softmax}(x_n)_c`, and
     ``'mean'`` divides by the number of rows.
+
+    Beyond torch (keyword-only, MLX-only): ``axis`` names the class axis
+    (``-1`` for channels-last ``(N, H, W, C)`` or ``(B, T, V)`` logits; the
+    result equals torch's channels-first one); ``logit_scale`` and
+    ``softcap`` transform the logits first, as gemma2 / cohere / granite
+    models do after their head,
+
+    .. math::
+        z = \text{softcap} \cdot \tanh(\text{logit\_scale} \cdot x / \text{softcap})
+
+    (each part only when given), and the loss above is taken of :math:`z`;
+    ``z_loss`` adds the auxiliary :math:`\lambda \operatorname{lse}(z_n)^2`
+    of PaLM / ST-MoE (Chowdhery et al. 2022; Zoph et al. 2022) to each
+    counted row's loss before the reduction (``'mean'`` divides it by the
+    same :math:`\sum_n w_{y_n}`; ignored rows contribute nothing);
+    ``out_dtype`` returns the loss in that dtype (``mx.float32`` for a
+    float16 / bfloat16 input keeps the float32 accumulation instead of
+    torch's rounding to the input's dtype).
 
     Class-index targets run through a custom VJP that takes the softmax once
     and reuses it in the backward (one exp pass over the logits per
@@ -452,19 +532,34 @@ def cross_entropy(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
-        label_smoothing (float, optional): :math:`\epsilon` in [0, 1].
+        label_smoothing (float, optional): :math:`\epsilon` in [0, 1]; as
+            in torch, a negative or NaN value means no smoothing. Default:
+            ``0.0``.
+        axis (int, optional): The class axis of ``input`` (and of a
+            probability target), not the batch axis 0. Default: ``1``.
+        softcap (float, optional): Final-logit softcapping, ``> 0``.
+            Default: ``None``.
+        logit_scale (float, optional): A factor applied to the logits before
+            anything else (cohere's ``logit_scale``; granite's
+            ``1 / logits_scaling``). Default: ``None``.
+        z_loss (float, optional): :math:`\lambda \ge 0` of the z-loss.
             Default: ``0.0``.
+        out_dtype (Dtype, optional): The dtype of the returned loss; ``None``
+            is torch's rule. Default: ``None``.
 
     Shape:
-        - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
+        - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`
+          (the class axis moved to ``axis``, e.g. :math:`(N, d_1, ..., C)`).
         - Target: :math:`()`, :math:`(N)` or :math:`(N, d_1, ..., d_K)` for
-          class indices; the shape of the input for probabilities.
+          class indices (the input's shape without the class axis); the
+          shape of the input for probabilities.
         - Output: scalar; with ``reduction='none'``, :math:`()`, :math:`(N)`
           or :math:`(N, d_1, ..., d_K)`.
 
     Returns:
-        array: The loss, in ``input``'s dtype (class indices) or the promoted
-        dtype of ``input``, ``target`` and ``weight`` (probabilities).
+        array: The loss, in ``out_dtype`` if given, else ``input``'s dtype
+        (class indices) or the promoted dtype of ``input``, ``target`` and
+        ``weight`` (probabilities).
 
     Raises:
         ValueError: An out-of-range class index (eager mode; see
@@ -480,39 +575,45 @@ def cross_entropy(
         >>> logits = mx.zeros((2, 4))
         >>> round(cross_entropy(logits, mx.array([0, 3])).item(), 6)  # log 4
         1.386294
+        >>> btv = mx.zeros((2, 3, 4))  # (batch, tokens, vocabulary)
+        >>> cross_entropy(btv, mx.zeros((2, 3), mx.int32), axis=-1, reduction="none").shape
+        (2, 3)
     """
     fn = "cross_entropy"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     ignore_index = _check_ignore_index(fn, ignore_index)
-    label_smoothing = check_number(fn, "label_smoothing", label_smoothing)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(
-            message(fn, "label_smoothing", "be in [0, 1]",
-                    f"{label_smoothing!r}: label_smoothing must be between 0.0 and 1.0")
-        )
-    label_smoothing = float(label_smoothing)
+    label_smoothing = check_label_smoothing(fn, label_smoothing)
+    softcap, logit_scale, z_loss, out_dtype = _check_logit_options(
+        fn, softcap, logit_scale, z_loss, out_dtype)
     _check_input(fn, input)
     check_array(fn, "target", target)
-    C = input.shape[0] if input.ndim == 1 else input.shape[1]
+    cdim = check_class_axis(fn, axis, input)
+    C = input.shape[cdim]
     weight = _check_class_weight(fn, weight, C)
 
     if tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction,
-                                    label_smoothing)
+                                    label_smoothing, cdim, softcap, logit_scale, z_loss,
+                                    out_dtype)
 
-    C, out_shape = _index_layout(fn, input, target)
+    C, out_shape = _index_layout(fn, input, target, cdim)
     _check_weight_dtype(fn, weight, input.dtype)
     target = _as_index(target, ignore_index)
     checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
-    x2, t1 = _rows(input, target)
+    x2, t1 = _rows(input, target, cdim)
+    if softcap is not None or logit_scale is not None:
+        # the transformed logits in the accumulation dtype (their gradient
+        # is cast back to the input's dtype by astype's)
+        x2 = _transform_logits(upcast(x2, x2.dtype), softcap, logit_scale)
     # class weights are not differentiated (as in torch)
     w = mx.stop_gradient(upcast(weight, input.dtype)) if weight is not None else None
-    loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked)
-    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, input.dtype, checked,
-                         label_smoothing)
+    loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked, z_loss)
+    return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape,
+                         out_dtype or input.dtype, checked, label_smoothing)
 
 
-def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps):
+def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps, cdim=1,
+                         softcap=None, logit_scale=None, z_loss=0.0, out_dtype=None):
     if not mx.issubdtype(target.dtype, mx.floating):
         raise TypeError(
             message(
@@ -530,14 +631,15 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
         )
     # torch's output dtype promotes the class weights too
     out = result_dtype(input, target, *([weight] if weight is not None else []))
-    cdim = 0 if input.ndim == 1 else 1
     C = input.shape[cdim]
-    x = upcast(input, out)
+    x = _transform_logits(upcast(input, out), softcap, logit_scale)
     y = upcast(target, out)
+    out = out_dtype or out
     if x.size == 0:
         # nothing to normalize (logsumexp rejects empty arrays)
         return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out)
-    logp = x - _logsumexp(x, cdim)
+    lse = _logsumexp(x, cdim)
+    logp = x - lse
     if eps > 0.0:
         y = y * _c(1.0 - eps, y.dtype) + _c(eps / C, y.dtype)
     prod = logp * y
@@ -545,7 +647,10 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
         shape = [1] * input.ndim
         shape[cdim] = C
         prod = prod * mx.stop_gradient(weight).astype(prod.dtype).reshape(shape)
-    return _reduce_probs(-accurate_sum(prod, axis=cdim), reduction, out)
+    loss = -accurate_sum(prod, axis=cdim)
+    if z_loss:
+        loss = loss + _c(z_loss, loss.dtype) * mx.square(lse.squeeze(cdim).astype(loss.dtype))
+    return _reduce_probs(loss, reduction, out)
 
 
 def _reduce_probs(loss, reduction, out):
@@ -567,6 +672,8 @@ def nll_loss(
     ignore_index: int = -100,
     reduce: Optional[bool] = None,
     reduction: str = "mean",
+    *,
+    axis: int = 1,
 ) -> mx.array:
     r"""Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
 
@@ -592,6 +699,10 @@ def nll_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        axis (int, optional): MLX-only, keyword-only: the class axis of
+            ``input`` (``-1`` for channels-last log-probabilities), not the
+            batch axis 0; the result equals torch's channels-first one.
+            Default: ``1``.
 
     Shape:
         - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
@@ -613,7 +724,8 @@ def nll_loss(
     ignore_index = _check_ignore_index(fn, ignore_index)
     _check_input(fn, input)
     check_array(fn, "target", target)
-    C, out_shape = _index_layout(fn, input, target)
+    cdim = check_class_axis(fn, axis, input)
+    C, out_shape = _index_layout(fn, input, target, cdim)
     weight = _check_class_weight(fn, weight, C)
     _check_weight_dtype(fn, weight, input.dtype)
     target = _as_index(target, ignore_index)
@@ -621,15 +733,16 @@ def nll_loss(
 
     x = input.reshape(1, -1) if input.ndim == 1 else input
     t = target.reshape(1) if input.ndim == 1 else target
+    cdim = 1 if input.ndim == 1 else cdim
     acc = acc_dtype(input.dtype)
     w = mx.stop_gradient(weight).astype(acc) if weight is not None else None
     ignored, bad, safe = _target_masks(t, C, None if checked else ignore_index)
     if x.size == 0:
         loss = mx.where(ignored, 0.0, 0.0 if C > 0 else float("nan")).astype(acc)
     else:
-        # gather along the class axis (1) for every layout; upcast after the
+        # gather along the class axis for every layout; upcast after the
         # gather, so half inputs cost no full-size copy
-        xt = mx.take_along_axis(x, mx.expand_dims(safe, 1), axis=1).squeeze(1).astype(acc)
+        xt = mx.take_along_axis(x, mx.expand_dims(safe, cdim), axis=cdim).squeeze(cdim).astype(acc)
         if ignored is None:
             loss = -xt if w is None else -(mx.take(w, safe) * xt)
         else:

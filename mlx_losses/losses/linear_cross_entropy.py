@@ -22,21 +22,22 @@ from typing import Any, List, Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import apply_reduction, resolve_reduction, weighted_mean
+from .._reduction import apply_reduction, resolve_reduction, single, weighted_mean
 from .._validation import (
     ShapeError,
     check_array,
     check_floating,
     check_index_range,
+    check_label_smoothing,
     check_number,
     dtype_name,
     fmt_shape,
     message,
 )
 from ._common import exp, logaddexp, logsumexp, result_dtype, zero_where
-from .classification import _as_index, _check_weight_dtype, cross_entropy
+from .classification import _as_index, _check_logit_options, _check_weight_dtype, cross_entropy
 
-__all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions"]
+__all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions", "QuantizedWeight"]
 
 _FN = "linear_cross_entropy"
 
@@ -265,6 +266,16 @@ def _after(xs: List[Optional[mx.array]], dep: Optional[List[mx.array]]) -> List[
 
 
 @dataclasses.dataclass(frozen=True)
+class _Quant:
+    """How a quantized head is packed (a closure key, not data)."""
+
+    group_size: int
+    bits: int
+    mode: str
+    biases: bool  # affine: per-group biases
+
+
+@dataclasses.dataclass(frozen=True)
 class _Spec:
     """What one kernel call computes (a closure key, not data)."""
 
@@ -276,49 +287,91 @@ class _Spec:
     smooth: bool  # output sum_c a_c z_c (label smoothing)
     class_weight: bool  # the smoothing sum is weighted by `a`
     soft: bool  # soft target Q: output sum_c Q_c z_c
+    prescale: float = 1.0  # the inputs (and bias) times this before the matmul
+    softcap: Optional[float] = None  # z = softcap * tanh(u)
+    quant: Optional[_Quant] = None  # the head is packed (frozen: no gradient)
 
 
 @functools.lru_cache(maxsize=64)
 def _kernel(spec: _Spec):
-    """A custom function ``(x, w[, b][, t][, a][, q]) -> stats``.
+    """A custom function ``(x, *head[, b][, t][, a][, q]) -> stats``.
 
-    ``stats`` are per-token arrays in ``spec.acc``: logsumexp of the logits,
-    then (as the spec asks) the target logit, the (class-weighted) sum of
-    the logits, and the soft-target dot ``sum_c q_c z_c``.
+    ``head`` is ``(w,)``, or the packed weight, its scales (and biases) for
+    a quantized head. Each tile's logits are ``u = (prescale x) W_j^T +
+    prescale b_j`` and, with a softcap, ``z = softcap tanh(u)`` (else ``z =
+    u``). ``stats`` are per-token arrays in ``spec.acc``: logsumexp of the
+    logits ``z``, then (as the spec asks) the target logit, the
+    (class-weighted) sum of the logits, and the soft-target dot
+    ``sum_c q_c z_c``.
+
+    Every tile runs the same operations on arrays of the same shapes (a
+    block's offset is data, not a Python constant), so under ``mx.compile``
+    the fused tile kernels are compiled once, whatever the number of tiles.
     """
+    quant = spec.quant
+    n_head = 1 if quant is None else (3 if quant.biases else 2)
+    k = spec.prescale
 
     def unpack(args):
         args = list(args)
-        x, w = args[0], args[1]
-        k = 2
+        x, head = args[0], args[1:1 + n_head]
+        i = 1 + n_head
         b = t = a = q = None
         if spec.bias:
-            b, k = args[k], k + 1
+            b, i = args[i], i + 1
         if spec.index:
-            t, k = args[k], k + 1
+            t, i = args[i], i + 1
         if spec.class_weight:
-            a, k = args[k], k + 1
+            a, i = args[i], i + 1
         if spec.soft:
-            q, k = args[k], k + 1
-        return x, w, b, t, a, q
+            q, i = args[i], i + 1
+        return x, head, b, t, a, q
+
+    def block_weight(parts):
+        # A block's (classes, in_features) weight in the accumulation dtype
+        # from its rows of ``head``: a quantized head is dequantized one
+        # block at a time, never whole.
+        if quant is None:
+            return parts[0].astype(spec.acc)
+        biases = parts[2] if quant.biases else None
+        return mx.dequantize(parts[0], parts[1], biases, quant.group_size, quant.bits,
+                             quant.mode, dtype=spec.acc)
+
+    def scaled(v, acc):
+        v = v.astype(acc)
+        return v * mx.array(k, dtype=acc) if k != 1.0 else v
 
     def tile_logits(xi, wt, bj):
-        return xi @ wt if bj is None else mx.addmm(bj, xi, wt)
+        u = xi @ wt if bj is None else mx.addmm(bj, xi, wt)
+        if spec.softcap is None:
+            return u, None
+        th = mx.tanh(u)
+        return mx.array(spec.softcap, dtype=u.dtype) * th, th
 
-    def target_logit(z, ti, j0):
-        # z[i, t_i - j0] where the target falls in this block, else 0: a
-        # gather of one logit per token instead of a (tokens x classes) mask.
-        rel = ti - j0
-        inside = (rel >= 0) & (rel < z.shape[1])
-        idx = mx.expand_dims(mx.clip(rel, 0, max(z.shape[1] - 1, 0)), 1)
-        return mx.where(inside, mx.take_along_axis(z, idx, axis=1)[:, 0], 0)
+    def block_starts(t, c):
+        # The first class of each block, computed from the targets: traced
+        # data, not compile-time constants (a constant is compiled into
+        # every fused kernel that reads it: one kernel per block).
+        return mx.arange(0, c, spec.vocab, dtype=t.dtype) + mx.sum(t[:1]) * 0
 
-    def logits_grad(z, lse, g_lse, *extra):
-        # d stats / d logits: softmax for the logsumexp, one-hot for the
-        # target logit, a (or 1) for the smoothing sum, q for the soft-target
-        # dot, each scaled by its cotangent. (Elementwise passes over a tile
-        # cost little next to its three matmuls; mx.compile here changed
-        # neither time nor memory on the CPU.)
+    def target_logit(z, ti, start):
+        # z[i, t_i - start] where the target falls in this block, else 0: a
+        # gather of one logit per token instead of a (tokens x classes)
+        # mask. The clipped index is inside every block, the last narrower
+        # one too (the targets are in [0, C)).
+        idx = mx.clip(ti - start, 0, spec.vocab - 1)
+        # (idx + start, not a shared ti - start: two consumers across the
+        # gather would split the fused kernels in two)
+        inside = idx + start == ti
+        return mx.where(inside, mx.take_along_axis(z, mx.expand_dims(idx, 1), axis=1)[:, 0], 0)
+
+    def logits_grad(z, th, lse, g_lse, *extra):
+        # d stats / d u: softmax for the logsumexp, one-hot for the target
+        # logit, a (or 1) for the smoothing sum, q for the soft-target dot,
+        # each scaled by its cotangent; then through the softcap's tanh.
+        # (Elementwise passes over a tile cost little next to its three
+        # matmuls; mx.compile here changed neither time nor memory on the
+        # CPU.)
         extra = list(extra)
         dz = _exp(z - mx.expand_dims(lse, 1)) * mx.expand_dims(g_lse, 1)
         if spec.index:
@@ -328,39 +381,49 @@ def _kernel(spec: _Spec):
         if spec.smooth:
             g_s = mx.expand_dims(extra.pop(0), 1)
             dz = dz + (g_s * extra.pop(0) if spec.class_weight else g_s)
+        dqij = None
         if spec.soft:
             qij, g_q = extra
             g_q = mx.expand_dims(g_q, 1)
-            return dz + g_q * qij.astype(dz.dtype), (g_q * z).astype(qij.dtype)
-        return dz
+            dz = dz + g_q * qij.astype(dz.dtype)
+            dqij = (g_q * z).astype(qij.dtype)
+        if th is not None:
+            dz = dz * (mx.array(spec.softcap, dtype=dz.dtype) * (1 - mx.square(th)))
+        return dz, dqij
 
     def forward(*args):
-        x, w, b, t, a, q = unpack(args)
+        x, head, b, t, a, q = unpack(args)
         acc = spec.acc
-        n, c = x.shape[0], w.shape[0]
-        xa = x.astype(acc)
+        n, c = x.shape[0], head[0].shape[0]
+        xa = scaled(x, acc)
+        ba = scaled(b, acc) if b is not None else None
         rows = _spans(n, spec.tokens)
+        blocks = _spans(c, spec.vocab)
+        if t is not None:
+            starts = block_starts(t, c)
         stats: List[List[Optional[mx.array]]] = [[None, None, None, None] for _ in rows]
         prev: Optional[List[mx.array]] = None
-        for j0, j1 in _spans(c, spec.vocab):
-            bj = b[j0:j1].astype(acc) if b is not None else None
+        for jb, (j0, j1) in enumerate(blocks):
+            bj = ba[j0:j1] if ba is not None else None
             aj = a[j0:j1].astype(acc) if a is not None else None
             wt = None
             for r, (i0, i1) in enumerate(rows):
-                xi, wj, ti, qij = _after([
-                    xa[i0:i1], w[j0:j1],
+                xi, ti, qij, *parts = _after([
+                    xa[i0:i1],
                     t[i0:i1] if t is not None else None,
                     q[i0:i1, j0:j1] if q is not None else None,
+                    *(h[j0:j1] for h in head),
                 ], prev)
                 if wt is None:
-                    wt = _transposed(wj.astype(acc))
-                z = tile_logits(xi, wt, bj)
+                    wt = _transposed(block_weight(parts))
+                z, _ = tile_logits(xi, wt, bj)
                 s = stats[r]
                 lse = _logsumexp(z)
                 s[0] = lse if s[0] is None else _logaddexp(s[0], lse)
                 if spec.index:
-                    zt = target_logit(z, ti, j0)
-                    s[1] = zt if s[1] is None else s[1] + zt
+                    # from zeros: every block runs the same fused kernel
+                    zt = target_logit(z, ti, starts[jb])
+                    s[1] = (mx.zeros_like(zt) if s[1] is None else s[1]) + zt
                 if spec.smooth:
                     zs = z @ aj if aj is not None else mx.sum(z, axis=-1)
                     s[2] = zs if s[2] is None else s[2] + zs
@@ -371,43 +434,48 @@ def _kernel(spec: _Spec):
                 # directly costs nothing
                 prev = [v for v in s if v is not None]
         outs = [mx.concatenate([s[0] for s in stats])]
-        for k, on in ((1, spec.index), (2, spec.smooth), (3, spec.soft)):
+        for i, on in ((1, spec.index), (2, spec.smooth), (3, spec.soft)):
             if on:
-                outs.append(mx.concatenate([s[k] for s in stats]))
+                outs.append(mx.concatenate([s[i] for s in stats]))
         return tuple(outs)
 
     fn = mx.custom_function(forward)
 
     @fn.vjp
     def backward(primals, cotangents, outputs):
-        x, w, b, t, a, q = unpack(primals)
+        x, head, b, t, a, q = unpack(primals)
         cots = list(cotangents) if isinstance(cotangents, (list, tuple)) else [cotangents]
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
         acc = spec.acc
-        n, c = x.shape[0], w.shape[0]
+        n, c = x.shape[0], head[0].shape[0]
+        # a packed head is frozen (QLoRA): zeros, never evaluated unless
+        # asked for, and linear_cross_entropy's guard refuses that
+        zero_head = [mx.zeros_like(h) for h in head] if quant is not None else None
         zero_t = [mx.zeros_like(t)] if t is not None else []
         if n == 0 or c == 0:
             return tuple(
-                [mx.zeros_like(x), mx.zeros_like(w)]
+                [mx.zeros_like(x)] + [mx.zeros_like(h) for h in head]
                 + ([mx.zeros_like(b)] if b is not None else [])
                 + zero_t
                 + ([mx.zeros_like(a)] if a is not None else [])
                 + ([mx.zeros_like(q)] if q is not None else [])
             )
         lse = outs[0]
-        k = 1
+        i = 1
         g_lse = cots[0].astype(acc)
         g_t = g_s = g_q = None
         if spec.index:
-            g_t, k = cots[k].astype(acc), k + 1
+            g_t, i = cots[i].astype(acc), i + 1
         if spec.smooth:
-            g_s, k = cots[k].astype(acc), k + 1
+            g_s, i = cots[i].astype(acc), i + 1
         if spec.soft:
-            g_q, k = cots[k].astype(acc), k + 1
-        xa = x.astype(acc)
+            g_q, i = cots[i].astype(acc), i + 1
+        xa = scaled(x, acc)
+        ba = scaled(b, acc) if b is not None else None
         rows = _spans(n, spec.tokens)
         blocks = _spans(c, spec.vocab)
         one_row, one_block = len(rows) == 1, len(blocks) == 1
+        with_dw = quant is None
         # Block by block over the classes. Each block's weight gradient is
         # summed over the token rows by addmm and then written once into the
         # one full-size `dw` (a slice update, done in place: nothing else
@@ -415,15 +483,16 @@ def _kernel(spec: _Spec):
         # by addmm (in place too). So the weight gradient exists once, not
         # as blocks plus their concatenation.
         dx_rows: List[Optional[mx.array]] = [None] * len(rows)
-        dw = None if one_block else mx.zeros(w.shape, w.dtype)
+        w = head[0]
+        dw = None if (one_block or not with_dw) else mx.zeros(w.shape, w.dtype)
         dq = None if (q is None or (one_row and one_block)) else mx.zeros(q.shape, q.dtype)
         db_blocks, da_blocks = [], []
         prev: Optional[List[mx.array]] = None
         for j0, j1 in blocks:
-            bj = b[j0:j1].astype(acc) if b is not None else None
+            bj = ba[j0:j1] if ba is not None else None
             aj = a[j0:j1].astype(acc) if a is not None else None
             cols = mx.arange(j0, j1, dtype=t.dtype) if t is not None else None
-            wj = w[j0:j1].astype(acc)
+            wj = block_weight([h[j0:j1] for h in head])
             wt = _transposed(wj)
             dwj = dbj = daj = None
             for r, (i0, i1) in enumerate(rows):
@@ -432,7 +501,7 @@ def _kernel(spec: _Spec):
                     t[i0:i1] if t is not None else None,
                     q[i0:i1, j0:j1] if q is not None else None,
                 ], prev)
-                z = tile_logits(xi, wt, bj)
+                z, th = tile_logits(xi, wt, bj)
                 extra: List[mx.array] = []
                 if spec.index:
                     extra += [ti, cols, g_t[i0:i1]]
@@ -444,38 +513,40 @@ def _kernel(spec: _Spec):
                         daj = da if daj is None else daj + da
                 if spec.soft:
                     extra += [qij, g_q[i0:i1]]
-                dz = logits_grad(z, lse[i0:i1], g_lse[i0:i1], *extra)
+                du, dqij = logits_grad(z, th, lse[i0:i1], g_lse[i0:i1], *extra)
                 if spec.soft:
-                    dz, dqij = dz
                     if dq is None:
                         dq = dqij
                     else:
                         dq[i0:i1, j0:j1] = dqij
-                # dx += dz @ wj and dwj += dz.T @ xi, accumulated by addmm
+                # dx += du @ wj and dwj += du.T @ xi, accumulated by addmm
                 dxr = dx_rows[r]
-                dx_rows[r] = dz @ wj if dxr is None else mx.addmm(dxr, dz, wj)
-                dwj = dz.T @ xi if dwj is None else mx.addmm(dwj, dz.T, xi)
+                dx_rows[r] = du @ wj if dxr is None else mx.addmm(dxr, du, wj)
+                if with_dw:
+                    dwj = du.T @ xi if dwj is None else mx.addmm(dwj, du.T, xi)
                 if b is not None:
-                    dbi = mx.sum(dz, axis=0)
+                    dbi = mx.sum(du, axis=0)
                     dbj = dbi if dbj is None else dbj + dbi
                 if not one_row:
                     # rows of tiles: keep the row and block accumulators in
                     # step (otherwise MLX may run one ahead and hold every
                     # tile's gradient for the other). One row needs nothing.
                     prev = [_token(v) for v in (dx_rows[r], dwj, dbj, daj) if v is not None]
-            dwj = dwj.astype(w.dtype)
-            if dw is None:
-                dw = dwj
-            else:
-                dw[j0:j1] = dwj
+            if with_dw:
+                dwj = dwj.astype(w.dtype)
+                if dw is None:
+                    dw = dwj
+                else:
+                    dw[j0:j1] = dwj
             if b is not None:
-                db_blocks.append(dbj.astype(b.dtype))
+                db_blocks.append(dbj)
             if a is not None:
                 da_blocks.append(daj.astype(a.dtype))
         dx = dx_rows[0] if one_row else mx.concatenate(dx_rows)
-        grads = [dx.astype(x.dtype), dw]
+        grads = [scaled(dx, acc).astype(x.dtype)]
+        grads += [dw] if with_dw else zero_head
         if b is not None:
-            grads.append(mx.concatenate(db_blocks))
+            grads.append(scaled(mx.concatenate(db_blocks), acc).astype(b.dtype))
         grads += zero_t
         if a is not None:
             grads.append(mx.concatenate(da_blocks))
@@ -498,13 +569,17 @@ def _reduce_index(
     reduction: str,
     eps: float,
     num_classes: int,
+    extra: Optional[mx.array] = None,
 ) -> mx.array:
     """torch's reductions of class-index cross-entropy with smoothing.
 
     'mean' divides both parts, the NLL and the smoothing sum, by the summed
     class weights of the counted (not ignored) targets: all ignored -> NaN.
+    ``extra`` (the z-loss) is added to each token's loss first.
     """
     loss = nll if smooth is None else (1.0 - eps) * nll + (eps / num_classes) * smooth
+    if extra is not None:
+        loss = loss + extra
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -518,7 +593,8 @@ def _reduce_index(
 
 def _chunked(
     x: mx.array,
-    w: mx.array,
+    head: List[mx.array],
+    quant: Optional[_Quant],
     b: Optional[mx.array],
     target: mx.array,
     soft: bool,
@@ -528,12 +604,20 @@ def _chunked(
     eps: float,
     options: LinearCrossEntropyOptions,
     out_dtype: mx.Dtype,
+    logits: Tuple[Optional[float], Optional[float], float],
 ) -> mx.array:
-    """The chunked path on flat tokens: x (N, D), w (C, D), target (N,) or (N, C)."""
+    """The chunked path on flat tokens: x (N, D), head (C, D) (or packed),
+    target (N,) or (N, C). ``logits``: (softcap, logit_scale, z_loss)."""
+    softcap, scale, z_loss = logits
     n, d = x.shape
-    c = w.shape[0]
+    c = head[0].shape[0]
     acc = options._acc_dtype(x.dtype)
     tokens, vocab = options._tiles(n, d, c)
+    # logit_scale, and the softcap's 1 / softcap, multiply the inputs (an
+    # (N, D) pass) rather than every tile of logits
+    prescale = (1.0 if scale is None else scale) / (1.0 if softcap is None else softcap)
+    kernel = functools.partial(_Spec, tokens, vocab, acc, b is not None,
+                               prescale=prescale, softcap=softcap, quant=quant)
     has_weight = weight is not None
     a = weight.astype(acc) if has_weight else None
     if soft:
@@ -543,23 +627,26 @@ def _chunked(
             q = (1.0 - eps) * q + eps / c
         if a is not None:
             q = q * a
-        spec = _Spec(tokens, vocab, acc, b is not None, False, False, False, True)
-        args = [x, w] + ([b] if b is not None else []) + [q]
-        lse, zq = _kernel(spec)(*args)
+        args = [x, *head] + ([b] if b is not None else []) + [q]
+        lse, zq = _kernel(kernel(False, False, False, True))(*args)
         loss = mx.sum(q, axis=-1) * lse - zq
+        if z_loss:
+            loss = loss + z_loss * mx.square(lse)
         if reduction == "none":
             return loss.astype(out_dtype)
         return apply_reduction(loss, reduction).astype(out_dtype)
 
     counted = target != ignore_index
+    ignored = mx.logical_not(counted)
     # A target outside [0, C) (value checks off, or under mx.compile) is
     # read at a clipped index (the reference path's weight rule) and its
     # row's weight is NaN: NaN loss and gradient, as on the reference path.
-    bad = counted & ((target < 0) | (target >= c))
-    t = mx.where(counted, mx.clip(target, 0, max(c - 1, 0)), 0)
+    clipped = mx.clip(target, 0, max(c - 1, 0))
+    bad = counted & (clipped != target)
+    t = mx.where(counted, clipped, 0)
     smooth_on = eps > 0.0
-    spec = _Spec(tokens, vocab, acc, b is not None, True, smooth_on, smooth_on and has_weight, False)
-    args = [x, w] + ([b] if b is not None else []) + [t]
+    spec = kernel(True, smooth_on, smooth_on and has_weight, False)
+    args = [x, *head] + ([b] if b is not None else []) + [t]
     if spec.class_weight:
         args.append(a)
     stats = _kernel(spec)(*args)
@@ -573,46 +660,249 @@ def _chunked(
         # path, whose 'mean' leaves the ignored rows a zero gradient even
         # when the counted weights sum to 0 (a select, not a 0 factor)
         total_a = mx.sum(a) if has_weight else float(c)
-        ignored = mx.logical_not(counted)
         nll = zero_where(ignored, wt_bad * (lse - zt))
         smooth = zero_where(ignored, total_a * lse - stats[2])
     else:
         # torch's chunked kernel: with counted weights summing to 0, 'mean'
         # gives every row a NaN gradient (0 / 0 times the 0 mask)
         nll = mask * wt_bad * (lse - zt)
-    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c)
+    extra = zero_where(ignored, z_loss * mx.square(lse)) if z_loss else None
+    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c, extra)
     return loss.astype(out_dtype)
+
+
+# --------------------------------------------------------------------------
+# quantized heads
+
+
+# MLX 0.32's quantization modes: group sizes, bits, their defaults, and
+# whether a group has a bias besides its scale (mx.quantize's table).
+_QUANT_MODES = {
+    "affine": ((32, 64, 128), (1, 2, 3, 4, 5, 6, 8), 64, 4, True),
+    "mxfp4": ((32,), (4,), 32, 4, False),
+    "mxfp8": ((32,), (8,), 32, 8, False),
+    "nvfp4": ((16,), (4,), 16, 4, False),
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class QuantizedWeight:
+    """A quantized ``(C, in_features)`` head for :func:`linear_cross_entropy`,
+    in MLX's packed format (what ``mx.quantize`` returns, and what
+    ``nn.QuantizedLinear`` / ``nn.QuantizedEmbedding`` hold).
+
+    Pass it as ``linear_weight``. The chunked path (``options`` given)
+    dequantizes one vocabulary block at a time, so memory grows by one block,
+    never by the head; the reference path computes the logits as
+    ``nn.QuantizedLinear`` does (``mx.quantized_matmul``). The head is
+    frozen, as in QLoRA: gradients flow to the input and ``linear_bias``;
+    asking for one w.r.t. ``weight``, ``scales`` or ``biases`` raises a
+    ``ValueError`` (MLX's ``quantized_matmul`` has no gradient w.r.t. the
+    packed weight either).
+
+    Args:
+        weight (array): The packed weight, ``uint32`` of shape ``(C,
+            in_features * bits / 32)``.
+        scales (array): One scale per group, ``(C, in_features /
+            group_size)``.
+        biases (array, optional): One bias per group (``'affine'`` only,
+            where it is required), the shape of ``scales``. Default: ``None``.
+        group_size (int, optional): ``None`` is MLX's default for ``mode``.
+            Default: ``None``.
+        bits (int, optional): ``None`` is MLX's default for ``mode``.
+            Default: ``None``.
+        mode (str, optional): ``'affine'`` (group sizes 32, 64, 128; bits 1,
+            2, 3, 4, 5, 6, 8), ``'mxfp4'`` (32, 4), ``'mxfp8'`` (32, 8) or
+            ``'nvfp4'`` (16, 4). Default: ``'affine'``.
+
+    Example:
+        >>> import mlx.core as mx
+        >>> import mlx.nn as nn
+        >>> from mlx_losses import QuantizedWeight
+        >>> head = nn.QuantizedLinear(64, 100, bias=False, bits=4)
+        >>> qw = QuantizedWeight.from_module(head)
+        >>> qw.shape, qw.bits, qw.group_size, qw.mode
+        ((100, 64), 4, 64, 'affine')
+    """
+
+    weight: mx.array
+    scales: mx.array
+    biases: Optional[mx.array] = None
+    group_size: Optional[int] = None
+    bits: Optional[int] = None
+    mode: str = "affine"
+
+    def __post_init__(self) -> None:
+        name = "QuantizedWeight"
+        if not isinstance(self.mode, str) or self.mode not in _QUANT_MODES:
+            raise ValueError(message(
+                name, "mode", "be one of " + ", ".join(map(repr, _QUANT_MODES))
+                + " (MLX's quantization modes)", repr(self.mode)))
+        sizes, bit_widths, size0, bits0, has_biases = _QUANT_MODES[self.mode]
+        group_size = size0 if self.group_size is None else self.group_size
+        bits = bits0 if self.bits is None else self.bits
+        for field, value, allowed in (("group_size", group_size, sizes),
+                                      ("bits", bits, bit_widths)):
+            if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+                raise ValueError(message(
+                    name, field, f"be one of {', '.join(map(str, allowed))} for mode "
+                    f"{self.mode!r}", repr(value)))
+        object.__setattr__(self, "group_size", group_size)
+        object.__setattr__(self, "bits", bits)
+        w = check_array(name, "weight", self.weight)
+        if w.dtype != mx.uint32 or w.ndim != 2:
+            raise TypeError(message(
+                name, "weight", "be the packed uint32 weight of shape (C, in_features * bits / 32)",
+                f"{dtype_name(w.dtype)} of shape {fmt_shape(w.shape)}"))
+        in_features = w.shape[1] * 32 // bits
+        if (w.shape[1] * 32) % bits or in_features % group_size:
+            raise ShapeError(message(
+                name, "weight", f"pack a whole number of groups of {group_size} at {bits} bits",
+                f"shape {fmt_shape(w.shape)}"))
+        groups = (w.shape[0], in_features // group_size)
+        check_array(name, "scales", self.scales)
+        if tuple(self.scales.shape) != groups:
+            raise ShapeError(message(name, "scales", f"have shape {fmt_shape(groups)}",
+                                     fmt_shape(self.scales.shape)))
+        if has_biases:
+            if self.biases is None:
+                raise ValueError(message(name, "biases", f"be given for mode {self.mode!r}",
+                                         "None"))
+            check_array(name, "biases", self.biases)
+            if tuple(self.biases.shape) != groups:
+                raise ShapeError(message(name, "biases", f"have shape {fmt_shape(groups)}",
+                                         fmt_shape(self.biases.shape)))
+        elif self.biases is not None:
+            raise ValueError(message(name, "biases", f"be None for mode {self.mode!r}",
+                                     f"an array of shape {fmt_shape(self.biases.shape)}"))
+
+    @classmethod
+    def from_module(cls, module: Any) -> "QuantizedWeight":
+        """The head of an ``nn.QuantizedLinear`` or ``nn.QuantizedEmbedding``
+        (a tied head). A ``QuantizedLinear``'s own bias is not part of it:
+        pass ``linear_bias=module.get("bias")``."""
+        import mlx.nn as nn
+
+        if not isinstance(module, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
+            raise TypeError(message("QuantizedWeight.from_module", "module",
+                                    "be an nn.QuantizedLinear or nn.QuantizedEmbedding",
+                                    type(module).__name__))
+        return cls(module["weight"], module["scales"], module.get("biases"),
+                   module.group_size, module.bits, getattr(module, "mode", "affine"))
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """``(C, in_features)``, the shape of the weight it stands for."""
+        return (self.weight.shape[0], self.weight.shape[1] * 32 // self.bits)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def dequantize(self, dtype: Optional[mx.Dtype] = None) -> mx.array:
+        """The whole ``(C, in_features)`` weight (for references and tests:
+        the loss itself never builds it)."""
+        return mx.dequantize(self.weight, self.scales, self.biases, self.group_size, self.bits,
+                             self.mode, dtype=dtype)
+
+    def _spec(self) -> _Quant:
+        return _Quant(self.group_size, self.bits, self.mode, self.biases is not None)
+
+    def _arrays(self) -> List[mx.array]:
+        return [self.weight, self.scales] + ([self.biases] if self.biases is not None else [])
+
+
+def _frozen(arrays: List[mx.array]) -> List[mx.array]:
+    """The arrays of a quantized head, unchanged, behind a VJP that raises:
+    a gradient w.r.t. them is asked for only when the caller differentiates
+    them (QLoRA freezes the quantized layers)."""
+
+    @mx.custom_function
+    def frozen(*xs):
+        return tuple(xs)
+
+    @frozen.vjp
+    def frozen_vjp(primals, cotangents, outputs):
+        raise ValueError(message(
+            _FN, "linear_weight", "be frozen when it is a QuantizedWeight (no gradient w.r.t. "
+            "its packed weight, scales or biases, as MLX's quantized_matmul; freeze the "
+            "quantized head, e.g. model.freeze() before adding LoRA layers)",
+            "a gradient w.r.t. it"))
+
+    return list(frozen(*arrays))
+
+
+@functools.lru_cache(maxsize=None)
+def _quantized_linear(quant: _Quant):
+    """``x @ W^T`` of a packed head, as ``nn.QuantizedLinear`` computes it,
+    with the gradient w.r.t. ``x`` only: the head's cotangents are zeros
+    that :func:`_frozen` refuses when they are asked for (MLX's own VJP
+    would raise first, with its message)."""
+
+    def qmm(x, head, transpose):
+        return mx.quantized_matmul(x, head[0], head[1], head[2] if quant.biases else None,
+                                   transpose, quant.group_size, quant.bits, quant.mode)
+
+    @mx.custom_function
+    def linear(x, *head):
+        return qmm(x, head, True)
+
+    @linear.vjp
+    def linear_vjp(primals, cotangents, outputs):
+        x, *head = primals
+        g = single(cotangents)
+        return (qmm(g, head, False).astype(x.dtype), *[mx.zeros_like(h) for h in head])
+
+    return linear
 
 
 # --------------------------------------------------------------------------
 # the public function
 
 
-def _reference(
-    logits: mx.array,
-    target: mx.array,
-    weight: Optional[mx.array],
-    reduction: str,
-    ignore_index: int,
-    eps: float,
-) -> mx.array:
-    """``cross_entropy(logits, target, ...)`` with the logits in hand."""
-    return cross_entropy(
-        logits, target, weight=weight, reduction=reduction,
-        ignore_index=ignore_index, label_smoothing=eps,
-    )
+_TORCH_MM = {mx.float16: "c10::Half", mx.bfloat16: "c10::BFloat16", mx.float32: "float",
+             mx.float64: "double"}
 
 
-def _check_number_in(name: str, value: Any, lo: float, hi: float, torch_text: str) -> float:
-    value = check_number(_FN, name, value)
-    if not lo <= value <= hi:
-        raise ValueError(message(_FN, name, f"be in [{lo:g}, {hi:g}]", f"{value!r}: {torch_text}"))
-    return float(value)
+def _check_head_dtypes(input: mx.array, linear_weight: mx.array,
+                       linear_bias: Optional[mx.array], torch_chunked: bool,
+                       acc: Optional[mx.Dtype]) -> None:
+    """torch's dtype rules for the head: its reference path's linear takes
+    one dtype for input, weight and bias; its chunked kernel casts the bias
+    to its accumulation dtype, and a float16 / bfloat16 input's weight too
+    (CPU, float32 accumulation), but otherwise needs the input's dtype."""
+    dt = input.dtype
+    cast_weight = torch_chunked and dt in (mx.float16, mx.bfloat16) and acc == mx.float32
+    if linear_weight.dtype != dt and not cast_weight:
+        raise TypeError(message(
+            _FN, "linear_weight", f"have the dtype of `input`, {dtype_name(dt)}",
+            f"{dtype_name(linear_weight.dtype)}: expected m1 and m2 to have the same dtype, "
+            f"but got: {_TORCH_MM[dt]} != {_TORCH_MM[linear_weight.dtype]}"))
+    if linear_bias is not None and linear_bias.dtype != dt and not torch_chunked:
+        raise TypeError(message(
+            _FN, "linear_bias", f"have the dtype of `input`, {dtype_name(dt)}",
+            f"{dtype_name(linear_bias.dtype)}: self and mat2 must have the same dtype"))
+
+
+def _logits_axis(axis: Any, ndim: int, default: int, shape: Tuple[int, ...]) -> int:
+    """The class axis of the logits (shape ``shape``, classes at ``default``
+    in torch's layout), as an index."""
+    if axis is None:
+        return default
+    axis = check_number(_FN, "axis", axis, integer=True)
+    if ndim == 1 and axis in (1, 0, -1):
+        return 0
+    if not -ndim < axis < ndim or axis % ndim == 0:
+        raise ValueError(message(
+            _FN, "axis", f"name a class axis of the logits (shape {fmt_shape(shape)} in "
+            f"torch's layout): one of 1..{ndim - 1} or {1 - ndim}..-1 (axis 0 is the batch)",
+            f"{axis}: Dimension out of range or the batch axis"))
+    return axis % ndim
 
 
 def linear_cross_entropy(
     input: mx.array,
-    linear_weight: mx.array,
+    linear_weight: "mx.array | QuantizedWeight",
     target: mx.array,
     *,
     linear_bias: Optional[mx.array] = None,
@@ -621,6 +911,11 @@ def linear_cross_entropy(
     ignore_index: Optional[int] = None,
     label_smoothing: float = 0.0,
     options: Optional[LinearCrossEntropyOptions] = None,
+    axis: Optional[int] = None,
+    softcap: Optional[float] = None,
+    logit_scale: Optional[float] = None,
+    z_loss: float = 0.0,
+    out_dtype: Optional[mx.Dtype] = None,
 ) -> mx.array:
     r"""Cross-entropy of linearly projected inputs, as
     ``torch.nn.functional.linear_cross_entropy``.
@@ -649,32 +944,47 @@ def linear_cross_entropy(
     the target logit / smoothing sum / soft-target dot), and its backward
     recomputes each tile's logits. Extra memory is O(tile); float16 /
     bfloat16 accumulate in float32. Beyond torch's chunked path it also
-    takes label smoothing, class-probability targets and 3-D ``(B, T,
-    in_features)`` input (flattened internally; torch raises for 3-D). It
-    works under ``mx.grad``, ``mx.value_and_grad``, ``nn.value_and_grad``
-    and ``mx.compile``, and a second backward over the same loss just works
+    takes label smoothing and class-probability targets. It works under
+    ``mx.grad``, ``mx.value_and_grad``, ``nn.value_and_grad`` and
+    ``mx.compile`` (whose fused tile kernels are compiled once, whatever the
+    number of tiles), and a second backward over the same loss just works
     (MLX has no ``retain_graph``: ``allow_retain_graph`` is accepted and
-    ignored). K-dimensional ``linear_weight`` with ``options`` falls back
-    to the reference path with torch's warning.
+    ignored). K-dimensional ``linear_weight`` with ``options`` falls back to
+    the reference path with torch's warning.
 
-    As in torch, class weights must have the logits' dtype on the reference
-    path (and with smoothing, where torch's chunked path falls back to it);
-    with counted weights summing to 0, ``'mean'`` is NaN with torch's
-    gradients on either path (the chunked path without smoothing: NaN in
-    every row, torch's chunked kernel). An out-of-range target raises in
-    eager mode; under ``mx.compile`` or with the value checks off it gives
-    NaN in its row's loss and gradient on both paths.
+    Beyond torch (keyword-only, MLX-only, both paths): ``input`` of any
+    shape ``(*, in_features)``, e.g. an LLM's ``(B, T, H)`` hidden states
+    with ``(B, T)`` targets (torch takes ``(in_features)`` and ``(N,
+    in_features)``); ``linear_weight`` may be a :class:`QuantizedWeight`
+    (a frozen quantized head, dequantized a vocabulary block at a time on
+    the chunked path); ``logit_scale``, ``softcap``, ``z_loss`` and
+    ``out_dtype`` as in :func:`mlx_losses.functional.cross_entropy`, applied
+    to the logits ``z`` (inside each tile on the chunked path):
+    :math:`\text{softcap} \cdot \tanh(\text{logit\_scale} \cdot z /
+    \text{softcap})`, and :math:`\lambda \operatorname{lse}^2` added to
+    each counted token's loss.
+
+    As in torch, ``input``, ``linear_weight`` and ``linear_bias`` must have
+    one dtype on the reference path; torch's chunked kernel (class indices,
+    no smoothing) casts the bias, and a float16 / bfloat16 input's weight,
+    to its accumulation dtype. Class weights must have the logits' dtype on
+    the reference path (and with smoothing, where torch's chunked path falls
+    back to it); with counted weights summing to 0, ``'mean'`` is NaN with
+    torch's gradients on either path (the chunked path without smoothing:
+    NaN in every row, torch's chunked kernel). An out-of-range target
+    raises in eager mode; under ``mx.compile`` or with the value checks off
+    it gives NaN in its row's loss and gradient on both paths.
 
     Args:
-        input (array): Input samples, ``(in_features)`` or ``(N,
-            in_features)``; with ``options`` also ``(B, T, in_features)``.
-        linear_weight (array): ``(C, in_features)`` or ``(C, d_1, ..., d_K,
-            in_features)``.
+        input (array): Input samples, ``(in_features)``, ``(N,
+            in_features)`` or any ``(*, in_features)``.
+        linear_weight (array or QuantizedWeight): ``(C, in_features)`` or
+            ``(C, d_1, ..., d_K, in_features)``; a :class:`QuantizedWeight`
+            stands for a ``(C, in_features)`` one.
         target (array): Class indices (integer dtype) of shape ``()``,
-            ``(N)`` or ``(N, d_1, ..., d_K)`` (``(B, T)`` for 3-D input), or
-            class probabilities (floating) of the logits' shape: ``(C)``,
-            ``(N, C)``, ``(N, C, d_1, ..., d_K)`` (``(B, T, C)`` for 3-D
-            input).
+            ``(N)``, ``(N, d_1, ..., d_K)`` or the batch shape ``(*)`` of
+            ``input`` (then ``(*, d_1, ..., d_K)``), or class probabilities
+            (floating) of the logits' shape, ``(*, C, d_1, ..., d_K)``.
         linear_bias (array, optional): ``(C)`` or ``(C, d_1, ..., d_K)``.
             Default: ``None``.
         weight (array, optional): Class weights, ``(C)``. Default: ``None``.
@@ -683,16 +993,32 @@ def linear_cross_entropy(
         ignore_index (int, optional): Class index that is ignored; ``None``
             means ``-100`` for class-index targets. Must be ``None`` for
             class-probability targets. Default: ``None``.
-        label_smoothing (float, optional): In ``[0, 1]``. Default: ``0.0``.
+        label_smoothing (float, optional): In ``[0, 1]``; a negative or NaN
+            value means no smoothing, as in torch. Default: ``0.0``.
         options (LinearCrossEntropyOptions, optional): ``None`` for the
             reference path; an instance turns chunking on. Default: ``None``.
+        axis (int, optional): The class axis of the logits, and so of a
+            probability target (class-index targets do not depend on it);
+            ``None`` is torch's layout, the classes right after the batch
+            dimensions of ``input``. Default: ``None``.
+        softcap (float, optional): Final-logit softcapping, ``> 0``.
+            Default: ``None``.
+        logit_scale (float, optional): A factor on the logits. Default:
+            ``None``.
+        z_loss (float, optional): :math:`\lambda \ge 0` of the z-loss.
+            Default: ``0.0``.
+        out_dtype (Dtype, optional): The dtype of the returned loss (e.g.
+            ``mx.float32`` for a bfloat16 model); ``None`` is torch's rule.
+            Default: ``None``.
 
     Shape:
         - Output: scalar, or the target's (class-index) shape with
           ``reduction='none'``.
 
     Returns:
-        array: The loss, in the dtype of ``input`` and ``linear_weight``.
+        array: The loss, in ``out_dtype`` if given, else in ``input``'s dtype
+        (the promoted dtype with the class weights for a probability
+        target).
 
     Example:
         >>> import mlx.core as mx
@@ -705,26 +1031,30 @@ def linear_cross_entropy(
         >>> opts = LinearCrossEntropyOptions(batch_chunk_size=2)
         >>> round(linear_cross_entropy(x, W, t, options=opts).item(), 4)
         2.3026
+        >>> h = mx.zeros((2, 5, 3))  # (batch, tokens, hidden)
+        >>> linear_cross_entropy(h, W, mx.zeros((2, 5), mx.int32), options=opts,
+        ...                      reduction="none").shape
+        (2, 5)
     """
     reduction = resolve_reduction(_FN, reduction)
     check_floating(_FN, "input", input)
-    check_floating(_FN, "linear_weight", linear_weight)
+    quantized = isinstance(linear_weight, QuantizedWeight)
+    if not quantized:
+        check_floating(_FN, "linear_weight", linear_weight)
     check_array(_FN, "target", target)
     if options is not None and not isinstance(options, LinearCrossEntropyOptions):
         raise TypeError(message(_FN, "options", "be a LinearCrossEntropyOptions or None",
                                 type(options).__name__))
     if ignore_index is not None:
         ignore_index = check_number(_FN, "ignore_index", ignore_index, integer=True)
-    eps = _check_number_in("label_smoothing", label_smoothing, 0.0, 1.0,
-                           "label_smoothing must be between 0.0 and 1.0")
+    eps = check_label_smoothing(_FN, label_smoothing)
+    softcap, logit_scale, z_loss, out_dtype = _check_logit_options(
+        _FN, softcap, logit_scale, z_loss, out_dtype)
     chunked = options is not None
-    max_ndim = 3 if chunked else 2
-    if input.ndim < 1 or input.ndim > max_ndim:
-        allowed = "1, 2 or 3 (with options)" if chunked else "1 or 2"
+    if input.ndim < 1:
         raise ShapeError(message(
-            _FN, "input", f"be {allowed}-D",
-            f"{input.ndim}-D of shape {fmt_shape(input.shape)}: expected input with "
-            f"dimensionality 1 or 2, got {input.ndim}"))
+            _FN, "input", "have at least 1 dimension, (*, in_features)",
+            f"0-D: expected input with dimensionality 1 or 2, got {input.ndim}"))
     if linear_weight.ndim < 2:
         raise ShapeError(message(
             _FN, "linear_weight", "be at least 2-D, (C, [d_1, ..., d_K,] in_features)",
@@ -732,14 +1062,15 @@ def linear_cross_entropy(
             f"got {linear_weight.ndim}"))
     batch = tuple(input.shape[:-1])
     in_features = input.shape[-1]
-    if in_features != linear_weight.shape[-1]:
+    w_shape = tuple(linear_weight.shape)
+    if in_features != w_shape[-1]:
         raise ShapeError(message(
             _FN, "linear_weight", f"have last dimension in_features = {in_features}",
-            f"{linear_weight.shape[-1]}: expected equal input and linear_weight last "
-            f"dimensions (in_features), got {in_features} and {linear_weight.shape[-1]}, "
+            f"{w_shape[-1]}: expected equal input and linear_weight last "
+            f"dimensions (in_features), got {in_features} and {w_shape[-1]}, "
             "respectively"))
-    num_classes = linear_weight.shape[0]
-    out_features = tuple(linear_weight.shape[1:-1])
+    num_classes = w_shape[0]
+    out_features = w_shape[1:-1]
     if linear_bias is not None:
         check_floating(_FN, "linear_bias", linear_bias)
         if tuple(linear_bias.shape) != (num_classes, *out_features):
@@ -751,12 +1082,8 @@ def linear_cross_entropy(
         raise ShapeError(message(
             _FN, "input", f"be batched, (N, {in_features}), for a K-dimensional linear_weight",
             f"{fmt_shape(input.shape)}: K-dimensional loss defined by linear_weight shape "
-            f"{tuple(linear_weight.shape)} requires batched input, (N, {in_features}), got "
+            f"{w_shape} requires batched input, (N, {in_features}), got "
             f"unbatched input with shape {tuple(input.shape)}"))
-    if out_features and len(batch) > 1:
-        raise ShapeError(message(
-            _FN, "input", "be 1-D or 2-D for a K-dimensional linear_weight",
-            f"{input.ndim}-D of shape {fmt_shape(input.shape)}"))
     if weight is not None:
         check_floating(_FN, "weight", weight)
         if tuple(weight.shape) != (num_classes,):
@@ -764,12 +1091,14 @@ def linear_cross_entropy(
                 _FN, "weight", f"have shape ({num_classes},), one weight per class",
                 f"{fmt_shape(weight.shape)}: expected weight shape to be ({num_classes},)"))
 
-    # torch decides "class probabilities" by the target having the logits' shape.
-    if len(batch) == 2:  # (B, T, D) with options: logits (B, T, C)
-        logits_shape = (*batch, num_classes)
-    else:
-        logits_shape = (*batch, num_classes, *out_features)
-    soft = tuple(target.shape) == logits_shape
+    # torch's layout: the logits are (*batch, C, *out_features); torch
+    # decides "class probabilities" by the target having the logits' shape.
+    logits_shape = (*batch, num_classes, *out_features)
+    cax = len(batch)
+    user_cax = _logits_axis(axis, len(logits_shape), cax, logits_shape)
+    user_shape = list(logits_shape)
+    user_shape.insert(user_cax, user_shape.pop(cax))
+    soft = tuple(target.shape) == tuple(user_shape)
     if soft:
         if ignore_index is not None:
             raise ValueError(message(
@@ -777,29 +1106,28 @@ def linear_cross_entropy(
                 f"{ignore_index}: ignore_index cannot be specified when target contains "
                 "probabilities"))
         check_floating(_FN, "target", target)
+        if user_cax != cax:
+            target = mx.moveaxis(target, user_cax, cax)
     else:
         if not mx.issubdtype(target.dtype, mx.integer):
             raise TypeError(message(
                 _FN, "target",
                 f"hold class indices (an integer dtype) or probabilities of shape "
-                f"{fmt_shape(logits_shape)}",
+                f"{fmt_shape(user_shape)}",
                 f"{dtype_name(target.dtype)} of shape {fmt_shape(target.shape)}"))
         want = (*batch, *out_features)
         if tuple(target.shape) != want:
             raise ShapeError(message(
                 _FN, "target", f"have shape {fmt_shape(want)} (class indices) or "
-                f"{fmt_shape(logits_shape)} (probabilities)", fmt_shape(target.shape)))
+                f"{fmt_shape(user_shape)} (probabilities)", fmt_shape(target.shape)))
     ii = -100 if ignore_index is None else ignore_index
     if not soft:
         target = _as_index(target, ii)
         check_index_range(_FN, "target", target, num_classes, ignore_index=ii)
 
-    dtypes = [input, linear_weight] + ([linear_bias] if linear_bias is not None else [])
-    out_dtype = result_dtype(*dtypes)
-    x = input.astype(out_dtype)
-    w = linear_weight.astype(out_dtype)
-    b = linear_bias.astype(out_dtype) if linear_bias is not None else None
-
+    if quantized and out_features:
+        raise ShapeError(message(_FN, "linear_weight", "be (C, in_features) when quantized",
+                                 f"a QuantizedWeight of shape {fmt_shape(w_shape)}"))
     if chunked and out_features:
         warnings.warn(
             "linear_cross_entropy: ``options`` ignored; the chunked path needs "
@@ -808,29 +1136,53 @@ def linear_cross_entropy(
             stacklevel=2,
         )
         chunked = False
-
-    if weight is not None and not soft and not (chunked and eps == 0.0):
+    # the path torch takes: its chunked kernel for class indices without
+    # smoothing, else its reference path (whose dtype rules ours follow)
+    torch_chunked = chunked and not soft and eps == 0.0
+    if not quantized:
+        acc = options._acc_dtype(input.dtype) if chunked else None
+        _check_head_dtypes(input, linear_weight, linear_bias, torch_chunked, acc)
+    logits_dtype = input.dtype
+    if quantized and mx.issubdtype(linear_weight.scales.dtype, mx.floating) and not chunked:
+        logits_dtype = result_dtype(input, linear_weight.scales)
+    if weight is not None and not soft and not torch_chunked:
         # torch's reference path (its chunked kernel runs without smoothing
         # only) takes class weights of the logits' dtype only
-        _check_weight_dtype(_FN, weight, out_dtype, "the logits")
+        _check_weight_dtype(_FN, weight, logits_dtype, "the logits")
+
+    if quantized:
+        quant = linear_weight._spec()
+        head = _frozen(linear_weight._arrays())
+    else:
+        quant, head = None, [linear_weight]
 
     if chunked:
-        xf = x.reshape(-1, in_features)
+        xf = input.reshape(-1, in_features)
         tf = target.reshape(-1, num_classes) if soft else target.reshape(-1)
         # class probabilities: torch runs the reference path, whose
         # cross_entropy promotes the output with the class weights
-        loss_dtype = result_dtype(x, weight) if soft and weight is not None else out_dtype
-        loss = _chunked(xf, w, b, tf, soft, weight, reduction, ii, eps, options, loss_dtype)
+        loss_dtype = result_dtype(input, weight) if soft and weight is not None else input.dtype
+        loss = _chunked(xf, head, quant, linear_bias, tf, soft, weight, reduction, ii, eps,
+                        options, out_dtype or loss_dtype, (softcap, logit_scale, z_loss))
         if reduction == "none":
             loss = loss.reshape(batch)
         return loss
 
     # the reference path: the full logits, then cross_entropy
     flat = math.prod(out_features) * num_classes
-    w2 = w.reshape(flat, in_features)
-    # torch's linear is one addmm: the bias is added before the single
-    # rounding to the input dtype (matters in float16 / bfloat16)
-    x2 = x.reshape(-1, in_features)
-    logits = x2 @ w2.T if b is None else mx.addmm(b.reshape(flat), x2, w2.T)
+    x2 = input.reshape(-1, in_features)
+    if quantized:
+        logits = _quantized_linear(quant)(x2, *head)
+        if linear_bias is not None:
+            logits = logits + linear_bias
+    else:
+        w2 = linear_weight.reshape(flat, in_features)
+        # torch's linear is one addmm: the bias is added before the single
+        # rounding to the input dtype (matters in float16 / bfloat16)
+        logits = x2 @ w2.T if linear_bias is None else mx.addmm(linear_bias.reshape(flat), x2, w2.T)
     logits = logits.reshape(logits_shape)
-    return _reference(logits, target, weight, reduction, ii, eps)
+    return cross_entropy(
+        logits, target, weight=weight, reduction=reduction, ignore_index=ii,
+        label_smoothing=eps, axis=max(cax, 1), softcap=softcap, logit_scale=logit_scale,
+        z_loss=z_loss, out_dtype=out_dtype,
+    )

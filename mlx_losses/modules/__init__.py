@@ -34,7 +34,11 @@ from .embedding import (
 from .ctc import CTCLoss
 
 # -- linear_cross_entropy (issue 5)
-from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions
+from .linear_cross_entropy import (
+    LinearCrossEntropyLoss,
+    LinearCrossEntropyOptions,
+    QuantizedWeight,
+)
 
 # -- preference (issue 20)
 from .preference import DPOLoss

@@ -7,10 +7,29 @@ from typing import Any, Dict, Optional
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, message
+from .._validation import check_label_smoothing, check_number, message
+from ..losses.classification import _check_logit_options
 from ._base import _Loss, _WeightedLoss
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "NLLLoss2d", "BCELoss", "BCEWithLogitsLoss"]
+
+
+def _check_axis_option(name: str, axis: Any) -> int:
+    # an int as torch takes one; checked against the input's ndim at call time
+    return check_number(name, "axis", axis, integer=True)
+
+
+def _mlx_options(module: Any, axis_default: Any = 1) -> Dict[str, Any]:
+    """The MLX-only options that differ from their defaults, for the repr."""
+    opts: Dict[str, Any] = {}
+    defaults = (("axis", axis_default), ("softcap", None), ("logit_scale", None),
+                ("z_loss", 0.0), ("out_dtype", None))
+    for key, default in defaults:
+        value = getattr(module, key, default)
+        if value is None if default is None else value == default:
+            continue
+        opts[key] = value
+    return opts
 
 
 class NLLLoss(_WeightedLoss):
@@ -25,6 +44,8 @@ class NLLLoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        axis (int, optional): MLX-only, keyword-only: the class axis of the
+            input (``-1`` for channels-last). Default: ``1``.
 
     Example:
         >>> import mlx.core as mx
@@ -40,19 +61,24 @@ class NLLLoss(_WeightedLoss):
         ignore_index: int = -100,
         reduce: Optional[bool] = None,
         reduction: str = "mean",
+        *,
+        axis: int = 1,
     ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = int(
-            check_number(type(self).__name__, "ignore_index", ignore_index, integer=True)
-        )
+        name = type(self).__name__
+        self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
+        self.axis = _check_axis_option(name, axis)
 
     def _options(self) -> Dict[str, Any]:
-        return {**super()._options(), "ignore_index": self.ignore_index}
+        opts = {**super()._options(), "ignore_index": self.ignore_index}
+        if self.axis != 1:
+            opts["axis"] = self.axis
+        return opts
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         return F.nll_loss(
             input, target, weight=self.weight, ignore_index=self.ignore_index,
-            reduction=self.reduction,
+            reduction=self.reduction, axis=self.axis,
         )
 
 
@@ -78,7 +104,11 @@ class CrossEntropyLoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
-        label_smoothing (float, optional): In [0, 1]. Default: ``0.0``.
+        label_smoothing (float, optional): In [0, 1] (a negative or NaN value
+            means none, as in torch). Default: ``0.0``.
+        axis, softcap, logit_scale, z_loss, out_dtype: MLX-only, keyword-only
+            options of :func:`mlx_losses.functional.cross_entropy` (class
+            axis, logit softcapping and scaling, z-loss, output dtype).
 
     Example:
         >>> import mlx.core as mx
@@ -98,29 +128,38 @@ class CrossEntropyLoss(_WeightedLoss):
         reduce: Optional[bool] = None,
         reduction: str = "mean",
         label_smoothing: float = 0.0,
+        *,
+        axis: int = 1,
+        softcap: Optional[float] = None,
+        logit_scale: Optional[float] = None,
+        z_loss: float = 0.0,
+        out_dtype: Optional[mx.Dtype] = None,
     ) -> None:
         super().__init__(weight, size_average, reduce, reduction)
         name = type(self).__name__
         self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
-        label_smoothing = check_number(name, "label_smoothing", label_smoothing)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(
-                message(name, "label_smoothing", "be in [0, 1]",
-                        f"{label_smoothing!r}: label_smoothing must be between 0.0 and 1.0")
-            )
-        self.label_smoothing = float(label_smoothing)
+        check_label_smoothing(name, label_smoothing)
+        # torch keeps the value given (a negative one smooths nothing)
+        self.label_smoothing = float(check_number(name, "label_smoothing", label_smoothing))
+        self.axis = _check_axis_option(name, axis)
+        self.softcap, self.logit_scale, self.z_loss, self.out_dtype = _check_logit_options(
+            name, softcap, logit_scale, z_loss, out_dtype)
 
     def _options(self) -> Dict[str, Any]:
-        return {
+        opts = {
             **super()._options(),
             "ignore_index": self.ignore_index,
             "label_smoothing": self.label_smoothing,
         }
+        opts.update(_mlx_options(self))
+        return opts
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         return F.cross_entropy(
             input, target, weight=self.weight, ignore_index=self.ignore_index,
-            reduction=self.reduction, label_smoothing=self.label_smoothing,
+            reduction=self.reduction, label_smoothing=self.label_smoothing, axis=self.axis,
+            softcap=self.softcap, logit_scale=self.logit_scale, z_loss=self.z_loss,
+            out_dtype=self.out_dtype,
         )
 
 

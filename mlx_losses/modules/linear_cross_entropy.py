@@ -9,11 +9,20 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .. import functional as F
-from .._validation import ShapeError, check_floating, check_number, fmt_shape, message
-from ..losses.linear_cross_entropy import LinearCrossEntropyOptions
+from .._validation import (
+    ShapeError,
+    check_floating,
+    check_label_smoothing,
+    check_number,
+    fmt_shape,
+    message,
+)
+from ..losses.classification import _check_logit_options
+from ..losses.linear_cross_entropy import LinearCrossEntropyOptions, QuantizedWeight
 from ._base import _WeightedLoss
+from .classification import _mlx_options
 
-__all__ = ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
+__all__ = ["LinearCrossEntropyLoss", "LinearCrossEntropyOptions", "QuantizedWeight"]
 
 
 class LinearCrossEntropyLoss(_WeightedLoss):
@@ -27,6 +36,8 @@ class LinearCrossEntropyLoss(_WeightedLoss):
     ``Linear`` (uniform in :math:`\\pm 1/\\sqrt{in\\_features}`). They are
     reshaped to ``(C, *out_features, in_features)`` / ``(C,
     *out_features)`` on each call. The class ``weight`` is stored frozen.
+    After ``nn.quantize(loss)`` the layer is an ``nn.QuantizedLinear``, used
+    as a frozen :class:`QuantizedWeight` head (``out_features == ()``).
 
     Args:
         in_features (int): Size of each input sample.
@@ -44,10 +55,13 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         weight (array, optional): Class weights, ``(C)``. Default: ``None``.
         ignore_index (int, optional): Ignored class index; ``None`` means
             ``-100`` for class-index targets. Default: ``None``.
-        label_smoothing (float, optional): In ``[0, 1]``. Default: ``0.0``.
+        label_smoothing (float, optional): In ``[0, 1]``; NaN means none.
+            Default: ``0.0``.
         options (LinearCrossEntropyOptions, optional): ``None`` for the
             reference path, an instance for the chunked path.
             Default: ``None``.
+        axis, softcap, logit_scale, z_loss, out_dtype: MLX-only options of
+            :func:`mlx_losses.functional.linear_cross_entropy`.
 
     Example:
         >>> import mlx.core as mx
@@ -74,6 +88,11 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         ignore_index: Optional[int] = None,
         label_smoothing: float = 0.0,
         options: Optional[LinearCrossEntropyOptions] = None,
+        axis: Optional[int] = None,
+        softcap: Optional[float] = None,
+        logit_scale: Optional[float] = None,
+        z_loss: float = 0.0,
+        out_dtype: Optional[mx.Dtype] = None,
     ) -> None:
         name = type(self).__name__
         in_features = check_number(name, "in_features", in_features, min_value=0, integer=True)
@@ -88,12 +107,11 @@ class LinearCrossEntropyLoss(_WeightedLoss):
                 raise ShapeError(message(
                     name, "weight", f"have shape ({num_classes},)",
                     f"{fmt_shape(weight.shape)}: expected weight shape to be ({num_classes},)"))
+        check_label_smoothing(name, label_smoothing, module=True)
         label_smoothing = check_number(name, "label_smoothing", label_smoothing)
-        if label_smoothing < 0 or label_smoothing > 1.0:
-            raise ValueError(message(
-                name, "label_smoothing", "be in [0, 1]",
-                f"{label_smoothing!r}: expected label_smoothing to be in range [0, 1], "
-                f"got {label_smoothing}"))
+        if axis is not None:
+            axis = check_number(name, "axis", axis, integer=True)
+        logit_options = _check_logit_options(name, softcap, logit_scale, z_loss, out_dtype)
         if options is not None and not isinstance(options, LinearCrossEntropyOptions):
             raise TypeError(message(name, "options", "be a LinearCrossEntropyOptions or None",
                                     type(options).__name__))
@@ -103,6 +121,8 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         self.ignore_index = ignore_index
         self.label_smoothing = float(label_smoothing)
         self.options = options
+        self.axis = axis
+        self.softcap, self.logit_scale, self.z_loss, self.out_dtype = logit_options
         # Flat storage, as torch's (Linear has no multi-dimensional weight);
         # mlx.nn.Linear draws from U(-1/sqrt(in), 1/sqrt(in)) like torch.
         self.linear = nn.Linear(in_features, math.prod(out_features) * num_classes, bias=bias)
@@ -111,6 +131,8 @@ class LinearCrossEntropyLoss(_WeightedLoss):
 
     @property
     def in_features(self) -> int:
+        if isinstance(self.linear, nn.QuantizedLinear):
+            return self.linear.weight.shape[-1] * 32 // self.linear.bits
         return self.linear.weight.shape[-1]
 
     def _options(self) -> Dict[str, Any]:
@@ -128,11 +150,19 @@ class LinearCrossEntropyLoss(_WeightedLoss):
             label_smoothing=self.label_smoothing,
             options=self.options,
         )
+        opts.update(_mlx_options(self, axis_default=None))
         return opts
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         shape = (self.num_classes, *self.out_features)
-        linear_weight = self.linear.weight.reshape(*shape, self.in_features)
+        if isinstance(self.linear, nn.QuantizedLinear):
+            if self.out_features:
+                raise ValueError(message(
+                    type(self).__name__, "out_features", "be () with a quantized linear layer",
+                    repr(self.out_features)))
+            linear_weight = QuantizedWeight.from_module(self.linear)
+        else:
+            linear_weight = self.linear.weight.reshape(*shape, self.in_features)
         linear_bias = self.linear.bias.reshape(shape) if "bias" in self.linear else None
         return F.linear_cross_entropy(
             input,
@@ -144,4 +174,9 @@ class LinearCrossEntropyLoss(_WeightedLoss):
             ignore_index=self.ignore_index,
             label_smoothing=self.label_smoothing,
             options=self.options,
+            axis=self.axis,
+            softcap=self.softcap,
+            logit_scale=self.logit_scale,
+            z_loss=self.z_loss,
+            out_dtype=self.out_dtype,
         )

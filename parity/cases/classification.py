@@ -53,6 +53,62 @@ def _bce_torch(*args, **kw):
     return TF.binary_cross_entropy(*args, **kw)
 
 
+def _moved(fn):
+    """torch's ``fn`` with the class axis of ``input`` (and of a probability
+    target) moved from ``axis`` to 1, torch's layout."""
+
+    def call(input, target, *, axis=1, **kw):
+        import torch.nn.functional as TF
+
+        if target.is_floating_point() and target.shape == input.shape:
+            target = target.movedim(axis, 1).contiguous()
+        # contiguous: torch's CPU nll_loss backward refuses a strided input
+        return getattr(TF, fn)(input.movedim(axis, 1).contiguous(), target, **kw)
+
+    return call
+
+
+def torch_ce_options(input, target, *, axis=1, softcap=None, logit_scale=None, z_loss=0.0,
+                     out_dtype=None, weight=None, ignore_index=-100, label_smoothing=0.0,
+                     reduction="mean"):
+    """The MLX-only options of cross_entropy written with torch: its
+    cross_entropy of ``softcap * tanh(logit_scale * x / softcap)`` plus
+    ``z_loss * logsumexp ** 2`` on each counted row, then torch's reduction
+    ('mean' over the summed class weights of the counted rows, or the row
+    count for probabilities); ``out_dtype``: computed in float32 (or wider)."""
+    import torch
+    import torch.nn.functional as TF
+
+    soft = target.is_floating_point() and target.shape == input.shape
+    x = input.movedim(axis, 1)
+    if soft:
+        target = target.movedim(axis, 1)
+    if out_dtype is not None:
+        x = x.to(torch.promote_types(x.dtype, torch.float32))
+    z = x * logit_scale if logit_scale is not None else x
+    if softcap is not None:
+        z = softcap * torch.tanh(z / softcap)
+    per = TF.cross_entropy(z, target, weight=weight, ignore_index=ignore_index,
+                           label_smoothing=label_smoothing, reduction="none")
+    counted = torch.ones_like(per) if soft else (target != ignore_index).to(per.dtype)
+    per = per + z_loss * torch.logsumexp(z, dim=1) ** 2 * counted
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    if soft:
+        return per.sum() / per.numel()
+    w = torch.ones(z.shape[1], dtype=per.dtype) if weight is None else weight.to(per.dtype)
+    wt = w[torch.where(target == ignore_index, 0, target)] * counted
+    return per.sum() / wt.sum()
+
+
+def _f32():
+    import mlx.core as mx
+
+    return mx.float32
+
+
 _INF = float("inf")
 
 # Logits with masked (-inf) classes in some rows, never a whole row.
@@ -180,6 +236,39 @@ CASES = [
          {"label_smoothing": 0.05}, module="CrossEntropyLoss", dtypes=("float64", "float32")),
     Case("many_classes_half", "cross_entropy", [Normal((8, 3000)), Index((8,), 3000)],
          dtypes=("float16", "bfloat16")),
+    # ---- cross_entropy, MLX-only options: the class axis (channels-last,
+    # torch's result with the axis moved to 1) and the logit options
+    # (torch's formula, torch_ce_options)
+    Case("axis_last", "cross_entropy", [Float((3, 4, C)), Index((3, 4), C, ignore=-100)],
+         {"axis": -1, "weight": Positive((C,), grad=False), "label_smoothing": 0.1},
+         module="CrossEntropyLoss", torch_fn=_moved("cross_entropy")),
+    Case("axis_nhwc", "cross_entropy", [Float((2, 3, 2, C)), Index((2, 3, 2), C)], {"axis": 3},
+         module="CrossEntropyLoss", torch_fn=_moved("cross_entropy"), compile=False),
+    Case("axis_probs", "cross_entropy", [Float((2, 3, C)), Prob((2, 3, C), axis=2)], {"axis": 2},
+         module="CrossEntropyLoss", torch_fn=_moved("cross_entropy"), compile=False),
+    Case("softcap", "cross_entropy", [Float((6, C), -6.0, 6.0), Index((6,), C)], {"softcap": 2.5},
+         module="CrossEntropyLoss", torch_fn=torch_ce_options, compile=False),
+    Case("logit_scale", "cross_entropy", [Float((6, C)), Index((6,), C, ignore=-100)],
+         {"logit_scale": 0.7}, module="CrossEntropyLoss", torch_fn=torch_ce_options, compile=False),
+    Case("softcap_scale_z_loss", "cross_entropy", [Float((8, C), -4.0, 4.0), Index((8,), C, ignore=-100)],
+         {"softcap": 3.0, "logit_scale": 1.3, "z_loss": 0.01}, module="CrossEntropyLoss",
+         torch_fn=torch_ce_options),
+    Case("z_loss_weight_smoothing", "cross_entropy", [Float((8, C)), Index((8,), C, ignore=-100)],
+         {"z_loss": 0.05, "weight": Positive((C,), grad=False), "label_smoothing": 0.1},
+         module="CrossEntropyLoss", torch_fn=torch_ce_options, compile=False),
+    Case("z_loss_axis_last", "cross_entropy", [Float((2, 4, C)), Index((2, 4), C, ignore=3)],
+         {"z_loss": 0.02, "softcap": 2.0, "axis": -1, "ignore_index": 3},
+         module="CrossEntropyLoss", torch_fn=torch_ce_options, compile=False),
+    Case("probs_softcap_z_loss", "cross_entropy", [Float((5, C)), Prob((5, C), axis=1)],
+         {"softcap": 2.0, "z_loss": 0.03}, module="CrossEntropyLoss", torch_fn=torch_ce_options,
+         compile=False),
+    # the loss in float32 for half logits (torch's rule rounds it to theirs)
+    Case("out_dtype_float32", "cross_entropy", [Float((6, C)), Index((6,), C, ignore=-100)],
+         {"out_dtype": _f32(), "z_loss": 0.01}, module="CrossEntropyLoss",
+         torch_fn=torch_ce_options, dtypes=("float16", "bfloat16", "float32"), compile=False),
+    # torch smooths only when label_smoothing > 0: a negative value is none
+    Case("smoothing_negative", "cross_entropy", [Float((6, C)), Index((6,), C, ignore=-100)],
+         {"label_smoothing": -0.1}, module="CrossEntropyLoss", compile=False),
     # ---- cross_entropy, class probabilities (targets differentiated too)
     Case("probs", "cross_entropy", [Float((5, C)), Prob((5, C), axis=1)],
          module="CrossEntropyLoss", legacy=True, vmap=True),
@@ -232,6 +321,9 @@ CASES = [
          {"weight": _CANCEL_W}, module="NLLLoss"),
     Case("empty", "nll_loss", [Float((0, C)), Index((0,), C)], module="NLLLoss"),
     Case("empty_spatial", "nll_loss", [Float((2, C, 0, 3)), Index((2, 0, 3), C)], module="NLLLoss"),
+    Case("axis_nhwc", "nll_loss", [Float((2, 3, 2, C)), Index((2, 3, 2), C, ignore=-100)],
+         {"axis": -1, "weight": Positive((C,), grad=False)}, module="NLLLoss",
+         torch_fn=_moved("nll_loss")),
     Case("uint8_target", "nll_loss", [Float((5, C)), Index((5,), C, dtype="uint8")], module="NLLLoss"),
     # ---- binary_cross_entropy (input and target differentiated)
     Case("basic", "binary_cross_entropy", [Prob((4, 5)), Prob((4, 5))], module="BCELoss",
@@ -334,11 +426,10 @@ ERROR_CASES = [
               torch_fn=lambda i, t, weight, **kw: _torch_ce(i, t, weight=weight.float(), **kw)),
     ErrorCase("label_smoothing_above_one", "cross_entropy", [Float((4, 5)), Index((4,), 5)],
               {"label_smoothing": 1.1}, match="label_smoothing must be between 0.0 and 1.0"),
-    # torch silently treats a negative label_smoothing as 0 (no smoothing);
-    # we reject it rather than ignore an option the caller set.
-    ErrorCase("label_smoothing_negative", "cross_entropy", [Float((4, 5)), Index((4,), 5)],
-              {"label_smoothing": -0.1}, match="label_smoothing must be between 0.0 and 1.0",
-              torch_raises=False),
+    # the class axis: MLX-only, torch has no such keyword
+    ErrorCase("axis_batch", "cross_entropy", [Float((4, 5, 3)), Index((5, 3), 5)], {"axis": 0},
+              match=r"`axis` must name a class axis of `input` .*axis 0 is the batch",
+              torch_raises=False, torch_fn=_moved("cross_entropy")),
     ErrorCase("probs_ignore_index", "cross_entropy", [Float((4, 5)), Prob((4, 5), axis=1)],
               {"ignore_index": 0}, match="ignore_index is not supported for floating point target"),
     # (the runner hands 0-D floats over as (1,): reshape both sides to 0-D)

@@ -9,6 +9,7 @@ the runner silences, where its chunked op has no support: smoothing, soft
 targets, K-dim; the numbers are the same by torch's own contract).
 """
 
+from parity.cases.classification import _f32, torch_ce_options
 from parity.runner import Case, ErrorCase
 from parity.specs import Float, Index, Literal, Normal, Positive, Prob
 
@@ -25,7 +26,10 @@ def _ours(options=None, bias=False):
     return f
 
 
-def _theirs(chunk=None, bias=False, flatten=False):
+def _theirs(chunk=None, bias=False, flatten=False, formula=False):
+    """torch's linear_cross_entropy; ``formula``: the MLX-only logit options
+    written with torch (``torch_ce_options`` of ``linear``'s logits)."""
+
     def f(x, w, t, *rest, **kw):
         import torch
         import torch.nn.functional as TF
@@ -35,11 +39,16 @@ def _theirs(chunk=None, bias=False, flatten=False):
         if x.dim() == 1 and not t.is_floating_point():
             t = t.reshape(())  # the runner makes 0-d indices 1-d (ascontiguousarray)
         shape = None
-        if flatten:  # torch takes (N, D) only: flatten (B, T, D) as ours does inside
-            shape = tuple(t.shape[:2])
+        if flatten:  # torch takes (N, D) only: flatten (*, D) as ours does inside
+            soft = t.is_floating_point()
+            shape = tuple(t.shape[:-1] if soft else t.shape)
             x = x.reshape(-1, x.shape[-1])
-            t = t.reshape(-1) if not t.is_floating_point() else t.reshape(-1, t.shape[-1])
-        out = TF.linear_cross_entropy(x, w, t, linear_bias=b, options=opts, **kw)
+            t = t.reshape(-1, t.shape[-1]) if soft else t.reshape(-1)
+        if formula:
+            kw["ignore_index"] = -100 if kw.get("ignore_index") is None else kw["ignore_index"]
+            out = torch_ce_options(TF.linear(x, w, b), t, **kw)
+        else:
+            out = TF.linear_cross_entropy(x, w, t, linear_bias=b, options=opts, **kw)
         if flatten and out.dim() == 1:
             out = out.reshape(shape)
         return out
@@ -76,25 +85,28 @@ _ZERO_W = Literal([0.0, 0.0] + [1.0, 0.5, 2.0, 1.5, 0.7, 1.2, 0.9, 1.1][:C - 2],
 _ZERO_WEIGHT_T = Literal([0, 1, -100, 1, 0, -100][:N], dtype="int64")
 
 
-def _pair(name, args, kwargs=None, *, bias=False, chunk=2, vocab=4, module=True, flatten=False, **extra):
+_MODULE_KEYS = ("weight", "ignore_index", "label_smoothing", "axis", "softcap", "logit_scale",
+                "z_loss", "out_dtype")
+
+
+def _pair(name, args, kwargs=None, *, bias=False, chunk=2, vocab=4, module=True, flatten=False,
+          formula=False, **extra):
     """The same case on the reference path and on the chunked path (tiles
     of ``chunk`` tokens x ``vocab`` classes)."""
     kwargs = dict(kwargs or {})
     mk = {"in_features": D, "num_classes": C, "bias": bias}
-    mk.update({k: v for k, v in kwargs.items() if k in ("weight", "ignore_index", "label_smoothing")})
-    out = []
-    if not flatten:
-        out.append(Case(
-            name, "linear_cross_entropy", args, kwargs,
-            ours_fn=_ours(None, bias), torch_fn=_theirs(None, bias),
-            module="LinearCrossEntropyLoss" if module else None,
-            module_kwargs=mk, module_call=_module_call(bias), **extra,
-        ))
+    mk.update({k: v for k, v in kwargs.items() if k in _MODULE_KEYS})
+    out = [Case(
+        name, "linear_cross_entropy", args, kwargs,
+        ours_fn=_ours(None, bias), torch_fn=_theirs(None, bias, flatten, formula),
+        module="LinearCrossEntropyLoss" if module else None,
+        module_kwargs=mk, module_call=_module_call(bias), **extra,
+    )]
     opts = _opts(batch_chunk_size=chunk, vocab_chunk_size=vocab)
     cmk = dict(mk, options=opts)
     out.append(Case(
         name + "_chunked", "linear_cross_entropy", args, kwargs,
-        ours_fn=_ours(opts, bias), torch_fn=_theirs(chunk, bias, flatten),
+        ours_fn=_ours(opts, bias), torch_fn=_theirs(chunk, bias, flatten, formula),
         module="LinearCrossEntropyLoss" if module else None,
         module_kwargs=cmk, module_call=_module_call(bias), **extra,
     ))
@@ -129,11 +141,30 @@ CASES = [
            module=False),
     *_pair("vocab_only", [_X, _W, _T, _B], bias=True, chunk=N, vocab=3),
     *_pair("tokens_only", [_X, _W, _T_IGN], {"weight": _CW}, chunk=1, vocab=C),
-    # 3-D (B, T, D) input: the chunked path flattens it (torch's raises; its
-    # side is given the flattened input and reshaped back)
+    # (B, T, D) and (B, T, S, D) input: both paths flatten it (torch raises;
+    # its side is given the flattened input and reshaped back)
     *_pair("3d", [Normal((2, 3, D)), _W, Index((2, 3), C, ignore=-100), _B], {"label_smoothing": 0.1},
            bias=True, flatten=True, module=False),
     *_pair("3d_soft", [Normal((2, 3, D)), _W, Prob((2, 3, C), axis=2)], flatten=True, module=False),
+    *_pair("4d", [Normal((2, 2, 2, D)), _W, Index((2, 2, 2), C, ignore=-100)], flatten=True,
+           module=False, compile=False),
+    # MLX-only logit options against torch's formula (torch_ce_options of
+    # linear's logits), inside the tiles on the chunked path
+    *_pair("softcap_scale_z_loss", [_X, _W, _T_IGN, _B], {"softcap": 2.0, "logit_scale": 1.5,
+                                                          "z_loss": 0.01}, bias=True, formula=True),
+    *_pair("z_loss_weight_smoothing", [_X, _W, _T_IGN], {"z_loss": 0.05, "weight": _CW,
+                                                         "label_smoothing": 0.1},
+           formula=True, compile=False),
+    *_pair("soft_softcap_z_loss", [_X, _W, _P], {"softcap": 1.5, "z_loss": 0.02}, formula=True,
+           compile=False),
+    *_pair("3d_softcap", [Normal((2, 3, D)), _W, Index((2, 3), C, ignore=-100), _B],
+           {"softcap": 2.5}, bias=True, flatten=True, formula=True, module=False, compile=False),
+    *_pair("out_dtype_float32", [_X, _W, _T_IGN], {"out_dtype": _f32(), "softcap": 3.0},
+           formula=True, dtypes=("float16", "bfloat16", "float32"), compile=False),
+    # torch's functional smooths only when label_smoothing > 0 (its Module
+    # refuses a negative value: unit-tested)
+    *_pair("smoothing_negative", [_X, _W, _T_IGN], {"label_smoothing": -0.1}, module=False,
+           compile=False),
     # K-dimensional classes: linear_weight (C, d1, in_features); the chunked
     # path falls back to the reference (as torch's does, with its warning)
     Case("kdim", "linear_cross_entropy", [_X, Normal((C, 3, D), std=0.7), Index((N, 3), C, ignore=-100),
@@ -177,11 +208,43 @@ def _err(name, args, kwargs=None, *, options=None, bias=False, error=ValueError,
     )
 
 
+def _head_dtypes(chunk, weight=None, bias=None, torch_side=False):
+    """Either side with ``linear_weight`` / ``linear_bias`` cast to another
+    dtype (a name) than the input's; ``chunk``: the chunked path."""
+
+    def call(x, w, t, *rest, **kw):
+        if torch_side:
+            import torch
+
+            cast = lambda a, d: a if d is None else a.to(getattr(torch, d))  # noqa: E731
+            fn = _theirs(chunk, bias=bool(rest))
+        else:
+            import mlx.core as mx
+
+            cast = lambda a, d: a if d is None else a.astype(getattr(mx, d))  # noqa: E731
+            fn = _ours(_opts(batch_chunk_size=chunk) if chunk else None, bias=bool(rest))
+        return fn(x, cast(w, weight), t, *(cast(r, bias) for r in rest), **kw)
+
+    return call
+
+
 ERROR_CASES = [
-    _err("input_3d_reference", [Normal((2, 3, D)), _W, Index((2, 3), C)],
-         match="expected input with dimensionality 1 or 2"),
-    _err("input_4d_chunked", [Normal((2, 3, 1, D)), _W, Index((2, 3, 1), C)],
-         options=_opts(batch_chunk_size=2), torch_chunk=2, match="`input` must be 1, 2 or 3"),
+    # torch's linear takes one dtype for input, weight and bias (its chunked
+    # kernel casts the bias, and a half input's weight: unit-tested)
+    ErrorCase("weight_dtype", "linear_cross_entropy", [_X, _W, _T], error=TypeError,
+              match=r"`linear_weight` must have the dtype of `input`, float32, got float64: "
+                    r"expected m1 and m2 to have the same dtype",
+              ours_fn=_head_dtypes(None, "float64"), torch_fn=_head_dtypes(None, "float64", torch_side=True)),
+    ErrorCase("weight_dtype_chunked", "linear_cross_entropy", [_X, _W, _T], error=TypeError,
+              match="expected m1 and m2 to have the same dtype",
+              ours_fn=_head_dtypes(2, "float64"), torch_fn=_head_dtypes(2, "float64", torch_side=True)),
+    ErrorCase("bias_dtype", "linear_cross_entropy", [_X, _W, _T, _B], error=TypeError,
+              match=r"`linear_bias` must have the dtype of `input`, float32, got float64: "
+                    r"self and mat2 must have the same dtype",
+              ours_fn=_head_dtypes(None, bias="float64"),
+              torch_fn=_head_dtypes(None, bias="float64", torch_side=True)),
+    _err("input_0d", [Normal(()), _W, Literal(0, dtype="int64")],
+         match="`input` must have at least 1 dimension"),
     _err("weight_1d", [_X, Normal((D,)), _T], match="expected linear_weight with dimensionality at least 2"),
     _err("in_features", [_X, Normal((C, D + 1)), _T],
          match="expected equal input and linear_weight last dimensions"),
@@ -196,10 +259,6 @@ ERROR_CASES = [
          match="`weight` must have shape"),
     _err("smoothing_range", [_X, _W, _T], {"label_smoothing": 1.5},
          match="label_smoothing must be between 0.0 and 1.0"),
-    # torch's functional accepts a negative label_smoothing (its own message
-    # says it must lie in [0, 1], and its Module rejects it): garbage in.
-    _err("smoothing_negative", [_X, _W, _T], {"label_smoothing": -0.1}, options=_opts(),
-         torch_chunk=2, match="`label_smoothing` must be in", torch_raises=False),
     _err("bad_reduction", [_X, _W, _T], {"reduction": "avg"}, match="is not a valid value for reduction"),
     _err("float_target_shape", [_X, _W, Float((N,))], error=TypeError,
          match="`target` must hold class indices"),
