@@ -1,0 +1,95 @@
+"""The differential fuzzer: one Hypothesis test per (loss, mode).
+
+    pytest parity/test_fuzz.py -k multilabel_margin            # one loss
+    pytest parity/test_fuzz.py -k "compile and not shapeless"  # one mode
+    MLX_LOSSES_FUZZ=deep MLX_LOSSES_FUZZ_SEED=1 pytest parity/test_fuzz.py
+
+See docs/fuzzing.md. A failure prints the shrunk example and a repro.
+"""
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, Phase, assume, given, note, seed, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from parity.fuzz import profile as P  # noqa: E402
+from parity.fuzz.families import all_losses  # noqa: E402
+from parity.fuzz.runner import draw_example, judge, second_example  # noqa: E402
+
+PROFILE = P.current()
+LOSSES = all_losses()
+
+
+def _params():
+    out = []
+    for name, loss in LOSSES.items():
+        for mode in P.MODES:
+            if mode == "module" and loss.module is None:
+                continue
+            out.append(pytest.param(name, mode, id=f"{name}-{mode}"))
+    return out
+
+
+def _settings(mode):
+    kw = dict(
+        max_examples=PROFILE.examples[mode],
+        deadline=None,
+        database=None,  # reproducible: no example replay from a local database
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        print_blob=True,
+    )
+    if PROFILE.seed is None:
+        kw["derandomize"] = True
+    return settings(**kw)
+
+
+def _run(data, name, mode):
+    loss = LOSSES[name]
+    ex = draw_example(data.draw, loss, mode, PROFILE.deep)
+    verdict, pair = judge(ex, mode)
+    if mode == "shapeless" and verdict.ok:
+        # the same compiled function again, on other shapes
+        ex2 = second_example(data.draw, loss, ex)
+        if ex2 is not None:
+            verdict, _ = judge(ex2, mode, compiled=pair)
+    if not verdict.ok:
+        if verdict.open is not None:
+            note(f"known open finding {verdict.open}: {verdict.message}")
+            return
+        raise AssertionError(f"{name} [{mode}]: {verdict.message}\n\nrepro:\n{verdict.repro}")
+
+
+def _make_test():
+    @pytest.mark.parametrize("name, mode", _params())
+    @_settings_per_mode
+    def test_fuzz(name, mode, data):
+        _run(data, name, mode)
+
+    return test_fuzz
+
+
+def _settings_per_mode(fn):
+    """Apply per-mode Hypothesis settings inside the parametrized test."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(name, mode):
+        inner = given(data=st.data())(lambda data: fn(name, mode, data))
+        inner = _settings(mode)(inner)
+        if PROFILE.seed is not None:
+            inner = seed(PROFILE.seed)(inner)
+        inner()
+
+    import inspect
+
+    wrapper.__signature__ = inspect.Signature(
+        [inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         inspect.Parameter("mode", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+    return wrapper
+
+
+test_fuzz = _make_test()
