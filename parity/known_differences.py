@@ -11,8 +11,8 @@ Kinds:
     ours_computes     we compute where torch raises; ``reference(example)``
                       is the torch-acceptable input whose result ours must
                       equal (``None``: the documented NaN, see ``nan_where``)
-    unchecked         with value checks off, an input torch refuses after
-                      reading its values gives NaN (where the check fails)
+    unchecked         with value checks off (or compiled), an input torch
+                      refuses after reading its values is computed as is
     more_accurate     where torch's own result in the dtype under test is
                       inf/NaN only because an intermediate overflowed (the
                       float64 result, rounded to that dtype, is finite), ours
@@ -105,9 +105,9 @@ def _ctc_target_has_blank(ex, mode) -> bool:
     return bool((used == blank).any())
 
 
-def _negative_smoothing(ex, mode) -> bool:
+def _bad_smoothing(ex, mode) -> bool:
     ls = ex.kwargs.get("label_smoothing", 0.0)
-    return isinstance(ls, (int, float)) and ls < 0
+    return isinstance(ls, (int, float)) and (ls < 0 or ls != ls)
 
 
 def _always(ex, mode) -> bool:
@@ -130,8 +130,9 @@ DIFFERENCES: Tuple[Difference, ...] = (
     ),
     Difference(
         "shapeless-compile-raises", ("*",), "ours_raises",
-        "`mx.compile(loss, shapeless=True)` raises a `ValueError` (MLX's "
-        "\"Slice cannot infer output shapes\") instead of computing.",
+        "`mx.compile(loss, shapeless=True)` raises a `ValueError` naming the loss "
+        "(however it is called: positional or keyword arrays, the Module, an empty "
+        "first batch) instead of computing.",
         "A loss computes Python numbers from its input shapes (the 'mean' count, a "
         "blocked sum's layout); a shapeless graph would reuse them for other shapes: a "
         "wrong number with no error. Use the default, shape-specialised `mx.compile`.",
@@ -165,11 +166,19 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "Class indices are never cast silently.",
     ),
     Difference(
-        "negative-label-smoothing", ("cross_entropy", "linear_cross_entropy"), "ours_raises",
-        "A negative `label_smoothing` raises; torch's functionals accept it (their "
-        "Modules and their own message say it must lie in [0, 1]).",
-        "Outside [0, 1] the smoothed target is not a distribution: garbage in.",
-        applies=_negative_smoothing,
+        "label-smoothing-outside-range", ("cross_entropy", "linear_cross_entropy"), "ours_raises",
+        "A negative (or, for `cross_entropy`, NaN) `label_smoothing` raises; torch's "
+        "functionals read it as no smoothing (their own message says it must lie in "
+        "[0, 1]).",
+        "An option the caller set is never ignored silently.",
+        applies=_bad_smoothing,
+    ),
+    Difference(
+        "triplet-distance-array-margin", ("triplet_margin_with_distance_loss",), "ours_raises",
+        "A `margin` that is an array of more than one element raises a `TypeError`; "
+        "torch adds it to the distances elementwise.",
+        "torch documents `margin` as a float; a number or a 0-d array is what the "
+        "Module stores.",
     ),
     Difference(
         "embedding-integer-inputs", ("pairwise_distance", "cosine_similarity",
@@ -198,19 +207,21 @@ DIFFERENCES: Tuple[Difference, ...] = (
                                    "multilabel_margin_loss", "linear_cross_entropy", "ctc_loss"),
         "ours_computes",
         "With value checks off, or under `mx.compile`/`mx.vmap` (where values cannot be "
-        "read), an out-of-range class index makes that row's loss NaN (and a reduced "
-        "loss NaN); torch raises. Eager with checks on, ours raises too.",
+        "read), an out-of-range class index (a CTC label or length that does not fit) "
+        "makes that row's loss and gradient NaN, and a reduced loss NaN; torch raises. "
+        "Eager with checks on, ours raises too.",
         "Reading values inside a trace is impossible; NaN is the loud answer, never a "
         "read outside the array.",
     ),
     Difference(
-        "value-checks-off", ("*",), "unchecked",
-        "With `mlx_losses.set_value_checks(False)`, values torch rejects after reading "
-        "them (probabilities outside [0, 1], a negative `var`, ...) are not checked: the "
-        "elements concerned give NaN where torch raises.",
-        "The switch exists to skip the device synchronisation the checks cost; NaN is "
-        "the loud answer.",
-        applies=lambda ex, mode: mode == "checks_off",
+        "value-checks-off", ("binary_cross_entropy", "gaussian_nll_loss"), "unchecked",
+        "With value checks off, or inside `mx.compile` (where values cannot be read), "
+        "the values torch refuses after reading them are not refused: a probability "
+        "outside [0, 1] gives what the formula gives (NaN for an input, a number for a "
+        "target), and a negative `var` is clamped to `eps` like any small one.",
+        "The checks need a device synchronisation; the switch exists to skip it, and a "
+        "trace cannot read values.",
+        applies=lambda ex, mode: mode in ("checks_off", "compile"),
     ),
     Difference(
         "margin-empty-batch", ("multi_margin_loss", "multilabel_margin_loss"), "not_compared",

@@ -93,3 +93,66 @@ def _settings_per_mode(fn):
 
 
 test_fuzz = _make_test()
+
+
+# ---- the runner itself: it must catch a wrong value, a wrong gradient, a
+# wrong dtype and a missing error (a fuzzer that cannot fail is a defect)
+
+
+def _wrong(kind):
+    import mlx.core as mx
+
+    import mlx_losses.functional as F
+
+    def value(x, y, **kw):  # mse instead of l1
+        return F.mse_loss(x, y, **kw)
+
+    @mx.custom_function
+    def _twice_grad(x, y):
+        return F.l1_loss(x, y, reduction="none")
+
+    @_twice_grad.vjp
+    def _twice_grad_vjp(primals, cot, out):
+        x, y = primals
+        g = mx.vjp(lambda a, b: F.l1_loss(a, b, reduction="none"), [x, y], cot)[1]
+        return [2 * g[0], g[1]]
+
+    def gradient(x, y, **kw):
+        return _twice_grad(*mx.broadcast_arrays(x, y)).sum() if kw.get("reduction") == "sum" \
+            else F.l1_loss(x, y, **kw) if kw.get("reduction") != "none" \
+            else _twice_grad(*mx.broadcast_arrays(x, y))
+
+    def dtype(x, y, **kw):
+        return F.l1_loss(x, y, **kw).astype(mx.float32)
+
+    def no_error(x, y, **kw):
+        kw.pop("reduction", None)
+        return F.l1_loss(x, y, reduction="sum", **kw)
+
+    return {"value": value, "gradient": gradient, "dtype": dtype, "no_error": no_error}[kind]
+
+
+@pytest.mark.parametrize("kind", ["value", "gradient", "dtype", "no_error"])
+def test_runner_catches(kind):
+    from dataclasses import replace
+
+    from hypothesis import find
+
+    import parity.fuzz.draw as D
+
+    base = LOSSES["l1_loss"]
+    opts = {"*red": D.reduction(legacy=False, extra=("batchmean",))} if kind == "no_error" \
+        else {"reduction": D.one(["none", "sum"] if kind == "gradient" else ["none", "mean", "sum"])}
+    loss = replace(base, name="l1_loss", ours=_wrong(kind), options=opts, module=None)
+
+    expect = {"value": "output", "gradient": "gradient", "dtype": "output dtype",
+              "no_error": "torch raises"}[kind]
+
+    def fails(data):
+        ex = draw_example(data.draw, loss, "eager")
+        v = judge(ex, "eager")[0]
+        return not v.ok and v.open is None and expect in v.message
+
+    find(st.data(), fails, settings=settings(max_examples=300, database=None, derandomize=True,
+                                              deadline=None, phases=(Phase.generate,),
+                                              suppress_health_check=list(HealthCheck)))

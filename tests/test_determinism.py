@@ -88,9 +88,10 @@ def _run_twice(fn, args, grad_idx):
     return runs
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(LOSSES))
-@settings(max_examples=4, derandomize=True, deadline=None, database=None,
+@settings(max_examples=3, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_same_inputs_same_bits(name, mode, data):
@@ -128,3 +129,13 @@ def test_same_inputs_same_bits(name, mode, data):
     for k, (a, b) in enumerate(zip(first, second)):
         what = "output" if k == 0 else f"gradient {k - 1}"
         assert a.shape == b.shape and np.array_equal(a, b), f"{name} [{mode}] {what} differs: {ex!r}"
+
+
+def test_detects_a_difference():
+    """The comparison is bitwise: a loss that adds fresh noise fails it, and
+    so does one that differs only in a NaN's sign or a zero's sign."""
+    x = mx.array([1.0, 2.0, 3.0])
+    noisy = lambda a: mx.sum(a * mx.random.uniform(shape=a.shape))  # noqa: E731
+    first, second = _run_twice(noisy, [x], [0])
+    assert not np.array_equal(first[0], second[0])
+    assert not np.array_equal(_bits(mx.array(0.0)), _bits(mx.array(-0.0)))

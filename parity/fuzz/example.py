@@ -94,6 +94,9 @@ class FuzzLoss:
         exact: ``(args, kwargs) -> float64 output``, a NumPy formula used
             where torch's own float64 overflows and a ``more_accurate``
             difference says ours is exact (the softplus losses).
+        grad_allowance / out_allowance: ``(example, rounded) -> float``, an
+            absolute allowance on the gradients / the output, where the gradient is a difference
+            of terms much larger than itself (each with its reason).
     """
 
     name: str
@@ -108,6 +111,8 @@ class FuzzLoss:
     oob: Optional[Callable] = None
     keyword_call: bool = True
     exact: Optional[Callable] = None
+    grad_allowance: Optional[Callable] = None
+    out_allowance: Optional[Callable] = None
 
     def ours_fn(self) -> Callable:
         if self.ours is not None:

@@ -56,12 +56,35 @@ def _triplet(draw, ctx, opts):
     if a.size and p.shape == a.shape:
         how = draw(st.sampled_from(("none", "swap_tie", "ap_equal", "an_equal")))
         if how == "swap_tie":
-            p = 2 * n - a  # d(p, n) == d(a, n): swap's tie, exactly (grid values)
+            with np.errstate(all="ignore"):
+                p = 2 * n - a  # d(p, n) == d(a, n): swap's tie, exactly (grid values)
         elif how == "ap_equal":
             p = a.copy()
         elif how == "an_equal":
             n = a.copy()
     return [Arr(a, grad=True), Arr(p, grad=True), Arr(n, grad=True)], {}
+
+
+def _cosine_grad_allowance(ex, rounded) -> float:
+    """d cos / d x1 = x2 / (|x1| |x2|) - cos x1 / |x1|^2: two terms of size
+    1 / |x1| that cancel where x1 and x2 are (anti)parallel, so each
+    framework's gradient carries a rounding of about u / |x1| (u: the
+    computing dtype's unit roundoff; float32 for half inputs), however small
+    the true gradient. This allows 8 u / min(|x1|, |x2|) (norms clamped by
+    torch's 1e-8 floor)."""
+    dim = ex.kwargs.get("dim", 1) if ex.loss.name == "cosine_similarity" else -1
+    x1, x2 = (rounded[id(a)] for a in ex.args[:2])
+    try:
+        b1, b2 = np.broadcast_arrays(x1, x2)
+        with np.errstate(all="ignore"):
+            n = np.minimum(np.linalg.norm(b1, axis=dim), np.linalg.norm(b2, axis=dim))
+    except Exception:  # shapes torch refuses, a dim out of range: no allowance
+        return 0.0
+    n = n[np.isfinite(n)]
+    if n.size == 0:
+        return 0.0
+    u = 2.0**-53 if ex.dtype == "float64" else 2.0**-24
+    return 8 * u / max(float(np.min(n)), 1e-8)
 
 
 _DISTANCE = D.one([
@@ -84,10 +107,10 @@ LOSSES = [
     FuzzLoss("cosine_similarity", lambda draw, ctx, opts: _pair_rows(draw, ctx, opts, min_dims=1),
              {"dim": D.one([D.OMIT, 0, 1, -1, 2], [D.OMIT, -1]),
               "eps": D.one([D.OMIT, 1e-8, 0.0, 0.5], [D.OMIT])},
-             module="CosineSimilarity"),
+             module="CosineSimilarity", grad_allowance=_cosine_grad_allowance),
     FuzzLoss("cosine_embedding_loss", _cosine_embedding,
              {"*red": D.reduction(), "margin": D.one([D.OMIT, 0.0, 0.3, -0.5, 1.0, -1.0], [D.OMIT, 0.3])},
-             module="CosineEmbeddingLoss"),
+             module="CosineEmbeddingLoss", grad_allowance=_cosine_grad_allowance),
     FuzzLoss("triplet_margin_loss", _triplet,
              {"*red": D.reduction(), "margin": _TRIPLET_MARGIN, "p": _P, "eps": _EPS,
               "swap": D.one([D.OMIT, True, False])},

@@ -156,7 +156,10 @@ def _reduce(loss, kwargs):
     from parity.fuzz.runner import effective_reduction
 
     red = effective_reduction(kwargs)
-    return loss if red == "none" else (np.mean(loss) if red == "mean" else np.sum(loss))
+    if red == "none":
+        return loss
+    total = np.sum(loss)
+    return total if red == "sum" else (total / loss.size if loss.size else np.nan)
 
 
 def _soft_margin_exact(args, kwargs):
