@@ -110,7 +110,8 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          and "without overflow" in m,
          "float16 with a margin beyond float16's range: torch raises, ours computes"),
     Open("F11", ("pairwise_distance", "smooth_l1_loss", "triplet_margin_loss", "gaussian_nll_loss",
-                 "triplet_margin_with_distance_loss", "cosine_embedding_loss", "multi_margin_loss"),
+                 "triplet_margin_with_distance_loss", "cosine_embedding_loss", "multi_margin_loss",
+                 "cross_entropy"),
          ("*",),
          lambda ex, mode, m: _any_nonfinite(ex) and ("gradient" in m or "NaN/inf" in m),
          "inf / NaN inputs: gradients NaN where torch's are finite, or the reverse"),
@@ -126,6 +127,12 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          lambda ex, mode, m: ex.dtype == "float32" and "NaN/inf positions" in m
          and ("torch float32 inf" in m or "torch float32 -inf" in m),
          "float32: ours finite (= float64 torch) where torch float32 overflows an intermediate"),
+    Open("F20", ("linear_cross_entropy",), ("*",),
+         lambda ex, mode, m: _any_nonfinite(ex) and ("NaN/inf" in m or "gradient" in m),
+         "inf / NaN in input or linear_weight: inf / finite where torch is NaN"),
+    Open("F21", ("binary_cross_entropy_with_logits",), ("*",),
+         lambda ex, mode, m: _any_nonfinite(ex) and ("NaN/inf" in m or "gradient" in m),
+         "+inf logits: NaN where torch gives inf"),
     # issue #17's own list, fixes in flight (fix-margin)
     Open("F15", ("triplet_margin_loss", "triplet_margin_with_distance_loss"), ("*",),
          lambda ex, mode, m: ex.kwargs.get("swap") is True and "gradient" in m,

@@ -26,7 +26,7 @@ MODES = ("eager", "module", "compile", "shapeless", "checks_off")
 DEFAULT_EXAMPLES: Dict[str, int] = {
     "eager": 40,
     "module": 8,
-    "compile": 5,
+    "compile": 3,
     "shapeless": 3,
     "checks_off": 8,
 }

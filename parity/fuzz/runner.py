@@ -41,11 +41,11 @@ or ``known_open`` covers it.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-from hypothesis import assume, note, strategies as st
+from hypothesis import assume, strategies as st
 
 from mlx_losses.testing import TOLERANCES, Mismatch, _dtype_name, _to_np, np_to_mx
 
