@@ -106,8 +106,11 @@ def _ctc_target_has_blank(ex, mode) -> bool:
 
 
 def _bad_smoothing(ex, mode) -> bool:
-    ls = ex.kwargs.get("label_smoothing", 0.0)
-    return isinstance(ls, (int, float)) and (ls < 0 or ls != ls)
+    try:
+        ls = float(ex.kwargs.get("label_smoothing", 0.0))
+    except (TypeError, ValueError):
+        return False
+    return ls < 0 or ls != ls
 
 
 def _always(ex, mode) -> bool:

@@ -314,5 +314,15 @@ def options(draw, ctx: Ctx, spec: Dict[str, Callable]) -> Dict[str, Any]:
         if name.startswith("*"):
             out.update(v)
         elif v is not OMIT:
-            out[name] = v
+            out[name] = numpy_scalar(draw, v)
     return out
+
+
+def numpy_scalar(draw, v: Any) -> Any:
+    """Sometimes a number option as a NumPy scalar (torch takes those; a
+    data pipeline or a config file often hands them over)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or draw(st.integers(0, 5)):
+        return v
+    if isinstance(v, int):
+        return np.int64(v)
+    return draw(st.sampled_from((np.float64, np.float32)))(v)

@@ -151,6 +151,7 @@ class Example:
     kwargs: Dict[str, Any]
     ctx: Ctx
     keyword: bool = False  # pass the positional arrays by name (input=..., target=...)
+    cot_seed: int = 0  # the gradient's random cotangent
 
     def grad_idx(self) -> List[int]:
         return [i for i, a in enumerate(self.args) if isinstance(a, Arr) and a.grad]

@@ -54,7 +54,7 @@ def _empty(v) -> bool:
 
 
 def _nonfinite_number(x) -> bool:
-    return isinstance(x, float) and not math.isfinite(x)
+    return isinstance(x, (float, np.floating)) and not math.isfinite(x)
 
 
 def _some_abs(ex, test) -> bool:
@@ -66,6 +66,11 @@ def _some_abs(ex, test) -> bool:
                 if test(np.abs(v)).any():
                     return True
     return False
+
+
+def _huge_weight(ex) -> bool:
+    w = _vals(ex.kwargs.get("weight"))
+    return w is not None and bool((np.abs(w) > 1e29).any())
 
 
 def _empty_last_dim(ex) -> bool:
@@ -89,7 +94,8 @@ KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F5", ("linear_cross_entropy",), ("*",),
          lambda ex, mode, m: _empty(ex.args[0]) and "[logsumexp]" in m,
          "chunked path on an empty batch: MLX's logsumexp error"),
-    Open("F6", ("multi_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss"),
+    Open("F6", ("multi_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+                "hinge_embedding_loss"),
          ("*",),
          lambda ex, mode, m: _nonfinite_number(ex.kwargs.get("margin")),
          "margin=inf / nan: NaN where torch gives inf / 0 (values, gradients)"),
@@ -119,7 +125,7 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          lambda ex, mode, m: ex.kwargs.get("eps") == 0.0 and "gradient w.r.t. arg 2" in m,
          "eps=0 and var=0: gradient w.r.t. var -inf where torch's is NaN"),
     Open("F12", ("poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
-                 "triplet_margin_with_distance_loss", "triplet_margin_loss"), ("*",),
+                 "triplet_margin_with_distance_loss", "triplet_margin_loss", "kl_div"), ("*",),
          lambda ex, mode, m: "gradient" in m and "ours 0.0" in m and "nan" in m
          and any(_empty(a) for a in ex.args),
          "gradient of an empty broadcast output: torch NaN (0 * NaN), ours 0"),
@@ -133,6 +139,13 @@ KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F21", ("binary_cross_entropy_with_logits",), ("*",),
          lambda ex, mode, m: _any_nonfinite(ex) and ("NaN/inf" in m or "gradient" in m),
          "+inf logits: NaN where torch gives inf"),
+    Open("F22", ("cross_entropy",), ("*",),
+         lambda ex, mode, m: _huge_weight(ex) and "NaN/inf" in m,
+         "class weights ~1e30 (float32): NaN where torch's overflow gives inf"),
+    Open("F23", ("linear_cross_entropy",), ("*",),
+         lambda ex, mode, m: ex.dtype == "float64" and ex.kwargs.get("options") is not None
+         and ": element" in m,
+         "chunked path in float64: float32-accurate exp (gradient off by ~1e-9 of |W|)"),
     # issue #17's own list, fixes in flight (fix-margin)
     Open("F15", ("triplet_margin_loss", "triplet_margin_with_distance_loss"), ("*",),
          lambda ex, mode, m: ex.kwargs.get("swap") is True and "gradient" in m,

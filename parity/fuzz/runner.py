@@ -102,9 +102,8 @@ def draw_example(draw, loss: FuzzLoss, mode: str, deep: bool = False, static=Non
         kws = module_keywords(loss)
         if kws is not None:
             assume(set(opts) | set(akw) <= kws | {"group"})
-    ex = Example(loss, ctx.dtype, args, {**opts, **akw}, ctx, keyword)
-    ex.cot_seed = draw(st.integers(0, 2**32 - 1))  # type: ignore[attr-defined]
-    return ex
+    return Example(loss, ctx.dtype, args, {**opts, **akw}, ctx, keyword,
+                   cot_seed=draw(st.integers(0, 2**32 - 1)))
 
 
 def module_keywords(loss: FuzzLoss) -> Optional[set]:
@@ -483,7 +482,7 @@ class Verdict:
 def _fail(ex: Example, mode: str, msg: str, t_ex: Optional[Example] = None,
           torch_dtype: Optional[str] = None) -> Verdict:
     fid = KO.covering(ex, mode, msg)
-    cot = getattr(ex, "cot_seed", None) if "gradient" in msg else None
+    cot = ex.cot_seed if "gradient" in msg else None
     return Verdict(False, msg, fid, ex.repro(mode, t_ex, torch_dtype, cot))
 
 
@@ -506,7 +505,7 @@ def _torch_side(ex: Example, rounded, cot_seed: int, module: bool = False
 def judge(ex: Example, mode: str, compiled=None) -> Tuple[Verdict, Any]:
     """Run one example in one mode. Returns (verdict, the compiled pair)."""
     loss = ex.loss
-    cot_seed = getattr(ex, "cot_seed", 0)
+    cot_seed = ex.cot_seed
     rounded = _rounded(ex)
 
     # ---- the input torch is compared on (a documented equivalent where

@@ -30,7 +30,7 @@ def _hinge(draw, ctx, opts):
     base = D.shape(draw, ctx)
     x = D.floats(draw, base, "real", ctx)
     m = opts.get("margin", 1.0)
-    if isinstance(m, float) and math.isfinite(m):
+    if isinstance(m, (float, np.floating)) and math.isfinite(m):
         x = D.tie(draw, x, np.zeros(()), [m, 0.0])  # x == margin: the hinge's kink
     return [Arr(x, grad=True), _sign_target(draw, ctx, D.broadcast_partner(draw, base, ctx))], {}
 
@@ -119,7 +119,7 @@ def _mm(draw, ctx, opts):
     t = D.indices(draw, tshape, C, oob=ctx.oob, dtype=dt)
     # ties: margin - x[t] + x[i] == 0 exactly
     m = opts.get("margin", 1.0)
-    if x.ndim == 2 and x.size and isinstance(m, float) and math.isfinite(m) and draw(st.booleans()):
+    if x.ndim == 2 and x.size and isinstance(m, (float, np.floating)) and math.isfinite(m) and draw(st.booleans()):
         i = draw(st.integers(0, C - 1))
         safe = np.clip(t.astype(np.int64), 0, C - 1).reshape(-1)
         x[:, i] = x[np.arange(x.shape[0]), safe] - m
@@ -144,7 +144,7 @@ def _ranking(draw, ctx, opts):
     x1 = D.floats(draw, base, "real", ctx)
     x2 = D.floats(draw, D.broadcast_partner(draw, base, ctx), "real", ctx)
     m = opts.get("margin", 0.0)
-    if isinstance(m, float) and math.isfinite(m):
+    if isinstance(m, (float, np.floating)) and math.isfinite(m):
         x1 = D.tie(draw, x1, x2, [m, -m, 0.0])  # -y (x1 - x2) + margin == 0
     y = _sign_target(draw, ctx, D.broadcast_partner(draw, base, ctx))
     if y.floating:

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 from hypothesis import strategies as st
 
 from parity.fuzz import draw as D
@@ -22,7 +23,7 @@ def _pair(tie_option=None, weight=False):
         y = D.floats(draw, D.broadcast_partner(draw, base, ctx), "real", ctx)
         offs = [0.0]
         k = opts.get(tie_option)
-        if isinstance(k, float) and math.isfinite(k):
+        if isinstance(k, (float, np.floating)) and math.isfinite(k):
             offs += [k, -k]
         elif tie_option is not None and k is None:
             offs += [1.0, -1.0]  # the default beta / delta
