@@ -97,39 +97,6 @@ def _lce_options(batch, vocab):
         f"torch.nn.LinearCrossEntropyOptions(batch_chunk_size={batch})", ours, theirs)
 
 
-def _lce_allowance(ex, rounded) -> float:
-    """As cross_entropy's (``ce_allowance``), for logits x W^T + b bounded by
-    D max|x| max|W| + max|b|: their own rounding and the lse's."""
-    from parity.fuzz.families.classification import _finite_max
-
-    x, w = (rounded.get(id(a)) for a in ex.args[:2])
-    if x is None or w is None or x.size == 0:
-        return 0.0
-    b = rounded.get(id(ex.args[3])) if len(ex.args) > 3 else None
-    zmax = x.shape[-1] * _finite_max(x) * _finite_max(w) + (_finite_max(b) if b is not None else 0.0)
-    cw = ex.kwargs.get("weight")
-    wmax = max(_finite_max(rounded[id(cw)]), 1.0) if isinstance(cw, Arr) else 1.0
-    rows = max(x.size // x.shape[-1], 1)
-    u = 2.0**-53 if ex.dtype == "float64" else 2.0**-24
-    return 4 * u * (w.shape[0] + 1 + x.shape[-1]) * rows * zmax * wmax
-
-
-def _lce_grad_allowance(ex, rounded) -> float:
-    """The gradients sum w_t (softmax - onehot) against W (or x) over the
-    classes: a sum of terms of both signs whose rounding is about u C
-    max|w| max(|W|, |x|) per row (times the cotangent, |g| < 5 here)."""
-    from parity.fuzz.families.classification import _finite_max
-
-    x, w = (rounded.get(id(a)) for a in ex.args[:2])
-    if x is None or w is None or x.size == 0:
-        return 0.0
-    cw = ex.kwargs.get("weight")
-    wmax = max(_finite_max(rounded[id(cw)]), 1.0) if isinstance(cw, Arr) else 1.0
-    rows = max(x.size // x.shape[-1], 1)
-    u = 2.0**-53 if ex.dtype == "float64" else 2.0**-24
-    return 20 * u * (w.shape[0] + 1) * rows * wmax * max(_finite_max(w), _finite_max(x), 1.0)
-
-
 _LCE_OPTIONS = D.one([D.OMIT, None, _lce_options(1, None), _lce_options(2, 2), _lce_options(3, 4)],
                      [D.OMIT, _lce_options(2, 2)])
 
@@ -179,6 +146,5 @@ LOSSES = [
               "ignore_index": D.one([D.OMIT, None, -100, 1], [D.OMIT]),
               "label_smoothing": D.one([D.OMIT, 0.0, 0.1, 1.0, -0.1], [D.OMIT, 0.1]),
               "options": _LCE_OPTIONS},
-             ours=_lce_ours, theirs=_lce_theirs, keyword_call=False, out_allowance=_lce_allowance,
-             grad_allowance=_lce_grad_allowance),
+             ours=_lce_ours, theirs=_lce_theirs, keyword_call=False),
 ]
