@@ -1,0 +1,307 @@
+"""Every place mlx-losses deliberately differs from torch, as data.
+
+This is the machine-readable twin of ``docs/differences.md`` (one row per
+entry, same ``id``, same losses, same kind; ``tests/test_differences.py``
+checks that the two agree). The fuzzer (``parity/fuzz``) reads it: a
+mismatch that no entry here explains is a failure. Nothing else may differ.
+
+Kinds:
+    ours_raises       we raise a clear ValueError/TypeError where torch
+                      computes (``applies(example, mode)`` says where)
+    ours_computes     we compute where torch raises; ``reference(example)``
+                      is the torch-acceptable input whose result ours must
+                      equal (``None``: the documented NaN, see ``nan_where``)
+    unchecked         with value checks off (or compiled), an input torch
+                      refuses after reading its values is computed as is
+    more_accurate     where torch's own result in the dtype under test is
+                      inf/NaN only because an intermediate overflowed (the
+                      float64 result, rounded to that dtype, is finite), ours
+                      may be finite, and is then held to float64 torch
+    not_compared      torch's result is not a number to compare with
+                      (uninitialised memory, a gradient torch refuses)
+    compared_through  the parity checks compare through a transform (named
+                      in ``summary``)
+
+Importing this module imports neither torch nor MLX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Tuple
+
+import numpy as np
+
+KINDS = ("ours_raises", "ours_computes", "unchecked", "more_accurate", "not_compared",
+         "compared_through")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One deliberate difference.
+
+    Attributes:
+        id: short stable name, also the row's id in docs/differences.md.
+        losses: functional names it concerns (``("*",)``: every loss).
+        kind: one of :data:`KINDS`.
+        summary: what differs (the docs table's text).
+        why: why we differ.
+        applies: ``(example, mode) -> bool`` where the fuzzer may meet it;
+            None where the fuzzer never draws such input.
+        reference: for ``ours_computes``: ``example -> example`` that torch
+            accepts and whose result ours must equal.
+    """
+
+    id: str
+    losses: Tuple[str, ...]
+    kind: str
+    summary: str
+    why: str
+    applies: Optional[Callable[[Any, str], bool]] = None
+    reference: Optional[Callable[[Any], Any]] = None
+
+
+# --------------------------------------------------------------------------
+# predicates over a fuzz example (duck-typed: example.args / .kwargs hold
+# ``Arr`` objects with ``.values`` and ``.dtype``, or plain values)
+
+
+def _arr(v) -> Optional[np.ndarray]:
+    return getattr(v, "values", None)
+
+
+def _int_dtype(v) -> Optional[str]:
+    d = getattr(v, "dtype", None)
+    return d if isinstance(d, str) and d.startswith(("int", "uint")) else None
+
+
+_INDEX_LOSSES = ("cross_entropy", "nll_loss", "multi_margin_loss", "multilabel_margin_loss",
+                 "linear_cross_entropy")
+
+
+def _narrow_index_target(ex, mode) -> bool:
+    return ex.loss.name in _INDEX_LOSSES and any(
+        _int_dtype(a) not in (None, "int64") for a in ex.args)
+
+
+def _as_int64(ex):
+    from dataclasses import replace
+
+    args = [replace(a, values=np.asarray(a.values).astype(np.int64), dtype="int64")
+            if _int_dtype(a) not in (None, "int64") else a for a in ex.args]
+    return ex.with_args(args)
+
+
+def _ctc_target_has_blank(ex, mode) -> bool:
+    targets, il, tl = ex.args[1], ex.args[2], ex.args[3]
+    blank = ex.kwargs.get("blank", 0)
+    t = np.asarray(_arr(targets))
+    tls = np.asarray(_arr(tl) if _arr(tl) is not None else tl).reshape(-1)
+    if t.ndim <= 1 and (t.ndim == 0 or len(tls) > 1 or t.size == tls.sum()):
+        used = t.reshape(-1)[: int(tls.sum())] if t.ndim == 1 else t.reshape(-1)
+    else:
+        t2 = t.reshape(len(tls), -1)
+        used = np.concatenate([t2[i, : int(n)] for i, n in enumerate(tls)]) if len(tls) else t2.reshape(-1)
+    return bool((used == blank).any())
+
+
+def _bad_smoothing(ex, mode) -> bool:
+    try:
+        ls = float(ex.kwargs.get("label_smoothing", 0.0))
+    except (TypeError, ValueError):
+        return False
+    return ls < 0 or ls != ls
+
+
+def _always(ex, mode) -> bool:
+    return True
+
+
+def _shapeless(ex, mode) -> bool:
+    return mode == "shapeless"
+
+
+DIFFERENCES: Tuple[Difference, ...] = (
+    Difference(
+        "ctc-true-gradient", ("ctc_loss",), "compared_through",
+        "`ctc_loss`'s gradient w.r.t. `log_probs` is the true one; torch's assumes "
+        "`log_probs` came out of `log_softmax` and differs by `exp(log_probs) * grad_out`. "
+        "Compared through `log_softmax` (gradients w.r.t. the logits agree).",
+        "torch's CPU/CUDA kernels return the gradient after the log_softmax projection "
+        "(pytorch/pytorch#52241); the true gradient is right for any input.",
+        applies=_always,
+    ),
+    Difference(
+        "shapeless-compile-raises", ("*",), "ours_raises",
+        "`mx.compile(loss, shapeless=True)` raises a `ValueError` naming the loss "
+        "(however it is called: positional or keyword arrays, the Module, an empty "
+        "first batch) instead of computing.",
+        "A loss computes Python numbers from its input shapes (the 'mean' count, a "
+        "blocked sum's layout); a shapeless graph would reuse them for other shapes: a "
+        "wrong number with no error. Use the default, shape-specialised `mx.compile`.",
+        applies=_shapeless,
+    ),
+    Difference(
+        "integer-class-indices", _INDEX_LOSSES, "ours_computes",
+        "Class-index targets may be any integer dtype (int32, MLX's default, and uint8 "
+        "everywhere); torch wants int64 (uint8 only in some paths of `nll_loss` / "
+        "`cross_entropy`). The result equals torch's on the same indices as int64.",
+        "MLX's default integer is int32; refusing it would make every MLX data "
+        "pipeline cast. Indices are never cast silently to another value.",
+        applies=_narrow_index_target, reference=_as_int64,
+    ),
+    Difference(
+        "ctc-target-is-blank", ("ctc_loss",), "ours_raises",
+        "`ctc_loss` rejects targets equal to `blank`; torch computes a meaningless number.",
+        "A blank inside a target has no alignment meaning: it is a data bug.",
+        applies=_ctc_target_has_blank,
+    ),
+    Difference(
+        "ctc-target-out-of-range", ("ctc_loss",), "ours_raises",
+        "`ctc_loss` rejects targets >= C or < 0 (eager); torch's CPU kernel reads "
+        "outside the array.",
+        "Never a read outside an array. (The fuzzer does not draw these: torch would "
+        "read out of bounds; tests/test_memory_safety.py covers ours.)",
+    ),
+    Difference(
+        "ctc-float-targets", ("ctc_loss",), "ours_raises",
+        "`ctc_loss` rejects floating `targets`; torch casts them silently.",
+        "Class indices are never cast silently.",
+    ),
+    Difference(
+        "label-smoothing-outside-range", ("cross_entropy", "linear_cross_entropy"), "ours_raises",
+        "A negative (or, for `cross_entropy`, NaN) `label_smoothing` raises; torch's "
+        "functionals read it as no smoothing (their own message says it must lie in "
+        "[0, 1]).",
+        "An option the caller set is never ignored silently.",
+        applies=_bad_smoothing,
+    ),
+    Difference(
+        "triplet-distance-array-margin", ("triplet_margin_with_distance_loss",), "ours_raises",
+        "A `margin` that is an array of more than one element raises a `TypeError`; "
+        "torch adds it to the distances elementwise.",
+        "torch documents `margin` as a float; a number or a 0-d array is what the "
+        "Module stores.",
+    ),
+    Difference(
+        "embedding-integer-inputs", ("pairwise_distance", "cosine_similarity",
+                                     "cosine_embedding_loss", "triplet_margin_loss",
+                                     "triplet_margin_with_distance_loss"),
+        "ours_raises",
+        "Integer inputs to the embedding losses and helpers raise a `TypeError`; torch "
+        "promotes them.",
+        "A distance between integer vectors is almost always a dtype bug upstream.",
+    ),
+    Difference(
+        "cosine-embedding-complex-target", ("cosine_embedding_loss",), "ours_raises",
+        "A complex `target` raises; torch compares it with 1 / -1 and goes on.",
+        "A complex label has no meaning here.",
+    ),
+    Difference(
+        "mixed-float-dtypes", ("*",), "ours_computes",
+        "Inputs of different float dtypes are promoted and computed in the promoted "
+        "dtype with one rounding; torch refuses some mixes, and in others rounds "
+        "intermediates (e.g. `exp(input)` of `poisson_nll_loss`) to the narrower dtype.",
+        "One rounding is more accurate, and MLX code mixes float16/bfloat16 with "
+        "float32 freely.",
+    ),
+    Difference(
+        "out-of-range-index-nan", ("cross_entropy", "nll_loss", "multi_margin_loss",
+                                   "multilabel_margin_loss", "linear_cross_entropy", "ctc_loss"),
+        "ours_computes",
+        "With value checks off, or under `mx.compile`/`mx.vmap` (where values cannot be "
+        "read), an out-of-range class index (a CTC label or length that does not fit) "
+        "makes that row's loss and gradient NaN, and a reduced loss NaN; torch raises. "
+        "Eager with checks on, ours raises too.",
+        "Reading values inside a trace is impossible; NaN is the loud answer, never a "
+        "read outside the array.",
+    ),
+    Difference(
+        "value-checks-off", ("binary_cross_entropy", "gaussian_nll_loss"), "unchecked",
+        "With value checks off, or inside `mx.compile` (where values cannot be read), "
+        "the values torch refuses after reading them are not refused: a probability "
+        "outside [0, 1] gives what the formula gives (NaN for an input, a number for a "
+        "target), and a negative `var` is clamped to `eps` like any small one.",
+        "The checks need a device synchronisation; the switch exists to skip it, and a "
+        "trace cannot read values.",
+        applies=lambda ex, mode: mode in ("checks_off", "compile"),
+    ),
+    Difference(
+        "margin-empty-batch", ("multi_margin_loss", "multilabel_margin_loss"), "not_compared",
+        "An empty batch under 'mean' / 'sum' gives NaN / 0; torch returns uninitialised "
+        "memory.",
+        "torch's kernel allocates the result and never writes it.",
+        applies=lambda ex, mode: _empty_reduced(ex),
+    ),
+    Difference(
+        "weight-gradients", ("*",), "not_compared",
+        "Gradients w.r.t. class weights / `weight` / `pos_weight` are zero; torch "
+        "refuses to differentiate most of them.",
+        "Weights are configuration (frozen in the Modules); the fuzzer never "
+        "differentiates them.",
+    ),
+    Difference(
+        "half-without-torch-kernel", ("multi_margin_loss", "multilabel_margin_loss", "ctc_loss"),
+        "ours_computes",
+        "float16 / bfloat16 inputs work where torch's CPU has no half kernel (it raises "
+        "\"not implemented for 'Half'\"); the result is torch's in float32, rounded once.",
+        "MLX code runs in half precision; the dtype policy computes in float32 anyway. "
+        "(The fuzzer and parity compare with torch in float32 there.)",
+    ),
+    Difference(
+        "half-float32-intermediates", ("*",), "more_accurate",
+        "float16/bfloat16 inputs are computed in float32 and rounded once: where torch's "
+        "half computation overflows an intermediate (or rounds its epsilon to 0, as "
+        "float16 `binary_cross_entropy` at p in {0, 1} does) and gives inf/NaN, but the "
+        "float64 result fits the dtype, ours is finite and equals float64 torch.",
+        "The package's dtype policy (float32 accumulation and intermediates for half "
+        "inputs, one rounding at the end).",
+        applies=lambda ex, mode: ex.dtype in ("float16", "bfloat16"),
+    ),
+    Difference(
+        "softplus-overflow", ("soft_margin_loss", "multilabel_soft_margin_loss"),
+        "more_accurate",
+        "The softplus losses stay finite where torch's `log1p(exp(.))` overflows to inf "
+        "(-y x beyond about 88 in float32, 11 in float16).",
+        "softplus(z) = z for large z: the stable form is the exact value.",
+        applies=_always,
+    ),
+    Difference(
+        "ce-unbatched-size1-target", ("cross_entropy",), "ours_computes",
+        "A `(C)` input with a `(1,)` target: torch's forward accepts it and its backward "
+        "raises; ours computes both.",
+        "The forward already defines the loss; the gradient follows.",
+    ),
+    Difference(
+        "lce-3d-chunked", ("linear_cross_entropy",), "ours_computes",
+        "A 3-D `(B, T, D)` input on the chunked path (`options=`) is flattened; torch's "
+        "chunked path raises.",
+        "Language-model batches are (B, T, D); the result equals torch's on the "
+        "flattened input.",
+    ),
+)
+
+BY_ID = {d.id: d for d in DIFFERENCES}
+
+
+def _empty_reduced(ex) -> bool:
+    red = ex.kwargs.get("reduction", "mean")
+    sa, rd = ex.kwargs.get("size_average"), ex.kwargs.get("reduce")
+    if sa is not None or rd is not None:
+        red = "none" if rd is False else ("sum" if sa is False else "mean")
+    x = _arr(ex.args[0])
+    return x is not None and np.size(x) == 0 and red != "none"
+
+
+def for_loss(name: str, kind: Optional[str] = None):
+    """The differences that concern ``name`` (and of ``kind``)."""
+    return [d for d in DIFFERENCES
+            if (name in d.losses or "*" in d.losses) and (kind is None or d.kind == kind)]
+
+
+def explain(name: str, kind: str, example, mode: str) -> Optional[Difference]:
+    """The first difference of ``kind`` that covers this example, or None."""
+    for d in for_loss(name, kind):
+        if d.applies is not None and d.applies(example, mode):
+            return d
+    return None
