@@ -367,7 +367,14 @@ def test_out_of_range_index_raises_in_eager_mode(read_path):
             fn(x, t)
 
 
-def test_out_of_range_index_is_nan_when_unchecked_never_a_read():
+@pytest.fixture(params=[None, "gpu"], ids=["device_branches", "gpu_branches"])
+def branches(request):
+    """The device's branches, then a GPU's (the fused cross-entropy path)."""
+    with _forced_branches(request.param):
+        yield request.param
+
+
+def test_out_of_range_index_is_nan_when_unchecked_never_a_read(branches):
     x = _logits((3, 4))
     t = mx.array([0, 9, 1])
     with mlx_losses.value_checks(False):
@@ -385,7 +392,7 @@ def test_out_of_range_index_is_nan_when_unchecked_never_a_read():
 @pytest.mark.parametrize("fn, eps", [("cross_entropy", 0.0), ("cross_entropy", 0.1), ("nll_loss", 0.0)])
 @pytest.mark.parametrize("with_weight", [False, True])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_checked_targets_skip_the_masks_with_the_same_bits(fn, eps, with_weight, reduction, monkeypatch):
+def test_checked_targets_skip_the_masks_with_the_same_bits(fn, eps, with_weight, reduction, monkeypatch, branches):
     # When the eager value check proves every target in range and none
     # ignored, the kernels build no masks (fewer graph nodes per call); the
     # values and gradients are bit for bit those of the masked path.
