@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import mlx.core as mx
 
+from ._device import cpu_branches
+
 try:  # optional: the value checks read the data through NumPy on the CPU
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised by monkeypatching _np
@@ -359,7 +361,7 @@ _NEG_ZERO_BITS = 0x8000
 def _on_host() -> bool:
     """Whether the checks can read values through NumPy: it imports and MLX
     computes on the CPU (the buffers are host memory)."""
-    return _np is not None and mx.default_device() == mx.cpu
+    return _np is not None and cpu_branches()
 
 
 def host_arrays(*xs: mx.array):

@@ -5,6 +5,7 @@
     python -m parity --dtypes float32,bfloat16 -k ignore_index
     python -m parity --markdown parity/REPORT.md --json parity.json
     python -m parity --format markdown > summary.md    # e.g. $GITHUB_STEP_SUMMARY
+    python -m parity --branches gpu                    # a GPU's code paths, on any device
 
 Run it from the repository root (``parity`` is not installed with the package;
 from elsewhere: ``PYTHONPATH=/path/to/mlx-losses python -m parity``).
@@ -17,6 +18,7 @@ printed and written), 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import signal
@@ -24,11 +26,21 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mlx_losses._device import _forced_branches, forced
 from mlx_losses._from_torch import TORCH_LOSSES
 from mlx_losses.testing import DTYPES
 
 from . import report as R
-from .runner import ErrorCase, Result, Variant, all_variants, load_tables, run_error_case, run_variant
+from .runner import (
+    GPU_DTYPES,
+    ErrorCase,
+    Result,
+    Variant,
+    all_variants,
+    load_tables,
+    run_error_case,
+    run_variant,
+)
 
 
 def _split(s: Optional[str]) -> List[str]:
@@ -93,6 +105,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--markdown", metavar="FILE", help="write the full report as Markdown")
     p.add_argument("--json", metavar="FILE", help="write the full report (every result) as JSON")
     p.add_argument("--no-errors", action="store_true", help="skip the error cases")
+    p.add_argument("--branches", choices=("device", "cpu", "gpu"), default=None,
+                   help="which device branches the losses take: the device's (the default, "
+                        "or $MLX_LOSSES_DEVICE_BRANCHES), or the CPU's or a GPU's on any "
+                        "device; 'gpu' runs a GPU's dtypes only (no float64)")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--list", action="store_true", help="list the losses and their case counts")
@@ -105,6 +121,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     bad = [d for d in dtypes if d not in DTYPES]
     if bad:
         p.error(f"--dtypes: unknown {', '.join(bad)}; choose from {', '.join(DTYPES)}")
+    if args.branches == "gpu" or (args.branches is None and forced() == "gpu"):
+        bad = [d for d in dtypes if d not in GPU_DTYPES]
+        if bad:
+            p.error(f"GPU branches: a GPU has no {', '.join(bad)}")
+        dtypes = dtypes or list(GPU_DTYPES)
+        errors = [e for e in errors if e.dtype in GPU_DTYPES]
     chosen, err = _select_losses(args.losses, variants, errors)
     if err:
         p.error(err)
@@ -148,18 +170,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         previous = signal.signal(signal.SIGTERM, _on_term)
     except ValueError:  # not the main thread
         previous = None
-    try:
-        _run_all(order, variants, errors, results, args.exitfirst, show, tty)
-    except KeyboardInterrupt:
-        interrupted = True
-        _progress(show, tty, f"interrupted after {len(results)} results", True)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    seconds = time.perf_counter() - start
+    branches = (contextlib.nullcontext() if args.branches is None
+                else _forced_branches(None if args.branches == "device" else args.branches))
+    with branches:
+        try:
+            _run_all(order, variants, errors, results, args.exitfirst, show, tty)
+        except KeyboardInterrupt:
+            interrupted = True
+            _progress(show, tty, f"interrupted after {len(results)} results", True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        seconds = time.perf_counter() - start
+        env = R.environment()  # says which device branches ran
 
     rows = R.summarize(results, order)
-    env = R.environment()
     if interrupted:
         env["note"] = f"interrupted: {len(results)} of {len(variants) + len(errors)} results"
     # the command that regenerates this report (selection + Markdown file)
@@ -169,10 +194,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         + [f"--dtypes {args.dtypes}"] * bool(args.dtypes)
         + [f"-k {args.keyword}"] * bool(args.keyword)
         + ["--no-errors"] * args.no_errors
+        + [f"--branches {args.branches}"] * bool(args.branches)
         + [f"--markdown {args.markdown}"] * bool(args.markdown)
     )
     if args.format == "text":
         print(R.render_text(rows, results, seconds))
+        print(f"Device branches: {env['device branches']}.")
         if interrupted:
             print(f"INTERRUPTED: {env['note']}")
     elif args.format == "markdown":

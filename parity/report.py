@@ -45,6 +45,7 @@ def environment() -> Dict[str, str]:
         "mlx_losses": mlx_losses.__version__,
         "mlx": getattr(mx, "__version__", "?"),
         "mlx device": str(mx.default_device()),
+        "device branches": _branches(),
         "torch": "not installed",
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -71,6 +72,22 @@ def environment() -> Dict[str, str]:
         pass
     env["date (UTC)"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     return env
+
+
+def _branches() -> str:
+    """Which device branches the losses take (``mlx_losses._device``)."""
+    from mlx_losses import _device
+
+    kind = _device.branches()
+    if _device.forced() is None:
+        return f"{kind} (the device's)"
+    return f"{kind}, forced on {_device_kind()} (test switch)"
+
+
+def _device_kind() -> str:
+    import mlx.core as mx
+
+    return "the CPU" if mx.default_device() == mx.cpu else "a GPU"
 
 
 # --------------------------------------------------------------------------

@@ -45,6 +45,8 @@ from mlx_losses.testing import (  # the one comparison, shared with assert_match
 from . import specs as S
 
 REDUCTIONS = ("none", "mean", "sum")
+# The dtypes a GPU computes in (Metal has no float64): the GPU-branch run's.
+GPU_DTYPES = ("float32", "float16", "bfloat16")
 LEGACY = ((False, None), (None, False), (True, True), (False, True), (True, False))
 
 
@@ -70,7 +72,7 @@ class Case:
         compile: also run under ``mx.compile`` (forward and VJP), for each
             reduction in one dtype: float32 where the case has it, else its
             first dtype. ``PARITY_COMPILE=all`` in the environment compiles
-            every variant. (Each compiled graph is a new native kernel that
+            every variant, ``PARITY_COMPILE=none`` none. (Each compiled graph is a new native kernel that
             MLX's CPU backend builds with the C++ compiler, about a second
             each on a cold cache; one dtype keeps a fresh CI run short, and
             the trace is the same for every dtype.)
@@ -207,8 +209,9 @@ def compiles(v: Variant) -> bool:
     """Whether the variant also runs under ``mx.compile`` (see ``Case.compile``)."""
     if not v.case.compile:
         return False
-    if os.environ.get("PARITY_COMPILE", "").lower() == "all":
-        return True
+    mode = os.environ.get("PARITY_COMPILE", "").lower()
+    if mode in ("all", "none"):
+        return mode == "all"
     dts = v.case.dtypes
     return v.legacy is None and v.dtype == ("float32" if "float32" in dts else dts[0])
 

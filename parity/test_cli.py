@@ -24,6 +24,22 @@ def test_runs_a_selection_and_writes_both_reports(tmp_path, capsys):
         "huber_loss-basic-none-float32", "huber_loss-basic-mean-float32", "huber_loss-basic-sum-float32"]
     text = md.read_text()
     assert "| huber_loss | 3 | 3 |" in text and "| torch | " in text and "| python | " in text
+    assert "| device branches | " in text and "Device branches: " in out
+
+
+def test_runs_the_gpu_branches_and_says_so(tmp_path, capsys):
+    js = tmp_path / "r.json"
+    rc = cli.main(["--losses", "cross_entropy", "-k", "cross_entropy-2d-mean", "--branches", "gpu",
+                   "--no-errors", "-q", "--json", str(js)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    doc = json.loads(js.read_text())
+    # a GPU's dtypes only, and the report names the branches
+    assert {r["dtype"] for r in doc["results"]} == {"float32", "float16", "bfloat16"}
+    assert doc["environment"]["device branches"].startswith("gpu, forced on")
+    assert "Device branches: gpu, forced on" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--branches", "gpu", "--dtypes", "float64"])
 
 
 def test_a_failure_is_listed_and_exits_non_zero(monkeypatch, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 import mlx_losses
 from mlx_losses import functional as F
+from mlx_losses._device import _forced_branches
 from mlx_losses.losses import classification as K
 
 
@@ -300,18 +301,56 @@ def test_compile_with_probability_targets_and_nll():
     _close(mx.compile(lambda a: F.nll_loss(a, t))(x), F.nll_loss(x, t))
 
 
+@pytest.mark.skipif(not hasattr(mx.fast, "cross_entropy"), reason="this MLX has no mx.fast.cross_entropy")
 def test_fused_path_matches_the_custom_vjp(monkeypatch):
-    # mx.fast.cross_entropy is chosen on the GPU only; force the branch here
-    # (its CPU fallback) so that the masking and weighting around it are tested.
+    # mx.fast.cross_entropy is chosen off the CPU; the GPU branches take it
+    # here (its CPU fallback), so that the masking and weighting around it
+    # are tested. It is really taken:
     x = _logits((6, 5))
     t = mx.array([0, -100, 4, 2, -100, 1])
     w = _weight(5)
     eager = {red: F.cross_entropy(x, t, weight=w, reduction=red) for red in ("none", "mean")}
     g_eager = mx.grad(lambda a: F.cross_entropy(a, t, weight=w))(x)
-    monkeypatch.setattr(K, "_use_fused", lambda x2, eps: eps == 0.0)
-    for red, ref in eager.items():
-        _close(F.cross_entropy(x, t, weight=w, reduction=red), ref, atol=1e-6)
-    _close(mx.grad(lambda a: F.cross_entropy(a, t, weight=w))(x), g_eager, atol=1e-6)
+    with _forced_branches("gpu"):
+        assert K._use_fused(x, 0.0) and not K._use_fused(x, 0.1)
+        for red, ref in eager.items():
+            _close(F.cross_entropy(x, t, weight=w, reduction=red), ref, atol=1e-6)
+        _close(mx.grad(lambda a: F.cross_entropy(a, t, weight=w))(x), g_eager, atol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(mx.fast, "cross_entropy"), reason="this MLX has no mx.fast.cross_entropy")
+def test_fused_path_accumulates_half_logits_in_float32():
+    # the GPU kernels accumulate in float32; MLX's CPU fallback, which the
+    # GPU branches reach here, in the logits' dtype (1e-2 off at C = 1000)
+    x = _logits((64, 1000), dtype=mx.float16, scale=3.0)
+    t = _targets((64,), 1000)
+    want = F.cross_entropy(x, t, reduction="none")  # float32 accumulation
+    with _forced_branches("gpu"):
+        assert K._use_fused(x, 0.0)
+        got = F.cross_entropy(x, t, reduction="none")
+    # within one float16 ulp of values in [4, 8)
+    assert np.abs(np.array(got.astype(mx.float32)) - np.array(want.astype(mx.float32))).max() <= 2.0**-8
+
+
+def test_fused_path_gives_nan_for_a_row_holding_inf():
+    # the fused kernel's logsumexp of [inf, ...] is inf, so the row's loss
+    # was inf; torch's (and the CPU branch's) is NaN, with NaN gradients.
+    # Rows: +inf (target finite), +inf with the target at -inf, target at
+    # -inf alone (a true inf), NaN, finite.
+    inf = math.inf
+    x = mx.array([[inf, 0.0, 1.0], [inf, -inf, 0.5], [-inf, 0.0, 1.0],
+                  [math.nan, 0.0, 1.0], [0.5, -0.2, 1.0]])
+    t = mx.array([1, 1, 0, 2, 2])
+    f = lambda a: F.cross_entropy(a, t, reduction="sum")  # noqa: E731
+    out = {}
+    for kind in ("cpu", "gpu"):
+        with _forced_branches(kind):
+            out[kind] = (F.cross_entropy(x, t, reduction="none"), mx.grad(f)(x))
+    loss, grad = out["gpu"]
+    assert np.isnan(np.array(loss[[0, 1, 3]])).all() and loss[2].item() == inf
+    assert np.isnan(np.array(grad[[0, 1, 3]])).all() and np.isfinite(np.array(grad[[2, 4]])).all()
+    for a, b in zip(out["gpu"], out["cpu"]):
+        assert np.allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-6, equal_nan=True)
 
 
 # --------------------------------------------------------------------------
@@ -328,7 +367,14 @@ def test_out_of_range_index_raises_in_eager_mode(read_path):
             fn(x, t)
 
 
-def test_out_of_range_index_is_nan_when_unchecked_never_a_read():
+@pytest.fixture(params=[None, "gpu"], ids=["device_branches", "gpu_branches"])
+def branches(request):
+    """The device's branches, then a GPU's (the fused cross-entropy path)."""
+    with _forced_branches(request.param):
+        yield request.param
+
+
+def test_out_of_range_index_is_nan_when_unchecked_never_a_read(branches):
     x = _logits((3, 4))
     t = mx.array([0, 9, 1])
     with mlx_losses.value_checks(False):
@@ -458,7 +504,7 @@ def test_class_weight_dtype_must_be_the_input_dtype_for_class_indices(xdt, wdt):
 @pytest.mark.parametrize("fn, eps", [("cross_entropy", 0.0), ("cross_entropy", 0.1), ("nll_loss", 0.0)])
 @pytest.mark.parametrize("with_weight", [False, True])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_checked_targets_skip_the_masks_with_the_same_bits(fn, eps, with_weight, reduction, monkeypatch):
+def test_checked_targets_skip_the_masks_with_the_same_bits(fn, eps, with_weight, reduction, monkeypatch, branches):
     # When the eager value check proves every target in range and none
     # ignored, the kernels build no masks (fewer graph nodes per call); the
     # values and gradients are bit for bit those of the masked path.

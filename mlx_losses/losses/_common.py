@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 
 import mlx.core as mx
 
+from .._device import cpu_branches
 from .._reduction import acc_dtype, single
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
@@ -116,8 +117,8 @@ def unfused(op, a: mx.array, *args) -> mx.array:
 
 def _cpu_float32(dtype: mx.Dtype) -> bool:
     """float32 on the CPU: where MLX's ``exp`` and ``log1p`` are the slow
-    ones and the forms below pay off."""
-    return dtype == mx.float32 and mx.default_device().type == mx.DeviceType.cpu
+    ones and the forms below pay off (the device policy: ``_device``)."""
+    return dtype == mx.float32 and cpu_branches()
 
 
 def _power_exp(dtype: mx.Dtype) -> bool:

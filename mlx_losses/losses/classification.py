@@ -18,6 +18,7 @@ from typing import Optional, Tuple
 
 import mlx.core as mx
 
+from .._device import compile_by_branch, cpu_branches
 from .._reduction import (
     accurate_sum,
     acc_dtype,
@@ -382,11 +383,12 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool,
 def _use_fused(x2: mx.array, label_smoothing: float) -> bool:
     """Whether to take ``mx.fast.cross_entropy`` (fused, float32 accumulation).
 
-    Only on the GPU (Metal/CUDA), where it is a fused kernel; its CPU version
-    is the unfused formula. Not exercised on CPU-only machines.
+    Off the CPU (Metal/CUDA), where it is a fused kernel (its CPU version is
+    the unfused formula), and where this MLX has it.
     """
     return (
-        mx.default_device() == mx.gpu
+        not cpu_branches()
+        and hasattr(mx.fast, "cross_entropy")
         and label_smoothing == 0.0
         and x2.size > 0
         and x2.dtype in (mx.float32, mx.float16, mx.bfloat16)
@@ -394,15 +396,25 @@ def _use_fused(x2: mx.array, label_smoothing: float) -> bool:
 
 
 def _ce_index_fused(x2, t1, w, ignore_index):
+    """``ignore_index=None``: every target in range, none ignored (no masks)."""
     C = x2.shape[-1]
     ignored, bad, safe = _target_masks(t1, C, ignore_index)
+    if mx.default_device() == mx.cpu:
+        # only under the test switch: MLX's CPU fallback reduces in the
+        # logits' dtype, its GPU kernels in float32 (as here)
+        x2 = x2.astype(mx.float32)
     loss = mx.fast.cross_entropy(x2, safe)  # float32, per row
-    if ignored is None:
-        return loss if w is None else loss * mx.take(w, safe)
-    # an out-of-range target's factor is NaN (value and gradient), an
-    # ignored row is 0 (value and gradient), as in _ce_index_fn
-    wt = mx.take(w, safe).astype(loss.dtype) if w is not None else _c(1.0, loss.dtype)
-    return zero_where(ignored, loss * mx.where(bad, _c(math.nan, loss.dtype), wt))
+    # NaN, value and gradient, for an out-of-range target and for a row
+    # holding +inf (the kernel's logsumexp of it is +inf): a factor, since
+    # a select would give those rows a zero gradient; an ignored row is 0
+    # (value and gradient), as in _ce_index_fn
+    nan_rows = mx.max(x2, axis=-1) == math.inf
+    if bad is not None:
+        nan_rows = nan_rows | bad
+    loss = loss * mx.where(nan_rows, _c(math.nan, loss.dtype), _c(1.0, loss.dtype))
+    if w is not None:
+        loss = loss * mx.take(w, safe).astype(loss.dtype)
+    return loss if ignored is None else zero_where(ignored, loss)
 
 
 def _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked=False, z_loss=0.0):
@@ -762,7 +774,7 @@ def nll_loss(
 _BCE_EPS = struct.unpack("f", struct.pack("f", 1e-12))[0]
 
 
-@functools.partial(mx.compile, shapeless=True)
+@compile_by_branch(shapeless=True)
 def _bce_logs(x):
     # log(p) and log1p(-p), as torch takes them; the log1p as one log pass
     # on the CPU (_common.log1p). A kernel of its own: fused with the loss
@@ -943,12 +955,12 @@ def _bce_logits_pos_fwd(x, y, pw):
     return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * _softplus_neg(x)
 
 
-@functools.partial(mx.compile, shapeless=True)
+@compile_by_branch(shapeless=True)
 def _bce_logits_dx(x, y, g):
     return g * (sigmoid(x) - y)
 
 
-@functools.partial(mx.compile, shapeless=True)
+@compile_by_branch(shapeless=True)
 def _bce_logits_dx_from_exp(x, y, g):
     # sigmoid(x) - y from z = e**-|x|, for a forward that takes that same
     # exp (multilabel_soft_margin_loss's): inside a compiled step MLX merges
@@ -960,7 +972,7 @@ def _bce_logits_dx_from_exp(x, y, g):
     return g * (mx.where(x >= 0, 1.0, z) / (1.0 + z) - y)
 
 
-@functools.partial(mx.compile, shapeless=True)
+@compile_by_branch(shapeless=True)
 def _bce_logits_pos_dx(x, y, pw, g):
     return g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * sigmoid_neg(x))
 

@@ -41,6 +41,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import mlx.core as mx
 
+from .._device import compile_by_branch
 from .._reduction import acc_dtype, apply_reduction, length_normalized_mean, resolve_reduction
 from .._validation import (
     ShapeError,
@@ -56,6 +57,7 @@ from .._validation import (
     message,
     run_value_check,
 )
+from ._common import exp_nonpos
 
 __all__ = ["ctc_loss"]
 
@@ -74,10 +76,10 @@ _NEG_INF = -math.inf
 
 
 def _exp(x: mx.array) -> mx.array:
-    """exp as ``e ** x``. MLX's CPU ``exp`` of float64 has float32 accuracy
-    (~2e-6 relative in MLX 0.32) and is the slower of the two in float32;
-    ``power`` is exact to rounding in both."""
-    return mx.power(mx.array(math.e, dtype=x.dtype), x)
+    """exp of arguments <= 0 by the shared device policy
+    (``_common.exp_nonpos``): ``e ** x`` in float64 and in float32 on the
+    CPU, where MLX's ``exp`` is less accurate or slower; ``mx.exp`` otherwise."""
+    return exp_nonpos(x)
 
 
 def _lse3(a: mx.array, b: mx.array, c: mx.array) -> mx.array:
@@ -145,8 +147,8 @@ def _beta_steps_impl(beta, e_next, act_next, act, alpha, log_p, init, skip_next)
     return beta, mx.stack(posts)
 
 
-_alpha_steps = mx.compile(_alpha_steps_impl)
-_beta_steps = mx.compile(_beta_steps_impl)
+_alpha_steps = compile_by_branch(_alpha_steps_impl)
+_beta_steps = compile_by_branch(_beta_steps_impl)
 
 
 def _pad_time(x: mx.array, total: int) -> mx.array:
@@ -423,8 +425,8 @@ def _stacked_posterior_impl(sf, sr, lf, act, ext_l, log_p, ext_cls, neg_g):
     return _class_sums(post, ext_cls, lf.shape[2] - 1, None) * neg_g
 
 
-_stacked_chunk = mx.compile(_stacked_chunk_impl)
-_stacked_posterior = mx.compile(_stacked_posterior_impl)
+_stacked_chunk = compile_by_branch(_stacked_chunk_impl)
+_stacked_posterior = compile_by_branch(_stacked_posterior_impl)
 
 
 def _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, dtype):

@@ -24,6 +24,7 @@ from typing import Optional
 
 import mlx.core as mx
 
+from .._device import compile_by_branch
 from .._reduction import (
     acc_dtype,
     accurate_sum,
@@ -174,7 +175,7 @@ def _soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
     return _softplus_neg(y * x)
 
 
-@mx.compile
+@compile_by_branch
 def _soft_margin_dx(x: mx.array, y: mx.array, g: mx.array, loss: mx.array) -> mx.array:
     # d/dx softplus(-y x) = -y sigmoid(-y x) = -y exp(-y x - softplus(-y x)):
     # one exp of an argument <= 0 (the fast e**x on the CPU) from the
@@ -199,7 +200,7 @@ def _soft_margin_vjp(primals, cotangents, outputs):
     return _soft_margin_dx(x, y, g, loss), mx.zeros_like(y)
 
 
-@mx.compile
+@compile_by_branch
 def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = y softplus(-x) +
     # (1 - y) softplus(x). Both softplus share log1p(exp(-|x|)): one exp (the
