@@ -14,6 +14,11 @@ policy's / student's hidden states and LM head):
   reference (no gradient) and ``dpo_loss`` on the results.
 - ``jsd``: ``fused`` = ``fused_linear_jsd_loss(h_s, W_s, h_t, W_t)``;
   ``plain`` = ``generalized_jsd_loss(h_s @ W_s.T, h_t @ W_t.T)``.
+- ``fused_q4`` / ``plain_q4``: the same with 4-bit heads (MLX's affine
+  quantization, group size 64: ``QuantizedWeight`` in the fused form,
+  ``mx.quantized_matmul`` logits as ``nn.QuantizedLinear`` computes them in
+  the plain one; both heads for the JSD), frozen: gradients w.r.t. the
+  hidden states only.
 
 Sizes: ``--tokens`` tokens in all (DPO: ``tokens / 128`` sequences of 128,
 half chosen, half rejected), hidden size ``--hidden``, each vocabulary of
@@ -61,18 +66,40 @@ def _inputs(loss, n, h, v, seed=0):
     return arrays
 
 
-def _step(loss, provider):
+def _quantize(w):
+    import mlx.core as mx
+
+    from mlx_losses import QuantizedWeight
+
+    q = QuantizedWeight(*mx.quantize(w, 64, 4), group_size=64, bits=4)
+    mx.eval(q.weight, q.scales, q.biases)
+    return q
+
+
+def _step(loss, provider, arrays):
+    """A zero-argument forward+backward for ``provider`` on ``arrays``."""
     import mlx.core as mx
 
     import mlx_losses.functional as F
+
+    quantized = provider.endswith("_q4")
+    if quantized:
+        # the heads packed once, outside the timed step (as a loaded model's)
+        heads = (1, 3) if loss == "jsd" else (1,)
+        arrays = tuple(_quantize(a) if i in heads else a for i, a in enumerate(arrays))
+
+    def logits(x, w):
+        if quantized:
+            return mx.quantized_matmul(x, w.weight, w.scales, w.biases, True, w.group_size, w.bits)
+        return x @ w.T
 
     if loss == "dpo":
         def fused(x, w, t, xr):
             return F.fused_linear_dpo_loss(x, w, t, ref_input=xr).loss
 
         def plain(x, w, t, xr):
-            lp = F.sequence_log_probs(x @ w.T, t)
-            rl = mx.stop_gradient(F.sequence_log_probs(xr @ w.T, t))
+            lp = F.sequence_log_probs(logits(x, w), t)
+            rl = mx.stop_gradient(F.sequence_log_probs(logits(xr, w), t))
             b = lp.shape[0] // 2
             return F.dpo_loss(lp[:b], lp[b:], rl[:b], rl[b:]).loss
     else:
@@ -80,9 +107,14 @@ def _step(loss, provider):
             return F.fused_linear_jsd_loss(x, w, xt, wt)
 
         def plain(x, w, xt, wt):
-            return F.generalized_jsd_loss(x @ w.T, xt @ wt.T)
+            return F.generalized_jsd_loss(logits(x, w), mx.stop_gradient(logits(xt, wt)))
 
-    return mx.value_and_grad(fused if provider == "fused" else plain, argnums=(0, 1))
+    f = fused if provider.startswith("fused") else plain
+    if quantized:  # a frozen head: the hidden states' gradient only
+        step = mx.value_and_grad(lambda x: f(x, *arrays[1:]))
+        return lambda: step(arrays[0])
+    step = mx.value_and_grad(f, argnums=(0, 1))
+    return lambda: step(*arrays)
 
 
 def _q(values, q):
@@ -99,7 +131,7 @@ def main(argv=None):
     ap.add_argument("--tokens", type=int, default=512)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--providers", default="fused,plain")
+    ap.add_argument("--providers", default="fused,plain,fused_q4,plain_q4")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
 
@@ -113,7 +145,7 @@ def main(argv=None):
             size = f"tokens={args.tokens},H={args.hidden},V={v},float32"
             arrays = _inputs(loss, args.tokens, args.hidden, v)
             providers = args.providers.split(",")
-            steps = {p: _step(loss, p) for p in providers}
+            steps = {p: _step(loss, p, arrays) for p in providers}
             times = {p: [] for p in providers}
             peaks = {p: [] for p in providers}
             for rep in range(args.reps):
@@ -123,7 +155,7 @@ def main(argv=None):
                     active = mx.get_active_memory()
                     mx.reset_peak_memory()
                     t0 = time.perf_counter()
-                    mx.eval(steps[p](*arrays))
+                    mx.eval(steps[p]())
                     dt = time.perf_counter() - t0
                     peak = (mx.get_peak_memory() - active) / 2**20
                     times[p].append(dt)
@@ -135,11 +167,13 @@ def main(argv=None):
                     rows.append(dict(loss=loss, provider=p, mode="fwd+bwd", metric=metric, unit=unit,
                                      size=size, p50=statistics.median(vals), p20=_q(vals, 0.2),
                                      p80=_q(vals, 0.8), device=device, versions=versions))
-            if {"fused", "plain"} <= set(providers):
-                ratios = [a / b for a, b in zip(times["fused"], times["plain"])]
-                print(f"{loss} V={v}: peak fused / plain {statistics.median(peaks['fused']) / statistics.median(peaks['plain']):.4f}, "
-                      f"time fused / plain median {statistics.median(ratios):.2f} "
-                      f"(p20 {_q(ratios, 0.2):.2f}, p80 {_q(ratios, 0.8):.2f})")
+            for fp, pp in (("fused", "plain"), ("fused_q4", "plain_q4")):
+                if {fp, pp} <= set(providers):
+                    ratios = [a / b for a, b in zip(times[fp], times[pp])]
+                    peak = statistics.median(peaks[fp]) / statistics.median(peaks[pp])
+                    print(f"{loss} V={v}: peak {fp} / {pp} {peak:.4f}, time {fp} / {pp} median "
+                          f"{statistics.median(ratios):.2f} (p20 {_q(ratios, 0.2):.2f}, "
+                          f"p80 {_q(ratios, 0.8):.2f})")
             del arrays, steps
             mx.clear_cache()
 

@@ -231,6 +231,10 @@ def test_fused_tile_sizes():
     tokens, vocab = D._tiles(4096, 151936, None, None)
     assert vocab >= 256 and tokens * vocab <= 2 * D._TILE
     assert D._tiles(7, 100, 3, 40) == (3, 40)  # equal rows of 3 (padded), blocks of 40
+    # few tokens, wide heads: a block of the head stays about a tile
+    tokens, vocab = D._tiles(64, 151936, None, None, 4096)
+    assert (tokens, vocab) == (64, 256)
+    assert D._tiles(64, 16384, None, None, 256) == (64, 2048)
 
 
 def test_fused_peak_memory_is_a_fraction_of_plain():
@@ -250,6 +254,131 @@ def test_fused_peak_memory_is_a_fraction_of_plain():
     logits = 256 * 8192 * 4
     assert plain > 2 * logits  # both logits, at least
     assert fused < logits and fused < plain / 6, (fused, plain)
+
+
+def _quantized(w, mode, group_size, bits):
+    return mlx_losses.QuantizedWeight(*mx.quantize(w, group_size, bits, mode=mode),
+                                      group_size=group_size, bits=bits, mode=mode)
+
+
+@pytest.mark.parametrize("student,teacher", [
+    (None, ("affine", 64, 4)),  # a float student, a 4-bit teacher: both student gradients
+    (("mxfp4", 32, 4), ("affine", 32, 8)),  # QLoRA-style: the input's gradient only
+    (("affine", 64, 3), ("nvfp4", 16, 4)),
+])
+def test_fused_quantized_heads_match_the_dequantized_heads(student, teacher):
+    # ragged rows and vocabulary blocks: the last block of each packed head
+    # is zero-padded before it is dequantized
+    xs, ws, bs, xt, wt, bt = _heads(11, n=(2, 9), hs=64, ht=64, v=83)
+    wt = _quantized(wt, *teacher)
+    if student is not None:
+        ws = _quantized(ws, *student)
+    lab = _labels(xs.shape[:-1], seed=11)
+    kw = dict(beta=0.3, temperature=1.4, chunk_size=5, vocab_chunk_size=16, student_softcap=3.0,
+              teacher_logit_scale=0.7, reduction="none")
+    argnums = (0, 2) if student is not None else (0, 1, 2)
+
+    def loss(ws, wt):
+        return lambda xs, ws_, bs: F.fused_linear_jsd_loss(
+            xs, ws if student is not None else ws_, xt, wt, lab, student_bias=bs, teacher_bias=bt, **kw)
+
+    plain_ws = ws.dequantize(mx.float32) if student is not None else ws
+    f, g = loss(ws, wt), loss(plain_ws, wt.dequantize(mx.float32))
+    cot = mx.random.normal(lab.shape)
+    o1, g1 = mx.vjp(lambda *a: f(*a), [xs, plain_ws, bs], [cot])
+    o2, g2 = mx.vjp(lambda *a: g(*a), [xs, plain_ws, bs], [cot])
+    _close(o1[0], o2[0], rtol=1e-5, atol=1e-7)
+    for i in argnums:
+        _close(g1[i], g2[i], rtol=1e-4, atol=1e-7)
+    assert mx.any(g1[0] != 0).item()
+
+
+def test_fused_quantized_student_is_frozen_and_the_teacher_has_no_gradient():
+    xs, ws, bs, xt, wt, bt = _heads(12, n=(6,), hs=64, ht=64, v=40)
+    q = _quantized(ws, "affine", 64, 4)
+    qt = _quantized(wt, "affine", 64, 4)
+
+    def f(scales, t_scales):
+        w = mlx_losses.QuantizedWeight(q.weight, scales, q.biases)
+        t = mlx_losses.QuantizedWeight(qt.weight, t_scales, qt.biases)
+        return F.fused_linear_jsd_loss(xs, w, xt, t, chunk_size=4)
+
+    with pytest.raises(ValueError, match=r"fused_linear_jsd_loss: `student_weight` must be frozen when it "
+                                         r"is a QuantizedWeight .*got a gradient w.r.t. it"):
+        mx.grad(f)(q.scales, qt.scales)
+    assert mx.all(mx.grad(f, argnums=1)(q.scales, qt.scales) == 0).item()
+
+
+def test_fused_logit_transforms_match_the_plain_loss_on_transformed_logits():
+    xs, ws, bs, xt, wt, bt = _heads(13, n=(2, 6), v=57)
+    lab = _labels(xs.shape[:-1], seed=13)
+
+    def fused(xs, ws, bs):
+        return F.fused_linear_jsd_loss(xs, ws, xt, wt, lab, student_bias=bs, teacher_bias=bt, beta=0.6,
+                                       chunk_size=5, vocab_chunk_size=16, student_softcap=1.5,
+                                       student_logit_scale=2.0, teacher_softcap=4.0, reduction="sum")
+
+    def plain(xs, ws, bs):
+        zs = 1.5 * mx.tanh(2.0 * (xs @ ws.T + bs) / 1.5)
+        zt = 4.0 * mx.tanh((xt @ wt.T + bt) / 4.0)
+        return F.generalized_jsd_loss(zs, zt, lab, beta=0.6, reduction="sum")
+
+    v1, g1 = mx.value_and_grad(fused, argnums=(0, 1, 2))(xs, ws, bs)
+    v2, g2 = mx.value_and_grad(plain, argnums=(0, 1, 2))(xs, ws, bs)
+    _close(v1, v2, rtol=1e-5)
+    for a, c in zip(g1, g2):
+        _close(a, c, rtol=1e-4, atol=1e-7)
+
+
+def test_fused_quantized_heads_memory_grows_by_a_block_not_the_head():
+    mx.random.seed(14)
+    n, d, v = 64, 256, 16384
+    xs, xt = mx.random.normal((n, d)), mx.random.normal((n, d))
+    qs = _quantized(0.1 * mx.random.normal((v, d)), "affine", 64, 4)
+    qt = _quantized(0.1 * mx.random.normal((v, d)), "affine", 64, 4)
+    mx.eval(xs, xt, qs.weight, qs.scales, qs.biases, qt.weight, qt.scales, qt.biases)
+    head_bytes = v * d * 4  # one dequantized head: 16 MiB
+    mx.synchronize()
+    base = mx.get_active_memory()
+    mx.reset_peak_memory()
+    mx.eval(mx.grad(lambda a: F.fused_linear_jsd_loss(a, qs, xt, qt, vocab_chunk_size=512))(xs))
+    # ~4.5 MiB: a few blocks of both heads (0.5 MiB each, dequantized and
+    # transposed) at once, never a whole head
+    assert mx.get_peak_memory() - base < head_bytes / 2
+
+
+def test_fused_compiled_kernels_do_not_grow_with_the_vocabulary(tmp_path):
+    # A compiled training step builds each fused tile kernel once, whatever
+    # the vocabulary size: a block's count of real columns is data (compiled
+    # in as a constant, every ragged last block made its own kernels).
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import os
+import mlx.core as mx
+from mlx_losses.functional import fused_linear_jsd_loss
+cache = os.path.join(os.environ["TMPDIR"], "mlx")
+def count():
+    return sum(len([f for f in fs if f.endswith(".cpp")]) for _, _, fs in os.walk(cache))
+counts = []
+for v in (40, 84):
+    xs, ws, xt, wt = mx.ones((6, 8)), mx.ones((v, 8)), mx.ones((6, 8)), mx.ones((v, 8))
+    lab = mx.array([0, 1, 2, -100, 4, 5])
+    step = mx.compile(mx.value_and_grad(lambda a, w: fused_linear_jsd_loss(
+        a, w, xt, wt, lab, chunk_size=4, vocab_chunk_size=8), argnums=(0, 1)))
+    mx.eval(step(xs, ws))
+    counts.append(count())
+print(counts)
+"""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600, check=True)
+    first, second = eval(res.stdout.strip().splitlines()[-1])
+    assert 0 < first and second == first, (first, second)
 
 
 # ---------------------------------------------------------------- errors, modules
@@ -282,6 +411,13 @@ def test_errors_name_the_argument():
         F.fused_linear_jsd_loss(xs, ws.T, xt, wt)
     with pytest.raises(ValueError, match=r"`chunk_size` must be a positive int or None, got 0"):
         F.fused_linear_jsd_loss(xs, ws, xt, wt, chunk_size=0)
+    with pytest.raises(ValueError, match=r"fused_linear_jsd_loss: `teacher_softcap` must be > 0.0, got -1"):
+        F.fused_linear_jsd_loss(xs, ws, xt, wt, teacher_softcap=-1)
+    with pytest.raises(ValueError, match=r"fused_linear_jsd_loss: `student_logit_scale` must be a finite "
+                                         r"number or None, got inf"):
+        F.fused_linear_jsd_loss(xs, ws, xt, wt, student_logit_scale=math.inf)
+    with pytest.raises(TypeError, match=r"fused_linear_jsd_loss: `teacher_weight` must be an mx.array"):
+        F.fused_linear_jsd_loss(xs, ws, xt, wt.tolist())
 
 
 def test_modules_call_the_functions():
@@ -294,7 +430,11 @@ def test_modules_call_the_functions():
     _close(mlx_losses.ReverseKLLoss(reduction="mean")(s, t), F.reverse_kl_loss(s, t, reduction="mean"))
     xs, ws, bs, xt, wt, bt = _heads(8)
     fm = mlx_losses.FusedLinearJSDLoss(beta=1.0, chunk_size=4)
-    assert "chunk_size=4" in repr(fm)
+    assert "chunk_size=4" in repr(fm) and "softcap" not in repr(fm)
+    capped = mlx_losses.FusedLinearJSDLoss(student_softcap=2.0, teacher_logit_scale=0.5)
+    assert "student_softcap=2.0, teacher_logit_scale=0.5" in repr(capped)
+    _close(capped(xs, ws, xt, wt), F.fused_linear_jsd_loss(xs, ws, xt, wt, student_softcap=2.0,
+                                                           teacher_logit_scale=0.5))
     _close(fm(xs, ws, xt, wt, student_bias=bs), F.fused_linear_jsd_loss(xs, ws, xt, wt, student_bias=bs,
                                                                         beta=1.0), rtol=1e-5)
 

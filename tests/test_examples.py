@@ -71,6 +71,16 @@ def test_lm_head_chunked_uses_less_memory_same_loss(capsys):
     assert "[reference] epoch 1 batch 1/3" in out and "[chunked] epoch 2 batch 3/3" in out
 
 
+@pytest.mark.parametrize("loss", ["dpo", "orpo"])
+def test_preference_mlx_lm_reward_accuracy_rises(loss, capsys):
+    pytest.importorskip("mlx_lm")
+    mod = _load("preference_mlx_lm")
+    before, after, peak = mod.main(["--quick", "--loss", loss])
+    assert after >= mod.QUALITY_BAR and after > before
+    out = capsys.readouterr().out
+    assert "step   10  loss" in out and "final held-out reward accuracy" in out and "peak memory" in out
+
+
 def test_plot_without_matplotlib_fails_before_training(monkeypatch, capsys):
     pytest.importorskip("torch")
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError

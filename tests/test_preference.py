@@ -328,6 +328,119 @@ def test_fused_empty_completion_nan_loss_and_no_gradient_to_its_tokens():
     assert mx.all(mx.isfinite(gh[mx.array([0, 2, B, B + 2])])).item()
 
 
+# ---------------------------------------------------------------- quantized heads, logit transforms, precision
+
+
+def _qhead(seed, mode="affine", group_size=64, bits=4, v=V, hidden=64):
+    w = 0.3 * mx.random.normal((v, hidden), key=mx.random.key(seed))
+    return mlx_losses.QuantizedWeight(*mx.quantize(w, group_size, bits, mode=mode),
+                                      group_size=group_size, bits=bits, mode=mode)
+
+
+@pytest.mark.parametrize("name,mode,group_size,bits", [
+    ("dpo", "affine", 64, 4), ("orpo", "mxfp4", 32, 4), ("kto", "affine", 32, 8),
+])
+def test_fused_quantized_heads_match_the_dequantized_head(name, mode, group_size, bits):
+    # policy and reference heads quantized (any MLX quantization): the same
+    # values and input gradient as the dequantized float heads, the bias trains
+    mx.random.seed(21)
+    h, hr = mx.random.normal((2 * B, T, 64)), mx.random.normal((2 * B, T, 64))
+    b = 0.5 * mx.random.normal((V,))
+    t = mx.where(mx.arange(T) < 2, -100, mx.random.randint(0, V, (2 * B, T)))
+    qw, qr = _qhead(1, mode, group_size, bits), _qhead(2, mode, group_size, bits)
+    labels = mx.arange(2 * B) % 3 == 0
+
+    def loss(w, wr):
+        def f(h, b):
+            kw = dict(bias=b, options=SMALL_TILES, reduction="none", softcap=4.0)
+            if name == "orpo":
+                out = F.fused_linear_orpo_loss(h, w, t, **kw)
+            elif name == "dpo":
+                out = F.fused_linear_dpo_loss(h, w, t, ref_input=hr, ref_weight=wr, ref_bias=b, **kw)
+            else:
+                out = F.fused_linear_kto_loss(h, w, t, labels, ref_input=hr, ref_weight=wr, **kw)
+            return mx.sum(out.loss * mx.arange(1, out.loss.size + 1)), out
+        return f
+
+    (v1, o1), g1 = mx.value_and_grad(loss(qw, qr), argnums=(0, 1))(h, b)
+    deq = [q.dequantize(mx.float32) for q in (qw, qr)]
+    (v2, o2), g2 = mx.value_and_grad(loss(*deq), argnums=(0, 1))(h, b)
+    _close(v1, v2, rtol=1e-5)
+    for a, c in zip([*o1[1:], *g1], [*o2[1:], *g2]):
+        _close(a, c, rtol=1e-4, atol=1e-6)
+
+
+def test_fused_quantized_head_is_frozen_with_the_arguments_name():
+    mx.random.seed(22)
+    h = mx.random.normal((2 * B, T, 64))
+    t = mx.random.randint(0, V, (2 * B, T))
+    qw = _qhead(3)
+
+    def f(scales, h):
+        w = mlx_losses.QuantizedWeight(qw.weight, scales, qw.biases)
+        return F.fused_linear_simpo_loss(h, w, t, options=SMALL_TILES).loss
+
+    assert mx.grad(f, argnums=1)(qw.scales, h).shape == h.shape
+    with pytest.raises(ValueError, match=r"fused_linear_simpo_loss: `weight` must be frozen when it is a "
+                                         r"QuantizedWeight .*got a gradient w.r.t. it"):
+        mx.grad(f)(qw.scales, h)
+    # the reference head never has a gradient: no error, zeros
+    g = mx.grad(lambda s: F.fused_linear_dpo_loss(
+        h, qw.dequantize(), t, ref_input=h,
+        ref_weight=mlx_losses.QuantizedWeight(qw.weight, s, qw.biases)).loss)(qw.scales)
+    assert mx.all(g == 0).item()
+
+
+def test_fused_logit_transform_is_the_models():
+    # softcap / logit_scale on the policy's and the reference's logits, as
+    # sequence_log_probs on the transformed logits (values and gradients)
+    h, hr, w, b, t, mask = _head(23)
+    cap, scale = 2.5, 1.7
+
+    def transformed(x, w, b):
+        return cap * mx.tanh(scale * (x @ w.T + b) / cap)
+
+    def fused(h, w, b):
+        return F.fused_linear_dpo_loss(h, w, t, bias=b, mask=mask, ref_input=hr, options=SMALL_TILES,
+                                       softcap=cap, logit_scale=scale, reduction="none").loss
+
+    def plain(h, w, b):
+        counted = mask & (t != -100)
+        lp = F.sequence_log_probs(transformed(h, w, b), t, counted)
+        rl = mx.stop_gradient(F.sequence_log_probs(transformed(hr, w, b), t, counted))
+        return F.dpo_loss(lp[:B], lp[B:], rl[:B], rl[B:], reduction="none").loss
+
+    cot = mx.array([0.3, -1.2, 2.0])
+    (o1,), g1 = mx.vjp(fused, [h, w, b], [cot])
+    (o2,), g2 = mx.vjp(plain, [h, w, b], [cot])
+    _close(o1, o2, rtol=2e-5)
+    for a, c in zip(g1, g2):
+        _close(a, c, rtol=1e-4, atol=1e-6)
+    m = mlx_losses.FusedLinearDPOLoss(softcap=cap, logit_scale=scale, options=SMALL_TILES, reduction="none")
+    assert "softcap=2.5, logit_scale=1.7" in repr(m)
+    _close(m(h, w, t, bias=b, mask=mask, ref_input=hr).loss, o1)
+
+
+def test_fused_half_inputs_sum_token_log_probs_in_float32():
+    # long completions with large per-token losses: rounding each token's
+    # log-probability to bfloat16 (ulp 1/16 at 10) would move the summed
+    # log-ratios by more than the margins' own bfloat16 rounding
+    mx.random.seed(24)
+    n, length, hidden, vocab = 4, 256, 16, 512
+    h = mx.random.normal((n, length, hidden)).astype(mx.bfloat16)
+    hr = (h.astype(mx.float32) + 0.05 * mx.random.normal(h.shape)).astype(mx.bfloat16)
+    w = (2.0 * mx.random.normal((vocab, hidden))).astype(mx.bfloat16)
+    t = mx.random.randint(0, vocab, (n, length))
+    opts = LinearCrossEntropyOptions(batch_chunk_size=128, vocab_chunk_size=128)
+    f = lambda *a: F.fused_linear_dpo_loss(*a[:2], t, ref_input=a[2], beta=1.0, options=opts)  # noqa: E731
+    half = f(h, w, hr)
+    full = f(*(a.astype(mx.float32) for a in (h, w, hr)))  # the same numbers, float32 throughout
+    assert half.reward_margins.dtype == mx.bfloat16
+    assert mx.all(mx.abs(full.reward_margins) > 1.0).item()  # margins well above bfloat16's ulp
+    _close(half.reward_margins, full.reward_margins, rtol=2 ** -8, atol=1e-6)
+    _close(half.loss, full.loss, rtol=2 ** -8)
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -375,6 +488,11 @@ def test_errors_name_the_argument():
             h, w, t, ref_input=hr, ref_logps=mx.zeros((6,)))
     _raises(ValueError, r"fused_linear_orpo_loss: `target` must hold class indices in \[0, 37\)",
             F.fused_linear_orpo_loss, h, w, mx.where(t == -100, 37, t))
+    _raises(TypeError, r"fused_linear_dpo_loss: `weight` must have the dtype of `input`, float32 \(any "
+            r"floating dtype for a float16 / bfloat16 input accumulating in float32\), got bfloat16",
+            F.fused_linear_dpo_loss, h, w.astype(mx.bfloat16), t)
+    _raises(ValueError, r"fused_linear_orpo_loss: `softcap` must be > 0.0, got 0", F.fused_linear_orpo_loss,
+            h, w, t, softcap=0)
     _raises(ValueError, r"sequence_log_probs: `mask` must have the shape of `targets`",
             F.sequence_log_probs, mx.zeros((2, 3, 4)), mx.zeros((2, 3), mx.int32), mx.ones((3, 2)))
     _raises(ValueError, r"`loss_type` must be one of", mlx_losses.DPOLoss, loss_type="kto")

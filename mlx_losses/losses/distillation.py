@@ -35,6 +35,7 @@ from .._validation import (
     message,
 )
 from ._common import exp, logaddexp, logsumexp, result_dtype
+from .linear_cross_entropy import QuantizedWeight, _frozen, _Quant
 
 __all__ = [
     "forward_kl_loss",
@@ -397,6 +398,14 @@ class _Spec:
     inv_t: float  # 1 / temperature
     student_bias: bool
     teacher_bias: bool
+    # each head's logit transform: the inputs (and bias) times the prescale
+    # (logit_scale / softcap) before the matmul, then softcap * tanh(u)
+    student_prescale: float = 1.0
+    teacher_prescale: float = 1.0
+    student_softcap: Optional[float] = None
+    teacher_softcap: Optional[float] = None
+    student_quant: Optional[_Quant] = None  # a packed head (frozen)
+    teacher_quant: Optional[_Quant] = None
 
 
 def _spans(n: int, size: int) -> List[int]:
@@ -431,28 +440,41 @@ def _kind(beta: float) -> int:
     return 0 if beta == 0.0 else (1 if beta == 1.0 else 2)
 
 
-def _coef(beta: float, inv_t: float, acc) -> mx.array:
+def _coef(beta: float, inv_t: float, acc, softcaps: Tuple[Optional[float], Optional[float]] = (
+        None, None)) -> mx.array:
     """The tile functions' numbers as an input, not compiled-in constants:
-    every (beta, temperature) then shares one set of kernels."""
+    every (beta, temperature, softcaps) then shares one set of kernels."""
     mid = 0.0 < beta < 1.0
-    return mx.array([inv_t, beta, math.log1p(-beta) if mid else 0.0, math.log(beta) if mid else 0.0],
-                    dtype=acc)
+    caps = [c if c is not None else 0.0 for c in softcaps]
+    return mx.array([inv_t, beta, math.log1p(-beta) if mid else 0.0,
+                     math.log(beta) if mid else 0.0, *caps], dtype=acc)
 
 
 @functools.lru_cache(maxsize=None)
-def _tile_fns(acc, kind: int):
+def _tile_fns(acc, kind: int, s_cap: bool = False, t_cap: bool = False):
     """The compiled elementwise work of one (tokens x vocab) tile: the
     log-sum-exp pass, the divergence pass and the two logits' gradients.
-    ``coef`` is ``_coef(beta, 1 / temperature)``; ``nvalid`` the number of
-    real (unpadded) vocabulary columns."""
+    ``coef`` is ``_coef(beta, 1 / temperature, softcaps)``; ``nvalid`` the
+    number of real (unpadded) vocabulary columns. With ``s_cap`` /
+    ``t_cap`` the logits given are the pre-softcap ``u``, and ``z = softcap
+    tanh(u)`` is taken here (its derivative in the gradients)."""
     neg = mx.array(-math.inf, dtype=acc)
     lse = functools.partial(logsumexp, axis=-1)
 
     def scaled(zs, zt, nvalid, coef):
         # half logits are upcast here, inside the fused kernel (no copy kept)
         valid = mx.arange(zs.shape[-1]) < nvalid
-        zs, zt = zs.astype(acc) * coef[0], zt.astype(acc) * coef[0]
+        zs, zt = zs.astype(acc), zt.astype(acc)
+        if s_cap:
+            zs = coef[4] * mx.tanh(zs)
+        if t_cap:
+            zt = coef[5] * mx.tanh(zt)
+        zs, zt = zs * coef[0], zt * coef[0]
         return valid, mx.where(valid, zs, neg), mx.where(valid, zt, neg)
+
+    def capped(d, u, cap):
+        # through z = cap tanh(u): dz / du = cap (1 - tanh(u)^2)
+        return d * (cap * (1.0 - mx.square(mx.tanh(u.astype(acc)))))
 
     def pass_lse(zs, zt, nvalid, coef):
         _, a_s, a_t = scaled(zs, zt, nvalid, coef)
@@ -493,7 +515,8 @@ def _tile_fns(acc, kind: int):
             d = ps * ((ls - lt) - mx.expand_dims(stat, -1))
         else:
             d = ps * ((1.0 - coef[1]) * (ls - mix(ls, lt, coef)) - mx.expand_dims(stat, -1))
-        return mx.where(valid, d, 0.0) * mx.expand_dims(g * coef[0], -1)
+        d = mx.where(valid, d, 0.0) * mx.expand_dims(g * coef[0], -1)
+        return capped(d, zs, coef[4]) if s_cap else d
 
     def pass_grad_teacher(zs, zt, lse_s, lse_t, loss, stat, g, nvalid, coef):
         # the same for the teacher's logits: p_t * (G_t - sum_v p_t G_t),
@@ -506,7 +529,8 @@ def _tile_fns(acc, kind: int):
             d = pt - exp(ls)
         else:
             d = pt * (coef[1] * (lt - mix(ls, lt, coef)) - mx.expand_dims(loss - stat, -1))
-        return mx.where(valid, d, 0.0) * mx.expand_dims(g * coef[0], -1)
+        d = mx.where(valid, d, 0.0) * mx.expand_dims(g * coef[0], -1)
+        return capped(d, zt, coef[5]) if t_cap else d
 
     return (mx.compile(pass_lse), mx.compile(pass_loss), mx.compile(pass_grad),
             mx.compile(pass_grad_teacher))
@@ -514,50 +538,80 @@ def _tile_fns(acc, kind: int):
 
 @functools.lru_cache(maxsize=32)
 def _kernel(spec: _Spec):
-    """A custom function ``(xs, ws[, bs], xt, wt[, bt]) -> (loss, lse_s,
-    lse_t, stat)``, per token in ``spec.acc``; gradients to the student's
-    input, weight and bias only."""
+    """A custom function ``(xs, *head_s[, bs], xt, *head_t[, bt]) ->
+    (loss, lse_s, lse_t, stat)``, per token in ``spec.acc``; gradients to
+    the student's input, and to its weight and bias when the head is not
+    packed. A head is ``(w,)``, or a packed weight with its scales (and
+    biases), dequantized one vocabulary block at a time."""
     acc = spec.acc
+    n_s = _head_arrays(spec.student_quant)
+    n_t = _head_arrays(spec.teacher_quant)
+    caps = (spec.student_softcap, spec.teacher_softcap)
+    kind = _kind(spec.beta)
+    s_cap, t_cap = spec.student_softcap is not None, spec.teacher_softcap is not None
 
     def unpack(args):
         args = list(args)
-        xs, ws = args.pop(0), args.pop(0)
+        xs, head_s = args[0], args[1:1 + n_s]
+        del args[:1 + n_s]
         bs = args.pop(0) if spec.student_bias else None
-        xt, wt = args.pop(0), args.pop(0)
+        xt, head_t = args[0], args[1:1 + n_t]
+        del args[:1 + n_t]
         bt = args.pop(0) if spec.teacher_bias else None
-        return xs, ws, bs, xt, wt, bt
+        return xs, head_s, bs, xt, head_t, bt
 
-    def head_block(w, b, j0):
-        wj = _block(w, j0, spec.vocab).astype(acc)
-        bj = _block(b, j0, spec.vocab).astype(acc) if b is not None else None
+    def scaled(v, k):
+        v = v.astype(acc)
+        return v * mx.array(k, dtype=acc) if k != 1.0 else v
+
+    def head_block(parts, quant, b, k, j0):
+        if quant is None:
+            wj = parts[0].astype(acc)
+        else:
+            # one block dequantized at a time (its zero padding gives 0 rows)
+            wj = mx.dequantize(parts[0], parts[1], parts[2] if quant.biases else None,
+                               quant.group_size, quant.bits, quant.mode, dtype=acc)
+        bj = scaled(_block(b, j0, spec.vocab), k) if b is not None else None
         return mx.contiguous(wj.T), wj, bj
 
     def logits(xi, wjt, bj):
         return xi @ wjt if bj is None else mx.addmm(bj, xi, wjt)
 
-    def walk(xs, ws, bs, xt, wt, bt, visit, order_on):
-        """Call ``visit(r, j, zs, zt, nvalid, extra)`` tile by tile, each
-        tile's inputs ordered after the previous tile's ``order_on``."""
-        n, c = xs.shape[0], ws.shape[0]
+    def walk(xs, head_s, bs, xt, head_t, bt, visit, order_on):
+        """Call ``visit(r, j, j0, xsi, wsj, zs, zt, nvalid)`` tile by tile,
+        each tile's inputs ordered after the previous tile's ``order_on``."""
+        n, c = xs.shape[0], head_s[0].shape[0]
         rows, blocks = _spans(n, spec.tokens), _spans(c, spec.vocab)
+        # each block's count of real columns, read from an array: data, not
+        # a constant compiled into the tile kernels (one per vocabulary size)
+        nvalid_all = mx.array([min(spec.vocab, c - j0) for j0 in blocks], dtype=mx.int32)
         prev = None
         for j, j0 in enumerate(blocks):
-            wsj_t, wsj, bsj = head_block(ws, bs, j0)
-            wtj_t, _, btj = head_block(wt, bt, j0)
-            nvalid = mx.array(min(spec.vocab, c - j0), dtype=mx.int32)
+            nvalid = nvalid_all[j]
             for r, i0 in enumerate(rows):
-                xsi = _block(xs, i0, spec.tokens).astype(acc)
-                xti = _block(xt, i0, spec.tokens).astype(acc)
-                xsi, xti = _after([xsi, xti], prev)
+                xsi = scaled(_block(xs, i0, spec.tokens), spec.student_prescale)
+                xti = scaled(_block(xt, i0, spec.tokens), spec.teacher_prescale)
+                if r:
+                    xsi, xti = _after([xsi, xti], prev)
+                else:
+                    # a block's head rows wait too: its (dequantized,
+                    # transposed) copies are made when its first tile runs
+                    parts = _after([xsi, xti] + [_block(h, j0, spec.vocab) for h in head_s + head_t],
+                                   prev)
+                    xsi, xti = parts[:2]
+                    wsj_t, wsj, bsj = head_block(parts[2:2 + n_s], spec.student_quant, bs,
+                                                 spec.student_prescale, j0)
+                    wtj_t, _, btj = head_block(parts[2 + n_s:], spec.teacher_quant, bt,
+                                               spec.teacher_prescale, j0)
                 zs, zt = logits(xsi, wsj_t, bsj), logits(xti, wtj_t, btj)
                 prev = order_on(visit(r, j, j0, xsi, wsj, zs, zt, nvalid))
         return rows, blocks
 
     def forward(*args):
-        xs, ws, bs, xt, wt, bt = unpack(args)
+        xs, head_s, bs, xt, head_t, bt = unpack(args)
         n = xs.shape[0]
-        f_lse, f_loss = _tile_fns(acc, _kind(spec.beta))[:2]
-        coef = _coef(spec.beta, spec.inv_t, acc)
+        f_lse, f_loss = _tile_fns(acc, kind, s_cap, t_cap)[:2]
+        coef = _coef(spec.beta, spec.inv_t, acc, caps)
         rows = _spans(n, spec.tokens)
         lse_s: List[Optional[mx.array]] = [None] * len(rows)
         lse_t: List[Optional[mx.array]] = [None] * len(rows)
@@ -568,7 +622,7 @@ def _kernel(spec: _Spec):
             lse_t[r] = b if lse_t[r] is None else logaddexp(lse_t[r], b)
             return [lse_s[r], lse_t[r]]
 
-        walk(xs, ws, bs, xt, wt, bt, visit_lse, lambda v: v)
+        walk(xs, head_s, bs, xt, head_t, bt, visit_lse, lambda v: v)
         loss: List[Optional[mx.array]] = [None] * len(rows)
         stat: List[Optional[mx.array]] = [None] * len(rows)
 
@@ -578,7 +632,7 @@ def _kernel(spec: _Spec):
             stat[r] = b if stat[r] is None else stat[r] + b
             return [loss[r], stat[r]]
 
-        walk(xs, ws, bs, xt, wt, bt, visit_loss, lambda v: v)
+        walk(xs, head_s, bs, xt, head_t, bt, visit_loss, lambda v: v)
         cut = lambda parts: mx.concatenate(parts)[:n]  # noqa: E731  (drop the padded rows)
         return cut(loss), cut(lse_s), cut(lse_t), cut(stat)
 
@@ -586,10 +640,11 @@ def _kernel(spec: _Spec):
 
     @fn.vjp
     def backward(primals, cotangents, outputs):
-        xs, ws, bs, xt, wt, bt = unpack(primals)
-        n, c = xs.shape[0], ws.shape[0]
-        f_grad = _tile_fns(acc, _kind(spec.beta))[2]
-        coef = _coef(spec.beta, spec.inv_t, acc)
+        xs, head_s, bs, xt, head_t, bt = unpack(primals)
+        n, c = xs.shape[0], head_s[0].shape[0]
+        f_grad = _tile_fns(acc, kind, s_cap, t_cap)[2]
+        coef = _coef(spec.beta, spec.inv_t, acc, caps)
+        with_dw = spec.student_quant is None
         g = cotangents[0].astype(acc)
         _, lse_s, lse_t, stat = outputs
         pad = (-n) % spec.tokens
@@ -597,7 +652,8 @@ def _kernel(spec: _Spec):
             g, lse_s, lse_t, stat = (mx.pad(v, (0, pad)) for v in (g, lse_s, lse_t, stat))
         rows = _spans(n, spec.tokens)
         dx: List[Optional[mx.array]] = [None] * len(rows)
-        dw = mx.zeros(ws.shape, ws.dtype)
+        ws = head_s[0]
+        dw = mx.zeros(ws.shape, ws.dtype) if with_dw else None
         db_blocks: List[mx.array] = []
         state = {"dwj": None, "dbj": None}
 
@@ -606,24 +662,30 @@ def _kernel(spec: _Spec):
             sl = slice(i0, i0 + spec.tokens)
             dz = f_grad(zs, zt, lse_s[sl], lse_t[sl], stat[sl], g[sl], nvalid, coef)
             dx[r] = dz @ wsj if dx[r] is None else mx.addmm(dx[r], dz, wsj)
-            dwj = state["dwj"]
-            state["dwj"] = dz.T @ xsi if (r == 0 or dwj is None) else mx.addmm(dwj, dz.T, xsi)
+            if with_dw:
+                dwj = state["dwj"]
+                state["dwj"] = dz.T @ xsi if (r == 0 or dwj is None) else mx.addmm(dwj, dz.T, xsi)
             if bs is not None:
                 dbi = mx.sum(dz, axis=0)
                 state["dbj"] = dbi if r == 0 else state["dbj"] + dbi
             if r == len(rows) - 1:  # the block's gradient is complete: write it once
                 j1 = min(j0 + spec.vocab, c)
-                dw[j0:j1] = state["dwj"][: j1 - j0].astype(ws.dtype)
+                if with_dw:
+                    dw[j0:j1] = state["dwj"][: j1 - j0].astype(ws.dtype)
                 if bs is not None:
-                    db_blocks.append(state["dbj"][: j1 - j0].astype(bs.dtype))
+                    db_blocks.append(state["dbj"][: j1 - j0])
             return [v for v in (dx[r], state["dwj"]) if v is not None]
 
-        walk(xs, ws, bs, xt, wt, bt, visit, lambda v: [_token(a) for a in v])
-        grads = [mx.concatenate(dx)[:n].astype(xs.dtype), dw]
+        walk(xs, head_s, bs, xt, head_t, bt, visit, lambda v: [_token(a) for a in v])
+        k = spec.student_prescale
+        grads = [scaled(mx.concatenate(dx)[:n], k).astype(xs.dtype)]
+        # a packed head is frozen: zeros, never evaluated unless asked for,
+        # and the caller's guard refuses that
+        grads += [dw] if with_dw else [mx.zeros_like(h) for h in head_s]
         if bs is not None:
-            grads.append(mx.concatenate(db_blocks))
+            grads.append(scaled(mx.concatenate(db_blocks), k).astype(bs.dtype))
         # the teacher has no gradient (never evaluated when nothing asks)
-        grads += [mx.zeros_like(xt), mx.zeros_like(wt)]
+        grads += [mx.zeros_like(xt)] + [mx.zeros_like(h) for h in head_t]
         if bt is not None:
             grads.append(mx.zeros_like(bt))
         return tuple(grads)
@@ -631,14 +693,22 @@ def _kernel(spec: _Spec):
     return fn
 
 
-def _tiles(n: int, c: int, chunk: Optional[int], vocab_chunk: Optional[int]) -> Tuple[int, int]:
+def _head_arrays(quant: Optional[_Quant]) -> int:
+    return 1 if quant is None else (3 if quant.biases else 2)
+
+
+def _tiles(n: int, c: int, chunk: Optional[int], vocab_chunk: Optional[int],
+           hidden: int = 1) -> Tuple[int, int]:
     """(tokens, classes) per tile: about ``_TILE`` logits, as tall as the
-    tokens allow, in equal blocks (the padding of the last is small)."""
+    tokens allow, in equal blocks (the padding of the last is small). A
+    block of a head (``hidden`` wide, the wider of the two) holds at most
+    about ``_TILE`` numbers too: with few tokens a wide block would copy a
+    large part of the heads (dequantized and transposed) at once."""
     n1, c1 = max(n, 1), max(c, 1)
     if vocab_chunk is not None:
         vocab = min(vocab_chunk, c1)
     else:
-        vocab = min(c1, max(_MIN_VOCAB_BLOCK, _TILE // n1))
+        vocab = min(c1, max(_MIN_VOCAB_BLOCK, min(_TILE // n1, _TILE // max(hidden, 1))))
     if chunk is not None:
         tokens = min(chunk, n1)
     else:
@@ -660,9 +730,9 @@ def _check_chunk(fn: str, name: str, value: Any) -> Optional[int]:
 
 def fused_linear_jsd_loss(
     student_input: mx.array,
-    student_weight: mx.array,
+    student_weight: "mx.array | QuantizedWeight",
     teacher_input: mx.array,
-    teacher_weight: mx.array,
+    teacher_weight: "mx.array | QuantizedWeight",
     labels: Optional[mx.array] = None,
     *,
     student_bias: Optional[mx.array] = None,
@@ -673,6 +743,10 @@ def fused_linear_jsd_loss(
     reduction: str = "batchmean",
     chunk_size: Optional[int] = None,
     vocab_chunk_size: Optional[int] = None,
+    student_softcap: Optional[float] = None,
+    student_logit_scale: Optional[float] = None,
+    teacher_softcap: Optional[float] = None,
+    teacher_logit_scale: Optional[float] = None,
 ) -> mx.array:
     r"""Generalised JSD distillation from the two models' hidden states and
     LM heads, neither ``(tokens, vocabulary)`` logits tensor held.
@@ -685,10 +759,22 @@ def fused_linear_jsd_loss(
     backward needs); the backward recomputes each tile's logits to form the
     gradients of ``student_input``, ``student_weight`` and
     ``student_bias``. The teacher gets no gradient. Every tile has one
-    shape (the last row and vocabulary blocks are zero-padded and masked),
-    so a compiled step builds its tile kernels once; extra memory is
-    O(tile) plus the weight gradient. float16 / bfloat16 accumulate in
-    float32.
+    shape (the last row and vocabulary blocks are zero-padded and masked)
+    and a block's count of real columns is data, so a compiled step builds
+    its tile kernels once, whatever the vocabulary size and the number of
+    tiles; extra memory is O(tile) plus the weight gradient. float16 /
+    bfloat16 accumulate in float32.
+
+    Either head may be a :class:`~mlx_losses.QuantizedWeight` (any MLX
+    quantization mode, bits and group size; e.g.
+    ``QuantizedWeight.from_module(model.lm_head)``): it is dequantized one
+    vocabulary block at a time (memory grows by a block, never by the
+    head) and is frozen (a quantized student head trains nothing; its
+    gradient, when asked for, raises as in ``linear_cross_entropy``).
+    Each model's logit transform is applied inside the tiles, before the
+    temperature: :math:`z = c \tanh(s\, u / c)` for ``*_softcap`` :math:`c`
+    (Gemma 2) and ``*_logit_scale`` :math:`s` (Cohere, Granite), either
+    alone too.
 
     References: Agarwal et al. (GKD, 2024). Library: Liger-Kernel's
     ``LigerFusedLinearJSD`` / ``LigerFusedLinearJSDLoss``
@@ -700,11 +786,12 @@ def fused_linear_jsd_loss(
     Args:
         student_input (array): ``(..., H_S)``, the student's last hidden
             states (``(B, T, H_S)`` or flat ``(N, H_S)``).
-        student_weight (array): The student's head, ``(V, H_S)``.
+        student_weight (array or QuantizedWeight): The student's head,
+            ``(V, H_S)``.
         teacher_input (array): ``(..., H_T)`` with the student's leading
             shape.
-        teacher_weight (array): The teacher's head, ``(V, H_T)``: the same
-            vocabulary.
+        teacher_weight (array or QuantizedWeight): The teacher's head,
+            ``(V, H_T)``: the same vocabulary.
         labels (array, optional): Integer, ``student_input.shape[:-1]``;
             tokens equal to ``ignore_index`` are not counted.
             Default: ``None``.
@@ -725,12 +812,20 @@ def fused_linear_jsd_loss(
             (automatic: about 512K logits per tile).
         vocab_chunk_size (int, optional): Vocabulary entries per tile.
             Default: ``None`` (automatic).
+        student_softcap (float, optional): The student's final-logit
+            softcap, ``> 0``. Default: ``None``.
+        student_logit_scale (float, optional): A factor on the student's
+            logits. Default: ``None``.
+        teacher_softcap (float, optional): The teacher's. Default: ``None``.
+        teacher_logit_scale (float, optional): The teacher's.
+            Default: ``None``.
 
     Shape:
         - Output: scalar, or ``student_input.shape[:-1]`` with ``'none'``.
 
     Returns:
-        array: In the promoted dtype of the inputs and heads.
+        array: In the promoted dtype of the inputs, biases and float heads
+        (a quantized head's logits are its input's dtype).
 
     Example:
         >>> import mlx.core as mx
@@ -748,10 +843,16 @@ def fused_linear_jsd_loss(
         fn, beta, temperature, ignore_index, reduction, with_beta=True)
     chunk = _check_chunk(fn, "chunk_size", chunk_size)
     vchunk = _check_chunk(fn, "vocab_chunk_size", vocab_chunk_size)
+    s_cap, s_scale = _side_options(fn, "student", student_softcap, student_logit_scale)
+    t_cap, t_scale = _side_options(fn, "teacher", teacher_softcap, teacher_logit_scale)
     check_floating(fn, "student_input", student_input)
-    check_floating(fn, "student_weight", student_weight)
     check_floating(fn, "teacher_input", teacher_input)
-    check_floating(fn, "teacher_weight", teacher_weight)
+    s_quant = isinstance(student_weight, QuantizedWeight)
+    t_quant = isinstance(teacher_weight, QuantizedWeight)
+    if not s_quant:
+        check_floating(fn, "student_weight", student_weight)
+    if not t_quant:
+        check_floating(fn, "teacher_weight", teacher_weight)
     if student_input.ndim < 1:
         raise ShapeError(message(fn, "student_input", "be at least 1-D, (..., H_S)", "0-D"))
     lead = tuple(student_input.shape[:-1])
@@ -775,7 +876,8 @@ def fused_linear_jsd_loss(
             if tuple(b.shape) != (V,):
                 raise ShapeError(message(fn, name, f"have shape ({V},)", fmt_shape(b.shape)))
     labels = _check_labels(fn, labels, lead, "student_input")
-    arrays = [student_input, student_weight, teacher_input, teacher_weight]
+    arrays = [student_input, teacher_input]
+    arrays += [w for w, q in ((student_weight, s_quant), (teacher_weight, t_quant)) if not q]
     arrays += [b for b in (student_bias, teacher_bias) if b is not None]
     out = result_dtype(*arrays)
     acc = acc_dtype(out)
@@ -785,16 +887,50 @@ def fused_linear_jsd_loss(
     if n == 0:
         per = mx.zeros((0,), dtype=acc)
     else:
-        tokens, vocab = _tiles(n, V, chunk, vchunk)
+        tokens, vocab = _tiles(n, V, chunk, vchunk, max(xs.shape[1], xt.shape[1]))
         spec = _Spec(tokens, vocab, acc, beta, 1.0 / temperature, student_bias is not None,
-                     teacher_bias is not None)
-        args = [xs, student_weight.astype(out)]
+                     teacher_bias is not None,
+                     student_prescale=_prescale(s_cap, s_scale),
+                     teacher_prescale=_prescale(t_cap, t_scale),
+                     student_softcap=s_cap, teacher_softcap=t_cap,
+                     student_quant=student_weight._spec() if s_quant else None,
+                     teacher_quant=teacher_weight._spec() if t_quant else None)
+        if s_quant:
+            args = [xs, *_frozen(student_weight._arrays(), fn, "student_weight")]
+        else:
+            args = [xs, student_weight.astype(out)]
         if student_bias is not None:
             args.append(student_bias.astype(out))
-        args += [xt, mx.stop_gradient(teacher_weight)]
+        sg = mx.stop_gradient
+        args += [xt, *(sg(a) for a in (teacher_weight._arrays() if t_quant else [teacher_weight]))]
         if teacher_bias is not None:
-            args.append(mx.stop_gradient(teacher_bias))
+            args.append(sg(teacher_bias))
         per = _kernel(spec)(*args)[0]
     per = per.reshape(lead)
     counted = None if labels is None else labels != ignore_index
     return _reduce(per, counted, V, reduction).astype(out)
+
+
+def _side_options(fn: str, side: str, softcap: Any, logit_scale: Any
+                  ) -> Tuple[Optional[float], Optional[float]]:
+    """One model's (softcap, logit_scale), checked as cross_entropy's
+    (``None`` where they change nothing)."""
+    if softcap is not None:
+        softcap = float(check_number(fn, f"{side}_softcap", softcap, min_value=0.0,
+                                     min_inclusive=False))
+        if not math.isfinite(softcap):
+            raise ValueError(message(fn, f"{side}_softcap", "be a finite number > 0 or None",
+                                     repr(softcap)))
+    if logit_scale is not None:
+        logit_scale = float(check_number(fn, f"{side}_logit_scale", logit_scale))
+        if not math.isfinite(logit_scale):
+            raise ValueError(message(fn, f"{side}_logit_scale", "be a finite number or None",
+                                     repr(logit_scale)))
+        logit_scale = None if logit_scale == 1 else logit_scale
+    return softcap, logit_scale
+
+
+def _prescale(softcap: Optional[float], logit_scale: Optional[float]) -> float:
+    # logit_scale and the softcap's 1 / softcap multiply the inputs (and the
+    # bias), not every tile of logits
+    return (1.0 if logit_scale is None else logit_scale) / (1.0 if softcap is None else softcap)

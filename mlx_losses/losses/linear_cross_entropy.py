@@ -14,6 +14,8 @@ soft ``target``). Peak extra memory is O(tile), never O(tokens x vocabulary).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import math
@@ -812,10 +814,29 @@ class QuantizedWeight:
         return [self.weight, self.scales] + ([self.biases] if self.biases is not None else [])
 
 
-def _frozen(arrays: List[mx.array]) -> List[mx.array]:
+# The (function, argument) a frozen quantized head's error names: a loss
+# built on linear_cross_entropy sets its own for the duration of the call.
+_FROZEN_AS: contextvars.ContextVar = contextvars.ContextVar("frozen_as",
+                                                           default=(_FN, "linear_weight"))
+
+
+@contextlib.contextmanager
+def _frozen_as(fn: str, name: str):
+    token = _FROZEN_AS.set((fn, name))
+    try:
+        yield
+    finally:
+        _FROZEN_AS.reset(token)
+
+
+def _frozen(arrays: List[mx.array], fn: Optional[str] = None,
+            name: Optional[str] = None) -> List[mx.array]:
     """The arrays of a quantized head, unchanged, behind a VJP that raises:
     a gradient w.r.t. them is asked for only when the caller differentiates
-    them (QLoRA freezes the quantized layers)."""
+    them (QLoRA freezes the quantized layers). The error names ``fn`` and
+    ``name`` (by default those of the current :func:`_frozen_as`)."""
+    default_fn, default_name = _FROZEN_AS.get()
+    fn, name = fn or default_fn, name or default_name
 
     @mx.custom_function
     def frozen(*xs):
@@ -824,7 +845,7 @@ def _frozen(arrays: List[mx.array]) -> List[mx.array]:
     @frozen.vjp
     def frozen_vjp(primals, cotangents, outputs):
         raise ValueError(message(
-            _FN, "linear_weight", "be frozen when it is a QuantizedWeight (no gradient w.r.t. "
+            fn, name, "be frozen when it is a QuantizedWeight (no gradient w.r.t. "
             "its packed weight, scales or biases, as MLX's quantized_matmul; freeze the "
             "quantized head, e.g. model.freeze() before adding LoRA layers)",
             "a gradient w.r.t. it"))

@@ -16,6 +16,7 @@ References: TRL's ``DPOTrainer`` / ``ORPOTrainer`` / ``CPOTrainer`` (SimPO) /
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Any, NamedTuple, Optional, Tuple, Union
@@ -33,13 +34,20 @@ from .._validation import (
     check_number,
     check_option,
     check_same_shape,
+    dtype_name,
     fmt_shape,
     message,
     run_value_check,
     value_checks,
 )
 from ._common import exp, logaddexp, logsumexp, result_dtype, sigmoid, zero_where
-from .linear_cross_entropy import LinearCrossEntropyOptions, linear_cross_entropy
+from .classification import _check_logit_options
+from .linear_cross_entropy import (
+    LinearCrossEntropyOptions,
+    QuantizedWeight,
+    _frozen_as,
+    linear_cross_entropy,
+)
 
 __all__ = [
     "PreferenceLossOutput",
@@ -842,12 +850,20 @@ def kto_loss(
 
 class _Head(NamedTuple):
     x: mx.array
-    w: mx.array
+    w: Union[mx.array, QuantizedWeight]
     b: Optional[mx.array]
+    name: str  # the weight's argument name, for the frozen quantized head's error
+
+    def dtype(self) -> mx.Dtype:
+        """The loss's dtype: torch's promotion of the hidden states, a float
+        head and the bias (a quantized head's logits are the input's dtype,
+        as linear_cross_entropy's chunked path)."""
+        arrays = [self.x, self.b] + ([] if isinstance(self.w, QuantizedWeight) else [self.w])
+        return result_dtype(*[a for a in arrays if a is not None])
 
 
 def _check_head(fn: str, prefix: str, x: Any, w: Any, b: Any, batch_t: Optional[Tuple[int, int]],
-                vocab: Optional[int]) -> _Head:
+                vocab: Optional[int], options: LinearCrossEntropyOptions) -> _Head:
     xn, wn, bn = f"{prefix}input", f"{prefix}weight", f"{prefix}bias"
     check_floating(fn, xn, x)
     if x.ndim != 3:
@@ -856,10 +872,19 @@ def _check_head(fn: str, prefix: str, x: Any, w: Any, b: Any, batch_t: Optional[
     if batch_t is not None and tuple(x.shape[:2]) != batch_t:
         raise ShapeError(message(fn, xn, f"have (batch, T) = {fmt_shape(batch_t)}, as `input`",
                                  fmt_shape(x.shape[:2])))
-    check_floating(fn, wn, w)
+    quantized = isinstance(w, QuantizedWeight)
+    if not quantized:
+        check_floating(fn, wn, w)
     if w.ndim != 2 or w.shape[1] != x.shape[2]:
         raise ShapeError(message(fn, wn, f"have shape (vocab, {x.shape[2]}) for `{xn}` of shape "
                                  f"{fmt_shape(x.shape)}", fmt_shape(w.shape)))
+    half = x.dtype in (mx.float16, mx.bfloat16)
+    if not quantized and w.dtype != x.dtype and not (half and options._acc_dtype(x.dtype) == mx.float32):
+        # linear_cross_entropy's chunked rule (torch's): a half input's head
+        # is cast to the float32 accumulation, any other must match
+        raise TypeError(message(fn, wn, f"have the dtype of `{xn}`, {dtype_name(x.dtype)} (any "
+                                "floating dtype for a float16 / bfloat16 input accumulating in "
+                                "float32)", dtype_name(w.dtype)))
     if vocab is not None and w.shape[0] != vocab:
         raise ShapeError(message(fn, wn, f"have the vocabulary of `weight`, {vocab}",
                                  str(w.shape[0])))
@@ -867,7 +892,7 @@ def _check_head(fn: str, prefix: str, x: Any, w: Any, b: Any, batch_t: Optional[
         check_floating(fn, bn, b)
         if tuple(b.shape) != (w.shape[0],):
             raise ShapeError(message(fn, bn, f"have shape ({w.shape[0]},)", fmt_shape(b.shape)))
-    return _Head(x, w, b)
+    return _Head(x, w, b, wn)
 
 
 def _check_options(fn: str, options: Any) -> LinearCrossEntropyOptions:
@@ -897,14 +922,27 @@ def _check_target(fn: str, target: Any, x: mx.array, mask: Any, ignore_index: in
     return counted, mx.where(counted & ~bad, target, -100), bad
 
 
-def _head_logps(head: _Head, target: mx.array, counted: mx.array, bad: mx.array,
-                options: LinearCrossEntropyOptions) -> Tuple[mx.array, mx.array]:
+class _Logits(NamedTuple):
+    """What the fused losses pass through to ``linear_cross_entropy``."""
+
+    options: LinearCrossEntropyOptions
+    softcap: Optional[float]
+    logit_scale: Optional[float]
+
+
+def _head_logps(fn: str, head: _Head, target: mx.array, counted: mx.array, bad: mx.array,
+                logits: _Logits) -> Tuple[mx.array, mx.array]:
     """(summed log-probabilities, token counts) per sequence, from the
-    chunked linear cross-entropy's per-token ``-log p`` (0 where ignored)."""
-    with value_checks(False):  # checked above, under this function's name
+    chunked linear cross-entropy's per-token ``-log p`` (0 where ignored),
+    kept in the accumulation dtype (float32 for half inputs) until summed."""
+    acc = acc_dtype(head.x.dtype)
+    # checked above, under this function's name (a frozen quantized head's
+    # error too)
+    with value_checks(False), _frozen_as(fn, head.name):
         nll = linear_cross_entropy(head.x, head.w, target, linear_bias=head.b, reduction="none",
-                                   ignore_index=-100, options=options)
-    acc = acc_dtype(nll.dtype)
+                                   ignore_index=-100, options=logits.options,
+                                   softcap=logits.softcap, logit_scale=logits.logit_scale,
+                                   out_dtype=acc)
     # zero_where: a NaN cotangent (the 0 / 0 average of an empty completion)
     # gives its uncounted tokens a 0 gradient, as torch's masking
     lp = -mx.sum(zero_where(mx.logical_not(counted), nll.astype(acc)), axis=-1)
@@ -913,7 +951,7 @@ def _head_logps(head: _Head, target: mx.array, counted: mx.array, bad: mx.array,
 
 
 def _reference_logps(fn: str, policy: _Head, ref_input, ref_weight, ref_bias, ref_logps,
-                     target, counted, bad, options, n: int) -> Optional[mx.array]:
+                     target, counted, bad, logits: _Logits, n: int) -> Optional[mx.array]:
     """The reference model's summed log-probabilities (no gradient), or None
     (reference-free)."""
     if ref_logps is not None:
@@ -936,10 +974,15 @@ def _reference_logps(fn: str, policy: _Head, ref_input, ref_weight, ref_bias, re
             raise ValueError(message(fn, "ref_weight", "be given with `ref_bias`", "None"))
         ref_weight, ref_bias = policy.w, policy.b
     ref = _check_head(fn, "ref_", ref_input, ref_weight, ref_bias, tuple(policy.x.shape[:2]),
-                      policy.w.shape[0])
+                      policy.w.shape[0], logits.options)
     sg = mx.stop_gradient
-    ref = _Head(sg(ref.x), sg(ref.w), None if ref.b is None else sg(ref.b))
-    lp, _ = _head_logps(ref, target, counted, bad, options)
+    if isinstance(ref.w, QuantizedWeight):
+        w = dataclasses.replace(ref.w, weight=sg(ref.w.weight), scales=sg(ref.w.scales),
+                                biases=None if ref.w.biases is None else sg(ref.w.biases))
+    else:
+        w = sg(ref.w)
+    ref = _Head(sg(ref.x), w, None if ref.b is None else sg(ref.b), ref.name)
+    lp, _ = _head_logps(fn, ref, target, counted, bad, logits)
     return sg(lp)
 
 
@@ -951,13 +994,14 @@ def _paired(fn: str, x: mx.array) -> int:
     return n // 2
 
 
-def _fused_common(fn, input, weight, target, bias, mask, ignore_index, options):
+def _fused_common(fn, input, weight, target, bias, mask, ignore_index, options, softcap,
+                  logit_scale):
     ignore_index = _check_ignore_index(fn, ignore_index)
     options = _check_options(fn, options)
-    head = _check_head(fn, "", input, weight, bias, None, None)
+    softcap, logit_scale, _, _ = _check_logit_options(fn, softcap, logit_scale, 0.0, None)
+    head = _check_head(fn, "", input, weight, bias, None, None, options)
     counted, safe, bad = _check_target(fn, target, input, mask, ignore_index, weight.shape[0])
-    out = result_dtype(*[a for a in head if a is not None])
-    return head, counted, safe, bad, options, out
+    return head, counted, safe, bad, _Logits(options, softcap, logit_scale), head.dtype()
 
 
 def fused_linear_dpo_loss(
@@ -977,6 +1021,8 @@ def fused_linear_dpo_loss(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
+    softcap: Optional[float] = None,
+    logit_scale: Optional[float] = None,
 ) -> PreferenceLossOutput:
     r"""DPO from hidden states and the LM head, the logits never held.
 
@@ -999,7 +1045,10 @@ def fused_linear_dpo_loss(
         input (array): The policy's last hidden states, ``(2B, T, H)``: the
             ``B`` chosen sequences, then the ``B`` rejected ones (TRL's and
             Liger's concatenated batch).
-        weight (array): The LM head, ``(V, H)``.
+        weight (array or QuantizedWeight): The LM head, ``(V, H)``; a
+            :class:`~mlx_losses.QuantizedWeight` (a quantized or tied
+            quantized-embedding head) is frozen and dequantized a
+            vocabulary block at a time.
         target (array): The next tokens, integer ``(2B, T)``; positions
             equal to ``ignore_index`` are not counted (prompt, padding).
         bias (array, optional): The head's bias, ``(V,)``. Default: ``None``.
@@ -1008,9 +1057,10 @@ def fused_linear_dpo_loss(
         ignore_index (int, optional): Default: ``-100``.
         ref_input (array, optional): The reference model's hidden states,
             ``(2B, T, H_ref)``. Default: ``None``.
-        ref_weight (array, optional): Its head, ``(V, H_ref)``; ``None``
-            with ``ref_input`` given uses ``weight`` and ``bias`` (a frozen
-            copy of the policy's head). Default: ``None``.
+        ref_weight (array or QuantizedWeight, optional): Its head,
+            ``(V, H_ref)``; ``None`` with ``ref_input`` given uses
+            ``weight`` and ``bias`` (a frozen copy of the policy's head).
+            Default: ``None``.
         ref_bias (array, optional): Default: ``None``.
         ref_logps (array, optional): Precomputed reference log-probabilities
             instead, ``(2B,)`` in the batch's order (TRL's
@@ -1026,13 +1076,21 @@ def fused_linear_dpo_loss(
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
             Default: ``None`` (``LinearCrossEntropyOptions()``, automatic
             tiles).
+        softcap (float, optional): The model's final-logit softcap (Gemma 2:
+            :math:`z = c \tanh(z / c)`), applied in each tile, to the
+            policy's and the reference's logits. Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits
+            (Cohere's ``logit_scale``, Granite's ``1 / logits_scaling``),
+            applied before the softcap. Default: ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(B,)`` with ``'none'``; the metrics
           ``(B,)``.
 
     Returns:
-        PreferenceLossOutput: in the dtype of ``input`` / ``weight``.
+        PreferenceLossOutput: in the promoted dtype of ``input``,
+        ``weight`` (unless quantized) and ``bias``; the per-token
+        log-probabilities of float16 / bfloat16 inputs are summed in float32.
 
     Example:
         >>> import mlx.core as mx
@@ -1048,12 +1106,12 @@ def fused_linear_dpo_loss(
     check_option(fn, "loss_type", loss_type, DPO_LOSS_TYPES)
     beta = _check_beta(fn, beta)
     eps = _check_smoothing(fn, loss_type, label_smoothing)
-    head, counted, safe, bad, options, out = _fused_common(
-        fn, input, weight, target, bias, mask, ignore_index, options)
+    head, counted, safe, bad, logits, out = _fused_common(
+        fn, input, weight, target, bias, mask, ignore_index, options, softcap, logit_scale)
     B = _paired(fn, input)
-    lp, n = _head_logps(head, safe, counted, bad, options)
+    lp, n = _head_logps(fn, head, safe, counted, bad, logits)
     ref = _reference_logps(fn, head, ref_input, ref_weight, ref_bias, ref_logps, safe, counted,
-                           bad, options, 2 * B)
+                           bad, logits, 2 * B)
     if ref is None:
         ref = mx.zeros_like(lp)
     ref = ref.astype(lp.dtype)
@@ -1076,6 +1134,8 @@ def fused_linear_orpo_loss(
     compute_nll_loss: bool = True,
     reduction: str = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
+    softcap: Optional[float] = None,
+    logit_scale: Optional[float] = None,
 ) -> PreferenceLossOutput:
     r"""ORPO from hidden states and the LM head, the logits never held.
 
@@ -1096,7 +1156,10 @@ def fused_linear_orpo_loss(
         input (array): The policy's last hidden states, ``(2B, T, H)``: the
             ``B`` chosen sequences, then the ``B`` rejected ones (TRL's and
             Liger's concatenated batch).
-        weight (array): The LM head, ``(V, H)``.
+        weight (array or QuantizedWeight): The LM head, ``(V, H)``; a
+            :class:`~mlx_losses.QuantizedWeight` (a quantized or tied
+            quantized-embedding head) is frozen and dequantized a
+            vocabulary block at a time.
         target (array): The next tokens, integer ``(2B, T)``; positions
             equal to ``ignore_index`` are not counted (prompt, padding).
         bias (array, optional): The head's bias, ``(V,)``. Default: ``None``.
@@ -1114,13 +1177,21 @@ def fused_linear_orpo_loss(
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
             Default: ``None`` (``LinearCrossEntropyOptions()``, automatic
             tiles).
+        softcap (float, optional): The model's final-logit softcap (Gemma 2:
+            :math:`z = c \tanh(z / c)`), applied in each tile, to the
+            policy's and the reference's logits. Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits
+            (Cohere's ``logit_scale``, Granite's ``1 / logits_scaling``),
+            applied before the softcap. Default: ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(B,)`` with ``'none'``; the metrics
           ``(B,)``.
 
     Returns:
-        PreferenceLossOutput: in the dtype of ``input`` / ``weight``.
+        PreferenceLossOutput: in the promoted dtype of ``input``,
+        ``weight`` (unless quantized) and ``bias``; the per-token
+        log-probabilities of float16 / bfloat16 inputs are summed in float32.
 
     Example:
         >>> import mlx.core as mx
@@ -1135,10 +1206,10 @@ def fused_linear_orpo_loss(
     beta = _check_beta(fn, beta, allow_zero=True)
     if not isinstance(compute_nll_loss, bool):
         raise TypeError(message(fn, "compute_nll_loss", "be a bool", repr(compute_nll_loss)))
-    head, counted, safe, bad, options, out = _fused_common(
-        fn, input, weight, target, bias, mask, ignore_index, options)
+    head, counted, safe, bad, logits, out = _fused_common(
+        fn, input, weight, target, bias, mask, ignore_index, options, softcap, logit_scale)
     B = _paired(fn, input)
-    lp, n = _head_logps(head, safe, counted, bad, options)
+    lp, n = _head_logps(fn, head, safe, counted, bad, logits)
     if compute_nll_loss:
         nll = -global_sum(mx.sum(lp[:B])) / global_sum(mx.sum(n[:B]))
     else:
@@ -1160,6 +1231,8 @@ def fused_linear_simpo_loss(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
+    softcap: Optional[float] = None,
+    logit_scale: Optional[float] = None,
 ) -> PreferenceLossOutput:
     r"""SimPO from hidden states and the LM head, the logits never held.
 
@@ -1176,7 +1249,10 @@ def fused_linear_simpo_loss(
         input (array): The policy's last hidden states, ``(2B, T, H)``: the
             ``B`` chosen sequences, then the ``B`` rejected ones (TRL's and
             Liger's concatenated batch).
-        weight (array): The LM head, ``(V, H)``.
+        weight (array or QuantizedWeight): The LM head, ``(V, H)``; a
+            :class:`~mlx_losses.QuantizedWeight` (a quantized or tied
+            quantized-embedding head) is frozen and dequantized a
+            vocabulary block at a time.
         target (array): The next tokens, integer ``(2B, T)``; positions
             equal to ``ignore_index`` are not counted (prompt, padding).
         bias (array, optional): The head's bias, ``(V,)``. Default: ``None``.
@@ -1193,13 +1269,21 @@ def fused_linear_simpo_loss(
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
             Default: ``None`` (``LinearCrossEntropyOptions()``, automatic
             tiles).
+        softcap (float, optional): The model's final-logit softcap (Gemma 2:
+            :math:`z = c \tanh(z / c)`), applied in each tile, to the
+            policy's and the reference's logits. Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits
+            (Cohere's ``logit_scale``, Granite's ``1 / logits_scaling``),
+            applied before the softcap. Default: ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(B,)`` with ``'none'``; the metrics
           ``(B,)``.
 
     Returns:
-        PreferenceLossOutput: in the dtype of ``input`` / ``weight``.
+        PreferenceLossOutput: in the promoted dtype of ``input``,
+        ``weight`` (unless quantized) and ``bias``; the per-token
+        log-probabilities of float16 / bfloat16 inputs are summed in float32.
 
     Example:
         >>> import mlx.core as mx
@@ -1214,10 +1298,10 @@ def fused_linear_simpo_loss(
     beta = _check_beta(fn, beta)
     gamma = float(check_number(fn, "gamma", gamma))
     eps = _check_smoothing(fn, "sigmoid", label_smoothing)
-    head, counted, safe, bad, options, out = _fused_common(
-        fn, input, weight, target, bias, mask, ignore_index, options)
+    head, counted, safe, bad, logits, out = _fused_common(
+        fn, input, weight, target, bias, mask, ignore_index, options, softcap, logit_scale)
     B = _paired(fn, input)
-    lp, n = _head_logps(head, safe, counted, bad, options)
+    lp, n = _head_logps(fn, head, safe, counted, bad, logits)
     avg = lp / n
     return _simpo(avg[:B], avg[B:], beta=beta, gamma=gamma, eps=eps, reduction=reduction, out=out)
 
@@ -1241,6 +1325,8 @@ def fused_linear_kto_loss(
     undesirable_weight: float = 1.0,
     reduction: str = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
+    softcap: Optional[float] = None,
+    logit_scale: Optional[float] = None,
 ) -> PreferenceLossOutput:
     r"""KTO from hidden states and the LM head, the logits never held.
 
@@ -1256,7 +1342,10 @@ def fused_linear_kto_loss(
     Args:
         input (array): The policy's last hidden states, ``(N, T, H)``
             (unpaired examples).
-        weight (array): The LM head, ``(V, H)``.
+        weight (array or QuantizedWeight): The LM head, ``(V, H)``; a
+            :class:`~mlx_losses.QuantizedWeight` (a quantized or tied
+            quantized-embedding head) is frozen and dequantized a
+            vocabulary block at a time.
         target (array): Next tokens, integer ``(N, T)``; ``ignore_index``
             positions are not counted.
         labels (array): ``(N,)``, nonzero / True for desirable examples.
@@ -1265,8 +1354,8 @@ def fused_linear_kto_loss(
             Default: ``None``.
         ref_input (array, optional): Reference hidden states ``(N, T,
             H_ref)``. Default: ``None``.
-        ref_weight (array, optional): ``(V, H_ref)``; ``None`` uses
-            ``weight`` and ``bias``. Default: ``None``.
+        ref_weight (array or QuantizedWeight, optional): ``(V, H_ref)``;
+            ``None`` uses ``weight`` and ``bias``. Default: ``None``.
         ref_bias (array, optional): Default: ``None``.
         ref_logps (array, optional): Precomputed reference log-probabilities
             ``(N,)`` instead; with neither, the reference is 0.
@@ -1284,13 +1373,21 @@ def fused_linear_kto_loss(
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
             Default: ``None`` (``LinearCrossEntropyOptions()``, automatic
             tiles).
+        softcap (float, optional): The model's final-logit softcap (Gemma 2:
+            :math:`z = c \tanh(z / c)`), applied in each tile, to the
+            policy's and the reference's logits. Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits
+            (Cohere's ``logit_scale``, Granite's ``1 / logits_scaling``),
+            applied before the softcap. Default: ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(N,)`` with ``'none'``; the metrics
           ``(N,)``.
 
     Returns:
-        PreferenceLossOutput: in the dtype of ``input`` / ``weight``.
+        PreferenceLossOutput: in the promoted dtype of ``input``,
+        ``weight`` (unless quantized) and ``bias``; the per-token
+        log-probabilities of float16 / bfloat16 inputs are summed in float32.
 
     Example:
         >>> import mlx.core as mx
@@ -1305,8 +1402,8 @@ def fused_linear_kto_loss(
     beta = _check_beta(fn, beta)
     wd = float(check_number(fn, "desirable_weight", desirable_weight, min_value=0.0))
     wu = float(check_number(fn, "undesirable_weight", undesirable_weight, min_value=0.0))
-    head, counted, safe, bad, options, out = _fused_common(
-        fn, input, weight, target, bias, mask, ignore_index, options)
+    head, counted, safe, bad, logits, out = _fused_common(
+        fn, input, weight, target, bias, mask, ignore_index, options, softcap, logit_scale)
     N = input.shape[0]
     check_array(fn, "labels", labels)
     if tuple(labels.shape) != (N,):
@@ -1314,9 +1411,9 @@ def fused_linear_kto_loss(
                                  fmt_shape(labels.shape)))
     desirable = labels != 0
     kl_arr = _check_kl(fn, kl)
-    lp, _ = _head_logps(head, safe, counted, bad, options)
+    lp, _ = _head_logps(fn, head, safe, counted, bad, logits)
     ref = _reference_logps(fn, head, ref_input, ref_weight, ref_bias, ref_logps, safe, counted,
-                           bad, options, N)
+                           bad, logits, N)
     ref = mx.zeros_like(lp) if ref is None else ref.astype(lp.dtype)
     if kl_arr is not None:
         kl_arr = mx.array(kl_arr, dtype=lp.dtype) if isinstance(kl_arr, float) else kl_arr.astype(lp.dtype)

@@ -7,7 +7,8 @@ from typing import Any, Dict, Optional
 import mlx.core as mx
 
 from .. import functional as F
-from ..losses.distillation import _check_chunk, _check_options
+from ..losses.distillation import _check_chunk, _check_options, _side_options
+from ..losses.linear_cross_entropy import QuantizedWeight
 from ._base import _Loss
 
 __all__ = ["ForwardKLLoss", "ReverseKLLoss", "GeneralizedJSDLoss", "FusedLinearJSDLoss"]
@@ -133,6 +134,10 @@ class FusedLinearJSDLoss(_DistillationLoss):
         chunk_size (int, optional): Tokens per tile. Default: ``None``.
         vocab_chunk_size (int, optional): Vocabulary per tile.
             Default: ``None``.
+        student_softcap (float, optional): Default: ``None``.
+        student_logit_scale (float, optional): Default: ``None``.
+        teacher_softcap (float, optional): Default: ``None``.
+        teacher_logit_scale (float, optional): Default: ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -147,20 +152,33 @@ class FusedLinearJSDLoss(_DistillationLoss):
 
     def __init__(self, *, beta: float = 0.5, temperature: float = 1.0, ignore_index: int = -100,
                  reduction: str = "batchmean", chunk_size: Optional[int] = None,
-                 vocab_chunk_size: Optional[int] = None) -> None:
+                 vocab_chunk_size: Optional[int] = None, student_softcap: Optional[float] = None,
+                 student_logit_scale: Optional[float] = None,
+                 teacher_softcap: Optional[float] = None,
+                 teacher_logit_scale: Optional[float] = None) -> None:
         name = type(self).__name__
         chunk_size = _check_chunk(name, "chunk_size", chunk_size)
         vocab_chunk_size = _check_chunk(name, "vocab_chunk_size", vocab_chunk_size)
+        s_cap, s_scale = _side_options(name, "student", student_softcap, student_logit_scale)
+        t_cap, t_scale = _side_options(name, "teacher", teacher_softcap, teacher_logit_scale)
         super().__init__(beta=beta, temperature=temperature, ignore_index=ignore_index,
                          reduction=reduction)
         self.chunk_size, self.vocab_chunk_size = chunk_size, vocab_chunk_size
+        self.student_softcap, self.student_logit_scale = s_cap, s_scale
+        self.teacher_softcap, self.teacher_logit_scale = t_cap, t_scale
+
+    _LOGIT_OPTIONS = ("student_softcap", "student_logit_scale", "teacher_softcap",
+                      "teacher_logit_scale")
 
     def _options(self) -> Dict[str, Any]:
-        return {**super()._options(), "chunk_size": self.chunk_size,
+        opts = {**super()._options(), "chunk_size": self.chunk_size,
                 "vocab_chunk_size": self.vocab_chunk_size}
+        # the logit transforms only where set (most models have none)
+        opts.update({k: getattr(self, k) for k in self._LOGIT_OPTIONS if getattr(self, k) is not None})
+        return opts
 
-    def __call__(self, student_input: mx.array, student_weight: mx.array,
-                 teacher_input: mx.array, teacher_weight: mx.array,
+    def __call__(self, student_input: mx.array, student_weight: "mx.array | QuantizedWeight",
+                 teacher_input: mx.array, teacher_weight: "mx.array | QuantizedWeight",
                  labels: Optional[mx.array] = None, *, student_bias: Optional[mx.array] = None,
                  teacher_bias: Optional[mx.array] = None) -> mx.array:
         return F.fused_linear_jsd_loss(
@@ -168,4 +186,5 @@ class FusedLinearJSDLoss(_DistillationLoss):
             student_bias=student_bias, teacher_bias=teacher_bias, beta=self.beta,
             temperature=self.temperature, ignore_index=self.ignore_index,
             reduction=self.reduction, chunk_size=self.chunk_size,
-            vocab_chunk_size=self.vocab_chunk_size)
+            vocab_chunk_size=self.vocab_chunk_size,
+            **{k: getattr(self, k) for k in self._LOGIT_OPTIONS})

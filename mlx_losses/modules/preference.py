@@ -8,7 +8,8 @@ import mlx.core as mx
 
 from .. import functional as F
 from .._validation import check_number, check_option, message
-from ..losses.linear_cross_entropy import LinearCrossEntropyOptions
+from ..losses.classification import _check_logit_options
+from ..losses.linear_cross_entropy import LinearCrossEntropyOptions, QuantizedWeight
 from ..losses.preference import (
     DPO_LOSS_TYPES,
     PreferenceLossOutput,
@@ -202,15 +203,28 @@ class _FusedBase(_Loss):
     is a call argument (the model's LM head), not a parameter here."""
 
     def __init__(self, *, ignore_index: int, reduction: str,
-                 options: Optional[LinearCrossEntropyOptions]) -> None:
+                 options: Optional[LinearCrossEntropyOptions], softcap: Optional[float],
+                 logit_scale: Optional[float]) -> None:
         name = type(self).__name__
         ignore_index = _check_ignore_index(name, ignore_index)
         _check_options(name, options)
+        softcap, logit_scale, _, _ = _check_logit_options(name, softcap, logit_scale, 0.0, None)
         super().__init__(reduction=reduction)
         self.ignore_index, self.options = ignore_index, options
+        self.softcap, self.logit_scale = softcap, logit_scale
 
     def _fused_options(self) -> Dict[str, Any]:
-        return {"ignore_index": self.ignore_index, **super()._options(), "options": self.options}
+        opts = {"ignore_index": self.ignore_index, **super()._options(), "options": self.options}
+        # the logit transform only where set (most models have none)
+        for key in ("softcap", "logit_scale"):
+            if getattr(self, key) is not None:
+                opts[key] = getattr(self, key)
+        return opts
+
+    def _head_options(self) -> Dict[str, Any]:
+        return {"ignore_index": self.ignore_index, "reduction": self.reduction,
+                "options": self.options, "softcap": self.softcap,
+                "logit_scale": self.logit_scale}
 
 
 class FusedLinearDPOLoss(_FusedBase):
@@ -226,6 +240,10 @@ class FusedLinearDPOLoss(_FusedBase):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
+        softcap (float, optional): The model's final-logit softcap.
+            Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits.
+            Default: ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -238,28 +256,32 @@ class FusedLinearDPOLoss(_FusedBase):
 
     def __init__(self, *, beta: float = 0.1, loss_type: str = "sigmoid",
                  label_smoothing: float = 0.0, ignore_index: int = -100, reduction: str = "mean",
-                 options: Optional[LinearCrossEntropyOptions] = None) -> None:
+                 options: Optional[LinearCrossEntropyOptions] = None,
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
         name = type(self).__name__
         check_option(name, "loss_type", loss_type, DPO_LOSS_TYPES)
         beta = _check_beta(name, beta)
         eps = _check_smoothing(name, loss_type, label_smoothing)
-        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options)
+        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
+                         softcap=softcap, logit_scale=logit_scale)
         self.beta, self.loss_type, self.label_smoothing = beta, loss_type, eps
 
     def _options(self) -> Dict[str, Any]:
         return {"beta": self.beta, "loss_type": self.loss_type,
                 "label_smoothing": self.label_smoothing, **self._fused_options()}
 
-    def __call__(self, input: mx.array, weight: mx.array, target: mx.array, *,
-                 bias: Optional[mx.array] = None, mask: Optional[mx.array] = None,
-                 ref_input: Optional[mx.array] = None, ref_weight: Optional[mx.array] = None,
+    def __call__(self, input: mx.array, weight: "mx.array | QuantizedWeight",
+                 target: mx.array, *, bias: Optional[mx.array] = None,
+                 mask: Optional[mx.array] = None,
+                 ref_input: Optional[mx.array] = None,
+                 ref_weight: "Optional[mx.array | QuantizedWeight]" = None,
                  ref_bias: Optional[mx.array] = None,
                  ref_logps: Optional[mx.array] = None) -> PreferenceLossOutput:
         return F.fused_linear_dpo_loss(
             input, weight, target, bias=bias, mask=mask, ref_input=ref_input,
             ref_weight=ref_weight, ref_bias=ref_bias, ref_logps=ref_logps,
-            ignore_index=self.ignore_index, beta=self.beta, loss_type=self.loss_type,
-            label_smoothing=self.label_smoothing, reduction=self.reduction, options=self.options)
+            beta=self.beta, loss_type=self.loss_type, label_smoothing=self.label_smoothing,
+            **self._head_options())
 
 
 class FusedLinearORPOLoss(_FusedBase):
@@ -273,6 +295,10 @@ class FusedLinearORPOLoss(_FusedBase):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
+        softcap (float, optional): The model's final-logit softcap.
+            Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits.
+            Default: ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -285,25 +311,26 @@ class FusedLinearORPOLoss(_FusedBase):
 
     def __init__(self, *, beta: float = 0.1, compute_nll_loss: bool = True,
                  ignore_index: int = -100, reduction: str = "mean",
-                 options: Optional[LinearCrossEntropyOptions] = None) -> None:
+                 options: Optional[LinearCrossEntropyOptions] = None,
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta, allow_zero=True)
         if not isinstance(compute_nll_loss, bool):
             raise TypeError(message(name, "compute_nll_loss", "be a bool", repr(compute_nll_loss)))
-        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options)
+        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
+                         softcap=softcap, logit_scale=logit_scale)
         self.beta, self.compute_nll_loss = beta, compute_nll_loss
 
     def _options(self) -> Dict[str, Any]:
         return {"beta": self.beta, "compute_nll_loss": self.compute_nll_loss,
                 **self._fused_options()}
 
-    def __call__(self, input: mx.array, weight: mx.array, target: mx.array, *,
-                 bias: Optional[mx.array] = None,
+    def __call__(self, input: mx.array, weight: "mx.array | QuantizedWeight",
+                 target: mx.array, *, bias: Optional[mx.array] = None,
                  mask: Optional[mx.array] = None) -> PreferenceLossOutput:
         return F.fused_linear_orpo_loss(
-            input, weight, target, bias=bias, mask=mask, ignore_index=self.ignore_index,
-            beta=self.beta, compute_nll_loss=self.compute_nll_loss, reduction=self.reduction,
-            options=self.options)
+            input, weight, target, bias=bias, mask=mask, beta=self.beta,
+            compute_nll_loss=self.compute_nll_loss, **self._head_options())
 
 
 class FusedLinearSimPOLoss(_FusedBase):
@@ -318,6 +345,10 @@ class FusedLinearSimPOLoss(_FusedBase):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
+        softcap (float, optional): The model's final-logit softcap.
+            Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits.
+            Default: ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -330,25 +361,26 @@ class FusedLinearSimPOLoss(_FusedBase):
 
     def __init__(self, *, beta: float = 0.1, gamma: float = 0.5, label_smoothing: float = 0.0,
                  ignore_index: int = -100, reduction: str = "mean",
-                 options: Optional[LinearCrossEntropyOptions] = None) -> None:
+                 options: Optional[LinearCrossEntropyOptions] = None,
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta)
         gamma = float(check_number(name, "gamma", gamma))
         eps = _check_smoothing(name, "sigmoid", label_smoothing)
-        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options)
+        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
+                         softcap=softcap, logit_scale=logit_scale)
         self.beta, self.gamma, self.label_smoothing = beta, gamma, eps
 
     def _options(self) -> Dict[str, Any]:
         return {"beta": self.beta, "gamma": self.gamma, "label_smoothing": self.label_smoothing,
                 **self._fused_options()}
 
-    def __call__(self, input: mx.array, weight: mx.array, target: mx.array, *,
-                 bias: Optional[mx.array] = None,
+    def __call__(self, input: mx.array, weight: "mx.array | QuantizedWeight",
+                 target: mx.array, *, bias: Optional[mx.array] = None,
                  mask: Optional[mx.array] = None) -> PreferenceLossOutput:
         return F.fused_linear_simpo_loss(
-            input, weight, target, bias=bias, mask=mask, ignore_index=self.ignore_index,
-            beta=self.beta, gamma=self.gamma, label_smoothing=self.label_smoothing,
-            reduction=self.reduction, options=self.options)
+            input, weight, target, bias=bias, mask=mask, beta=self.beta, gamma=self.gamma,
+            label_smoothing=self.label_smoothing, **self._head_options())
 
 
 class FusedLinearKTOLoss(_FusedBase):
@@ -363,6 +395,10 @@ class FusedLinearKTOLoss(_FusedBase):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
+        softcap (float, optional): The model's final-logit softcap.
+            Default: ``None``.
+        logit_scale (float, optional): The model's factor on the logits.
+            Default: ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -376,25 +412,28 @@ class FusedLinearKTOLoss(_FusedBase):
     def __init__(self, *, beta: float = 0.1, desirable_weight: float = 1.0,
                  undesirable_weight: float = 1.0, ignore_index: int = -100,
                  reduction: str = "mean",
-                 options: Optional[LinearCrossEntropyOptions] = None) -> None:
+                 options: Optional[LinearCrossEntropyOptions] = None,
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta)
         wd, wu = _kto_weights(name, desirable_weight, undesirable_weight)
-        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options)
+        super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
+                         softcap=softcap, logit_scale=logit_scale)
         self.beta, self.desirable_weight, self.undesirable_weight = beta, wd, wu
 
     def _options(self) -> Dict[str, Any]:
         return {"beta": self.beta, "desirable_weight": self.desirable_weight,
                 "undesirable_weight": self.undesirable_weight, **self._fused_options()}
 
-    def __call__(self, input: mx.array, weight: mx.array, target: mx.array, labels: mx.array, *,
-                 bias: Optional[mx.array] = None, mask: Optional[mx.array] = None,
-                 ref_input: Optional[mx.array] = None, ref_weight: Optional[mx.array] = None,
+    def __call__(self, input: mx.array, weight: "mx.array | QuantizedWeight",
+                 target: mx.array, labels: mx.array, *, bias: Optional[mx.array] = None,
+                 mask: Optional[mx.array] = None,
+                 ref_input: Optional[mx.array] = None,
+                 ref_weight: "Optional[mx.array | QuantizedWeight]" = None,
                  ref_bias: Optional[mx.array] = None, ref_logps: Optional[mx.array] = None,
                  kl: Optional[Union[mx.array, Number]] = None) -> PreferenceLossOutput:
         return F.fused_linear_kto_loss(
             input, weight, target, labels, bias=bias, mask=mask, ref_input=ref_input,
             ref_weight=ref_weight, ref_bias=ref_bias, ref_logps=ref_logps, kl=kl,
-            ignore_index=self.ignore_index, beta=self.beta,
-            desirable_weight=self.desirable_weight, undesirable_weight=self.undesirable_weight,
-            reduction=self.reduction, options=self.options)
+            beta=self.beta, desirable_weight=self.desirable_weight,
+            undesirable_weight=self.undesirable_weight, **self._head_options())

@@ -78,12 +78,23 @@ def _ours_fused(xs, ws, xt, wt, *rest, bias=False, **kw):
     return F.fused_linear_jsd_loss(xs, ws, xt, wt, *rest, chunk_size=5, vocab_chunk_size=4, **kw)
 
 
+def _transform(z, softcap=None, logit_scale=None):
+    """A model's logit transform: softcap * tanh(logit_scale * z / softcap)."""
+    import torch
+
+    z = z * logit_scale if logit_scale is not None else z
+    return softcap * torch.tanh(z / softcap) if softcap is not None else z
+
+
 def _theirs_fused(xs, ws, xt, wt, *rest, bias=False, **kw):
     rest = list(rest)
     bs = bt = 0.0
     if bias:
         bs, bt = rest.pop(), rest.pop()
-    return ref_generalized_jsd(xs @ ws.T + bs, xt @ wt.T + bt, *rest, **kw)
+    sides = {side: {k: kw.pop(f"{side}_{k}", None) for k in ("softcap", "logit_scale")}
+             for side in ("student", "teacher")}
+    return ref_generalized_jsd(_transform(xs @ ws.T + bs, **sides["student"]),
+                               _transform(xt @ wt.T + bt, **sides["teacher"]), *rest, **kw)
 
 
 _S = Normal((N, T, V), std=2.0)
@@ -141,6 +152,14 @@ CASES = [
           Normal((V, HT), std=0.7, grad=False)],
          {"beta": 1.0, "temperature": 0.8}, ours_fn=_fused_ours(False), torch_fn=_fused_theirs(False),
          reductions=("none", "sum"), compile=False),
+    # each model's logit transform (Gemma 2's softcap, Cohere's logit_scale)
+    # inside the tiles, before the temperature
+    Case("logit_transforms", "fused_linear_jsd_loss",
+         [Normal((N, T, HS)), Normal((V, HS), std=1.5), Normal((N, T, HT), grad=False),
+          Normal((V, HT), std=1.5, grad=False), _LAB, Normal((V,), std=0.5, grad=False), Normal((V,), std=0.5)],
+         {"beta": 0.3, "temperature": 1.3, "student_softcap": 2.0, "student_logit_scale": 1.5,
+          "teacher_logit_scale": 0.8}, ours_fn=_fused_ours(True), torch_fn=_fused_theirs(True),
+         reductions=("none", "batchmean")),
 ]
 
 

@@ -223,11 +223,14 @@ def _ours_fused(name, metrics=False, labels=False, ref=True):
     return f
 
 
-def _torch_logps(h, w, t, b, m):
+def _torch_logps(h, w, t, b, m, softcap=None, logit_scale=None):
     import torch
 
     counted = (t != -100) & (m != 0)
-    lp = ref_seq_logps(h @ w.T + b, t, counted)
+    z = h @ w.T + b
+    z = z * logit_scale if logit_scale is not None else z
+    z = softcap * torch.tanh(z / softcap) if softcap is not None else z
+    lp = ref_seq_logps(z, t, counted)
     return lp, counted.sum(-1).to(lp.dtype)
 
 
@@ -235,16 +238,18 @@ def _theirs_fused(name, metrics=False):
     def f(h, w, t, b, m, *rest, reduction="mean", **kw):
         import torch
 
-        lp, n = _torch_logps(h, w, t, b, m)
+        # the model's logit transform, on the policy's and the reference's logits
+        logit = {k: kw.pop(k, None) for k in ("softcap", "logit_scale")}
+        lp, n = _torch_logps(h, w, t, b, m, **logit)
         if name == "kto":
             labels, hr = rest
             with torch.no_grad():
-                rl, _ = _torch_logps(hr, w, t, b, m)
+                rl, _ = _torch_logps(hr, w, t, b, m, **logit)
             return _reduce(ref_kto_losses(lp, rl, labels, **kw), reduction)
         k = lp.shape[0] // 2
         if name == "dpo":
             with torch.no_grad():
-                rl, _ = _torch_logps(rest[0], w, t, b, m)
+                rl, _ = _torch_logps(rest[0], w, t, b, m, **logit)
             lens = {"lc": n[:k], "lr": n[k:]} if kw.get("loss_type") == "ipo" else {}
             loss, c, r = ref_dpo_losses(lp[:k], lp[k:], rl[:k], rl[k:], **lens, **kw)
         elif name == "orpo":
@@ -364,6 +369,11 @@ CASES = [
          [_H, _W, _T, _BIAS, _MASK, Literal([1, 0, 1, 1, 0, 0], dtype="int64"), _HREF],
          {"beta": 0.4, "kl": 0.2}, ours_fn=_ours_fused("fused_linear_kto_loss", labels=True),
          torch_fn=_theirs_fused("kto"), reductions=("none", "mean")),
+    # the model's logit transform (softcap, logit_scale) on the policy's and
+    # the reference's logits
+    Case("logit_transform", "fused_linear_dpo_loss", [_H, Normal((V, H), std=1.5), _T, _BIAS, _MASK, _HREF],
+         {"beta": 0.3, "softcap": 2.0, "logit_scale": 1.4}, ours_fn=_ours_fused("fused_linear_dpo_loss"),
+         torch_fn=_theirs_fused("dpo"), reductions=("none",)),
 ]
 
 
