@@ -22,6 +22,7 @@ from typing import Iterator, Optional, Sequence
 
 import mlx.core as mx
 
+from ._dtypes import acc_dtype
 from ._validation import message, user_stacklevel
 
 __all__ = [
@@ -102,13 +103,6 @@ def resolve_reduction(
             )
         )
     return reduction
-
-
-def acc_dtype(dtype: mx.Dtype) -> mx.Dtype:
-    """The dtype we accumulate in: float32 for half types, else the dtype."""
-    if dtype in (mx.float16, mx.bfloat16):
-        return mx.float32
-    return dtype
 
 
 def _sum_all(x: mx.array) -> mx.array:

@@ -24,7 +24,8 @@ from typing import Optional
 import mlx.core as mx
 
 from ._group import _refuse_shapeless
-from ._reduction import acc_dtype, accurate_sum, resolve_reduction
+from ._dtypes import acc_dtype
+from ._reduction import accurate_sum, resolve_reduction
 from ._validation import (
     ShapeError,
     check_floating,

@@ -26,8 +26,8 @@ from typing import Any, Optional, Tuple, Union
 
 import mlx.core as mx
 
+from .._dtypes import acc_dtype, promote_types
 from .._reduction import (
-    acc_dtype,
     accurate_sum,
     active_group,
     apply_reduction,
@@ -46,7 +46,7 @@ from .._validation import (
     message,
     run_value_check,
 )
-from ._common import exp_nonpos, logaddexp, logsumexp, promote_types
+from ._common import exp_nonpos, logaddexp, logsumexp
 
 __all__ = [
     "info_nce_loss",

@@ -25,7 +25,8 @@ from typing import Any, List, Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, clamped_mean, resolve_reduction, weighted_mean
+from .._dtypes import acc_dtype, result_dtype
+from .._reduction import apply_reduction, clamped_mean, resolve_reduction, weighted_mean
 from .._validation import (
     ShapeError,
     check_array,
@@ -34,7 +35,7 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype
+from ._common import exp, logaddexp, logsumexp
 from .linear_cross_entropy import QuantizedWeight, _frozen, _Quant
 
 __all__ = [

@@ -17,7 +17,8 @@ from typing import Callable, Optional
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, resolve_reduction, single
+from .._dtypes import acc_dtype, promote_types, result_dtype, upcast
+from .._reduction import apply_reduction, resolve_reduction, single
 from .._validation import (
     ShapeError,
     broadcast_shapes,
@@ -29,7 +30,6 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import promote_types, result_dtype, upcast
 
 __all__ = [
     "pairwise_distance",

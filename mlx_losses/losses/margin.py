@@ -19,14 +19,13 @@ gradient are NaN.
 from __future__ import annotations
 
 import math
-import struct
 from typing import Optional
 
 import mlx.core as mx
 
 from .._device import compile_by_branch
+from .._dtypes import acc_dtype, exact_in, result_dtype, upcast
 from .._reduction import (
-    acc_dtype,
     accurate_sum,
     apply_reduction,
     global_sum,
@@ -48,7 +47,7 @@ from .._validation import (
     message,
     run_value_check,
 )
-from ._common import exp_nonpos, result_dtype, upcast
+from ._common import exp_nonpos
 from .classification import _bce_logits_dx_from_exp, _softplus_neg, _with_bce_logits_backward
 
 __all__ = [
@@ -94,28 +93,6 @@ def _clamp_min0(v: mx.array) -> mx.array:
 # as int8 (torch's clamp_min passes the tie; NaN gives 0), so the backward
 # is one product: cotangent * d.
 _BITS = {mx.float16: mx.int16, mx.bfloat16: mx.int16, mx.float32: mx.int32, mx.float64: mx.int64}
-
-
-def _exact_in(value: float, dtype: mx.Dtype) -> bool:
-    """Whether the Python number ``value`` is exactly representable in
-    ``dtype`` (decided in Python: no evaluation)."""
-    v = float(value)
-    if dtype == mx.float64 or not math.isfinite(v):
-        return True
-    if dtype == mx.float16:
-        fmt = "e"
-    else:
-        fmt = "f"
-    try:
-        r = struct.unpack(fmt, struct.pack(fmt, v))[0]
-    except OverflowError:
-        return False
-    if r != v:
-        return False
-    if dtype == mx.bfloat16:
-        # bfloat16 is the upper half of a float32
-        return struct.unpack("<I", struct.pack("<f", v))[0] & 0xFFFF == 0
-    return True
 
 
 def _keep(v: mx.array, mask: mx.array) -> mx.array:
@@ -543,7 +520,7 @@ def hinge_embedding_loss(
     # A margin that the dtype cannot hold exactly is used in float32
     # (torch's opmath; the loss is then rounded once at the end). A margin
     # the dtype holds stays in it: no float32 copy of x.
-    m = mx.array(margin, dtype=out if _exact_in(margin, out) else acc_dtype(out))
+    m = mx.array(margin, dtype=out if exact_in(margin, out) else acc_dtype(out))
     x, y = mx.broadcast_to(input, shape), mx.broadcast_to(target, shape)
     if reduction == "none":
         loss, _ = _hinge(x, y, m)

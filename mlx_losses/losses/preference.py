@@ -23,7 +23,8 @@ from typing import Any, NamedTuple, Optional, Tuple, Union
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, global_sum, resolve_reduction
+from .._dtypes import acc_dtype, result_dtype
+from .._reduction import apply_reduction, global_sum, resolve_reduction
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -40,7 +41,7 @@ from .._validation import (
     run_value_check,
     value_checks,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype, sigmoid, zero_where
+from ._common import exp, logaddexp, logsumexp, sigmoid, zero_where
 from .classification import _check_logit_options
 from .linear_cross_entropy import (
     LinearCrossEntropyOptions,

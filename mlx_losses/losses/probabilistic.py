@@ -8,6 +8,7 @@ from typing import Optional, Union
 
 import mlx.core as mx
 
+from .._dtypes import result_dtype, upcast
 from .._reduction import (
     accurate_sum,
     accurate_sum_nograd,
@@ -31,7 +32,7 @@ from .._validation import (
     run_value_check,
     user_stacklevel,
 )
-from ._common import broadcast_pair, exp, result_dtype, upcast
+from ._common import broadcast_pair, exp
 
 __all__ = ["kl_div", "poisson_nll_loss", "gaussian_nll_loss"]
 

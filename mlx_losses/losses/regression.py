@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import struct
 from typing import Optional
 
 import mlx.core as mx
 
+from .._dtypes import acc_dtype, exact_in, promote_types, upcast
 from .._reduction import (
-    acc_dtype,
     accurate_sum_nograd,
     apply_reduction,
     global_sum,
@@ -26,7 +24,7 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import check_pair, promote_types, unfused, upcast
+from ._common import check_pair, unfused
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 
@@ -149,24 +147,7 @@ def _half_only(grad, dtype: mx.Dtype):
 
 def _grad_const(value: float, dtype: mx.Dtype) -> mx.array:
     """``value`` in ``dtype`` where it is exact there, else in float32."""
-    return mx.array(value, dtype=_grad_const_dtype(value, dtype))
-
-
-@functools.lru_cache(maxsize=1024)
-def _grad_const_dtype(value: float, dtype: mx.Dtype) -> mx.Dtype:
-    # (cached: the struct round trip is Python work on every call otherwise)
-    fmt = {mx.float16: "<e", mx.bfloat16: "<f"}.get(dtype)
-    exact = True
-    if fmt is not None:
-        try:
-            packed = struct.pack(fmt, value)
-        except (OverflowError, struct.error):
-            exact = False
-        else:
-            exact = struct.unpack(fmt, packed)[0] == value
-            if dtype == mx.bfloat16:  # the low 16 bits of the float32 are dropped
-                exact = exact and packed[:2] == b"\x00\x00"
-    return dtype if exact else acc_dtype(dtype)
+    return mx.array(value, dtype=dtype if exact_in(value, dtype) else acc_dtype(dtype))
 
 
 def _fused(

@@ -19,8 +19,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import mlx.core as mx
 
+from .._dtypes import acc_dtype, promote_types
 from .._reduction import (
-    acc_dtype,
     accurate_sum,
     active_group,
     apply_reduction,
@@ -46,7 +46,7 @@ from .._validation import (
     run_value_check,
     user_stacklevel,
 )
-from ._common import exp_nonpos, logsumexp, promote_types, zero_where
+from ._common import exp_nonpos, logsumexp, zero_where
 
 __all__ = [
     "sigmoid_focal_loss",
