@@ -16,7 +16,8 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any, Callable, Iterator, Sequence
+import warnings
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Tuple, TypeVar, cast
 
 import mlx.core as mx
 
@@ -29,6 +30,8 @@ except ImportError:  # pragma: no cover - exercised by monkeypatching _np
 
 __all__ = [
     "ShapeError",
+    "Reduction",
+    "KLReduction",
     "set_value_checks",
     "value_checks",
     "value_checks_enabled",
@@ -124,6 +127,91 @@ def check_option(fn: str, name: str, value: Any, allowed: Sequence[Any]) -> None
         raise ValueError(
             message(fn, name, "be one of " + ", ".join(repr(a) for a in allowed), repr(value))
         )
+
+
+# reduction: torch's option, and the deprecated pair that can set it
+
+#: The reductions every loss takes (``kl_div`` adds ``'batchmean'``).
+Reduction = Literal["none", "mean", "sum"]
+KLReduction = Literal["none", "batchmean", "sum", "mean"]
+REDUCTIONS: Tuple[Reduction, ...] = ("none", "mean", "sum")
+KL_REDUCTIONS: Tuple[KLReduction, ...] = ("none", "batchmean", "sum", "mean")
+
+_R = TypeVar("_R", bound=str)
+
+
+def legacy_get_string(
+    size_average: Optional[bool], reduce: Optional[bool], emit_warning: bool = True
+) -> Reduction:
+    """torch's mapping of the deprecated ``size_average``/``reduce`` pair."""
+    if size_average is None:
+        size_average = True
+    if reduce is None:
+        reduce = True
+    ret: Reduction
+    if size_average and reduce:
+        ret = "mean"
+    elif reduce:
+        ret = "sum"
+    else:
+        ret = "none"
+    if emit_warning:
+        warnings.warn(
+            "size_average and reduce args will be deprecated, "
+            f"please use reduction='{ret}' instead.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return ret
+
+
+def resolve_reduction(
+    fn: str,
+    reduction: _R,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    *,
+    allowed: Sequence[str] = REDUCTIONS,
+) -> _R:
+    """Validate ``reduction`` and map the legacy pair onto it, exactly once
+    (the one check of every loss and Module).
+
+    As in torch, either legacy argument given (not None) overrides
+    ``reduction`` and warns.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = cast(_R, legacy_get_string(size_average, reduce))
+    if not isinstance(reduction, str) or reduction not in allowed:
+        raise ValueError(
+            message(
+                fn,
+                "reduction",
+                "be one of " + ", ".join(repr(a) for a in allowed),
+                f"{reduction!r}: {reduction} is not a valid value for reduction",
+            )
+        )
+    return reduction
+
+
+# one check per option that a loss and its Module share
+
+
+def check_positive_margin(fn: str, margin: Any) -> float:
+    """A ``margin`` that must be > 0 (the triplet losses). As torch's test,
+    NaN passes (and gives NaN)."""
+    margin = check_number(fn, "margin", margin)
+    if margin <= 0:
+        raise ValueError(message(fn, "margin", "be greater than 0", repr(margin)))
+    return margin
+
+
+def check_multi_margin_p(fn: str, p: Any) -> int:
+    """``multi_margin_loss``'s ``p``: any number equal to 1 or 2, as torch's
+    ``p != 1 and p != 2`` test (True, 2.0, a 0-d array, 1+0j pass)."""
+    p = check_number(fn, "p", p, complex_ok=True)
+    if p not in (1, 2):
+        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
+    return int(p)
 
 
 def _item(fn: str, name: str, value: mx.array) -> Any:

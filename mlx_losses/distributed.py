@@ -25,9 +25,10 @@ import mlx.core as mx
 
 from ._group import _refuse_shapeless
 from ._dtypes import acc_dtype
-from ._reduction import accurate_sum, resolve_reduction
+from ._reduction import accurate_sum
 from ._validation import (
     ShapeError,
+    resolve_reduction,
     check_floating,
     check_integer,
     check_number,

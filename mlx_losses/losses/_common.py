@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 import mlx.core as mx
 
 from .._device import cpu_branches
-from .._dtypes import result_dtype, upcast
+from .._dtypes import result_dtype, upcast  # (transition: classification imports them from here)
 from .._reduction import single
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 

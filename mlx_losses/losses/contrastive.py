@@ -32,7 +32,6 @@ from .._reduction import (
     active_group,
     apply_reduction,
     global_gather,
-    resolve_reduction,
 )
 from .._validation import (
     ShapeError,
@@ -45,6 +44,7 @@ from .._validation import (
     fmt_shape,
     message,
     run_value_check,
+    resolve_reduction,
 )
 from ._common import exp_nonpos, logaddexp, logsumexp
 

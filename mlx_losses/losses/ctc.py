@@ -43,7 +43,7 @@ import mlx.core as mx
 
 from .._device import compile_by_branch
 from .._dtypes import acc_dtype
-from .._reduction import apply_reduction, length_normalized_mean, resolve_reduction
+from .._reduction import apply_reduction, length_normalized_mean
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -57,6 +57,7 @@ from .._validation import (
     host_arrays,
     message,
     run_value_check,
+    resolve_reduction,
 )
 from ._common import exp_nonpos
 

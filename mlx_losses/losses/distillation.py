@@ -26,7 +26,7 @@ from typing import Any, List, Optional, Tuple
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, result_dtype
-from .._reduction import apply_reduction, clamped_mean, resolve_reduction, weighted_mean
+from .._reduction import apply_reduction, clamped_mean, weighted_mean
 from .._validation import (
     ShapeError,
     check_array,
@@ -34,6 +34,7 @@ from .._validation import (
     check_number,
     fmt_shape,
     message,
+    resolve_reduction,
 )
 from ._common import exp, logaddexp, logsumexp
 from .linear_cross_entropy import QuantizedWeight, _frozen, _Quant

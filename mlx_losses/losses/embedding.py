@@ -18,7 +18,7 @@ from typing import Callable, Optional
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, promote_types, result_dtype, upcast
-from .._reduction import apply_reduction, resolve_reduction, single
+from .._reduction import apply_reduction, single
 from .._validation import (
     ShapeError,
     broadcast_shapes,
@@ -29,6 +29,7 @@ from .._validation import (
     dtype_name,
     fmt_shape,
     message,
+    resolve_reduction,
 )
 
 __all__ = [

@@ -30,7 +30,6 @@ from .._reduction import (
     apply_reduction,
     global_sum,
     mean_from_sum,
-    resolve_reduction,
     single,
 )
 from .._validation import (
@@ -46,6 +45,7 @@ from .._validation import (
     _min_max,
     message,
     run_value_check,
+    resolve_reduction,
 )
 from ._common import exp_nonpos
 from .classification import _bce_logits_dx_from_exp, _softplus_neg, _with_bce_logits_backward

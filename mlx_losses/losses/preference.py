@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Optional, Tuple, Union
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, result_dtype
-from .._reduction import apply_reduction, global_sum, resolve_reduction
+from .._reduction import apply_reduction, global_sum
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -40,6 +40,7 @@ from .._validation import (
     message,
     run_value_check,
     value_checks,
+    resolve_reduction,
 )
 from ._common import exp, logaddexp, logsumexp, sigmoid, zero_where
 from .classification import _check_logit_options

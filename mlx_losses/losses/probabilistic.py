@@ -16,7 +16,6 @@ from .._reduction import (
     batchmean,
     global_sum,
     mean_from_sum,
-    resolve_reduction,
 )
 from .._validation import (
     ShapeError,
@@ -31,6 +30,7 @@ from .._validation import (
     message,
     run_value_check,
     user_stacklevel,
+    resolve_reduction,
 )
 from ._common import broadcast_pair, exp
 

@@ -12,7 +12,6 @@ from .._reduction import (
     apply_reduction,
     global_sum,
     mean_from_sum,
-    resolve_reduction,
     weighted_mean,
 )
 from .._validation import (
@@ -23,6 +22,7 @@ from .._validation import (
     dtype_name,
     fmt_shape,
     message,
+    resolve_reduction,
 )
 from ._common import check_pair, unfused
 

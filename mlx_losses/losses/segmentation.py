@@ -26,7 +26,6 @@ from .._reduction import (
     apply_reduction,
     global_sum,
     replicated_reduction,
-    resolve_reduction,
     weighted_mean,
 )
 from .._validation import (
@@ -45,6 +44,7 @@ from .._validation import (
     message,
     run_value_check,
     user_stacklevel,
+    resolve_reduction,
 )
 from ._common import exp_nonpos, logsumexp, zero_where
 
