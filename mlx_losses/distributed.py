@@ -23,7 +23,7 @@ from typing import Optional
 
 import mlx.core as mx
 
-from ._group import _refuse_shapeless
+from ._api import refuse_shapeless
 from ._dtypes import acc_dtype
 from ._reduction import accurate_sum
 from ._validation import (
@@ -110,7 +110,7 @@ def vocab_parallel_cross_entropy(
     vocab_start = check_number(fn, "vocab_start", vocab_start, min_value=0, integer=True)
     ignore_index = check_number(fn, "ignore_index", ignore_index, integer=True)
     label_smoothing = check_number(fn, "label_smoothing", label_smoothing, min_value=0.0)
-    _refuse_shapeless(fn, (logits_shard, target), {})
+    refuse_shapeless(fn, (logits_shard, target), {})
     if label_smoothing > 1.0:
         raise ValueError(message(fn, "label_smoothing", "be in [0, 1]", repr(label_smoothing)))
     x = logits_shard

@@ -677,7 +677,7 @@ def test_the_shapeless_probe_is_false_outside_a_shapeless_trace():
     # Eagerly, under a shape-specialised compile, mx.grad and mx.vmap the
     # probe sees an untouched constant (nothing is computed); empty inputs
     # from NumPy (what MLX 0.32's CPU reductions can hang on) included.
-    from mlx_losses._group import _shapeless_trace
+    from mlx_losses._api import _shapeless_trace
 
     empty = mx.array(np.zeros((3, 0), np.float32))
     seen = []
@@ -699,15 +699,16 @@ def test_the_shapeless_probe_is_false_outside_a_shapeless_trace():
 def test_empty_inputs_are_swapped_for_mlx_made_ones():
     # An empty array from NumPy is what MLX 0.32's CPU reductions can loop
     # on (below); every public function swaps it for a fresh mx.zeros.
-    from mlx_losses import _group
+    from mlx_losses._api import public_loss
 
     seen = {}
 
-    def kernel(x, y, *, weight=None):
+    @public_loss
+    def kernel(x, y, *, weight=None, group=None):
         seen.update(x=x, y=y, weight=weight)
         return x
 
-    fn = _group.with_group(kernel)
+    fn = kernel
     empty = mx.array(np.zeros((3, 0), np.float32))
     full = mx.ones((2,))
     w = mx.array(np.zeros((0,), np.int64))
