@@ -122,8 +122,8 @@ def public_loss(fn: Callable[P, R]) -> Callable[P, R]:
     aside for the kernel.
     """
     name = fn.__name__
-    group = inspect.signature(fn).parameters.get("group")
-    if group is None or group.kind is not inspect.Parameter.KEYWORD_ONLY or group.default is not None:
+    param = inspect.signature(fn).parameters.get("group")
+    if param is None or param.kind is not param.KEYWORD_ONLY or param.default is not None:
         raise TypeError(f"public_loss: {name} must take a keyword-only `group=None`.")
 
     @functools.wraps(fn)

@@ -25,7 +25,6 @@ from .losses import linear_cross_entropy as _linear_cross_entropy
 from .losses import margin as _margin
 from .losses import preference as _preference
 from .losses import probabilistic as _probabilistic
-from .losses import regression as _regression
 from .losses import segmentation as _segmentation
 
 GROUP_DOC = """
@@ -97,12 +96,6 @@ def module_call(call: Callable[..., Any]) -> Callable[..., Any]:
 
     return __call__
 
-
-# -- regression
-huber_loss = with_group(_regression.huber_loss)
-l1_loss = with_group(_regression.l1_loss)
-mse_loss = with_group(_regression.mse_loss)
-smooth_l1_loss = with_group(_regression.smooth_l1_loss)
 
 # -- probabilistic
 gaussian_nll_loss = with_group(_probabilistic.gaussian_nll_loss)

@@ -26,8 +26,9 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import mlx.core as mx
 
-from ._dtypes import acc_dtype
-from ._validation import resolve_reduction  # noqa: F401  (transition: classification, linear_cross_entropy)
+from ._dtypes import acc_dtype, upcast
+# (transition: classification and linear_cross_entropy import it from here)
+from ._validation import resolve_reduction  # noqa: F401
 
 __all__ = [
     "accurate_sum",
@@ -377,19 +378,24 @@ def weighted_reduction(
     reduction: str,
     *,
     mean_over_weights: bool,
-    dtype: Optional[mx.Dtype] = None,
+    dtype: mx.Dtype,
     group: Optional[Group] = None,
 ) -> mx.array:
-    """The reduction of ``loss * weight`` (a per-element weight).
+    """The reduction of ``loss * weight`` (a per-element weight), in the
+    result ``dtype``.
 
     'mean' is torch's weighted mean ``sum(w l) / sum(w)`` with
     ``mean_over_weights`` (L1, MSE: all-zero weights give NaN value and
     gradient, as torch's division), else the plain mean of the weighted
-    losses (Huber). Cast to ``dtype`` if given.
+    losses (Huber).
     """
-    weighted = loss * weight
+    # (the weight cast for each use: a half weight's gradient rounds each
+    # part, as torch's does)
+    weighted = loss * upcast(weight, dtype)
     if reduction == "mean" and mean_over_weights:
-        return _cast(weighted_mean(weighted, weight, zero_grad_when_empty=False, group=group), dtype)
+        mean = weighted_mean(weighted, upcast(weight, dtype), zero_grad_when_empty=False,
+                             group=group)
+        return mean.astype(dtype)
     return apply_reduction(weighted, reduction, dtype=dtype, group=group)
 
 

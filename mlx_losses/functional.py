@@ -1,7 +1,7 @@
 """The functional API: torch.nn.functional's loss functions (imports only)."""
 
 # -- regression
-from ._group import huber_loss, l1_loss, mse_loss, smooth_l1_loss
+from .losses.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 
 # -- classification
 from ._group import (

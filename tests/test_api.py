@@ -228,6 +228,51 @@ def test_every_public_loss_takes_a_keyword_only_group(name):
     )
 
 
+# Transition: the losses whose group still reaches their reductions through
+# mlx_losses/_group.py (a context variable) rather than as an argument.
+_ON_THE_SHIM = {
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "ctc_loss", "linear_cross_entropy",
+    "dpo_loss", "orpo_loss", "simpo_loss", "kto_loss", "fused_linear_dpo_loss",
+    "fused_linear_orpo_loss", "fused_linear_simpo_loss", "fused_linear_kto_loss",
+    "forward_kl_loss", "reverse_kl_loss", "generalized_jsd_loss", "fused_linear_jsd_loss",
+    "sigmoid_focal_loss", "focal_loss", "poly1_cross_entropy", "dice_loss",
+    "generalized_dice_loss", "tversky_loss",
+    "info_nce_loss", "nt_xent_loss", "clip_loss", "siglip_loss", "supcon_loss",
+    "log_cosh_loss", "cosine_similarity_loss",
+    "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
+    "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+    "multilabel_margin_loss", "multi_margin_loss", "margin_ranking_loss",
+    "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_hands_its_group_to_its_reductions(name, monkeypatch):
+    # A group of one rank changes no number, so a kernel that dropped its
+    # group would pass every value test here: record instead what each
+    # reduction is given.
+    from mlx_losses import _reduction
+
+    fn = getattr(F, name)
+    if "reduction" not in inspect.signature(fn).parameters:
+        pytest.skip("no reduction option")
+    real, seen = _reduction.active_group, []
+
+    def spy(group=None):
+        seen.append(group if group is not None or name not in _ON_THE_SHIM
+                    else _reduction.current_group())
+        return real(group)
+
+    monkeypatch.setattr(_reduction, "active_group", spy)
+    group = mx.distributed.init()
+    args, kwargs = _inputs(name)
+    for reduction in ("batchmean" if name == "kl_div" else "mean", "sum"):
+        seen.clear()
+        mx.eval(_value(fn(*args, **{**kwargs, "reduction": reduction}, group=group)))
+        assert seen and all(g is group for g in seen), (reduction, seen)
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_every_public_module_takes_group(name):
     # Regression: L1Loss, MSELoss, SoftMarginLoss and MultiLabelMarginLoss

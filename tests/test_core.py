@@ -267,12 +267,18 @@ def test_reduce_with_vjp_is_the_plain_reduction_with_the_hand_written_gradient(r
 
 def test_weighted_reduction_means_over_the_weights_or_the_count():
     loss, w = mx.array([1.0, 2.0, 3.0]), mx.array([1.0, 0.0, 3.0])
-    by_weights = R.weighted_reduction(loss, w, "mean", mean_over_weights=True)
+    f32 = mx.float32
+    by_weights = R.weighted_reduction(loss, w, "mean", mean_over_weights=True, dtype=f32)
     assert by_weights.item() == pytest.approx((1 + 9) / 4)  # L1 / MSE
-    assert R.weighted_reduction(loss, w, "mean", mean_over_weights=False).item() == pytest.approx(10 / 3)
-    assert R.weighted_reduction(loss, w, "sum", mean_over_weights=True).item() == 10.0
+    by_count = R.weighted_reduction(loss, w, "mean", mean_over_weights=False, dtype=f32)
+    assert by_count.item() == pytest.approx(10 / 3)  # Huber
+    assert R.weighted_reduction(loss, w, "sum", mean_over_weights=True, dtype=f32).item() == 10.0
+    half = R.weighted_reduction(loss, w.astype(mx.float16), "mean", mean_over_weights=True,
+                                dtype=mx.float16)
+    assert half.dtype == mx.float16
     # all-zero weights: NaN value and gradient (torch's plain division)
-    g = mx.grad(lambda l: R.weighted_reduction(l, mx.zeros((3,)), "mean", mean_over_weights=True))(loss)
+    zero = mx.zeros((3,))
+    g = mx.grad(lambda l: R.weighted_reduction(l, zero, "mean", mean_over_weights=True, dtype=f32))(loss)
     assert np.isnan(np.array(g)).all()
 
 
