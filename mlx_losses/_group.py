@@ -24,7 +24,6 @@ from .losses import embedding as _embedding
 from .losses import linear_cross_entropy as _linear_cross_entropy
 from .losses import margin as _margin
 from .losses import preference as _preference
-from .losses import probabilistic as _probabilistic
 from .losses import segmentation as _segmentation
 
 GROUP_DOC = """
@@ -96,11 +95,6 @@ def module_call(call: Callable[..., Any]) -> Callable[..., Any]:
 
     return __call__
 
-
-# -- probabilistic
-gaussian_nll_loss = with_group(_probabilistic.gaussian_nll_loss)
-kl_div = with_group(_probabilistic.kl_div)
-poisson_nll_loss = with_group(_probabilistic.poisson_nll_loss)
 
 # -- margin
 hinge_embedding_loss = with_group(_margin.hinge_embedding_loss)

@@ -12,7 +12,7 @@ from ._group import (
 )
 
 # -- probabilistic
-from ._group import gaussian_nll_loss, kl_div, poisson_nll_loss
+from .losses.probabilistic import gaussian_nll_loss, kl_div, poisson_nll_loss
 
 # -- margin
 from ._group import (

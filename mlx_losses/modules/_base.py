@@ -26,6 +26,9 @@ class _Loss(nn.Module):
     """
 
     _allowed_reductions: ClassVar[Sequence[str]] = REDUCTIONS
+    # one of _allowed_reductions: a Reduction (KLDivLoss's: a KLReduction)
+    reduction: Any
+    group: Optional[mx.distributed.Group]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Transition: a Module whose __init__ does not take group yet gets
