@@ -22,7 +22,6 @@ from .losses import ctc as _ctc
 from .losses import distillation as _distillation
 from .losses import embedding as _embedding
 from .losses import linear_cross_entropy as _linear_cross_entropy
-from .losses import margin as _margin
 from .losses import preference as _preference
 from .losses import segmentation as _segmentation
 
@@ -95,14 +94,6 @@ def module_call(call: Callable[..., Any]) -> Callable[..., Any]:
 
     return __call__
 
-
-# -- margin
-hinge_embedding_loss = with_group(_margin.hinge_embedding_loss)
-margin_ranking_loss = with_group(_margin.margin_ranking_loss)
-multi_margin_loss = with_group(_margin.multi_margin_loss)
-multilabel_margin_loss = with_group(_margin.multilabel_margin_loss)
-multilabel_soft_margin_loss = with_group(_margin.multilabel_soft_margin_loss)
-soft_margin_loss = with_group(_margin.soft_margin_loss)
 
 # -- embedding
 cosine_embedding_loss = with_group(_embedding.cosine_embedding_loss)

@@ -15,7 +15,7 @@ from ._group import (
 from .losses.probabilistic import gaussian_nll_loss, kl_div, poisson_nll_loss
 
 # -- margin
-from ._group import (
+from .losses.margin import (
     hinge_embedding_loss,
     margin_ranking_loss,
     multi_margin_loss,

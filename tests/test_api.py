@@ -240,8 +240,6 @@ _ON_THE_SHIM = {
     "generalized_dice_loss", "tversky_loss",
     "info_nce_loss", "nt_xent_loss", "clip_loss", "siglip_loss", "supcon_loss",
     "log_cosh_loss", "cosine_similarity_loss",
-    "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
-    "multilabel_margin_loss", "multi_margin_loss", "margin_ranking_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
 }
 

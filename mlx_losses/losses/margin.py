@@ -19,26 +19,23 @@ gradient are NaN.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple, cast
 
 import mlx.core as mx
 
+from .._api import public_loss
 from .._device import compile_by_branch
 from .._dtypes import acc_dtype, exact_in, result_dtype, upcast
-from .._reduction import (
-    accurate_sum,
-    apply_reduction,
-    global_sum,
-    mean_from_sum,
-    single,
-)
+from .._reduction import accurate_sum, apply_reduction, reduce_with_vjp, single
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     broadcast_shapes,
     check_array,
     check_floating,
     check_integer,
+    check_multi_margin_p,
     check_number,
     dtype_name,
     fmt_shape,
@@ -111,35 +108,28 @@ def _hinge_fwd(x: mx.array, y: mx.array, m: mx.array):
     return loss, d
 
 
-@mx.custom_function
-def _hinge(x: mx.array, y: mx.array, m: mx.array):
-    return _hinge_fwd(x, y, m)
-
-
-@_hinge.vjp
-def _hinge_vjp(primals, cotangents, outputs):
+def _hinge_grad_elems(
+    primals: Tuple[mx.array, ...], saved: Tuple[mx.array, ...], cotangent: mx.array
+) -> Tuple[mx.array, ...]:
     x, y, m = primals
+    (d,) = saved
     # (int8 d promotes to the cotangent's dtype: one pass, no converted copy)
-    g = (cotangents[0] * outputs[1]).astype(x.dtype)
+    g = (cotangent * d).astype(x.dtype)
     return g, mx.zeros_like(y), mx.zeros_like(m)
 
 
-# 'mean' / 'sum': the sum is taken inside the custom function, so the
-# elementwise loss (and, for half inputs, its float32 copy for the
-# accurate sum) is freed after the forward; only int8 d waits for the
-# backward, which scales it by the scalar cotangent.
-@mx.custom_function
-def _hinge_sum(x: mx.array, y: mx.array, m: mx.array):
-    loss, d = _hinge_fwd(x, y, m)
-    return accurate_sum(loss), d
-
-
-@_hinge_sum.vjp
-def _hinge_sum_vjp(primals, cotangents, outputs):
+# 'mean' / 'sum': the sum is taken inside the custom function
+# (``reduce_with_vjp``), so the elementwise loss (and, for half inputs, its
+# float32 copy for the accurate sum) is freed after the forward; only int8 d
+# waits for the backward, which scales it by the scalar cotangent.
+def _hinge_grad_sum(
+    primals: Tuple[mx.array, ...], saved: Tuple[mx.array, ...], cotangent: mx.array
+) -> Tuple[mx.array, ...]:
     x, y, m = primals
+    (d,) = saved
     # (the cotangent rounded to the input dtype first, as torch's half
     # backward: grad / N in bfloat16 times the 0/+-1 derivative)
-    g = cotangents[0].astype(x.dtype) * outputs[1]
+    g = cotangent.astype(x.dtype) * d
     return g, mx.zeros_like(y), mx.zeros_like(m)
 
 
@@ -424,20 +414,6 @@ def _margin_array(fn: str, margin, dtype: mx.Dtype) -> mx.array:
     return mx.array(margin, dtype=dtype)
 
 
-def _check_p(fn: str, p) -> int:
-    """multi_margin_loss's ``p``: any number equal to 1 or 2, as torch's
-    ``p != 1 and p != 2`` test (True, 2.0, a 0-d array, 1+0j pass)."""
-    p = check_number(fn, "p", p, complex_ok=True)
-    if p not in (1, 2):
-        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
-    return int(p)
-
-
-def _finish(loss: mx.array, reduction: str, out: mx.Dtype) -> mx.array:
-    """The reduction (accumulated in float32 for half types), cast back once."""
-    return apply_reduction(loss, reduction).astype(out)
-
-
 def _class_input(fn: str, input: mx.array):
     """torch's ``(C)`` / ``(N, C)`` input of the class-index margin losses
     (a 0-d input counts as one sample of one class): returns it as (N, C)."""
@@ -461,13 +437,16 @@ def _class_input(fn: str, input: mx.array):
 # public functions
 
 
+@public_loss
 def hinge_embedding_loss(
     input: mx.array,
     target: mx.array,
     margin: float = 1.0,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``.
 
@@ -491,6 +470,9 @@ def hinge_embedding_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: broadcastable with the input.
@@ -522,21 +504,19 @@ def hinge_embedding_loss(
     # the dtype holds stays in it: no float32 copy of x.
     m = mx.array(margin, dtype=out if exact_in(margin, out) else acc_dtype(out))
     x, y = mx.broadcast_to(input, shape), mx.broadcast_to(target, shape)
-    if reduction == "none":
-        loss, _ = _hinge(x, y, m)
-        return loss.astype(out)
-    total = global_sum(_hinge_sum(x, y, m)[0])
-    if reduction == "mean":
-        total = mean_from_sum(total, x.size)
-    return total.astype(out)
+    backward = _hinge_grad_elems if reduction == "none" else _hinge_grad_sum
+    return reduce_with_vjp(_hinge_fwd, backward, (x, y, m), reduction, group=group).astype(out)
 
 
+@public_loss
 def soft_margin_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``.
 
@@ -555,6 +535,9 @@ def soft_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: broadcastable to the input's shape.
@@ -587,17 +570,20 @@ def soft_margin_loss(
         )
     out = input.dtype
     x = upcast(input, out)
-    loss = _soft_margin(x, target.astype(x.dtype))
-    return _finish(loss, reduction, out)
+    loss = cast(mx.array, _soft_margin(x, target.astype(x.dtype)))
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
+@public_loss
 def multilabel_soft_margin_loss(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Multi-label one-versus-all logistic loss, as
     ``torch.nn.functional.multilabel_soft_margin_loss``.
@@ -620,6 +606,9 @@ def multilabel_soft_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(N, C)` or :math:`(C)` (any :math:`(*, C)` works, as
@@ -663,15 +652,18 @@ def multilabel_soft_margin_loss(
     C = input.shape[-1]
     class_dim = input.ndim - 1
     per_row = accurate_sum(loss, axis=class_dim) / mx.array(C, dtype=loss.dtype)
-    return _finish(per_row, reduction, out)
+    return apply_reduction(per_row, reduction, dtype=out, group=group)
 
 
+@public_loss
 def multilabel_margin_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Multi-class multi-label hinge loss, as
     ``torch.nn.functional.multilabel_margin_loss``.
@@ -702,6 +694,9 @@ def multilabel_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)` or :math:`(N, C)`; Target: the same shape.
@@ -786,14 +781,16 @@ def multilabel_margin_loss(
     marks = mx.zeros((N, C + 1), dtype=mx.int32)
     marks = mx.put_along_axis(marks, mx.where(slot, ys, C), mx.array(1, dtype=mx.int32), axis=1)
     is_target = marks[:, :C] > 0
-    per_row = _multilabel_margin_rows(x, ys, slot, is_target)[0] / C
+    rows = cast(Tuple[mx.array, ...], _multilabel_margin_rows(x, ys, slot, is_target))
+    per_row = rows[0] / C
     if bad_row is not None:
         per_row = _nan_rows(per_row, x, mx.logical_not(bad_row))
     if input.ndim < 2:
         per_row = per_row.reshape(())
-    return _finish(per_row, reduction, out)
+    return apply_reduction(per_row, reduction, dtype=out, group=group)
 
 
+@public_loss
 def multi_margin_loss(
     input: mx.array,
     target: mx.array,
@@ -802,7 +799,9 @@ def multi_margin_loss(
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``.
 
@@ -827,6 +826,9 @@ def multi_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)` or :math:`(N, C)`; Target: :math:`()`,
@@ -852,7 +854,7 @@ def multi_margin_loss(
     """
     fn = "multi_margin_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    p = _check_p(fn, p)
+    p = check_multi_margin_p(fn, p)
     x2 = _class_input(fn, input)
     check_integer(fn, "target", target)
     N, C = x2.shape
@@ -916,9 +918,10 @@ def multi_margin_loss(
     if valid is not None:
         per_row = _nan_rows(per_row, x2, valid)
     per_row = per_row.reshape(target.shape)
-    return _finish(per_row, reduction, out)
+    return apply_reduction(per_row, reduction, dtype=out, group=group)
 
 
+@public_loss
 def margin_ranking_loss(
     input1: mx.array,
     input2: mx.array,
@@ -926,7 +929,9 @@ def margin_ranking_loss(
     margin: float = 0,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Margin ranking loss, as ``torch.nn.functional.margin_ranking_loss``.
 
@@ -946,6 +951,9 @@ def margin_ranking_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input1, Input2, Target: the same number of dimensions (torch's
@@ -986,4 +994,4 @@ def margin_ranking_loss(
     loss = _margin_ranking(
         input1.astype(dt), input2.astype(dt), target.astype(dt), _margin_array(fn, margin, dt)
     )
-    return _finish(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
