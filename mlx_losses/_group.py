@@ -23,7 +23,6 @@ from .losses import distillation as _distillation
 from .losses import embedding as _embedding
 from .losses import linear_cross_entropy as _linear_cross_entropy
 from .losses import preference as _preference
-from .losses import segmentation as _segmentation
 
 GROUP_DOC = """
     Distributed:
@@ -128,13 +127,6 @@ fused_linear_jsd_loss = with_group(_distillation.fused_linear_jsd_loss)
 generalized_jsd_loss = with_group(_distillation.generalized_jsd_loss)
 reverse_kl_loss = with_group(_distillation.reverse_kl_loss)
 
-# -- segmentation
-dice_loss = with_group(_segmentation.dice_loss)
-focal_loss = with_group(_segmentation.focal_loss)
-generalized_dice_loss = with_group(_segmentation.generalized_dice_loss)
-poly1_cross_entropy = with_group(_segmentation.poly1_cross_entropy)
-sigmoid_focal_loss = with_group(_segmentation.sigmoid_focal_loss)
-tversky_loss = with_group(_segmentation.tversky_loss)
 
 # -- contrastive
 clip_loss = with_group(_contrastive.clip_loss)

@@ -56,12 +56,14 @@ from ._group import generalized_jsd_loss
 from ._group import reverse_kl_loss
 
 # -- segmentation
-from ._group import dice_loss
-from ._group import focal_loss
-from ._group import generalized_dice_loss
-from ._group import poly1_cross_entropy
-from ._group import sigmoid_focal_loss
-from ._group import tversky_loss
+from .losses.segmentation import (
+    dice_loss,
+    focal_loss,
+    generalized_dice_loss,
+    poly1_cross_entropy,
+    sigmoid_focal_loss,
+    tversky_loss,
+)
 
 # -- contrastive
 from ._group import clip_loss
