@@ -17,7 +17,6 @@ from typing import Any, Callable
 from ._api import check_group, guard_call
 from ._reduction import reduction_group
 from .losses import classification as _classification
-from .losses import contrastive as _contrastive
 from .losses import ctc as _ctc
 from .losses import distillation as _distillation
 from .losses import embedding as _embedding
@@ -128,11 +127,3 @@ generalized_jsd_loss = with_group(_distillation.generalized_jsd_loss)
 reverse_kl_loss = with_group(_distillation.reverse_kl_loss)
 
 
-# -- contrastive
-clip_loss = with_group(_contrastive.clip_loss)
-cosine_similarity_loss = with_group(_contrastive.cosine_similarity_loss)
-info_nce_loss = with_group(_contrastive.info_nce_loss)
-log_cosh_loss = with_group(_contrastive.log_cosh_loss)
-nt_xent_loss = with_group(_contrastive.nt_xent_loss)
-siglip_loss = with_group(_contrastive.siglip_loss)
-supcon_loss = with_group(_contrastive.supcon_loss)

@@ -66,13 +66,15 @@ from .losses.segmentation import (
 )
 
 # -- contrastive
-from ._group import clip_loss
-from ._group import cosine_similarity_loss
-from ._group import info_nce_loss
-from ._group import log_cosh_loss
-from ._group import nt_xent_loss
-from ._group import siglip_loss
-from ._group import supcon_loss
+from .losses.contrastive import (
+    clip_loss,
+    cosine_similarity_loss,
+    info_nce_loss,
+    log_cosh_loss,
+    nt_xent_loss,
+    siglip_loss,
+    supcon_loss,
+)
 
 __all__ = [
     "binary_cross_entropy",
