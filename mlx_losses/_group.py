@@ -19,7 +19,6 @@ from ._reduction import reduction_group
 from .losses import classification as _classification
 from .losses import ctc as _ctc
 from .losses import distillation as _distillation
-from .losses import embedding as _embedding
 from .losses import linear_cross_entropy as _linear_cross_entropy
 from .losses import preference as _preference
 
@@ -93,10 +92,6 @@ def module_call(call: Callable[..., Any]) -> Callable[..., Any]:
     return __call__
 
 
-# -- embedding
-cosine_embedding_loss = with_group(_embedding.cosine_embedding_loss)
-triplet_margin_loss = with_group(_embedding.triplet_margin_loss)
-triplet_margin_with_distance_loss = with_group(_embedding.triplet_margin_with_distance_loss)
 
 # -- classification
 binary_cross_entropy = with_group(_classification.binary_cross_entropy)

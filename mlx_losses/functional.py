@@ -25,7 +25,7 @@ from .losses.margin import (
 )
 
 # -- embedding
-from ._group import (
+from .losses.embedding import (
     cosine_embedding_loss,
     triplet_margin_loss,
     triplet_margin_with_distance_loss,

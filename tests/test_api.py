@@ -236,7 +236,6 @@ _ON_THE_SHIM = {
     "dpo_loss", "orpo_loss", "simpo_loss", "kto_loss", "fused_linear_dpo_loss",
     "fused_linear_orpo_loss", "fused_linear_simpo_loss", "fused_linear_kto_loss",
     "forward_kl_loss", "reverse_kl_loss", "generalized_jsd_loss", "fused_linear_jsd_loss",
-    "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
 }
 
 
