@@ -18,7 +18,6 @@ from ._api import check_group, guard_call
 from ._reduction import reduction_group
 from .losses import classification as _classification
 from .losses import ctc as _ctc
-from .losses import distillation as _distillation
 from .losses import linear_cross_entropy as _linear_cross_entropy
 from .losses import preference as _preference
 
@@ -115,10 +114,5 @@ kto_loss = with_group(_preference.kto_loss)
 orpo_loss = with_group(_preference.orpo_loss)
 simpo_loss = with_group(_preference.simpo_loss)
 
-# -- distillation
-forward_kl_loss = with_group(_distillation.forward_kl_loss)
-fused_linear_jsd_loss = with_group(_distillation.fused_linear_jsd_loss)
-generalized_jsd_loss = with_group(_distillation.generalized_jsd_loss)
-reverse_kl_loss = with_group(_distillation.reverse_kl_loss)
 
 

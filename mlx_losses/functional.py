@@ -50,10 +50,12 @@ from ._group import simpo_loss
 from .losses.preference import sequence_log_probs
 
 # -- distillation
-from ._group import forward_kl_loss
-from ._group import fused_linear_jsd_loss
-from ._group import generalized_jsd_loss
-from ._group import reverse_kl_loss
+from .losses.distillation import (
+    forward_kl_loss,
+    fused_linear_jsd_loss,
+    generalized_jsd_loss,
+    reverse_kl_loss,
+)
 
 # -- segmentation
 from .losses.segmentation import (

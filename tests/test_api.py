@@ -235,7 +235,6 @@ _ON_THE_SHIM = {
     "ctc_loss", "linear_cross_entropy",
     "dpo_loss", "orpo_loss", "simpo_loss", "kto_loss", "fused_linear_dpo_loss",
     "fused_linear_orpo_loss", "fused_linear_simpo_loss", "fused_linear_kto_loss",
-    "forward_kl_loss", "reverse_kl_loss", "generalized_jsd_loss", "fused_linear_jsd_loss",
 }
 
 

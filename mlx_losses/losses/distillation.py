@@ -26,8 +26,10 @@ from typing import Any, List, Optional, Tuple
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, result_dtype
+from .._api import public_loss
 from .._reduction import apply_reduction, clamped_mean, weighted_mean
 from .._validation import (
+    KLReduction,
     ShapeError,
     check_array,
     check_floating,
@@ -146,26 +148,29 @@ def _plain_kernel(acc, beta: float, inv_t: float):
     return f
 
 
-def _reduce(per: mx.array, counted: Optional[mx.array], vocab: int, reduction: str) -> mx.array:
+def _reduce(per: mx.array, counted: Optional[mx.array], vocab: int, reduction: str,
+            group: Optional[mx.distributed.Group]) -> mx.array:
     """TRL's GKD reductions of the per-token divergence (0 where not counted).
 
     'batchmean': the sum over the counted tokens (the first axis without
     labels), clamped at 1; 'mean': the mean over every counted (token,
-    vocabulary) element; 'sum'; 'none': per token."""
+    vocabulary) element; 'sum'; 'none': per token. Over every rank of
+    ``group``."""
     if counted is not None:
         per = mx.where(counted, per, 0.0)
     if reduction == "none":
         return per
     if reduction == "sum":
-        return apply_reduction(per, "sum")
+        return apply_reduction(per, "sum", group=group)
     if reduction == "batchmean":
-        return clamped_mean(per, counted if counted is not None else (per.shape[0] if per.ndim else 1))
+        count = counted if counted is not None else (per.shape[0] if per.ndim else 1)
+        return clamped_mean(per, count, group=group)
     weights = counted if counted is not None else mx.ones(per.shape, dtype=mx.bool_)
-    return weighted_mean(per, weights.astype(per.dtype) * vocab)
+    return weighted_mean(per, weights.astype(per.dtype) * vocab, group=group)
 
 
 def _plain(fn: str, student_logits, teacher_logits, labels, beta, temperature, ignore_index,
-           reduction, *, with_beta: bool) -> mx.array:
+           reduction, *, with_beta: bool, group: Optional[mx.distributed.Group]) -> mx.array:
     beta, temperature, ignore_index, reduction = _check_options(
         fn, beta, temperature, ignore_index, reduction, with_beta=with_beta)
     check_floating(fn, "student_logits", student_logits)
@@ -192,9 +197,10 @@ def _plain(fn: str, student_logits, teacher_logits, labels, beta, temperature, i
     else:
         per = mx.zeros(lead, dtype=acc_dtype(out))
     counted = None if labels is None else labels != ignore_index
-    return _reduce(per, counted, student_logits.shape[-1], reduction).astype(out)
+    return _reduce(per, counted, student_logits.shape[-1], reduction, group).astype(out)
 
 
+@public_loss
 def forward_kl_loss(
     student_logits: mx.array,
     teacher_logits: mx.array,
@@ -202,7 +208,8 @@ def forward_kl_loss(
     *,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Forward KL divergence from the teacher to the student, per token.
 
@@ -238,6 +245,9 @@ def forward_kl_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or ``student_logits.shape[:-1]`` with ``'none'``.
@@ -253,9 +263,10 @@ def forward_kl_loss(
         0.0
     """
     return _plain("forward_kl_loss", student_logits, teacher_logits, labels, 0.0, temperature,
-                  ignore_index, reduction, with_beta=False)
+                  ignore_index, reduction, with_beta=False, group=group)
 
 
+@public_loss
 def reverse_kl_loss(
     student_logits: mx.array,
     teacher_logits: mx.array,
@@ -263,7 +274,8 @@ def reverse_kl_loss(
     *,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Reverse KL divergence from the student to the teacher, per token.
 
@@ -297,6 +309,9 @@ def reverse_kl_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or ``student_logits.shape[:-1]`` with ``'none'``.
@@ -312,9 +327,10 @@ def reverse_kl_loss(
         0.0
     """
     return _plain("reverse_kl_loss", student_logits, teacher_logits, labels, 1.0, temperature,
-                  ignore_index, reduction, with_beta=False)
+                  ignore_index, reduction, with_beta=False, group=group)
 
 
+@public_loss
 def generalized_jsd_loss(
     student_logits: mx.array,
     teacher_logits: mx.array,
@@ -323,7 +339,8 @@ def generalized_jsd_loss(
     beta: float = 0.5,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Generalised Jensen-Shannon divergence between student and teacher (GKD).
 
@@ -366,6 +383,9 @@ def generalized_jsd_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or ``student_logits.shape[:-1]`` with ``'none'``.
@@ -382,7 +402,7 @@ def generalized_jsd_loss(
         0.6931
     """
     return _plain("generalized_jsd_loss", student_logits, teacher_logits, labels, beta,
-                  temperature, ignore_index, reduction, with_beta=True)
+                  temperature, ignore_index, reduction, with_beta=True, group=group)
 
 
 # --------------------------------------------------------------------------
@@ -730,6 +750,7 @@ def _check_chunk(fn: str, name: str, value: Any) -> Optional[int]:
     return value
 
 
+@public_loss
 def fused_linear_jsd_loss(
     student_input: mx.array,
     student_weight: "mx.array | QuantizedWeight",
@@ -742,13 +763,14 @@ def fused_linear_jsd_loss(
     beta: float = 0.5,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
     chunk_size: Optional[int] = None,
     vocab_chunk_size: Optional[int] = None,
     student_softcap: Optional[float] = None,
     student_logit_scale: Optional[float] = None,
     teacher_softcap: Optional[float] = None,
     teacher_logit_scale: Optional[float] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Generalised JSD distillation from the two models' hidden states and
     LM heads, neither ``(tokens, vocabulary)`` logits tensor held.
@@ -810,6 +832,9 @@ def fused_linear_jsd_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         chunk_size (int, optional): Tokens per tile. Default: ``None``
             (automatic: about 512K logits per tile).
         vocab_chunk_size (int, optional): Vocabulary entries per tile.
@@ -910,7 +935,7 @@ def fused_linear_jsd_loss(
         per = _kernel(spec)(*args)[0]
     per = per.reshape(lead)
     counted = None if labels is None else labels != ignore_index
-    return _reduce(per, counted, V, reduction).astype(out)
+    return _reduce(per, counted, V, reduction, group).astype(out)
 
 
 def _side_options(fn: str, side: str, softcap: Any, logit_scale: Any
