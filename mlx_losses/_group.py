@@ -19,7 +19,6 @@ from ._reduction import reduction_group
 from .losses import classification as _classification
 from .losses import ctc as _ctc
 from .losses import linear_cross_entropy as _linear_cross_entropy
-from .losses import preference as _preference
 
 GROUP_DOC = """
     Distributed:
@@ -104,15 +103,6 @@ ctc_loss = with_group(_ctc.ctc_loss)
 # -- linear_cross_entropy
 linear_cross_entropy = with_group(_linear_cross_entropy.linear_cross_entropy)
 
-# -- preference
-dpo_loss = with_group(_preference.dpo_loss)
-fused_linear_dpo_loss = with_group(_preference.fused_linear_dpo_loss)
-fused_linear_kto_loss = with_group(_preference.fused_linear_kto_loss)
-fused_linear_orpo_loss = with_group(_preference.fused_linear_orpo_loss)
-fused_linear_simpo_loss = with_group(_preference.fused_linear_simpo_loss)
-kto_loss = with_group(_preference.kto_loss)
-orpo_loss = with_group(_preference.orpo_loss)
-simpo_loss = with_group(_preference.simpo_loss)
 
 
 

@@ -39,15 +39,17 @@ from ._group import ctc_loss
 from ._group import linear_cross_entropy
 
 # -- preference
-from ._group import dpo_loss
-from ._group import fused_linear_dpo_loss
-from ._group import fused_linear_kto_loss
-from ._group import fused_linear_orpo_loss
-from ._group import fused_linear_simpo_loss
-from ._group import kto_loss
-from ._group import orpo_loss
-from ._group import simpo_loss
-from .losses.preference import sequence_log_probs
+from .losses.preference import (
+    dpo_loss,
+    fused_linear_dpo_loss,
+    fused_linear_kto_loss,
+    fused_linear_orpo_loss,
+    fused_linear_simpo_loss,
+    kto_loss,
+    orpo_loss,
+    sequence_log_probs,
+    simpo_loss,
+)
 
 # -- distillation
 from .losses.distillation import (

@@ -233,8 +233,6 @@ def test_every_public_loss_takes_a_keyword_only_group(name):
 _ON_THE_SHIM = {
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
     "ctc_loss", "linear_cross_entropy",
-    "dpo_loss", "orpo_loss", "simpo_loss", "kto_loss", "fused_linear_dpo_loss",
-    "fused_linear_orpo_loss", "fused_linear_simpo_loss", "fused_linear_kto_loss",
 }
 
 
