@@ -115,15 +115,21 @@ def guard_call(
 
 
 def public_loss(fn: Callable[P, R]) -> Callable[P, R]:
-    """Make ``fn`` a public loss: the same signature, which must end in a
-    keyword-only ``group=None``, with the checks above on every call.
+    """Make ``fn`` a public loss: the same signature, which must take a
+    keyword-only ``group=None`` (or a required keyword-only ``group``, where
+    the group is the layout of the loss's data), with the checks above on
+    every call.
 
     ``fn`` passes ``group`` to its reduction itself: nothing here sets it
     aside for the kernel.
     """
     name = fn.__name__
     param = inspect.signature(fn).parameters.get("group")
-    if param is None or param.kind is not param.KEYWORD_ONLY or param.default is not None:
+    if (
+        param is None
+        or param.kind is not param.KEYWORD_ONLY
+        or param.default not in (None, param.empty)
+    ):
         raise TypeError(f"public_loss: {name} must take a keyword-only `group=None`.")
 
     @functools.wraps(fn)

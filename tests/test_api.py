@@ -212,6 +212,17 @@ def test_the_vocab_parallel_loss_refuses_a_shapeless_compile():
         mx.eval(f(_f(4, 5), mx.arange(4)))
 
 
+def test_the_vocab_parallel_loss_checks_its_required_group():
+    # Regression: a group that is not an mx.distributed.Group raised an
+    # AttributeError from inside the kernel.
+    from mlx_losses.distributed import vocab_parallel_cross_entropy
+
+    with pytest.raises(TypeError, match=r"vocab_parallel_cross_entropy.*`group`.*Group or None.*str"):
+        vocab_parallel_cross_entropy(_f(4, 5), mx.arange(4), group="ring", vocab_start=0)
+    with pytest.raises(TypeError, match="group"):
+        vocab_parallel_cross_entropy(_f(4, 5), mx.arange(4), vocab_start=0)  # still required
+
+
 # ---------------------------------------------------------------- group=
 
 
