@@ -62,34 +62,6 @@ def with_group(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def module_init(init: Callable[..., None]) -> Callable[..., None]:
-    """A not yet migrated Module's ``__init__`` with a keyword-only
-    ``group=None``, stored as ``self.group``."""
-
-    @functools.wraps(init)
-    def __init__(self: Any, *args: Any, group: Any = None, **kw: Any) -> None:
-        init(self, *args, **kw)
-        self.group = check_group(type(self).__name__, group)
-
-    __init__.__signature__ = signature_with_group(init)  # type: ignore[attr-defined]
-    __init__._group_shim = True  # type: ignore[attr-defined]
-    return __init__
-
-
-def module_call(call: Callable[..., Any]) -> Callable[..., Any]:
-    """A not yet migrated Module's ``__call__`` run with ``self.group`` as
-    the reduction group."""
-
-    @functools.wraps(call)
-    def __call__(self: Any, *args: Any, **kw: Any) -> Any:
-        if self.group is None:
-            return call(self, *args, **kw)
-        with reduction_group(self.group):
-            return call(self, *args, **kw)
-
-    return __call__
-
-
 
 # -- classification
 binary_cross_entropy = with_group(_classification.binary_cross_entropy)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar, Dict, Optional, Sequence
 
 import mlx.core as mx
 import mlx.nn as nn
 
-from .. import _group
 from .._api import check_group
 from .._validation import REDUCTIONS, check_floating, resolve_reduction
 
@@ -29,16 +27,6 @@ class _Loss(nn.Module):
     # one of _allowed_reductions: a Reduction (KLDivLoss's: a KLReduction)
     reduction: Any
     group: Optional[mx.distributed.Group]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Transition: a Module whose __init__ does not take group yet gets
-        # it from _group.py (stored, and set as the reduction group of its
-        # __call__); a migrated one passes it to its functional call.
-        super().__init_subclass__(**kwargs)
-        if "group" not in inspect.signature(cls.__init__).parameters:
-            cls.__init__ = _group.module_init(cls.__init__)  # type: ignore[method-assign]
-        if getattr(cls.__init__, "_group_shim", False) and "__call__" in cls.__dict__:
-            cls.__call__ = _group.module_call(cls.__dict__["__call__"])  # type: ignore[method-assign]
 
     def __init__(
         self,
