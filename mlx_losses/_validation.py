@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import warnings
+from types import FrameType
 from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Tuple, TypeVar, cast
 
 import mlx.core as mx
@@ -26,7 +27,7 @@ from ._device import cpu_branches
 try:  # optional: the value checks read the data through NumPy on the CPU
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised by monkeypatching _np
-    _np = None
+    _np = None  # type: ignore[assignment]
 
 __all__ = [
     "ShapeError",
@@ -110,7 +111,7 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` for ``warnings.warn`` that points at the first frame
     outside ``mlx_losses`` (the user's line), however many wrappers sit in
     between. Call it in the argument list of ``warnings.warn``."""
-    frame = sys._getframe(1)  # the function that calls warnings.warn
+    frame: Optional[FrameType] = sys._getframe(1)  # the function that calls warnings.warn
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
         frame = frame.f_back
@@ -481,7 +482,7 @@ def _host_half_bits(x: mx.array):
         return None
     mx.eval(x)  # under a trace: MLX's [eval] ValueError (the buffer's is a RuntimeError)
     try:
-        raw = memoryview(x).cast("B")
+        raw = memoryview(cast(Any, x)).cast("B")
     except TypeError:  # not C-contiguous
         return None
     return _np.frombuffer(raw, dtype=_np.uint16)
@@ -500,7 +501,7 @@ def _min_max(x: mx.array, ignore: int | None = None) -> tuple:
     lo = mx.min(x, keepdims=True)
     hi = mx.max(x, keepdims=True)
     mx.eval(lo, hi)
-    return int(lo.item()), int(hi.item())
+    return int(cast(int, lo.item())), int(cast(int, hi.item()))
 
 
 def any_negative(x: mx.array) -> bool:
@@ -518,7 +519,7 @@ def any_negative(x: mx.array) -> bool:
         return bool(_np.any((bits > _NEG_ZERO_BITS) & (bits <= _HALF_NEG_INF_BITS[x.dtype])))
     if x.dtype in _HALF_ONE_BITS:
         return bool(mx.any(x < 0).item())
-    lo = mx.min(x, keepdims=True).item()  # MLX's min propagates NaN
+    lo = cast(float, mx.min(x, keepdims=True).item())  # MLX's min propagates NaN
     return lo < 0 or (lo != lo and bool(mx.any(x < 0).item()))
 
 
@@ -542,7 +543,7 @@ def in_unit_interval(x: mx.array) -> bool:
         return bool(mx.all((x >= 0) & (x <= 1)).item())
     lo, hi = mx.min(x, keepdims=True), mx.max(x, keepdims=True)
     mx.eval(lo, hi)
-    return lo.item() >= 0 and hi.item() <= 1
+    return cast(float, lo.item()) >= 0 and cast(float, hi.item()) <= 1
 
 
 def check_index_range(

@@ -19,7 +19,7 @@ Two pieces:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import mlx.core as mx
 
@@ -169,7 +169,7 @@ def vocab_parallel_cross_entropy(
     bad = keep & mx.logical_not(found)
     loss = loss * mx.where(bad, mx.array(float("nan"), loss.dtype), mx.array(1.0, loss.dtype))
     # ignored rows: 0, and a zero gradient even when all are (0 / 0 'mean')
-    loss = zero_where(mx.logical_not(keep), loss)
+    loss = cast(mx.array, zero_where(mx.logical_not(keep), loss))
     if unbatched:
         loss = loss[0]
         keep = keep[0]

@@ -22,7 +22,7 @@ sigmoid loss; Khosla et al. 2020 (SupContrast's ``SupConLoss``);
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union, cast
 
 import mlx.core as mx
 
@@ -162,7 +162,7 @@ def _check_same_rows(fn: str, name: str, x: mx.array, group: mx.distributed.Grou
     all-gather and a read)."""
 
     def check() -> None:
-        sizes = global_gather(mx.array([x.shape[0]], dtype=mx.int32), group).tolist()
+        sizes = cast(List[int], global_gather(mx.array([x.shape[0]], dtype=mx.int32), group).tolist())
         if len(set(sizes)) > 1:
             raise ValueCheckError(
                 message(fn, name, "have the same number of rows on every rank of `group` "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import mlx.core as mx
 
@@ -60,8 +60,9 @@ _MIN_VOCAB_BLOCK = 256
 # checks
 
 
-def _check_options(fn: str, beta: Any, temperature: Any, ignore_index: Any, reduction: str,
-                   *, with_beta: bool) -> Tuple[float, float, int, str]:
+def _check_options(fn: str, beta: Any, temperature: Any, ignore_index: Any,
+                   reduction: KLReduction, *,
+                   with_beta: bool) -> Tuple[float, float, int, KLReduction]:
     reduction = resolve_reduction(fn, reduction, allowed=_REDUCTIONS)
     if with_beta:
         beta = check_number(fn, "beta", beta)
@@ -903,7 +904,7 @@ def fused_linear_jsd_loss(
             if tuple(b.shape) != (V,):
                 raise ShapeError(message(fn, name, f"have shape ({V},)", fmt_shape(b.shape)))
     labels = _check_labels(fn, labels, lead, "student_input")
-    arrays = [student_input, teacher_input]
+    arrays: List[Any] = [student_input, teacher_input]
     arrays += [w for w, q in ((student_weight, s_quant), (teacher_weight, t_quant)) if not q]
     arrays += [b for b in (student_bias, teacher_bias) if b is not None]
     out = result_dtype(*arrays)
@@ -920,16 +921,18 @@ def fused_linear_jsd_loss(
                      student_prescale=_prescale(s_cap, s_scale),
                      teacher_prescale=_prescale(t_cap, t_scale),
                      student_softcap=s_cap, teacher_softcap=t_cap,
-                     student_quant=student_weight._spec() if s_quant else None,
-                     teacher_quant=teacher_weight._spec() if t_quant else None)
+                     student_quant=cast(QuantizedWeight, student_weight)._spec() if s_quant else None,
+                     teacher_quant=cast(QuantizedWeight, teacher_weight)._spec() if t_quant else None)
         if s_quant:
-            args = [xs, *_frozen(student_weight._arrays(), fn, "student_weight")]
+            args = [xs, *_frozen(cast(QuantizedWeight, student_weight)._arrays(), fn, "student_weight")]
         else:
-            args = [xs, student_weight.astype(out)]
+            args = [xs, cast(mx.array, student_weight).astype(out)]
         if student_bias is not None:
             args.append(student_bias.astype(out))
         sg = mx.stop_gradient
-        args += [xt, *(sg(a) for a in (teacher_weight._arrays() if t_quant else [teacher_weight]))]
+        t_arrays = (cast(QuantizedWeight, teacher_weight)._arrays() if t_quant
+                    else [cast(mx.array, teacher_weight)])
+        args += [xt, *(sg(a) for a in t_arrays)]
         if teacher_bias is not None:
             args.append(sg(teacher_bias))
         per = _kernel(spec)(*args)[0]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, NamedTuple, Optional, Tuple, Union
+from typing import Any, NamedTuple, Optional, Tuple, Union, cast
 
 import mlx.core as mx
 
@@ -103,7 +103,7 @@ _SMOOTHING = {
 # checks
 
 
-def _check_reduction(fn: str, reduction: str) -> str:
+def _check_reduction(fn: str, reduction: Reduction) -> Reduction:
     return resolve_reduction(fn, reduction)
 
 
@@ -115,7 +115,7 @@ def _check_seq(fn: str, name: str, x: Any, like_name: Optional[str] = None,
         raise ShapeError(message(fn, name, "be 1-D, one value per sequence (batch,)",
                                  f"{x.ndim}-D of shape {fmt_shape(x.shape)}"))
     if like is not None:
-        check_same_shape(fn, name, x, like_name, like)
+        check_same_shape(fn, name, x, cast(str, like_name), like)
     return x
 
 
@@ -677,7 +677,7 @@ def orpo_loss(
     elif nll_loss is None:
         nl = -pc
     if nl is None:
-        nl = _c(float(nll_loss), pc.dtype)
+        nl = _c(float(cast(float, nll_loss)), pc.dtype)
     return _orpo(pc, pr, nl, beta=beta, reduction=reduction, group=group, out=out)
 
 
@@ -972,7 +972,7 @@ def _head_logps(fn: str, head: _Head, target: mx.array, counted: mx.array, bad: 
                                    out_dtype=acc)
     # zero_where: a NaN cotangent (the 0 / 0 average of an empty completion)
     # gives its uncounted tokens a 0 gradient, as torch's masking
-    lp = -mx.sum(zero_where(mx.logical_not(counted), nll.astype(acc)), axis=-1)
+    lp = -mx.sum(cast(mx.array, zero_where(mx.logical_not(counted), nll.astype(acc))), axis=-1)
     lp = mx.where(mx.any(bad, axis=-1), math.nan, lp)  # out-of-range targets: NaN
     return lp, mx.sum(counted, axis=-1).astype(acc)
 
@@ -1000,9 +1000,11 @@ def _reference_logps(fn: str, policy: _Head, ref_input, ref_weight, ref_bias, re
         if ref_bias is not None:
             raise ValueError(message(fn, "ref_weight", "be given with `ref_bias`", "None"))
         ref_weight, ref_bias = policy.w, policy.b
-    ref = _check_head(fn, "ref_", ref_input, ref_weight, ref_bias, tuple(policy.x.shape[:2]),
+    batch_t = cast(Tuple[int, int], tuple(policy.x.shape[:2]))
+    ref = _check_head(fn, "ref_", ref_input, ref_weight, ref_bias, batch_t,
                       policy.w.shape[0], logits.options)
     sg = mx.stop_gradient
+    w: Union[mx.array, QuantizedWeight]
     if isinstance(ref.w, QuantizedWeight):
         w = dataclasses.replace(ref.w, weight=sg(ref.w.weight), scales=sg(ref.w.scales),
                                 biases=None if ref.w.biases is None else sg(ref.w.biases))
@@ -1034,13 +1036,13 @@ def _fused_common(fn, input, weight, target, bias, mask, ignore_index, options, 
 @public_loss
 def fused_linear_dpo_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     *,
     bias: Optional[mx.array] = None,
     mask: Optional[mx.array] = None,
     ref_input: Optional[mx.array] = None,
-    ref_weight: Optional[mx.array] = None,
+    ref_weight: Optional[Union[mx.array, QuantizedWeight]] = None,
     ref_bias: Optional[mx.array] = None,
     ref_logps: Optional[mx.array] = None,
     ignore_index: int = -100,
@@ -1157,7 +1159,7 @@ def fused_linear_dpo_loss(
 @public_loss
 def fused_linear_orpo_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     *,
     bias: Optional[mx.array] = None,
@@ -1258,7 +1260,7 @@ def fused_linear_orpo_loss(
 @public_loss
 def fused_linear_simpo_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     *,
     bias: Optional[mx.array] = None,
@@ -1352,14 +1354,14 @@ def fused_linear_simpo_loss(
 @public_loss
 def fused_linear_kto_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     labels: mx.array,
     *,
     bias: Optional[mx.array] = None,
     mask: Optional[mx.array] = None,
     ref_input: Optional[mx.array] = None,
-    ref_weight: Optional[mx.array] = None,
+    ref_weight: Optional[Union[mx.array, QuantizedWeight]] = None,
     ref_bias: Optional[mx.array] = None,
     ref_logps: Optional[mx.array] = None,
     kl: Optional[Union[mx.array, Number]] = None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 
@@ -467,7 +467,7 @@ def focal_loss(
         if w_t is not None:
             loss = loss * w_t
         if alpha is not None:
-            loss = loss * _per_class(_alpha_vector(alpha, C, acc), safe, acc)
+            loss = loss * cast(mx.array, _per_class(_alpha_vector(alpha, C, acc), safe, acc))
     loss = _masked(loss, ignored, bad)
     # 'mean' divides by the summed weights of the counted targets (all ignored: NaN)
     return class_index_reduction(loss, reduction, _counted(w_t, ignored, loss),
@@ -839,7 +839,7 @@ def _weight_array(fn: str, weight: Any) -> Optional[mx.array]:
 def _dice_weight(fn: str, weight: Any, C: int, dtype) -> mx.array:
     """The class weight for C classes (those left after
     ``include_background``), not differentiated."""
-    w = mx.stop_gradient(_weight_array(fn, weight))
+    w = mx.stop_gradient(cast(mx.array, _weight_array(fn, weight)))
     if w.ndim == 0:
         return mx.broadcast_to(w.astype(dtype), (C,))
     if w.ndim != 1 or w.shape[0] != C:
