@@ -8,7 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .._api import check_group
-from .._validation import REDUCTIONS, check_floating, resolve_reduction
+from .._validation import REDUCTIONS, Reduction, check_floating, resolve_reduction
 
 __all__ = ["_Loss", "_WeightedLoss"]
 
@@ -32,7 +32,7 @@ class _Loss(nn.Module):
         self,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         *,
         group: Optional[mx.distributed.Group] = None,
     ) -> None:
@@ -79,7 +79,7 @@ class _WeightedLoss(_Loss):
         weight: Optional[mx.array] = None,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         *,
         group: Optional[mx.distributed.Group] = None,
     ) -> None:

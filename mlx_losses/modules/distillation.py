@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, cast
 
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import KLReduction
+from .._validation import KLReduction, Reduction
 from ..losses.distillation import _check_chunk, _check_options, _side_options
 from ..losses.linear_cross_entropy import QuantizedWeight
 from ._base import _Loss
@@ -25,7 +25,8 @@ class _DistillationLoss(_Loss):
         beta, temperature, ignore_index, _ = _check_options(
             type(self).__name__, beta, temperature, ignore_index, reduction,
             with_beta=self._with_beta)
-        super().__init__(reduction=reduction, group=group)
+        # (checked against _allowed_reductions, the four of KL)
+        super().__init__(reduction=cast(Reduction, reduction), group=group)
         if self._with_beta:
             self.beta = beta
         self.temperature, self.ignore_index = temperature, ignore_index

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Union, cast
 
 import mlx.core as mx
 
@@ -50,7 +50,8 @@ class KLDivLoss(_Loss):
         *,
         group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction, group=group)
+        # (checked against _allowed_reductions, KL's four)
+        super().__init__(size_average, reduce, cast(Reduction, reduction), group=group)
         self.log_target = check_bool(type(self).__name__, "log_target", log_target)
 
     def _options(self) -> Dict[str, Any]:
