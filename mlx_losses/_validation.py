@@ -435,12 +435,10 @@ def run_value_check(check: Callable[[], Any]) -> Any:
 
 
 # The values a check reads, through NumPy where MLX computes on the CPU: the
-# buffer is host memory already, and NumPy's reductions are 10-20x faster
-# than MLX's CPU ones (min and max of 2,097 int32 targets: 4 us against 87,
-# most of it MLX's eval round trip; of 2M float32: 0.2 ms against 2.9 ms;
-# a uint16 max over 2M half-precision bit patterns: 0.05 ms against 9-33 ms
-# for MLX's comparisons or min / max). Elsewhere (Metal, CUDA), and without
-# NumPy, the checks reduce with MLX and read back a few numbers.
+# buffer is host memory already, and NumPy's reductions are an order of
+# magnitude faster than MLX's CPU ones there (figures in docs/performance.md).
+# Elsewhere (Metal, CUDA), and without NumPy, the checks reduce with MLX and
+# read back a few numbers.
 
 _HALF_ONE_BITS = {mx.float16: 0x3C00, mx.bfloat16: 0x3F80}
 _HALF_NEG_INF_BITS = {mx.float16: 0xFC00, mx.bfloat16: 0xFF80}

@@ -82,7 +82,7 @@ def _clamp_min0(v: mx.array) -> mx.array:
 # torch's loss is where(y != 1, clamp_min(m - x, 0), 0) + where(y != -1, x, 0)
 # (a target that is neither 1 nor -1 gets both terms). Under an eager
 # ``mx.grad`` a compiled kernel runs op by op, and MLX's CPU ``where`` is
-# scalar code (about 5 ns per element, ten times an add): the two ``where``
+# scalar code (about ten times an add): the two ``where``
 # of the forward and those of their VJPs were most of the time. Here each
 # ``where(mask, v, 0)`` is an integer product of ``v``'s bits with the 0/1
 # mask, exact for every value (inf and NaN included, unlike ``mask * v``),
@@ -146,11 +146,10 @@ def _soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
 def _soft_margin_dx(x: mx.array, y: mx.array, g: mx.array, loss: mx.array) -> mx.array:
     # d/dx softplus(-y x) = -y sigmoid(-y x) = -y exp(-y x - softplus(-y x)):
     # one exp of an argument <= 0 (the fast e**x on the CPU) from the
-    # forward's own output, against autodiff's exp of logaddexp. At 2M
-    # float32 elements, eager forward+backward 0.72-0.75x the time, 24 MiB
-    # peak against 32. (Half inputs come in upcast: casting inside the
-    # kernels instead saved the forward's float32 copy, 24 -> 8 MiB, but
-    # the backward's two recasts raised its eager peak 44 -> 52 MiB.)
+    # forward's own output, against autodiff's exp of logaddexp: less time
+    # and peak memory. (Half inputs come in upcast: casting inside the
+    # kernels saves the forward's float32 copy but raises the backward's
+    # eager peak; figures in docs/performance.md.)
     return -g * y * exp_nonpos(-y * x - loss)
 
 
@@ -184,10 +183,10 @@ def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
 # (torch's 1/2 - y at x = 0), d/dy = -x, here from the forward's own exp of
 # -|x| (_bce_logits_dx_from_exp), which a compiled step merges with the
 # forward's: one exp pass in all. Autodiff through the forward above held
-# about nine (N, C) arrays at the peak under an eager grad (72 MiB at 2097 x
-# 1000 float32; 58 with this backward). BCE-with-logits' sigmoid-form
-# backward would take it to 40 MiB and 0.8x the eager time, but doubles the
-# compiled step's (two exp passes: 28 -> 56 ms): the compiled step wins.
+# about nine (N, C) arrays at the peak under an eager grad. BCE-with-logits'
+# sigmoid-form backward would lower the eager peak and time, but doubles the
+# compiled step's (two exp passes): the compiled step wins (figures in
+# docs/performance.md).
 
 _multilabel_soft_margin = _with_bce_logits_backward(_multilabel_soft_margin_fwd,
                                                     _bce_logits_dx_from_exp)

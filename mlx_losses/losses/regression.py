@@ -31,8 +31,8 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 #
 # Speed note (MLX's CPU JIT): a `minimum` / `clip` / `where` whose result
 # feeds more arithmetic in the same compiled loop is emitted as a branch,
-# which on real-valued data mispredicts about half the time (~10 ns per
-# element, 5x the whole loss; MLX's eager `where` is as slow). So the one
+# which on real-valued data mispredicts about half the time (several times
+# the whole loss; MLX's eager `where` is as slow). So the one
 # `minimum` of Huber / Smooth L1 (and the `clip` of their gradients) runs
 # as MLX's own vectorised op between compiled loops, fenced off by
 # `_common.unfused` so that a caller's `mx.compile` (a compiled training step)
