@@ -45,7 +45,6 @@ __all__ = [
     "clamped_mean",
     "global_sum",
     "global_gather",
-    "replicated_reduction",
     "active_group",
     "single",
     "current_group",
@@ -521,11 +520,3 @@ def global_gather(x: mx.array, group: Optional[Group] = None) -> mx.array:
         return (summed[rank * n:(rank + 1) * n],)
 
     return cast(mx.array, gather(x))
-
-
-def replicated_reduction(loss: mx.array, reduction: str) -> mx.array:
-    """'none' | 'mean' | 'sum' of a loss that every rank already holds whole
-    (computed from :func:`global_sum`-med inputs, e.g. Dice over the global
-    batch): reduced on this rank alone, never summed over the group again."""
-    with reduction_group(None):
-        return apply_reduction(loss, reduction, group=None)
