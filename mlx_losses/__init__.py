@@ -1,11 +1,10 @@
 """mlx-losses: every torch.nn loss in MLX, with torch's numbers and gradients."""
 
-__version__ = "0.1.0.dev0"
-
 from . import functional
 from . import testing  # imports torch only when a check is called
 from ._from_torch import from_torch  # imports nothing from torch itself
 from ._validation import set_value_checks, value_checks, value_checks_enabled
+from ._version import __version__
 from .modules import (
     BCELoss,
     BCEWithLogitsLoss,
