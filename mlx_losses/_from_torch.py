@@ -105,7 +105,7 @@ def _tensor_to_mx(t):
 def _distance_to_mx(torch, fn):
     """torch's distance_function -> ours; only torch's own pairwise distance
     has a known equivalent."""
-    import mlx_losses.functional as F
+    from . import functional as F
 
     ours = getattr(F, "pairwise_distance", None)
     if fn is None:
@@ -153,10 +153,10 @@ def _convert(torch, value):
     if isinstance(value, torch.dtype):
         return _dtype_to_mx(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        import mlx_losses
+        from . import modules
 
         cls_name = type(value).__name__
-        ours = getattr(mlx_losses, cls_name, None)
+        ours = getattr(modules, cls_name, None)
         if ours is None:
             raise _fail(TypeError, f"mlx_losses has no {cls_name} for this option.")
         names = {f.name for f in dataclasses.fields(ours)} if dataclasses.is_dataclass(ours) else set()
@@ -210,11 +210,12 @@ def from_torch(module: Any, **overrides: Any):
     """
     torch, base = _torch_base(module)
     name = base.__name__
-    import mlx_losses
+    from . import modules
+    from ._version import __version__
 
-    ours_cls = getattr(mlx_losses, name, None)
+    ours_cls = getattr(modules, name, None)
     if ours_cls is None:
-        raise _fail(TypeError, f"mlx_losses {mlx_losses.__version__} has no {name}.")
+        raise _fail(TypeError, f"mlx_losses {__version__} has no {name}.")
     ours_params = inspect.signature(ours_cls.__init__).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in ours_params.values())
 

@@ -1,114 +1,64 @@
 """Every reduction a loss can ask for, in one place.
 
-torch's "mean" is not one operation: weighted cross-entropy / NLL divide by
-the summed weights of the counted targets (all ignored -> NaN), ``kl_div``
-has ``'batchmean'``, CTC divides each loss by its target length first. Each
-is a named helper here; kernels return the unreduced loss and call one of
-them.
+A kernel computes its unreduced loss and returns through exactly one of the
+helpers here, passing its ``group`` (an ``mx.distributed.Group`` or None)
+explicitly. torch's "mean" is not one operation: weighted cross-entropy /
+NLL divide by the summed weights of the counted targets (all ignored ->
+NaN), ``kl_div`` has ``'batchmean'``, CTC divides each loss by its target
+length first, distillation clamps its token count. Each is a named helper.
+
+With a group of more than one rank every reduction is global: ``'mean'``
+and ``'sum'`` are the value one process computes on the concatenated batch,
+and each rank's gradient is that of the global loss w.r.t. its local inputs.
 
 Accuracy: MLX's CPU ``sum`` over a whole large float32 array accumulates
 with visible error (percent-level at ~1.7e7 elements on some data); summing
 blocks of a bounded length first and then the block sums is accurate to
 float32 rounding at any size. float16 / bfloat16 are accumulated in float32
-and cast back once, as torch does.
+(``_dtypes.acc_dtype``) and cast back once, as torch does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import warnings
-from typing import Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 
-from ._validation import message, user_stacklevel
+from ._dtypes import acc_dtype, upcast
+# (transition: classification and linear_cross_entropy import it from here)
+from ._validation import resolve_reduction  # noqa: F401
 
 __all__ = [
-    "REDUCTIONS",
-    "legacy_get_string",
-    "resolve_reduction",
     "accurate_sum",
     "accurate_sum_nograd",
     "accurate_mean",
     "apply_reduction",
-    "weighted_mean",
+    "reduce_with_vjp",
     "mean_from_sum",
+    "weighted_mean",
+    "weighted_reduction",
+    "class_index_reduction",
     "batchmean",
-    "acc_dtype",
+    "length_normalized_mean",
+    "clamped_mean",
     "global_sum",
+    "global_gather",
+    "active_group",
     "single",
     "current_group",
     "reduction_group",
-    "length_normalized_mean",
-    "clamped_mean",
-    "active_group",
-    "global_gather",
-    "replicated_reduction",
 ]
 
-REDUCTIONS = ("none", "mean", "sum")
+Group = mx.distributed.Group
 
 # The longest run one MLX reduction accumulates before we split it.
 _BLOCK = 4096
 
 
-def legacy_get_string(
-    size_average: Optional[bool], reduce: Optional[bool], emit_warning: bool = True
-) -> str:
-    """torch's mapping of the deprecated ``size_average``/``reduce`` pair."""
-    if size_average is None:
-        size_average = True
-    if reduce is None:
-        reduce = True
-    if size_average and reduce:
-        ret = "mean"
-    elif reduce:
-        ret = "sum"
-    else:
-        ret = "none"
-    if emit_warning:
-        warnings.warn(
-            "size_average and reduce args will be deprecated, "
-            f"please use reduction='{ret}' instead.",
-            UserWarning,
-            stacklevel=user_stacklevel(),
-        )
-    return ret
-
-
-def resolve_reduction(
-    fn: str,
-    reduction: str,
-    size_average: Optional[bool] = None,
-    reduce: Optional[bool] = None,
-    *,
-    allowed: Sequence[str] = REDUCTIONS,
-) -> str:
-    """Validate ``reduction`` and map the legacy pair onto it, exactly once.
-
-    As in torch, either legacy argument given (not None) overrides
-    ``reduction`` and warns.
-    """
-    if size_average is not None or reduce is not None:
-        reduction = legacy_get_string(size_average, reduce)
-    if not isinstance(reduction, str) or reduction not in allowed:
-        raise ValueError(
-            message(
-                fn,
-                "reduction",
-                "be one of " + ", ".join(repr(a) for a in allowed),
-                f"{reduction!r}: {reduction} is not a valid value for reduction",
-            )
-        )
-    return reduction
-
-
-def acc_dtype(dtype: mx.Dtype) -> mx.Dtype:
-    """The dtype we accumulate in: float32 for half types, else the dtype."""
-    if dtype in (mx.float16, mx.bfloat16):
-        return mx.float32
-    return dtype
+# --------------------------------------------------------------------------
+# accurate sums
 
 
 def _sum_all(x: mx.array) -> mx.array:
@@ -135,14 +85,14 @@ def _sum_all(x: mx.array) -> mx.array:
         x = x.reshape(-1, _BLOCK)
 
 
-def _normalize_axes(x: mx.array, axis) -> tuple:
+def _normalize_axes(x: mx.array, axis: Union[None, int, Sequence[int]]) -> Tuple[int, ...]:
     if axis is None:
         return tuple(range(x.ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     return tuple(sorted(a % x.ndim for a in axes))
 
 
-def _accurate_sum(x: mx.array, axes: tuple, full: bool, keepdims: bool) -> mx.array:
+def _accurate_sum(x: mx.array, axes: Tuple[int, ...], full: bool, keepdims: bool) -> mx.array:
     x = x.astype(acc_dtype(x.dtype)) if mx.issubdtype(x.dtype, mx.floating) else x
     if full:
         out = _sum_all(x)
@@ -169,14 +119,16 @@ def _accurate_sum(x: mx.array, axes: tuple, full: bool, keepdims: bool) -> mx.ar
     return out
 
 
-def single(v):
+def single(v: Any) -> Any:
     """The one array of a custom VJP's ``primals`` / ``cotangents`` /
     ``outputs`` for a single-array function: MLX 0.32 passes the array
     itself; a list or tuple of one is taken apart too."""
     return v[0] if isinstance(v, (list, tuple)) else v
 
 
-def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
+def accurate_sum(
+    x: mx.array, axis: Union[None, int, Sequence[int]] = None, keepdims: bool = False
+) -> mx.array:
     """Sum accumulated in ``acc_dtype``, accurate at any size.
 
     Returns the accumulation dtype (float32 for half inputs); callers cast
@@ -192,18 +144,18 @@ def accurate_sum(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
         return _accurate_sum(x, axes, full, keepdims)
 
     @mx.custom_function
-    def summed(x):
+    def summed(x: mx.array) -> mx.array:
         return _accurate_sum(x, axes, full, keepdims)
 
     @summed.vjp
-    def summed_vjp(primals, cotangent, output):
+    def summed_vjp(primals: Any, cotangent: mx.array, output: Any) -> Tuple[mx.array]:
         x = single(primals)
         c = cotangent.astype(x.dtype)
         if not keepdims:
             c = mx.expand_dims(c, axes) if axes else c
         return (mx.broadcast_to(c, x.shape),)
 
-    return summed(x)
+    return cast(mx.array, summed(x))
 
 
 def accurate_sum_nograd(x: mx.array) -> mx.array:
@@ -218,7 +170,9 @@ def accurate_sum_nograd(x: mx.array) -> mx.array:
     return _sum_all(x)
 
 
-def accurate_mean(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
+def accurate_mean(
+    x: mx.array, axis: Union[None, int, Sequence[int]] = None, keepdims: bool = False
+) -> mx.array:
     """Mean accumulated in ``acc_dtype``; an empty reduction gives NaN."""
     if axis is None:
         n = x.size
@@ -233,18 +187,26 @@ def accurate_mean(x: mx.array, axis=None, keepdims: bool = False) -> mx.array:
     return s / n
 
 
-_GROUP: contextvars.ContextVar = contextvars.ContextVar("mlx_losses_group", default=None)
+# --------------------------------------------------------------------------
+# the group
 
 
-def current_group():
-    """The ``mx.distributed.Group`` the loss being computed reduces over
-    (set by the public functions' ``group=`` keyword), or None."""
+# Transition: the families not yet on ``_api.public_loss`` (see _group.py)
+# set their group here for the kernel's reductions to read; a loss on
+# public_loss passes it explicitly.
+_GROUP: contextvars.ContextVar[Optional[Group]] = contextvars.ContextVar(
+    "mlx_losses_group", default=None
+)
+
+
+def current_group() -> Optional[Group]:
+    """The group a not yet migrated loss set with ``reduction_group``."""
     return _GROUP.get()
 
 
 @contextlib.contextmanager
-def reduction_group(group) -> Iterator[None]:
-    """Run a loss kernel with its global reductions over ``group``."""
+def reduction_group(group: Optional[Group]) -> Iterator[None]:
+    """Run a not yet migrated kernel with its reductions over ``group``."""
     token = _GROUP.set(group)
     try:
         yield
@@ -252,14 +214,16 @@ def reduction_group(group) -> Iterator[None]:
         _GROUP.reset(token)
 
 
-def _group(group):
+def active_group(group: Optional[Group] = None) -> Optional[Group]:
+    """The group a reduction runs over (``group``, else the transition
+    one), or None when there is none or it has one rank."""
     group = group if group is not None else _GROUP.get()
     if group is None or group.size() == 1:
         return None
     return group
 
 
-def global_sum(x: mx.array, group: Optional["mx.distributed.Group"] = None) -> mx.array:
+def global_sum(x: mx.array, group: Optional[Group] = None) -> mx.array:
     """``x`` summed over the ranks of ``group`` (``x`` itself when ``group`` is
     None or has one rank).
 
@@ -268,44 +232,105 @@ def global_sum(x: mx.array, group: Optional["mx.distributed.Group"] = None) -> m
     gradient of the *global* loss w.r.t. its *local* inputs: summing the
     ranks' gradients gives the single-process gradient on the whole batch.
     """
-    group = _group(group)
+    group = active_group(group)
     if group is None:
         return x
     return mx.distributed.all_sum(x, group=group)
 
 
-def _count(n: int, like: mx.array, group) -> mx.array:
+def _count(n: int, like: mx.array, group: Optional[Group]) -> mx.array:
     return global_sum(mx.array(n, dtype=like.dtype), group)
 
 
-def apply_reduction(loss: mx.array, reduction: str, *, group=None) -> mx.array:
-    """'none' | 'mean' | 'sum' of an unreduced loss, in the loss's dtype.
+def _cast(out: mx.array, dtype: Optional[mx.Dtype]) -> mx.array:
+    return out if dtype is None else out.astype(dtype)
 
-    With ``group`` (an ``mx.distributed.Group``), 'sum' and 'mean' are over
-    every rank's elements: the value one process computes on the
-    concatenated batch. 'none' ignores ``group``.
+
+# --------------------------------------------------------------------------
+# reductions
+
+
+def apply_reduction(
+    loss: mx.array,
+    reduction: str,
+    *,
+    dtype: Optional[mx.Dtype] = None,
+    group: Optional[Group] = None,
+) -> mx.array:
+    """'none' | 'mean' | 'sum' of an unreduced loss, in the loss's dtype,
+    then cast to ``dtype`` if given (the loss's result dtype).
+
+    With ``group``, 'sum' and 'mean' are over every rank's elements: the
+    value one process computes on the concatenated batch. 'none' ignores
+    ``group``.
     """
     if reduction == "none":
-        return loss
+        return _cast(loss, dtype)
     if reduction == "sum":
-        return global_sum(accurate_sum(loss), group).astype(loss.dtype)
+        return _cast(global_sum(accurate_sum(loss), group).astype(loss.dtype), dtype)
     if reduction == "mean":
-        group = _group(group)
-        if group is None:
-            return accurate_mean(loss).astype(loss.dtype)
-        total = global_sum(accurate_sum(loss), group)
-        return (total / _count(loss.size, total, group)).astype(loss.dtype)
+        active = active_group(group)
+        if active is None:
+            return _cast(accurate_mean(loss).astype(loss.dtype), dtype)
+        total = global_sum(accurate_sum(loss), active)
+        return _cast((total / _count(loss.size, total, active)).astype(loss.dtype), dtype)
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def mean_from_sum(total: mx.array, n: int, *, group=None) -> mx.array:
+Backward = Callable[[Tuple[mx.array, ...], Tuple[mx.array, ...], mx.array], Sequence[mx.array]]
+
+
+def reduce_with_vjp(
+    forward: Callable[..., Any],
+    backward: Backward,
+    primals: Sequence[mx.array],
+    reduction: str,
+    *,
+    group: Optional[Group] = None,
+) -> mx.array:
+    """'none' | 'mean' | 'sum' of an elementwise loss with a hand-written
+    backward, in the accumulation dtype.
+
+    ``forward(*primals)`` returns the elementwise loss, or a tuple of it and
+    residuals for the backward. ``backward(primals, residuals, cotangent)``
+    returns one gradient per primal: ``cotangent`` has the loss's shape for
+    'none', and is the scalar of the sum otherwise (already divided by the
+    count for 'mean').
+
+    For 'mean' / 'sum' the sum is taken inside the custom function: the
+    elementwise loss is freed after the forward, and the backward is one
+    pass over the primals in their dtype, instead of autodiff's chain
+    through the blocked sum and float32 copies. 'mean' divides the (global)
+    sum by the (global) count outside it.
+    """
+    count: List[int] = []
+
+    @mx.custom_function
+    def loss(*primals: mx.array) -> Tuple[mx.array, ...]:
+        out = forward(*primals)
+        elems, saved = (out[0], tuple(out[1:])) if isinstance(out, tuple) else (out, ())
+        count.append(elems.size)
+        # (the plain blocked sum: this function's VJP covers it)
+        total = elems if reduction == "none" else global_sum(accurate_sum_nograd(elems), group)
+        return (total, *saved)
+
+    @loss.vjp
+    def loss_vjp(primals: Any, cotangents: Any, outputs: Any) -> Sequence[mx.array]:
+        saved = tuple(outputs[1:]) if isinstance(outputs, (list, tuple)) else ()
+        return tuple(backward(tuple(primals), saved, single(cotangents)))
+
+    out = cast(Tuple[mx.array, ...], loss(*primals))[0]
+    return mean_from_sum(out, count[0], group=group) if reduction == "mean" else out
+
+
+def mean_from_sum(total: mx.array, n: int, *, group: Optional[Group] = None) -> mx.array:
     """'mean' from a sum a kernel already took (over every rank of
     ``group`` when one is set): ``total`` divided by the element count, the
     global count with ``group``. No elements gives NaN. Keeps ``total``'s
     dtype (divide in the accumulation dtype, cast afterwards)."""
-    group = _group(group)
-    if group is not None:
-        return total / _count(n, total, group)
+    active = active_group(group)
+    if active is not None:
+        return total / _count(n, total, active)
     if n == 0:
         return mx.full(total.shape, float("nan"), dtype=total.dtype)
     return total / n
@@ -316,7 +341,7 @@ def weighted_mean(
     weights: mx.array,
     dtype: Optional[mx.Dtype] = None,
     *,
-    group=None,
+    group: Optional[Group] = None,
     zero_grad_when_empty: bool = True,
     nan_when_empty: bool = False,
 ) -> mx.array:
@@ -346,29 +371,110 @@ def weighted_mean(
     return out.astype(out_dtype)
 
 
-def batchmean(loss: mx.array, *, group=None) -> mx.array:
-    """``kl_div``'s 'batchmean': the sum divided by the batch size (dim 0).
+def weighted_reduction(
+    loss: mx.array,
+    weight: mx.array,
+    reduction: str,
+    *,
+    mean_over_weights: bool,
+    dtype: mx.Dtype,
+    group: Optional[Group] = None,
+) -> mx.array:
+    """The reduction of ``loss * weight`` (a per-element weight), in the
+    result ``dtype``.
 
-    With ``group``: the global sum over the global batch size."""
+    'mean' is torch's weighted mean ``sum(w l) / sum(w)`` with
+    ``mean_over_weights`` (L1, MSE: all-zero weights give NaN value and
+    gradient, as torch's division), else the plain mean of the weighted
+    losses (Huber).
+    """
+    # (the weight cast for each use: a half weight's gradient rounds each
+    # part, as torch's does)
+    weighted = loss * upcast(weight, dtype)
+    if reduction == "mean" and mean_over_weights:
+        mean = weighted_mean(weighted, upcast(weight, dtype), zero_grad_when_empty=False,
+                             group=group)
+        return mean.astype(dtype)
+    return apply_reduction(weighted, reduction, dtype=dtype, group=group)
+
+
+def class_index_reduction(
+    loss: mx.array,
+    reduction: str,
+    weights: Optional[mx.array] = None,
+    *,
+    nan_when_empty: bool = False,
+    zero_grad_when_empty: bool = False,
+    shape: Optional[Sequence[int]] = None,
+    dtype: Optional[mx.Dtype] = None,
+    group: Optional[Group] = None,
+) -> mx.array:
+    """torch's reductions of a loss per class-index target (NLL,
+    cross-entropy, linear cross-entropy): 'none' (reshaped to ``shape`` if
+    given), 'sum', and 'mean' as ``sum(loss) / sum(weights)``.
+
+    ``weights`` holds each target's class weight, 0 where it is ignored;
+    None: every row counts once (the caller knows none is ignored), the
+    plain mean. When the weights sum to 0 (everything ignored, or an empty
+    batch) the value is 0 / 0 = NaN. The all-ignored rules, named:
+
+    * ``zero_grad_when_empty`` (False, torch's rule): the gradient is the
+      plain division's, so rows the kernel masks by selection get 0 and
+      counted rows whose weights sum to 0 get inf / NaN;
+    * ``nan_when_empty``: the value is NaN whenever the weights sum to 0,
+      even where the loss sum is not 0 (torch's NLL part of label-smoothed
+      cross-entropy: cross_entropy passes it with smoothing and a class
+      weight, linear_cross_entropy with smoothing).
+
+    Cast to ``dtype`` if given. With ``group``, every sum is global.
+    """
+    if reduction == "none":
+        return _cast(loss if shape is None else loss.reshape(tuple(shape)), dtype)
+    if reduction == "sum":
+        return apply_reduction(loss, "sum", dtype=dtype, group=group)
+    if weights is None:
+        total = global_sum(accurate_sum(loss), group)
+        return _cast(mean_from_sum(total, loss.size, group=group), dtype)
+    return weighted_mean(loss, weights, dtype, group=group,
+                         zero_grad_when_empty=zero_grad_when_empty, nan_when_empty=nan_when_empty)
+
+
+def batchmean(
+    loss: mx.array,
+    *,
+    batch_of: Optional[mx.array] = None,
+    dtype: Optional[mx.Dtype] = None,
+    group: Optional[Group] = None,
+) -> mx.array:
+    """``kl_div``'s 'batchmean': the sum divided by the batch size, dim 0 of
+    ``batch_of`` (default the loss; torch divides by ``input.shape[0]``
+    also where the target broadcast the loss up). A 0-d ``batch_of``: the
+    sum. With ``group``: the global sum over the global batch size. Cast to
+    ``dtype`` if given."""
+    ref = loss if batch_of is None else batch_of
     total = global_sum(accurate_sum(loss), group)
-    if loss.ndim == 0:
-        return total.astype(loss.dtype)
-    return (total / _count(loss.shape[0], total, group)).astype(loss.dtype)
+    if ref.ndim == 0:
+        return _cast(total.astype(loss.dtype), dtype)
+    return _cast((total / _count(ref.shape[0], total, group)).astype(loss.dtype), dtype)
 
 
-def length_normalized_mean(loss: mx.array, lengths: mx.array, *, group=None) -> mx.array:
+def length_normalized_mean(
+    loss: mx.array, lengths: mx.array, *, group: Optional[Group] = None
+) -> mx.array:
     """CTC's 'mean': each loss divided by its target length (clamped to >= 1),
     then the mean over the batch (the global batch with ``group``)."""
     denom = mx.maximum(lengths, 1).astype(acc_dtype(loss.dtype))
     per = loss.astype(denom.dtype) / denom
-    group = _group(group)
-    if group is None:
+    active = active_group(group)
+    if active is None:
         return accurate_mean(per).astype(loss.dtype)
-    total = global_sum(accurate_sum(per), group)
-    return (total / _count(per.size, total, group)).astype(loss.dtype)
+    total = global_sum(accurate_sum(per), active)
+    return (total / _count(per.size, total, active)).astype(loss.dtype)
 
 
-def clamped_mean(loss: mx.array, count, *, group=None) -> mx.array:
+def clamped_mean(
+    loss: mx.array, count: Union[mx.array, int], *, group: Optional[Group] = None
+) -> mx.array:
     """The sum of ``loss`` divided by a count clamped to at least 1: TRL's
     and Liger-Kernel's token mean for distillation (GKD's 'batchmean'), where
     nothing counted gives 0 (not NaN) with a zero gradient.
@@ -384,15 +490,9 @@ def clamped_mean(loss: mx.array, count, *, group=None) -> mx.array:
     return (total / mx.maximum(n, 1)).astype(loss.dtype)
 
 
-def active_group(group=None):
-    """The group a reduction runs over (``group``, else the current one), or
-    None when there is none or it has one rank."""
-    return _group(group)
-
-
-def global_gather(x: mx.array, group=None) -> mx.array:
-    """``x`` from every rank of ``group`` (the current reduction group when
-    None), concatenated along axis 0 in rank order; ``x`` itself without one.
+def global_gather(x: mx.array, group: Optional[Group] = None) -> mx.array:
+    """``x`` from every rank of ``group`` concatenated along axis 0 in rank
+    order; ``x`` itself without one.
 
     For losses whose rows score against the other rows of the batch
     (in-batch negatives): each rank takes its own rows against the gathered
@@ -404,27 +504,19 @@ def global_gather(x: mx.array, group=None) -> mx.array:
     must hold the same number of rows (``mx.distributed.all_gather``'s
     requirement).
     """
-    group = _group(group)
-    if group is None:
+    active = active_group(group)
+    if active is None:
         return x
-    rank = group.rank()
+    rank = active.rank()
 
     @mx.custom_function
-    def gather(x):
-        return mx.distributed.all_gather(x, group=group)
+    def gather(x: mx.array) -> mx.array:
+        return mx.distributed.all_gather(x, group=active)
 
     @gather.vjp
-    def gather_vjp(primals, cotangent, output):
+    def gather_vjp(primals: Any, cotangent: Any, output: Any) -> Tuple[mx.array]:
         n = single(primals).shape[0]
-        summed = mx.distributed.all_sum(single(cotangent), group=group)
+        summed = mx.distributed.all_sum(single(cotangent), group=active)
         return (summed[rank * n:(rank + 1) * n],)
 
-    return gather(x)
-
-
-def replicated_reduction(loss: mx.array, reduction: str) -> mx.array:
-    """'none' | 'mean' | 'sum' of a loss that every rank already holds whole
-    (computed from :func:`global_sum`-med inputs, e.g. Dice over the global
-    batch): reduced on this rank alone, never summed over the group again."""
-    with reduction_group(None):
-        return apply_reduction(loss, reduction, group=None)
+    return cast(mx.array, gather(x))

@@ -16,7 +16,9 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any, Callable, Iterator, Sequence
+import warnings
+from types import FrameType
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence, Tuple, TypeVar, cast
 
 import mlx.core as mx
 
@@ -25,10 +27,12 @@ from ._device import cpu_branches
 try:  # optional: the value checks read the data through NumPy on the CPU
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised by monkeypatching _np
-    _np = None
+    _np = None  # type: ignore[assignment]
 
 __all__ = [
     "ShapeError",
+    "Reduction",
+    "KLReduction",
     "set_value_checks",
     "value_checks",
     "value_checks_enabled",
@@ -107,7 +111,7 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` for ``warnings.warn`` that points at the first frame
     outside ``mlx_losses`` (the user's line), however many wrappers sit in
     between. Call it in the argument list of ``warnings.warn``."""
-    frame = sys._getframe(1)  # the function that calls warnings.warn
+    frame: Optional[FrameType] = sys._getframe(1)  # the function that calls warnings.warn
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
         frame = frame.f_back
@@ -124,6 +128,91 @@ def check_option(fn: str, name: str, value: Any, allowed: Sequence[Any]) -> None
         raise ValueError(
             message(fn, name, "be one of " + ", ".join(repr(a) for a in allowed), repr(value))
         )
+
+
+# reduction: torch's option, and the deprecated pair that can set it
+
+#: The reductions every loss takes (``kl_div`` adds ``'batchmean'``).
+Reduction = Literal["none", "mean", "sum"]
+KLReduction = Literal["none", "batchmean", "sum", "mean"]
+REDUCTIONS: Tuple[Reduction, ...] = ("none", "mean", "sum")
+KL_REDUCTIONS: Tuple[KLReduction, ...] = ("none", "batchmean", "sum", "mean")
+
+_R = TypeVar("_R", bound=str)
+
+
+def legacy_get_string(
+    size_average: Optional[bool], reduce: Optional[bool], emit_warning: bool = True
+) -> Reduction:
+    """torch's mapping of the deprecated ``size_average``/``reduce`` pair."""
+    if size_average is None:
+        size_average = True
+    if reduce is None:
+        reduce = True
+    ret: Reduction
+    if size_average and reduce:
+        ret = "mean"
+    elif reduce:
+        ret = "sum"
+    else:
+        ret = "none"
+    if emit_warning:
+        warnings.warn(
+            "size_average and reduce args will be deprecated, "
+            f"please use reduction='{ret}' instead.",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return ret
+
+
+def resolve_reduction(
+    fn: str,
+    reduction: _R,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    *,
+    allowed: Sequence[str] = REDUCTIONS,
+) -> _R:
+    """Validate ``reduction`` and map the legacy pair onto it, exactly once
+    (the one check of every loss and Module).
+
+    As in torch, either legacy argument given (not None) overrides
+    ``reduction`` and warns.
+    """
+    if size_average is not None or reduce is not None:
+        reduction = cast(_R, legacy_get_string(size_average, reduce))
+    if not isinstance(reduction, str) or reduction not in allowed:
+        raise ValueError(
+            message(
+                fn,
+                "reduction",
+                "be one of " + ", ".join(repr(a) for a in allowed),
+                f"{reduction!r}: {reduction} is not a valid value for reduction",
+            )
+        )
+    return reduction
+
+
+# one check per option that a loss and its Module share
+
+
+def check_positive_margin(fn: str, margin: Any) -> float:
+    """A ``margin`` that must be > 0 (the triplet losses). As torch's test,
+    NaN passes (and gives NaN)."""
+    margin = check_number(fn, "margin", margin)
+    if margin <= 0:
+        raise ValueError(message(fn, "margin", "be greater than 0", repr(margin)))
+    return margin
+
+
+def check_multi_margin_p(fn: str, p: Any) -> int:
+    """``multi_margin_loss``'s ``p``: any number equal to 1 or 2, as torch's
+    ``p != 1 and p != 2`` test (True, 2.0, a 0-d array, 1+0j pass)."""
+    p = check_number(fn, "p", p, complex_ok=True)
+    if p not in (1, 2):
+        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
+    return int(p)
 
 
 def _item(fn: str, name: str, value: mx.array) -> Any:
@@ -346,12 +435,10 @@ def run_value_check(check: Callable[[], Any]) -> Any:
 
 
 # The values a check reads, through NumPy where MLX computes on the CPU: the
-# buffer is host memory already, and NumPy's reductions are 10-20x faster
-# than MLX's CPU ones (min and max of 2,097 int32 targets: 4 us against 87,
-# most of it MLX's eval round trip; of 2M float32: 0.2 ms against 2.9 ms;
-# a uint16 max over 2M half-precision bit patterns: 0.05 ms against 9-33 ms
-# for MLX's comparisons or min / max). Elsewhere (Metal, CUDA), and without
-# NumPy, the checks reduce with MLX and read back a few numbers.
+# buffer is host memory already, and NumPy's reductions are an order of
+# magnitude faster than MLX's CPU ones there (figures in docs/performance.md).
+# Elsewhere (Metal, CUDA), and without NumPy, the checks reduce with MLX and
+# read back a few numbers.
 
 _HALF_ONE_BITS = {mx.float16: 0x3C00, mx.bfloat16: 0x3F80}
 _HALF_NEG_INF_BITS = {mx.float16: 0xFC00, mx.bfloat16: 0xFF80}
@@ -393,7 +480,7 @@ def _host_half_bits(x: mx.array):
         return None
     mx.eval(x)  # under a trace: MLX's [eval] ValueError (the buffer's is a RuntimeError)
     try:
-        raw = memoryview(x).cast("B")
+        raw = memoryview(cast(Any, x)).cast("B")
     except TypeError:  # not C-contiguous
         return None
     return _np.frombuffer(raw, dtype=_np.uint16)
@@ -412,7 +499,7 @@ def _min_max(x: mx.array, ignore: int | None = None) -> tuple:
     lo = mx.min(x, keepdims=True)
     hi = mx.max(x, keepdims=True)
     mx.eval(lo, hi)
-    return int(lo.item()), int(hi.item())
+    return int(cast(int, lo.item())), int(cast(int, hi.item()))
 
 
 def any_negative(x: mx.array) -> bool:
@@ -430,7 +517,7 @@ def any_negative(x: mx.array) -> bool:
         return bool(_np.any((bits > _NEG_ZERO_BITS) & (bits <= _HALF_NEG_INF_BITS[x.dtype])))
     if x.dtype in _HALF_ONE_BITS:
         return bool(mx.any(x < 0).item())
-    lo = mx.min(x, keepdims=True).item()  # MLX's min propagates NaN
+    lo = cast(float, mx.min(x, keepdims=True).item())  # MLX's min propagates NaN
     return lo < 0 or (lo != lo and bool(mx.any(x < 0).item()))
 
 
@@ -454,7 +541,7 @@ def in_unit_interval(x: mx.array) -> bool:
         return bool(mx.all((x >= 0) & (x <= 1)).item())
     lo, hi = mx.min(x, keepdims=True), mx.max(x, keepdims=True)
     mx.eval(lo, hi)
-    return lo.item() >= 0 and hi.item() <= 1
+    return cast(float, lo.item()) >= 0 and cast(float, hi.item()) <= 1
 
 
 def check_index_range(

@@ -19,14 +19,17 @@ Two pieces:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import mlx.core as mx
 
-from ._group import _refuse_shapeless
-from ._reduction import acc_dtype, accurate_sum, resolve_reduction
+from ._api import public_loss
+from ._dtypes import acc_dtype
+from ._reduction import class_index_reduction
 from ._validation import (
+    Reduction,
     ShapeError,
+    resolve_reduction,
     check_floating,
     check_integer,
     check_number,
@@ -51,15 +54,16 @@ def _all_max(x: mx.array, group) -> mx.array:
     return mx.distributed.all_max(x, group=group)
 
 
+@public_loss
 def vocab_parallel_cross_entropy(
     logits_shard: mx.array,
     target: mx.array,
     *,
-    group: Optional["mx.distributed.Group"],
+    group: Optional[mx.distributed.Group],
     vocab_start: int,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
 ) -> mx.array:
     r"""Cross-entropy over a vocabulary split across the ranks of ``group``.
 
@@ -108,7 +112,6 @@ def vocab_parallel_cross_entropy(
     vocab_start = check_number(fn, "vocab_start", vocab_start, min_value=0, integer=True)
     ignore_index = check_number(fn, "ignore_index", ignore_index, integer=True)
     label_smoothing = check_number(fn, "label_smoothing", label_smoothing, min_value=0.0)
-    _refuse_shapeless(fn, (logits_shard, target), {})
     if label_smoothing > 1.0:
         raise ValueError(message(fn, "label_smoothing", "be in [0, 1]", repr(label_smoothing)))
     x = logits_shard
@@ -166,13 +169,10 @@ def vocab_parallel_cross_entropy(
     bad = keep & mx.logical_not(found)
     loss = loss * mx.where(bad, mx.array(float("nan"), loss.dtype), mx.array(1.0, loss.dtype))
     # ignored rows: 0, and a zero gradient even when all are (0 / 0 'mean')
-    loss = zero_where(mx.logical_not(keep), loss)
+    loss = cast(mx.array, zero_where(mx.logical_not(keep), loss))
     if unbatched:
         loss = loss[0]
         keep = keep[0]
-    if reduction == "none":
-        return loss.astype(out_dtype)
-    total = accurate_sum(loss)
-    if reduction == "sum":
-        return total.astype(out_dtype)
-    return (total / accurate_sum(keep.astype(total.dtype))).astype(out_dtype)
+    # every rank holds the whole loss (``group`` splits the classes, not the
+    # samples): reduced on this rank alone; 'mean' over the counted targets
+    return class_index_reduction(loss, reduction, keep, dtype=out_dtype, group=None)

@@ -440,10 +440,10 @@ def assert_matches_torch(
                 m_args.append(x)
             elif np.issubdtype(a.dtype, np.floating):
                 t = torch.from_numpy(np.array(a, dtype=np.float64, order='C')).to(tdt)
-                ref = t.to(torch.float64)
+                t64 = t.to(torch.float64)
                 t_args.append(t)
-                r_args.append(ref)
-                m_args.append(np_to_mx(ref.numpy(), dt))
+                r_args.append(t64)
+                m_args.append(np_to_mx(t64.numpy(), dt))
                 if grad:
                     grad_idx.append(i)
             else:
@@ -483,7 +483,7 @@ def assert_matches_torch(
             expect = [dt if d == "float32" else d for d in low.dtypes]
 
         rng = np.random.default_rng(seed + 7919 * n)
-        cots = None
+        cots: Optional[List[Any]] = None
         if grad_idx:
             cots = []
             for o, d in zip(ref.outs, expect):

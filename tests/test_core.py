@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mlx_losses
+from mlx_losses import _dtypes as D
 from mlx_losses import _reduction as R
 from mlx_losses import _validation as V
 from mlx_losses._device import cpu_branches
@@ -33,7 +34,7 @@ _LEGACY = [
 @pytest.mark.parametrize("size_average, reduce, expected", _LEGACY)
 def test_legacy_pair_overrides_reduction_and_warns(size_average, reduce, expected):
     with pytest.warns(UserWarning) as rec:
-        got = R.resolve_reduction("f", "sum" if expected != "sum" else "none", size_average, reduce)
+        got = V.resolve_reduction("f", "sum" if expected != "sum" else "none", size_average, reduce)
     assert got == expected
     assert [str(w.message) for w in rec] == [
         f"size_average and reduce args will be deprecated, please use reduction='{expected}' instead."
@@ -55,14 +56,14 @@ def test_no_legacy_pair_means_no_warning_and_reduction_kept():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for r in ("none", "mean", "sum"):
-            assert R.resolve_reduction("f", r) == r
-        assert R.resolve_reduction("kl", "batchmean", allowed=("none", "batchmean")) == "batchmean"
+            assert V.resolve_reduction("f", r) == r
+        assert V.resolve_reduction("kl", "batchmean", allowed=("none", "batchmean")) == "batchmean"
 
 
 @pytest.mark.parametrize("bad", ["avg", "batchmean", None, 1, "Mean"])
 def test_bad_reduction_message(bad):
     with pytest.raises(ValueError) as info:
-        R.resolve_reduction("my_loss", bad)
+        V.resolve_reduction("my_loss", bad)
     assert str(info.value) == (
         f"my_loss: `reduction` must be one of 'none', 'mean', 'sum', got {bad!r}: "
         f"{bad} is not a valid value for reduction."
@@ -72,7 +73,7 @@ def test_bad_reduction_message(bad):
 def test_legacy_pair_is_not_validated_against_reduction():
     # as in torch: the pair decides, the (ignored) reduction string is not checked
     with pytest.warns(UserWarning):
-        assert R.resolve_reduction("f", "bogus", size_average=False) == "sum"
+        assert V.resolve_reduction("f", "bogus", size_average=False) == "sum"
 
 
 # A series whose exact sum is known in closed form, with every element exact
@@ -220,12 +221,95 @@ def test_batchmean():
     assert R.batchmean(loss.astype(mx.float16)).dtype == mx.float16
 
 
+def test_batchmean_divides_by_the_batch_of_the_given_array():
+    loss = mx.arange(12, dtype=mx.float32).reshape(3, 4)
+    # kl_div's target broadcast the loss up: torch divides by input.shape[0]
+    assert R.batchmean(loss, batch_of=mx.zeros((6, 4))).item() == pytest.approx(66.0 / 6)
+    assert R.batchmean(loss, batch_of=mx.array(0.0)).item() == 66.0  # 0-d input: the sum
+    assert R.batchmean(loss, dtype=mx.float16).dtype == mx.float16
+
+
+def test_apply_reduction_casts_to_the_result_dtype_after_reducing():
+    x = mx.array([1.0, 2.0, 4.0, 1e-4])
+    for red in ("none", "mean", "sum"):
+        got = R.apply_reduction(x, red, dtype=mx.float16)
+        assert got.dtype == mx.float16
+        assert mx.array_equal(got, R.apply_reduction(x, red).astype(mx.float16)).item()
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_reduce_with_vjp_is_the_plain_reduction_with_the_hand_written_gradient(reduction):
+    x = mx.array(np.linspace(-2, 3, 24, dtype=np.float32).reshape(4, 6))
+    y = mx.ones((4, 6))
+
+    def forward(x, y):
+        d = x - y
+        return d * d, d  # the loss and a residual
+
+    def backward(primals, saved, cotangent):
+        (d,) = saved
+        return 2 * d * cotangent, -2 * d * cotangent
+
+    def ours(x, y):
+        return R.reduce_with_vjp(forward, backward, (x, y), reduction)
+
+    def plain(x, y):
+        return R.apply_reduction(mx.square(x - y), reduction)
+
+    np.testing.assert_allclose(np.array(ours(x, y)), np.array(plain(x, y)), rtol=1e-6)
+    ct = mx.array(np.random.default_rng(0).uniform(0.5, 1.5, (4, 6) if reduction == "none" else ()),
+                  dtype=mx.float32)
+    _, got = mx.vjp(ours, [x, y], [ct])
+    _, want = mx.vjp(plain, [x, y], [ct])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.array(g), np.array(w), rtol=1e-6)
+
+
+def test_weighted_reduction_means_over_the_weights_or_the_count():
+    loss, w = mx.array([1.0, 2.0, 3.0]), mx.array([1.0, 0.0, 3.0])
+    f32 = mx.float32
+    by_weights = R.weighted_reduction(loss, w, "mean", mean_over_weights=True, dtype=f32)
+    assert by_weights.item() == pytest.approx((1 + 9) / 4)  # L1 / MSE
+    by_count = R.weighted_reduction(loss, w, "mean", mean_over_weights=False, dtype=f32)
+    assert by_count.item() == pytest.approx(10 / 3)  # Huber
+    assert R.weighted_reduction(loss, w, "sum", mean_over_weights=True, dtype=f32).item() == 10.0
+    half = R.weighted_reduction(loss, w.astype(mx.float16), "mean", mean_over_weights=True,
+                                dtype=mx.float16)
+    assert half.dtype == mx.float16
+    # all-zero weights: NaN value and gradient (torch's plain division)
+    zero = mx.zeros((3,))
+    g = mx.grad(lambda l: R.weighted_reduction(l, zero, "mean", mean_over_weights=True, dtype=f32))(loss)
+    assert np.isnan(np.array(g)).all()
+
+
+def test_class_index_reduction():
+    loss = mx.array([2.0, 0.0, 4.0])  # row 1 ignored (its loss masked to 0)
+    weights = mx.array([1.0, 0.0, 3.0])
+    assert R.class_index_reduction(loss, "mean", weights).item() == pytest.approx(6.0 / 4.0)
+    assert R.class_index_reduction(loss, "mean").item() == pytest.approx(2.0)  # every row counts 1
+    assert R.class_index_reduction(loss, "sum").item() == 6.0
+    assert R.class_index_reduction(loss, "none", shape=(3, 1)).shape == (3, 1)
+    # everything ignored: 0 / 0 = NaN, and rows masked by selection get a 0 gradient
+    from mlx_losses.losses._common import zero_where
+
+    ignored = mx.array([True, True, True])
+
+    def all_ignored(l):
+        return R.class_index_reduction(zero_where(ignored, l), "mean", mx.zeros((3,)))
+
+    assert math.isnan(all_ignored(loss).item())
+    assert np.array_equal(np.array(mx.grad(all_ignored)(loss)), np.zeros(3))
+    # nan_when_empty: NaN even where the loss sum is not 0 (smoothing's NLL part)
+    assert math.isinf(R.class_index_reduction(loss, "mean", mx.zeros((3,))).item())
+    assert math.isnan(R.class_index_reduction(loss, "mean", mx.zeros((3,)), nan_when_empty=True).item())
+
+
 def test_length_normalized_mean_and_acc_dtype():
     loss = mx.array([4.0, 6.0, 3.0])
     lengths = mx.array([2, 3, 0])  # a zero length counts as 1
     assert R.length_normalized_mean(loss, lengths).item() == pytest.approx((2 + 2 + 3) / 3)
-    assert R.acc_dtype(mx.float16) == mx.float32 and R.acc_dtype(mx.bfloat16) == mx.float32
-    assert R.acc_dtype(mx.float64) == mx.float64 and R.acc_dtype(mx.float32) == mx.float32
+    assert D.acc_dtype(mx.float16) == mx.float32 and D.acc_dtype(mx.bfloat16) == mx.float32
+    assert D.acc_dtype(mx.float64) == mx.float64 and D.acc_dtype(mx.float32) == mx.float32
 
 
 # ---------------------------------------------------------------- validation
@@ -599,7 +683,7 @@ def test_the_shapeless_probe_is_false_outside_a_shapeless_trace():
     # Eagerly, under a shape-specialised compile, mx.grad and mx.vmap the
     # probe sees an untouched constant (nothing is computed); empty inputs
     # from NumPy (what MLX 0.32's CPU reductions can hang on) included.
-    from mlx_losses._group import _shapeless_trace
+    from mlx_losses._api import _shapeless_trace
 
     empty = mx.array(np.zeros((3, 0), np.float32))
     seen = []
@@ -621,15 +705,16 @@ def test_the_shapeless_probe_is_false_outside_a_shapeless_trace():
 def test_empty_inputs_are_swapped_for_mlx_made_ones():
     # An empty array from NumPy is what MLX 0.32's CPU reductions can loop
     # on (below); every public function swaps it for a fresh mx.zeros.
-    from mlx_losses import _group
+    from mlx_losses._api import public_loss
 
     seen = {}
 
-    def kernel(x, y, *, weight=None):
+    @public_loss
+    def kernel(x, y, *, weight=None, group=None):
         seen.update(x=x, y=y, weight=weight)
         return x
 
-    fn = _group.with_group(kernel)
+    fn = kernel
     empty = mx.array(np.zeros((3, 0), np.float32))
     full = mx.ones((2,))
     w = mx.array(np.zeros((0,), np.int64))

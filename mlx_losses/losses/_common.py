@@ -1,8 +1,7 @@
-"""Small helpers the kernels share (dtype policy, broadcasting warnings)."""
+"""Small helpers the kernels share (transcendentals, broadcasting warnings)."""
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from typing import Optional, Tuple
@@ -10,36 +9,14 @@ from typing import Optional, Tuple
 import mlx.core as mx
 
 from .._device import cpu_branches
-from .._reduction import acc_dtype, single
+from .._dtypes import result_dtype, upcast  # (transition: classification imports them from here)
+from .._reduction import single
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
 __all__ = [
-    "exp", "exp_nonpos", "sigmoid", "sigmoid_neg", "log1p", "unfused", "logsumexp", "softmax_parts", "logaddexp", "promote_types", "result_dtype", "upcast",
+    "exp", "exp_nonpos", "sigmoid", "sigmoid_neg", "log1p", "unfused", "logsumexp", "softmax_parts", "logaddexp",
     "check_pair", "broadcast_pair", "zero_where",
 ]
-
-
-@functools.lru_cache(maxsize=None)
-def promote_types(a: mx.Dtype, b: mx.Dtype) -> mx.Dtype:
-    """MLX's type promotion of two dtypes (torch's rule among floats)."""
-    return (mx.zeros((), dtype=a) + mx.zeros((), dtype=b)).dtype
-
-
-def result_dtype(*arrays: mx.array) -> mx.Dtype:
-    """torch's type promotion among floating inputs (MLX's rule agrees)."""
-    dtype = arrays[0].dtype
-    for a in arrays[1:]:
-        dtype = promote_types(dtype, a.dtype)
-    return dtype
-
-
-def upcast(x: mx.array, dtype: mx.Dtype) -> mx.array:
-    """Cast to the accumulation dtype of ``dtype`` (float32 for half types).
-
-    Elementwise formulas run there and the result is cast back once, as
-    torch's ``opmath`` does for float16 / bfloat16.
-    """
-    return x.astype(acc_dtype(dtype))
 
 
 def check_pair(

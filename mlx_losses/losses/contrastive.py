@@ -22,19 +22,20 @@ sigmoid loss; Khosla et al. 2020 (SupContrast's ``SupConLoss``);
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union, cast
 
 import mlx.core as mx
 
+from .._dtypes import acc_dtype, promote_types
+from .._api import public_loss
 from .._reduction import (
-    acc_dtype,
     accurate_sum,
     active_group,
     apply_reduction,
     global_gather,
-    resolve_reduction,
 )
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     broadcast_shapes,
@@ -45,8 +46,9 @@ from .._validation import (
     fmt_shape,
     message,
     run_value_check,
+    resolve_reduction,
 )
-from ._common import exp_nonpos, logaddexp, logsumexp, promote_types
+from ._common import exp_nonpos, logaddexp, logsumexp
 
 __all__ = [
     "info_nce_loss",
@@ -147,18 +149,20 @@ def _scalar(fn: str, name: str, value: Any, dtype: mx.Dtype, *, positive: bool) 
     return mx.array(float(value), dtype=dtype)
 
 
-def _gathering(reduction: str) -> bool:
-    """Whether the rows are gathered from every rank (a reduction group is
-    set and the reduction is not ``'none'``, which ignores the group)."""
-    return reduction != "none" and active_group() is not None
+def _gathering(
+    reduction: str, group: Optional[mx.distributed.Group]
+) -> Optional[mx.distributed.Group]:
+    """The group whose every rank's rows are gathered: ``group`` with more
+    than one rank unless the reduction is ``'none'`` (which ignores it)."""
+    return active_group(group) if reduction != "none" else None
 
 
-def _check_same_rows(fn: str, name: str, x: mx.array) -> None:
+def _check_same_rows(fn: str, name: str, x: mx.array, group: mx.distributed.Group) -> None:
     """Every rank holds as many rows as this one (eager mode: one small
     all-gather and a read)."""
 
     def check() -> None:
-        sizes = global_gather(mx.array([x.shape[0]], dtype=mx.int32)).tolist()
+        sizes = cast(List[int], global_gather(mx.array([x.shape[0]], dtype=mx.int32), group).tolist())
         if len(set(sizes)) > 1:
             raise ValueCheckError(
                 message(fn, name, "have the same number of rows on every rank of `group` "
@@ -169,33 +173,32 @@ def _check_same_rows(fn: str, name: str, x: mx.array) -> None:
     run_value_check(check)
 
 
-def _batch(fn: str, name: str, x: mx.array, gathered: bool,
+def _batch(fn: str, name: str, x: mx.array, gathered: Optional[mx.distributed.Group],
            check: bool = True) -> Tuple[mx.array, int]:
     """(every rank's rows of ``x``, this rank's first row in them); ``x``
     and 0 without gathering. ``check``: compare the ranks' row counts (once
     per call of a loss: its other inputs have the same rows)."""
-    if not gathered:
+    if gathered is None:
         return x, 0
     if check:
-        _check_same_rows(fn, name, x)
-    return global_gather(x), active_group().rank() * x.shape[0]
-
-
-def _reduce(loss: mx.array, reduction: str, out: mx.Dtype) -> mx.array:
-    return apply_reduction(loss, reduction).astype(out)
+        _check_same_rows(fn, name, x, gathered)
+    return global_gather(x, gathered), gathered.rank() * x.shape[0]
 
 
 # --------------------------------------------------------------------------
 # InfoNCE (info-nce-pytorch) and NT-Xent (SimCLR)
 
 
+@public_loss
 def info_nce_loss(
     query: mx.array,
     positive_key: mx.array,
     negative_keys: Optional[mx.array] = None,
     temperature: float = 0.1,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     negative_mode: str = "unpaired",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""InfoNCE: each query's cross-entropy against its positive key among
     negatives, over cosine similarities divided by a temperature.
@@ -228,6 +231,9 @@ def info_nce_loss(
         temperature (float, optional): :math:`\tau > 0`. Default: ``0.1``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         negative_mode (str, optional): ``'unpaired'`` | ``'paired'``.
             Default: ``'unpaired'``.
 
@@ -272,9 +278,9 @@ def info_nce_loss(
     q = _normalize(query.astype(acc))
     k = _normalize(positive_key.astype(acc))
     if negative_keys is None:
-        keys, first = _batch(fn, "positive_key", k, _gathering(reduction))
+        keys, first = _batch(fn, "positive_key", k, _gathering(reduction, group))
         loss = _ce_at((q @ keys.T) / temperature, mx.arange(first, first + q.shape[0]))
-        return _reduce(loss, reduction, out)
+        return apply_reduction(loss, reduction, dtype=out, group=group)
     neg = _normalize(negative_keys.astype(acc))
     pos = mx.sum(q * k, axis=1, keepdims=True)
     if negative_mode == "unpaired":
@@ -282,14 +288,17 @@ def info_nce_loss(
     else:
         negs = mx.squeeze(mx.expand_dims(q, 1) @ mx.swapaxes(neg, 1, 2), axis=1)
     loss = _ce_first(mx.concatenate([pos, negs], axis=1) / temperature)
-    return _reduce(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
+@public_loss
 def nt_xent_loss(
     z1: mx.array,
     z2: mx.array,
     temperature: float = 0.5,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""NT-Xent, SimCLR's normalised temperature-scaled cross-entropy over
     two views of a batch.
@@ -314,6 +323,9 @@ def nt_xent_loss(
         temperature (float, optional): :math:`\tau > 0`. Default: ``0.5``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - z1, z2: :math:`(N, D)`.
@@ -339,7 +351,7 @@ def nt_xent_loss(
     out = promote_types(z1.dtype, z2.dtype)
     acc = acc_dtype(out)
     a, b = _normalize(z1.astype(acc)), _normalize(z2.astype(acc))
-    gathered = _gathering(reduction)
+    gathered = _gathering(reduction, group)
     all_a, first = _batch(fn, "z1", a, gathered)
     all_b, _ = _batch(fn, "z2", b, gathered, check=False)
     n, total = a.shape[0], all_a.shape[0]
@@ -353,7 +365,7 @@ def nt_xent_loss(
     neg_inf = mx.full(sim.shape, -math.inf, dtype=sim.dtype)
     picked = mx.take_along_axis(sim, pos_col[:, None], axis=1)[:, 0]
     loss = logsumexp(mx.where(is_self, neg_inf, sim), axis=1) - picked
-    return _reduce(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
@@ -369,11 +381,14 @@ def _check_pairs(fn, image_embeds, text_embeds):
     return image_embeds.astype(acc), text_embeds.astype(acc), out, acc
 
 
+@public_loss
 def clip_loss(
     image_embeds: mx.array,
     text_embeds: mx.array,
     logit_scale: Union[float, mx.array],
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""CLIP's symmetric contrastive loss: cross-entropy over the rows and
     over the columns of the scaled image-text similarity matrix.
@@ -403,6 +418,9 @@ def clip_loss(
             array (learned: its gradient is returned).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - image_embeds, text_embeds: :math:`(N, D)`; logit_scale: :math:`()`.
@@ -422,21 +440,24 @@ def clip_loss(
     reduction = resolve_reduction(fn, reduction)
     i, t, out, acc = _check_pairs(fn, image_embeds, text_embeds)
     scale = _scalar(fn, "logit_scale", logit_scale, acc, positive=True)
-    gathered = _gathering(reduction)
+    gathered = _gathering(reduction, group)
     all_i, first = _batch(fn, "image_embeds", i, gathered)
     all_t, _ = _batch(fn, "text_embeds", t, gathered, check=False)
     pos = mx.arange(first, first + i.shape[0])
     # this rank's rows of L = s I T^T, and its columns (rows of s T I^T)
     loss = 0.5 * (_ce_at(scale * (i @ all_t.T), pos) + _ce_at(scale * (t @ all_i.T), pos))
-    return _reduce(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
+@public_loss
 def siglip_loss(
     image_embeds: mx.array,
     text_embeds: mx.array,
     logit_scale: Union[float, mx.array],
     logit_bias: Union[float, mx.array],
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""SigLIP's pairwise sigmoid loss over every image-text pair.
 
@@ -465,6 +486,9 @@ def siglip_loss(
             learned).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - image_embeds, text_embeds: :math:`(N, D)`.
@@ -486,19 +510,20 @@ def siglip_loss(
     i, txt, out, acc = _check_pairs(fn, image_embeds, text_embeds)
     t = _scalar(fn, "logit_scale", logit_scale, acc, positive=True)
     b = _scalar(fn, "logit_bias", logit_bias, acc, positive=False)
-    all_txt, first = _batch(fn, "text_embeds", txt, _gathering(reduction))
+    all_txt, first = _batch(fn, "text_embeds", txt, _gathering(reduction, group))
     logits = (i @ all_txt.T) * t + b
     # +1 for the matching pair (column first + row), -1 for every other
     match = mx.arange(all_txt.shape[0])[None, :] == mx.arange(first, first + i.shape[0])[:, None]
     signed = mx.where(match, logits, -logits)
     loss = accurate_sum(_softplus(-signed), axis=1)
-    return _reduce(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
 # SupCon (SupContrast)
 
 
+@public_loss
 def supcon_loss(
     features: mx.array,
     labels: Optional[mx.array] = None,
@@ -506,7 +531,9 @@ def supcon_loss(
     temperature: float = 0.07,
     contrast_mode: str = "all",
     base_temperature: float = 0.07,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Supervised contrastive loss (SupCon); SimCLR's loss without labels.
 
@@ -541,6 +568,9 @@ def supcon_loss(
         base_temperature (float, optional): :math:`\tau_b > 0`. Default: ``0.07``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'`` (the reference's).
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Features: :math:`(N, V, D)` (or more trailing axes).
@@ -584,18 +614,18 @@ def supcon_loss(
             )
     if mask is not None:
         check_array(fn, "mask", mask)
-    gathered = _gathering(reduction)
+    gathered = _gathering(reduction, group)
     all_f, first = _batch(fn, "features", f, gathered)
     n, total = bsz, all_f.shape[0]
     own = mx.arange(first, first + n)
     # which of the batch's samples are positives of each of this rank's: (n, total)
     if labels is not None:
         labels = labels.reshape(-1)
-        all_labels = global_gather(labels) if gathered else labels
+        all_labels = labels if gathered is None else global_gather(labels, gathered)
         pos = (labels[:, None] == all_labels[None, :]).astype(acc)
     elif mask is not None:
         if tuple(mask.shape) != (n, total):
-            want = f"({n}, {total}): this rank's samples against the batch" if gathered \
+            want = f"({n}, {total}): this rank's samples against the batch" if gathered is not None \
                 else f"({n}, {n}) for {n} samples"
             raise ShapeError(message(fn, "mask", f"have shape {want}", fmt_shape(mask.shape)))
         pos = mask.astype(acc)
@@ -618,17 +648,20 @@ def supcon_loss(
     loss = -(temperature / base_temperature) * mean_log_prob_pos
     # (anchor view, sample) -> (sample, anchor view)
     loss = mx.swapaxes(loss.reshape(n_anchor_views, n), 0, 1)
-    return _reduce(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
 # from mlx.nn.losses
 
 
+@public_loss
 def log_cosh_loss(
     inputs: mx.array,
     targets: mx.array,
-    reduction: str = "none",
+    reduction: Reduction = "none",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Log-cosh loss, as ``mlx.nn.losses.log_cosh_loss``.
 
@@ -649,6 +682,9 @@ def log_cosh_loss(
         targets (array): Targets, broadcastable with ``inputs``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'none'`` (``mlx.nn``'s).
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Inputs, targets: broadcastable to one shape :math:`(*)`.
@@ -680,15 +716,18 @@ def log_cosh_loss(
     # otherwise |d| + log1p(e^-2|d|) - log 2, which never overflows
     b = mx.where(small, mx.ones_like(a), a)
     far = b + mx.log1p(exp_nonpos(-2.0 * b)) - math.log(2.0)
-    return apply_reduction(mx.where(small, near, far), reduction).astype(out)
+    return apply_reduction(mx.where(small, near, far), reduction, dtype=out, group=group)
 
 
+@public_loss
 def cosine_similarity_loss(
     x1: mx.array,
     x2: mx.array,
     axis: int = 1,
     eps: float = 1e-8,
-    reduction: str = "none",
+    reduction: Reduction = "none",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Cosine similarity along ``axis``, as ``mlx.nn.losses.cosine_similarity_loss``.
 
@@ -713,6 +752,9 @@ def cosine_similarity_loss(
         eps (float, optional): The smallest denominator, >= 0. Default: ``1e-8``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'none'`` (``mlx.nn``'s).
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - x1, x2: broadcastable to one shape; ``axis`` is reduced.
@@ -745,4 +787,4 @@ def cosine_similarity_loss(
     acc = acc_dtype(out)
     a, b = x1.astype(acc), x2.astype(acc)
     loss = mx.sum(a * b, axis=axis) / mx.maximum(_norm(a, axis) * _norm(b, axis), eps)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)

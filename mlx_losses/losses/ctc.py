@@ -42,7 +42,8 @@ from typing import Optional, Sequence, Tuple, Union
 import mlx.core as mx
 
 from .._device import compile_by_branch
-from .._reduction import acc_dtype, apply_reduction, length_normalized_mean, resolve_reduction
+from .._dtypes import acc_dtype
+from .._reduction import apply_reduction, length_normalized_mean
 from .._validation import (
     ShapeError,
     ValueCheckError,
@@ -56,6 +57,7 @@ from .._validation import (
     host_arrays,
     message,
     run_value_check,
+    resolve_reduction,
 )
 from ._common import exp_nonpos
 

@@ -21,20 +21,24 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, clamped_mean, resolve_reduction, weighted_mean
+from .._dtypes import acc_dtype, result_dtype
+from .._api import public_loss
+from .._reduction import apply_reduction, clamped_mean, weighted_mean
 from .._validation import (
+    KLReduction,
     ShapeError,
     check_array,
     check_floating,
     check_number,
     fmt_shape,
     message,
+    resolve_reduction,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype
+from ._common import exp, logaddexp, logsumexp
 from .linear_cross_entropy import QuantizedWeight, _frozen, _Quant
 
 __all__ = [
@@ -56,8 +60,9 @@ _MIN_VOCAB_BLOCK = 256
 # checks
 
 
-def _check_options(fn: str, beta: Any, temperature: Any, ignore_index: Any, reduction: str,
-                   *, with_beta: bool) -> Tuple[float, float, int, str]:
+def _check_options(fn: str, beta: Any, temperature: Any, ignore_index: Any,
+                   reduction: KLReduction, *,
+                   with_beta: bool) -> Tuple[float, float, int, KLReduction]:
     reduction = resolve_reduction(fn, reduction, allowed=_REDUCTIONS)
     if with_beta:
         beta = check_number(fn, "beta", beta)
@@ -144,26 +149,29 @@ def _plain_kernel(acc, beta: float, inv_t: float):
     return f
 
 
-def _reduce(per: mx.array, counted: Optional[mx.array], vocab: int, reduction: str) -> mx.array:
+def _reduce(per: mx.array, counted: Optional[mx.array], vocab: int, reduction: str,
+            group: Optional[mx.distributed.Group]) -> mx.array:
     """TRL's GKD reductions of the per-token divergence (0 where not counted).
 
     'batchmean': the sum over the counted tokens (the first axis without
     labels), clamped at 1; 'mean': the mean over every counted (token,
-    vocabulary) element; 'sum'; 'none': per token."""
+    vocabulary) element; 'sum'; 'none': per token. Over every rank of
+    ``group``."""
     if counted is not None:
         per = mx.where(counted, per, 0.0)
     if reduction == "none":
         return per
     if reduction == "sum":
-        return apply_reduction(per, "sum")
+        return apply_reduction(per, "sum", group=group)
     if reduction == "batchmean":
-        return clamped_mean(per, counted if counted is not None else (per.shape[0] if per.ndim else 1))
+        count = counted if counted is not None else (per.shape[0] if per.ndim else 1)
+        return clamped_mean(per, count, group=group)
     weights = counted if counted is not None else mx.ones(per.shape, dtype=mx.bool_)
-    return weighted_mean(per, weights.astype(per.dtype) * vocab)
+    return weighted_mean(per, weights.astype(per.dtype) * vocab, group=group)
 
 
 def _plain(fn: str, student_logits, teacher_logits, labels, beta, temperature, ignore_index,
-           reduction, *, with_beta: bool) -> mx.array:
+           reduction, *, with_beta: bool, group: Optional[mx.distributed.Group]) -> mx.array:
     beta, temperature, ignore_index, reduction = _check_options(
         fn, beta, temperature, ignore_index, reduction, with_beta=with_beta)
     check_floating(fn, "student_logits", student_logits)
@@ -190,9 +198,10 @@ def _plain(fn: str, student_logits, teacher_logits, labels, beta, temperature, i
     else:
         per = mx.zeros(lead, dtype=acc_dtype(out))
     counted = None if labels is None else labels != ignore_index
-    return _reduce(per, counted, student_logits.shape[-1], reduction).astype(out)
+    return _reduce(per, counted, student_logits.shape[-1], reduction, group).astype(out)
 
 
+@public_loss
 def forward_kl_loss(
     student_logits: mx.array,
     teacher_logits: mx.array,
@@ -200,7 +209,8 @@ def forward_kl_loss(
     *,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Forward KL divergence from the teacher to the student, per token.
 
@@ -236,6 +246,9 @@ def forward_kl_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or ``student_logits.shape[:-1]`` with ``'none'``.
@@ -251,9 +264,10 @@ def forward_kl_loss(
         0.0
     """
     return _plain("forward_kl_loss", student_logits, teacher_logits, labels, 0.0, temperature,
-                  ignore_index, reduction, with_beta=False)
+                  ignore_index, reduction, with_beta=False, group=group)
 
 
+@public_loss
 def reverse_kl_loss(
     student_logits: mx.array,
     teacher_logits: mx.array,
@@ -261,7 +275,8 @@ def reverse_kl_loss(
     *,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Reverse KL divergence from the student to the teacher, per token.
 
@@ -295,6 +310,9 @@ def reverse_kl_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or ``student_logits.shape[:-1]`` with ``'none'``.
@@ -310,9 +328,10 @@ def reverse_kl_loss(
         0.0
     """
     return _plain("reverse_kl_loss", student_logits, teacher_logits, labels, 1.0, temperature,
-                  ignore_index, reduction, with_beta=False)
+                  ignore_index, reduction, with_beta=False, group=group)
 
 
+@public_loss
 def generalized_jsd_loss(
     student_logits: mx.array,
     teacher_logits: mx.array,
@@ -321,7 +340,8 @@ def generalized_jsd_loss(
     beta: float = 0.5,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Generalised Jensen-Shannon divergence between student and teacher (GKD).
 
@@ -364,6 +384,9 @@ def generalized_jsd_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or ``student_logits.shape[:-1]`` with ``'none'``.
@@ -380,7 +403,7 @@ def generalized_jsd_loss(
         0.6931
     """
     return _plain("generalized_jsd_loss", student_logits, teacher_logits, labels, beta,
-                  temperature, ignore_index, reduction, with_beta=True)
+                  temperature, ignore_index, reduction, with_beta=True, group=group)
 
 
 # --------------------------------------------------------------------------
@@ -728,6 +751,7 @@ def _check_chunk(fn: str, name: str, value: Any) -> Optional[int]:
     return value
 
 
+@public_loss
 def fused_linear_jsd_loss(
     student_input: mx.array,
     student_weight: "mx.array | QuantizedWeight",
@@ -740,13 +764,14 @@ def fused_linear_jsd_loss(
     beta: float = 0.5,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    reduction: str = "batchmean",
+    reduction: KLReduction = "batchmean",
     chunk_size: Optional[int] = None,
     vocab_chunk_size: Optional[int] = None,
     student_softcap: Optional[float] = None,
     student_logit_scale: Optional[float] = None,
     teacher_softcap: Optional[float] = None,
     teacher_logit_scale: Optional[float] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Generalised JSD distillation from the two models' hidden states and
     LM heads, neither ``(tokens, vocabulary)`` logits tensor held.
@@ -808,6 +833,9 @@ def fused_linear_jsd_loss(
             (TRL's ``generalized_jsd_loss`` reductions; its ``'none'`` keeps
             the vocabulary axis and drops the ignored rows.)
             Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         chunk_size (int, optional): Tokens per tile. Default: ``None``
             (automatic: about 512K logits per tile).
         vocab_chunk_size (int, optional): Vocabulary entries per tile.
@@ -876,7 +904,7 @@ def fused_linear_jsd_loss(
             if tuple(b.shape) != (V,):
                 raise ShapeError(message(fn, name, f"have shape ({V},)", fmt_shape(b.shape)))
     labels = _check_labels(fn, labels, lead, "student_input")
-    arrays = [student_input, teacher_input]
+    arrays: List[Any] = [student_input, teacher_input]
     arrays += [w for w, q in ((student_weight, s_quant), (teacher_weight, t_quant)) if not q]
     arrays += [b for b in (student_bias, teacher_bias) if b is not None]
     out = result_dtype(*arrays)
@@ -893,22 +921,24 @@ def fused_linear_jsd_loss(
                      student_prescale=_prescale(s_cap, s_scale),
                      teacher_prescale=_prescale(t_cap, t_scale),
                      student_softcap=s_cap, teacher_softcap=t_cap,
-                     student_quant=student_weight._spec() if s_quant else None,
-                     teacher_quant=teacher_weight._spec() if t_quant else None)
+                     student_quant=cast(QuantizedWeight, student_weight)._spec() if s_quant else None,
+                     teacher_quant=cast(QuantizedWeight, teacher_weight)._spec() if t_quant else None)
         if s_quant:
-            args = [xs, *_frozen(student_weight._arrays(), fn, "student_weight")]
+            args = [xs, *_frozen(cast(QuantizedWeight, student_weight)._arrays(), fn, "student_weight")]
         else:
-            args = [xs, student_weight.astype(out)]
+            args = [xs, cast(mx.array, student_weight).astype(out)]
         if student_bias is not None:
             args.append(student_bias.astype(out))
         sg = mx.stop_gradient
-        args += [xt, *(sg(a) for a in (teacher_weight._arrays() if t_quant else [teacher_weight]))]
+        t_arrays = (cast(QuantizedWeight, teacher_weight)._arrays() if t_quant
+                    else [cast(mx.array, teacher_weight)])
+        args += [xt, *(sg(a) for a in t_arrays)]
         if teacher_bias is not None:
             args.append(sg(teacher_bias))
         per = _kernel(spec)(*args)[0]
     per = per.reshape(lead)
     counted = None if labels is None else labels != ignore_index
-    return _reduce(per, counted, V, reduction).astype(out)
+    return _reduce(per, counted, V, reduction, group).astype(out)
 
 
 def _side_options(fn: str, side: str, softcap: Any, logit_scale: Any

@@ -17,8 +17,11 @@ from typing import Callable, Optional
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, resolve_reduction, single
+from .._dtypes import acc_dtype, promote_types, result_dtype, upcast
+from .._api import public_loss
+from .._reduction import apply_reduction, single
 from .._validation import (
+    Reduction,
     ShapeError,
     broadcast_shapes,
     check_array,
@@ -28,8 +31,8 @@ from .._validation import (
     dtype_name,
     fmt_shape,
     message,
+    resolve_reduction,
 )
-from ._common import promote_types, result_dtype, upcast
 
 __all__ = [
     "pairwise_distance",
@@ -405,6 +408,7 @@ def _cosine_embedding_vjp(primals, cotangents, outputs):
     )
 
 
+@public_loss
 def cosine_embedding_loss(
     input1: mx.array,
     input2: mx.array,
@@ -412,7 +416,9 @@ def cosine_embedding_loss(
     margin: float = 0,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Cosine embedding loss, as ``torch.nn.functional.cosine_embedding_loss``.
 
@@ -441,6 +447,9 @@ def cosine_embedding_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input1: :math:`(N, D)` or :math:`(D)`; Input2: same as Input1.
@@ -493,7 +502,7 @@ def cosine_embedding_loss(
         mx.array(margin, dtype=acc),
         mx.array(_COS_EMBED_EPS, dtype=acc),
     )
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 @mx.custom_function
@@ -521,6 +530,7 @@ def _triplet_terms(
     return _hinge(margin + dist_pos - dist_neg)
 
 
+@public_loss
 def triplet_margin_loss(
     anchor: mx.array,
     positive: mx.array,
@@ -531,7 +541,9 @@ def triplet_margin_loss(
     swap: bool = False,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Triplet margin loss, as ``torch.nn.functional.triplet_margin_loss``.
 
@@ -558,6 +570,9 @@ def triplet_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(N, D)` or :math:`(D)` (more leading dimensions work
@@ -597,7 +612,7 @@ def triplet_margin_loss(
         loss = _triplet_terms(
             _distance(a, pos, p, eps, False), _distance(a, neg, p, eps, False), dist_swap, margin
         )
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 @mx.compile
@@ -677,6 +692,7 @@ def _triplet_l2(a, pos, neg, margin, eps, swap: bool, fn: str = "triplet_margin_
     return _triplet_l2_plain(a, pos, neg, margin, eps)[0]
 
 
+@public_loss
 def triplet_margin_with_distance_loss(
     anchor: mx.array,
     positive: mx.array,
@@ -685,7 +701,8 @@ def triplet_margin_with_distance_loss(
     distance_function: Optional[Callable[[mx.array, mx.array], mx.array]] = None,
     margin: float = 1.0,
     swap: bool = False,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Triplet margin loss with a custom distance, as
     ``torch.nn.functional.triplet_margin_with_distance_loss``.
@@ -710,6 +727,9 @@ def triplet_margin_with_distance_loss(
         swap (bool, optional): Use the distance swap. Default: ``False``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(N, *)`.
@@ -746,7 +766,7 @@ def triplet_margin_with_distance_loss(
         acc = acc_dtype(out)
         a, pos, neg = anchor.astype(out), positive.astype(out), negative.astype(out)
         loss = _triplet_l2(a, pos, neg, mx.array(margin, acc), mx.array(1e-6, acc), False, fn)
-        return apply_reduction(loss, reduction).astype(out)
+        return apply_reduction(loss, reduction, dtype=out, group=group)
     dist = pairwise_distance if distance_function is None else distance_function
     dist_pos = dist(anchor, positive)
     dist_neg = dist(anchor, negative)
@@ -764,4 +784,4 @@ def triplet_margin_with_distance_loss(
         )
     up = [upcast(d, out) for d in arrays]
     loss = _triplet_terms(up[0], up[1], up[2] if swap else None, margin)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)

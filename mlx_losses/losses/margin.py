@@ -19,36 +19,32 @@ gradient are NaN.
 from __future__ import annotations
 
 import math
-import struct
-from typing import Optional
+from typing import Optional, Tuple, cast
 
 import mlx.core as mx
 
+from .._api import public_loss
 from .._device import compile_by_branch
-from .._reduction import (
-    acc_dtype,
-    accurate_sum,
-    apply_reduction,
-    global_sum,
-    mean_from_sum,
-    resolve_reduction,
-    single,
-)
+from .._dtypes import acc_dtype, exact_in, result_dtype, upcast
+from .._reduction import accurate_sum, apply_reduction, reduce_with_vjp, single
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     broadcast_shapes,
     check_array,
     check_floating,
     check_integer,
+    check_multi_margin_p,
     check_number,
     dtype_name,
     fmt_shape,
     _min_max,
     message,
     run_value_check,
+    resolve_reduction,
 )
-from ._common import exp_nonpos, result_dtype, upcast
+from ._common import exp_nonpos
 from .classification import _bce_logits_dx_from_exp, _softplus_neg, _with_bce_logits_backward
 
 __all__ = [
@@ -86,7 +82,7 @@ def _clamp_min0(v: mx.array) -> mx.array:
 # torch's loss is where(y != 1, clamp_min(m - x, 0), 0) + where(y != -1, x, 0)
 # (a target that is neither 1 nor -1 gets both terms). Under an eager
 # ``mx.grad`` a compiled kernel runs op by op, and MLX's CPU ``where`` is
-# scalar code (about 5 ns per element, ten times an add): the two ``where``
+# scalar code (about ten times an add): the two ``where``
 # of the forward and those of their VJPs were most of the time. Here each
 # ``where(mask, v, 0)`` is an integer product of ``v``'s bits with the 0/1
 # mask, exact for every value (inf and NaN included, unlike ``mask * v``),
@@ -94,28 +90,6 @@ def _clamp_min0(v: mx.array) -> mx.array:
 # as int8 (torch's clamp_min passes the tie; NaN gives 0), so the backward
 # is one product: cotangent * d.
 _BITS = {mx.float16: mx.int16, mx.bfloat16: mx.int16, mx.float32: mx.int32, mx.float64: mx.int64}
-
-
-def _exact_in(value: float, dtype: mx.Dtype) -> bool:
-    """Whether the Python number ``value`` is exactly representable in
-    ``dtype`` (decided in Python: no evaluation)."""
-    v = float(value)
-    if dtype == mx.float64 or not math.isfinite(v):
-        return True
-    if dtype == mx.float16:
-        fmt = "e"
-    else:
-        fmt = "f"
-    try:
-        r = struct.unpack(fmt, struct.pack(fmt, v))[0]
-    except OverflowError:
-        return False
-    if r != v:
-        return False
-    if dtype == mx.bfloat16:
-        # bfloat16 is the upper half of a float32
-        return struct.unpack("<I", struct.pack("<f", v))[0] & 0xFFFF == 0
-    return True
 
 
 def _keep(v: mx.array, mask: mx.array) -> mx.array:
@@ -134,35 +108,28 @@ def _hinge_fwd(x: mx.array, y: mx.array, m: mx.array):
     return loss, d
 
 
-@mx.custom_function
-def _hinge(x: mx.array, y: mx.array, m: mx.array):
-    return _hinge_fwd(x, y, m)
-
-
-@_hinge.vjp
-def _hinge_vjp(primals, cotangents, outputs):
+def _hinge_grad_elems(
+    primals: Tuple[mx.array, ...], saved: Tuple[mx.array, ...], cotangent: mx.array
+) -> Tuple[mx.array, ...]:
     x, y, m = primals
+    (d,) = saved
     # (int8 d promotes to the cotangent's dtype: one pass, no converted copy)
-    g = (cotangents[0] * outputs[1]).astype(x.dtype)
+    g = (cotangent * d).astype(x.dtype)
     return g, mx.zeros_like(y), mx.zeros_like(m)
 
 
-# 'mean' / 'sum': the sum is taken inside the custom function, so the
-# elementwise loss (and, for half inputs, its float32 copy for the
-# accurate sum) is freed after the forward; only int8 d waits for the
-# backward, which scales it by the scalar cotangent.
-@mx.custom_function
-def _hinge_sum(x: mx.array, y: mx.array, m: mx.array):
-    loss, d = _hinge_fwd(x, y, m)
-    return accurate_sum(loss), d
-
-
-@_hinge_sum.vjp
-def _hinge_sum_vjp(primals, cotangents, outputs):
+# 'mean' / 'sum': the sum is taken inside the custom function
+# (``reduce_with_vjp``), so the elementwise loss (and, for half inputs, its
+# float32 copy for the accurate sum) is freed after the forward; only int8 d
+# waits for the backward, which scales it by the scalar cotangent.
+def _hinge_grad_sum(
+    primals: Tuple[mx.array, ...], saved: Tuple[mx.array, ...], cotangent: mx.array
+) -> Tuple[mx.array, ...]:
     x, y, m = primals
+    (d,) = saved
     # (the cotangent rounded to the input dtype first, as torch's half
     # backward: grad / N in bfloat16 times the 0/+-1 derivative)
-    g = cotangents[0].astype(x.dtype) * outputs[1]
+    g = cotangent.astype(x.dtype) * d
     return g, mx.zeros_like(y), mx.zeros_like(m)
 
 
@@ -179,11 +146,10 @@ def _soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
 def _soft_margin_dx(x: mx.array, y: mx.array, g: mx.array, loss: mx.array) -> mx.array:
     # d/dx softplus(-y x) = -y sigmoid(-y x) = -y exp(-y x - softplus(-y x)):
     # one exp of an argument <= 0 (the fast e**x on the CPU) from the
-    # forward's own output, against autodiff's exp of logaddexp. At 2M
-    # float32 elements, eager forward+backward 0.72-0.75x the time, 24 MiB
-    # peak against 32. (Half inputs come in upcast: casting inside the
-    # kernels instead saved the forward's float32 copy, 24 -> 8 MiB, but
-    # the backward's two recasts raised its eager peak 44 -> 52 MiB.)
+    # forward's own output, against autodiff's exp of logaddexp: less time
+    # and peak memory. (Half inputs come in upcast: casting inside the
+    # kernels saves the forward's float32 copy but raises the backward's
+    # eager peak; figures in docs/performance.md.)
     return -g * y * exp_nonpos(-y * x - loss)
 
 
@@ -217,10 +183,10 @@ def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
 # (torch's 1/2 - y at x = 0), d/dy = -x, here from the forward's own exp of
 # -|x| (_bce_logits_dx_from_exp), which a compiled step merges with the
 # forward's: one exp pass in all. Autodiff through the forward above held
-# about nine (N, C) arrays at the peak under an eager grad (72 MiB at 2097 x
-# 1000 float32; 58 with this backward). BCE-with-logits' sigmoid-form
-# backward would take it to 40 MiB and 0.8x the eager time, but doubles the
-# compiled step's (two exp passes: 28 -> 56 ms): the compiled step wins.
+# about nine (N, C) arrays at the peak under an eager grad. BCE-with-logits'
+# sigmoid-form backward would lower the eager peak and time, but doubles the
+# compiled step's (two exp passes): the compiled step wins (figures in
+# docs/performance.md).
 
 _multilabel_soft_margin = _with_bce_logits_backward(_multilabel_soft_margin_fwd,
                                                     _bce_logits_dx_from_exp)
@@ -447,20 +413,6 @@ def _margin_array(fn: str, margin, dtype: mx.Dtype) -> mx.array:
     return mx.array(margin, dtype=dtype)
 
 
-def _check_p(fn: str, p) -> int:
-    """multi_margin_loss's ``p``: any number equal to 1 or 2, as torch's
-    ``p != 1 and p != 2`` test (True, 2.0, a 0-d array, 1+0j pass)."""
-    p = check_number(fn, "p", p, complex_ok=True)
-    if p not in (1, 2):
-        raise ValueError(message(fn, "p", "be 1 or 2", f"{p!r}: only p == 1 and p == 2 supported"))
-    return int(p)
-
-
-def _finish(loss: mx.array, reduction: str, out: mx.Dtype) -> mx.array:
-    """The reduction (accumulated in float32 for half types), cast back once."""
-    return apply_reduction(loss, reduction).astype(out)
-
-
 def _class_input(fn: str, input: mx.array):
     """torch's ``(C)`` / ``(N, C)`` input of the class-index margin losses
     (a 0-d input counts as one sample of one class): returns it as (N, C)."""
@@ -484,13 +436,16 @@ def _class_input(fn: str, input: mx.array):
 # public functions
 
 
+@public_loss
 def hinge_embedding_loss(
     input: mx.array,
     target: mx.array,
     margin: float = 1.0,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Hinge embedding loss, as ``torch.nn.functional.hinge_embedding_loss``.
 
@@ -514,6 +469,9 @@ def hinge_embedding_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: broadcastable with the input.
@@ -543,23 +501,21 @@ def hinge_embedding_loss(
     # A margin that the dtype cannot hold exactly is used in float32
     # (torch's opmath; the loss is then rounded once at the end). A margin
     # the dtype holds stays in it: no float32 copy of x.
-    m = mx.array(margin, dtype=out if _exact_in(margin, out) else acc_dtype(out))
+    m = mx.array(margin, dtype=out if exact_in(margin, out) else acc_dtype(out))
     x, y = mx.broadcast_to(input, shape), mx.broadcast_to(target, shape)
-    if reduction == "none":
-        loss, _ = _hinge(x, y, m)
-        return loss.astype(out)
-    total = global_sum(_hinge_sum(x, y, m)[0])
-    if reduction == "mean":
-        total = mean_from_sum(total, x.size)
-    return total.astype(out)
+    backward = _hinge_grad_elems if reduction == "none" else _hinge_grad_sum
+    return reduce_with_vjp(_hinge_fwd, backward, (x, y, m), reduction, group=group).astype(out)
 
 
+@public_loss
 def soft_margin_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``.
 
@@ -578,6 +534,9 @@ def soft_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: broadcastable to the input's shape.
@@ -610,17 +569,20 @@ def soft_margin_loss(
         )
     out = input.dtype
     x = upcast(input, out)
-    loss = _soft_margin(x, target.astype(x.dtype))
-    return _finish(loss, reduction, out)
+    loss = cast(mx.array, _soft_margin(x, target.astype(x.dtype)))
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
+@public_loss
 def multilabel_soft_margin_loss(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Multi-label one-versus-all logistic loss, as
     ``torch.nn.functional.multilabel_soft_margin_loss``.
@@ -643,6 +605,9 @@ def multilabel_soft_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(N, C)` or :math:`(C)` (any :math:`(*, C)` works, as
@@ -686,15 +651,18 @@ def multilabel_soft_margin_loss(
     C = input.shape[-1]
     class_dim = input.ndim - 1
     per_row = accurate_sum(loss, axis=class_dim) / mx.array(C, dtype=loss.dtype)
-    return _finish(per_row, reduction, out)
+    return apply_reduction(per_row, reduction, dtype=out, group=group)
 
 
+@public_loss
 def multilabel_margin_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Multi-class multi-label hinge loss, as
     ``torch.nn.functional.multilabel_margin_loss``.
@@ -725,6 +693,9 @@ def multilabel_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)` or :math:`(N, C)`; Target: the same shape.
@@ -809,14 +780,16 @@ def multilabel_margin_loss(
     marks = mx.zeros((N, C + 1), dtype=mx.int32)
     marks = mx.put_along_axis(marks, mx.where(slot, ys, C), mx.array(1, dtype=mx.int32), axis=1)
     is_target = marks[:, :C] > 0
-    per_row = _multilabel_margin_rows(x, ys, slot, is_target)[0] / C
+    rows = cast(Tuple[mx.array, ...], _multilabel_margin_rows(x, ys, slot, is_target))
+    per_row = rows[0] / C
     if bad_row is not None:
         per_row = _nan_rows(per_row, x, mx.logical_not(bad_row))
     if input.ndim < 2:
         per_row = per_row.reshape(())
-    return _finish(per_row, reduction, out)
+    return apply_reduction(per_row, reduction, dtype=out, group=group)
 
 
+@public_loss
 def multi_margin_loss(
     input: mx.array,
     target: mx.array,
@@ -825,7 +798,9 @@ def multi_margin_loss(
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Multi-class hinge loss, as ``torch.nn.functional.multi_margin_loss``.
 
@@ -850,6 +825,9 @@ def multi_margin_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)` or :math:`(N, C)`; Target: :math:`()`,
@@ -875,7 +853,7 @@ def multi_margin_loss(
     """
     fn = "multi_margin_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
-    p = _check_p(fn, p)
+    p = check_multi_margin_p(fn, p)
     x2 = _class_input(fn, input)
     check_integer(fn, "target", target)
     N, C = x2.shape
@@ -939,9 +917,10 @@ def multi_margin_loss(
     if valid is not None:
         per_row = _nan_rows(per_row, x2, valid)
     per_row = per_row.reshape(target.shape)
-    return _finish(per_row, reduction, out)
+    return apply_reduction(per_row, reduction, dtype=out, group=group)
 
 
+@public_loss
 def margin_ranking_loss(
     input1: mx.array,
     input2: mx.array,
@@ -949,7 +928,9 @@ def margin_ranking_loss(
     margin: float = 0,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Margin ranking loss, as ``torch.nn.functional.margin_ranking_loss``.
 
@@ -969,6 +950,9 @@ def margin_ranking_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input1, Input2, Target: the same number of dimensions (torch's
@@ -1009,4 +993,4 @@ def margin_ranking_loss(
     loss = _margin_ranking(
         input1.astype(dt), input2.astype(dt), target.astype(dt), _margin_array(fn, margin, dt)
     )
-    return _finish(loss, reduction, out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)

@@ -19,12 +19,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, NamedTuple, Optional, Tuple, Union
+from typing import Any, NamedTuple, Optional, Tuple, Union, cast
 
 import mlx.core as mx
 
-from .._reduction import acc_dtype, apply_reduction, global_sum, resolve_reduction
+from .._dtypes import acc_dtype, result_dtype
+from .._api import public_loss
+from .._reduction import apply_reduction, global_sum
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     any_negative,
@@ -39,8 +42,9 @@ from .._validation import (
     message,
     run_value_check,
     value_checks,
+    resolve_reduction,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype, sigmoid, zero_where
+from ._common import exp, logaddexp, logsumexp, sigmoid, zero_where
 from .classification import _check_logit_options
 from .linear_cross_entropy import (
     LinearCrossEntropyOptions,
@@ -99,7 +103,7 @@ _SMOOTHING = {
 # checks
 
 
-def _check_reduction(fn: str, reduction: str) -> str:
+def _check_reduction(fn: str, reduction: Reduction) -> Reduction:
     return resolve_reduction(fn, reduction)
 
 
@@ -111,7 +115,7 @@ def _check_seq(fn: str, name: str, x: Any, like_name: Optional[str] = None,
         raise ShapeError(message(fn, name, "be 1-D, one value per sequence (batch,)",
                                  f"{x.ndim}-D of shape {fmt_shape(x.shape)}"))
     if like is not None:
-        check_same_shape(fn, name, x, like_name, like)
+        check_same_shape(fn, name, x, cast(str, like_name), like)
     return x
 
 
@@ -190,10 +194,11 @@ def _per_token(lp: mx.array, lengths: Optional[mx.array], clamp: bool) -> mx.arr
 
 
 def _finish(loss: mx.array, chosen: mx.array, rejected: mx.array, margins: mx.array,
-            accuracy: mx.array, reduction: str, out: mx.Dtype) -> PreferenceLossOutput:
+            accuracy: mx.array, reduction: str, group: Optional[mx.distributed.Group],
+            out: mx.Dtype) -> PreferenceLossOutput:
     sg = mx.stop_gradient
     return PreferenceLossOutput(
-        apply_reduction(loss, reduction).astype(out),
+        apply_reduction(loss, reduction, dtype=out, group=group),
         sg(chosen).astype(out), sg(rejected).astype(out), sg(margins).astype(out),
         sg(accuracy).astype(out),
     )
@@ -203,7 +208,7 @@ def _finish(loss: mx.array, chosen: mx.array, rejected: mx.array, margins: mx.ar
 # the kernels on sequence log-probabilities (acc dtype in, `out` dtype out)
 
 
-def _dpo(pc, pr, rc, rr, lc, lr, *, beta, loss_type, eps, reduction, out):
+def _dpo(pc, pr, rc, rr, lc, lr, *, beta, loss_type, eps, reduction, group, out):
     dt = pc.dtype
     chosen_lr, rejected_lr = pc - rc, pr - rr
     if loss_type == "ipo":
@@ -236,28 +241,28 @@ def _dpo(pc, pr, rc, rr, lc, lr, *, beta, loss_type, eps, reduction, out):
         loss = sigmoid(beta * chosen_lr) + (1.0 - sigmoid(z))
     chosen, rejected = beta * chosen_lr, beta * rejected_lr
     return _finish(loss, chosen, rejected, chosen - rejected, (chosen > rejected).astype(dt),
-                   reduction, out)
+                   reduction, group, out)
 
 
-def _orpo(pc, pr, nll, *, beta, reduction, out):
+def _orpo(pc, pr, nll, *, beta, reduction, group, out):
     # log odds(y|x) = log p - log(1 - p), from average per-token log-probs
     log_odds = (pc - pr) - (_log1mexp(pc) - _log1mexp(pr))
     loss = nll - beta * _log_sigmoid(log_odds)
     chosen, rejected = beta * pc, beta * pr
     return _finish(loss, chosen, rejected, chosen - rejected,
-                   (chosen > rejected).astype(pc.dtype), reduction, out)
+                   (chosen > rejected).astype(pc.dtype), reduction, group, out)
 
 
-def _simpo(pc, pr, *, beta, gamma, eps, reduction, out):
+def _simpo(pc, pr, *, beta, gamma, eps, reduction, group, out):
     dt = pc.dtype
     z = beta * (pc - pr) - gamma
     loss = -_c(1 - eps, dt) * _log_sigmoid(z) - _c(eps, dt) * _log_sigmoid(-z)
     chosen, rejected = beta * pc, beta * pr
     return _finish(loss, chosen, rejected, chosen - rejected, (chosen > rejected).astype(dt),
-                   reduction, out)
+                   reduction, group, out)
 
 
-def _kto(p, r, desirable, kl, *, beta, wd, wu, reduction, out):
+def _kto(p, r, desirable, kl, *, beta, wd, wu, reduction, group, out):
     dt = p.dtype
     lr = p - r
     # TRL: the KL estimate is a detached reference point, clamped at 0
@@ -267,7 +272,7 @@ def _kto(p, r, desirable, kl, *, beta, wd, wu, reduction, out):
     reward = beta * lr
     zero = mx.zeros_like(reward)
     return _finish(loss, mx.where(desirable, reward, zero), mx.where(desirable, zero, reward),
-                   margin, (margin > 0).astype(dt), reduction, out)
+                   margin, (margin > 0).astype(dt), reduction, group, out)
 
 
 # --------------------------------------------------------------------------
@@ -434,6 +439,7 @@ def _upcast(*xs: Optional[mx.array]):
     return [None if x is None else x.astype(acc) for x in xs], out
 
 
+@public_loss
 def dpo_loss(
     policy_chosen_logps: mx.array,
     policy_rejected_logps: mx.array,
@@ -445,7 +451,8 @@ def dpo_loss(
     label_smoothing: float = 0.0,
     chosen_lengths: Optional[mx.array] = None,
     rejected_lengths: Optional[mx.array] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""Direct Preference Optimization and its variants, as TRL's ``DPOTrainer``.
 
@@ -510,6 +517,9 @@ def dpo_loss(
             Default: ``None``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the pairs. Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Inputs: ``(batch,)`` each.
@@ -556,7 +566,7 @@ def dpo_loss(
     (pc, pr, rc, rr), out = _upcast(policy_chosen_logps, policy_rejected_logps,
                                     ref_chosen_logps, ref_rejected_logps)
     return _dpo(pc, pr, rc, rr, chosen_lengths, rejected_lengths, beta=beta, loss_type=loss_type,
-                eps=eps, reduction=reduction, out=out)
+                eps=eps, reduction=reduction, group=group, out=out)
 
 
 def _lengths_pair(fn: str, chosen_lengths, rejected_lengths, like: mx.array):
@@ -568,6 +578,7 @@ def _lengths_pair(fn: str, chosen_lengths, rejected_lengths, like: mx.array):
         _check_lengths(fn, "rejected_lengths", rejected_lengths, "policy_chosen_logps", like)
 
 
+@public_loss
 def orpo_loss(
     policy_chosen_logps: mx.array,
     policy_rejected_logps: mx.array,
@@ -576,7 +587,8 @@ def orpo_loss(
     nll_loss: Optional[Union[mx.array, Number]] = None,
     chosen_lengths: Optional[mx.array] = None,
     rejected_lengths: Optional[mx.array] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""Odds-Ratio Preference Optimization, as TRL's ``ORPOTrainer``.
 
@@ -620,6 +632,9 @@ def orpo_loss(
         rejected_lengths (array, optional): Default: ``None``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(batch,)`` with ``'none'``; the
@@ -657,15 +672,16 @@ def orpo_loss(
     if chosen_lengths is not None:
         nc = chosen_lengths.astype(pc.dtype)
         if nll_loss is None:
-            nl = -global_sum(mx.sum(pc)) / global_sum(mx.sum(nc))
+            nl = -global_sum(mx.sum(pc), group) / global_sum(mx.sum(nc), group)
         pc, pr = _per_token(pc, chosen_lengths, False), _per_token(pr, rejected_lengths, False)
     elif nll_loss is None:
         nl = -pc
     if nl is None:
-        nl = _c(float(nll_loss), pc.dtype)
-    return _orpo(pc, pr, nl, beta=beta, reduction=reduction, out=out)
+        nl = _c(float(cast(float, nll_loss)), pc.dtype)
+    return _orpo(pc, pr, nl, beta=beta, reduction=reduction, group=group, out=out)
 
 
+@public_loss
 def simpo_loss(
     policy_chosen_logps: mx.array,
     policy_rejected_logps: mx.array,
@@ -675,7 +691,8 @@ def simpo_loss(
     label_smoothing: float = 0.0,
     chosen_lengths: Optional[mx.array] = None,
     rejected_lengths: Optional[mx.array] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""Simple Preference Optimization (reference-free, length-normalised).
 
@@ -709,6 +726,9 @@ def simpo_loss(
         rejected_lengths (array, optional): Default: ``None``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(batch,)`` with ``'none'``; the
@@ -737,7 +757,8 @@ def simpo_loss(
     _check_log_probs(fn, "policy_rejected_logps", policy_rejected_logps)
     (pc, pr), out = _upcast(policy_chosen_logps, policy_rejected_logps)
     pc, pr = _per_token(pc, chosen_lengths, False), _per_token(pr, rejected_lengths, False)
-    return _simpo(pc, pr, beta=beta, gamma=gamma, eps=eps, reduction=reduction, out=out)
+    return _simpo(pc, pr, beta=beta, gamma=gamma, eps=eps, reduction=reduction, group=group,
+                  out=out)
 
 
 def _check_kl(fn: str, kl: Any) -> Optional[Union[mx.array, float]]:
@@ -759,6 +780,7 @@ def _check_labels(fn: str, labels: Any, like_name: str, like: mx.array) -> mx.ar
     return labels != 0
 
 
+@public_loss
 def kto_loss(
     policy_logps: mx.array,
     ref_logps: mx.array,
@@ -768,7 +790,8 @@ def kto_loss(
     beta: float = 0.1,
     desirable_weight: float = 1.0,
     undesirable_weight: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""Kahneman-Tversky Optimization on unpaired examples, as TRL's ``KTOTrainer``.
 
@@ -811,6 +834,9 @@ def kto_loss(
             Default: ``1.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the examples (TRL takes the mean). Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: ``loss`` scalar, or ``(batch,)`` with ``'none'``; the
@@ -841,7 +867,8 @@ def kto_loss(
     (p, r), out = _upcast(policy_logps, ref_logps)
     if kl_arr is not None:
         kl_arr = mx.array(kl_arr, dtype=p.dtype) if isinstance(kl_arr, float) else kl_arr.astype(p.dtype)
-    return _kto(p, r, desirable, kl_arr, beta=beta, wd=wd, wu=wu, reduction=reduction, out=out)
+    return _kto(p, r, desirable, kl_arr, beta=beta, wd=wd, wu=wu, reduction=reduction,
+                group=group, out=out)
 
 
 # --------------------------------------------------------------------------
@@ -945,7 +972,7 @@ def _head_logps(fn: str, head: _Head, target: mx.array, counted: mx.array, bad: 
                                    out_dtype=acc)
     # zero_where: a NaN cotangent (the 0 / 0 average of an empty completion)
     # gives its uncounted tokens a 0 gradient, as torch's masking
-    lp = -mx.sum(zero_where(mx.logical_not(counted), nll.astype(acc)), axis=-1)
+    lp = -mx.sum(cast(mx.array, zero_where(mx.logical_not(counted), nll.astype(acc))), axis=-1)
     lp = mx.where(mx.any(bad, axis=-1), math.nan, lp)  # out-of-range targets: NaN
     return lp, mx.sum(counted, axis=-1).astype(acc)
 
@@ -973,9 +1000,11 @@ def _reference_logps(fn: str, policy: _Head, ref_input, ref_weight, ref_bias, re
         if ref_bias is not None:
             raise ValueError(message(fn, "ref_weight", "be given with `ref_bias`", "None"))
         ref_weight, ref_bias = policy.w, policy.b
-    ref = _check_head(fn, "ref_", ref_input, ref_weight, ref_bias, tuple(policy.x.shape[:2]),
+    batch_t = cast(Tuple[int, int], tuple(policy.x.shape[:2]))
+    ref = _check_head(fn, "ref_", ref_input, ref_weight, ref_bias, batch_t,
                       policy.w.shape[0], logits.options)
     sg = mx.stop_gradient
+    w: Union[mx.array, QuantizedWeight]
     if isinstance(ref.w, QuantizedWeight):
         w = dataclasses.replace(ref.w, weight=sg(ref.w.weight), scales=sg(ref.w.scales),
                                 biases=None if ref.w.biases is None else sg(ref.w.biases))
@@ -1004,25 +1033,27 @@ def _fused_common(fn, input, weight, target, bias, mask, ignore_index, options, 
     return head, counted, safe, bad, _Logits(options, softcap, logit_scale), head.dtype()
 
 
+@public_loss
 def fused_linear_dpo_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     *,
     bias: Optional[mx.array] = None,
     mask: Optional[mx.array] = None,
     ref_input: Optional[mx.array] = None,
-    ref_weight: Optional[mx.array] = None,
+    ref_weight: Optional[Union[mx.array, QuantizedWeight]] = None,
     ref_bias: Optional[mx.array] = None,
     ref_logps: Optional[mx.array] = None,
     ignore_index: int = -100,
     beta: float = 0.1,
     loss_type: str = "sigmoid",
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
     softcap: Optional[float] = None,
     logit_scale: Optional[float] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""DPO from hidden states and the LM head, the logits never held.
 
@@ -1071,6 +1102,9 @@ def fused_linear_dpo_loss(
         label_smoothing (float, optional): As :func:`dpo_loss`. Default: ``0.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the ``B`` pairs. Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): The chunking of the
             linear cross-entropy kernel the log-probabilities come from
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
@@ -1119,12 +1153,13 @@ def fused_linear_dpo_loss(
     if loss_type == "ipo":
         lc, lr = n[:B], n[B:]
     return _dpo(lp[:B], lp[B:], ref[:B], ref[B:], lc, lr, beta=beta, loss_type=loss_type, eps=eps,
-                reduction=reduction, out=out)
+                reduction=reduction, group=group, out=out)
 
 
+@public_loss
 def fused_linear_orpo_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     *,
     bias: Optional[mx.array] = None,
@@ -1132,10 +1167,11 @@ def fused_linear_orpo_loss(
     ignore_index: int = -100,
     beta: float = 0.1,
     compute_nll_loss: bool = True,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
     softcap: Optional[float] = None,
     logit_scale: Optional[float] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""ORPO from hidden states and the LM head, the logits never held.
 
@@ -1172,6 +1208,9 @@ def fused_linear_orpo_loss(
             Default: ``True``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the ``B`` pairs (the NLL added to each). Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): The chunking of the
             linear cross-entropy kernel the log-probabilities come from
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
@@ -1211,16 +1250,17 @@ def fused_linear_orpo_loss(
     B = _paired(fn, input)
     lp, n = _head_logps(fn, head, safe, counted, bad, logits)
     if compute_nll_loss:
-        nll = -global_sum(mx.sum(lp[:B])) / global_sum(mx.sum(n[:B]))
+        nll = -global_sum(mx.sum(lp[:B]), group) / global_sum(mx.sum(n[:B]), group)
     else:
         nll = _c(0.0, lp.dtype)
     avg = lp / n
-    return _orpo(avg[:B], avg[B:], nll, beta=beta, reduction=reduction, out=out)
+    return _orpo(avg[:B], avg[B:], nll, beta=beta, reduction=reduction, group=group, out=out)
 
 
+@public_loss
 def fused_linear_simpo_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     *,
     bias: Optional[mx.array] = None,
@@ -1229,10 +1269,11 @@ def fused_linear_simpo_loss(
     beta: float = 0.1,
     gamma: float = 0.5,
     label_smoothing: float = 0.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
     softcap: Optional[float] = None,
     logit_scale: Optional[float] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""SimPO from hidden states and the LM head, the logits never held.
 
@@ -1264,6 +1305,9 @@ def fused_linear_simpo_loss(
         label_smoothing (float, optional): Default: ``0.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the ``B`` pairs. Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): The chunking of the
             linear cross-entropy kernel the log-probabilities come from
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
@@ -1303,19 +1347,21 @@ def fused_linear_simpo_loss(
     B = _paired(fn, input)
     lp, n = _head_logps(fn, head, safe, counted, bad, logits)
     avg = lp / n
-    return _simpo(avg[:B], avg[B:], beta=beta, gamma=gamma, eps=eps, reduction=reduction, out=out)
+    return _simpo(avg[:B], avg[B:], beta=beta, gamma=gamma, eps=eps, reduction=reduction,
+                  group=group, out=out)
 
 
+@public_loss
 def fused_linear_kto_loss(
     input: mx.array,
-    weight: mx.array,
+    weight: Union[mx.array, QuantizedWeight],
     target: mx.array,
     labels: mx.array,
     *,
     bias: Optional[mx.array] = None,
     mask: Optional[mx.array] = None,
     ref_input: Optional[mx.array] = None,
-    ref_weight: Optional[mx.array] = None,
+    ref_weight: Optional[Union[mx.array, QuantizedWeight]] = None,
     ref_bias: Optional[mx.array] = None,
     ref_logps: Optional[mx.array] = None,
     kl: Optional[Union[mx.array, Number]] = None,
@@ -1323,10 +1369,11 @@ def fused_linear_kto_loss(
     beta: float = 0.1,
     desirable_weight: float = 1.0,
     undesirable_weight: float = 1.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     options: Optional[LinearCrossEntropyOptions] = None,
     softcap: Optional[float] = None,
     logit_scale: Optional[float] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> PreferenceLossOutput:
     r"""KTO from hidden states and the LM head, the logits never held.
 
@@ -1368,6 +1415,9 @@ def fused_linear_kto_loss(
         undesirable_weight (float, optional): Default: ``1.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the examples. Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): The chunking of the
             linear cross-entropy kernel the log-probabilities come from
             (``batch_chunk_size``, ``vocab_chunk_size``, ``acc_dtype``...).
@@ -1417,4 +1467,5 @@ def fused_linear_kto_loss(
     ref = mx.zeros_like(lp) if ref is None else ref.astype(lp.dtype)
     if kl_arr is not None:
         kl_arr = mx.array(kl_arr, dtype=lp.dtype) if isinstance(kl_arr, float) else kl_arr.astype(lp.dtype)
-    return _kto(lp, ref, desirable, kl_arr, beta=beta, wd=wd, wu=wu, reduction=reduction, out=out)
+    return _kto(lp, ref, desirable, kl_arr, beta=beta, wd=wd, wu=wu, reduction=reduction,
+                group=group, out=out)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import mlx.core as mx
 
-from .._reduction import (
-    accurate_sum,
-    accurate_sum_nograd,
-    apply_reduction,
-    batchmean,
-    global_sum,
-    mean_from_sum,
-    resolve_reduction,
-)
+from .._api import public_loss
+from .._dtypes import result_dtype, upcast
+from .._reduction import apply_reduction, batchmean, reduce_with_vjp
 from .._validation import (
+    KL_REDUCTIONS,
+    KLReduction,
+    Reduction,
     ShapeError,
     ValueCheckError,
     broadcast_shapes,
@@ -30,12 +27,11 @@ from .._validation import (
     message,
     run_value_check,
     user_stacklevel,
+    resolve_reduction,
 )
-from ._common import broadcast_pair, exp, result_dtype, upcast
+from ._common import broadcast_pair, exp  # (exp: accurate in float64 too)
 
 __all__ = ["kl_div", "poisson_nll_loss", "gaussian_nll_loss"]
-
-_KL_REDUCTIONS = ("none", "batchmean", "sum", "mean")
 
 # torch's text, word for word (it has no spaces between its sentences).
 _KL_MEAN_WARNING = (
@@ -46,8 +42,6 @@ _KL_MEAN_WARNING = (
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
-
-_exp = exp  # accurate in float64 too (see _common.exp)
 
 
 # Elementwise kernels, compiled: each is one fused pass over the inputs.
@@ -61,12 +55,12 @@ def _kl(x: mx.array, t: mx.array) -> mx.array:
 
 @mx.compile
 def _kl_log_target(x: mx.array, t: mx.array) -> mx.array:
-    return _exp(t) * (t - x)
+    return exp(t) * (t - x)
 
 
 @mx.compile
 def _poisson_log_input(x: mx.array, t: mx.array) -> mx.array:
-    return _exp(x) - t * x
+    return exp(x) - t * x
 
 
 @mx.compile
@@ -104,36 +98,37 @@ def _gaussian_grads(x: mx.array, y: mx.array, var: mx.array, eps: mx.array, s: m
     return gx, -gx, (0.5 * s) * (1 - r * (x - y)) / v
 
 
-def _gaussian_reduced(x, y, v, eps, reduction: str, full: bool) -> mx.array:
+def _gaussian_reduced(
+    x: mx.array, y: mx.array, v: mx.array, eps: mx.array, reduction: str, full: bool,
+    group: Optional[mx.distributed.Group],
+) -> mx.array:
     """The loss of broadcast ``x``, ``y``, ``v`` (one shape), reduced, with a
     hand-written backward: one pass per gradient instead of autodiff's chain
     through the log, the division and the clamp (each a full pass under an
     eager ``mx.value_and_grad``)."""
 
-    @mx.custom_function
-    def loss(x, y, v, eps):
+    def forward(x: mx.array, y: mx.array, v: mx.array, eps: mx.array) -> mx.array:
         elems = _gaussian(x, y, v, eps)
-        if full:
-            elems = elems + _HALF_LOG_2PI
-        return elems if reduction == "none" else global_sum(accurate_sum_nograd(elems))
+        return elems + _HALF_LOG_2PI if full else elems
 
-    @loss.vjp
-    def loss_vjp(primals, cotangent, output):
+    def backward(primals: Tuple[mx.array, ...], saved: Any, cotangent: mx.array):
         x, y, v, eps = primals
         gx, gy, gv = _gaussian_grads(x, y, v, eps, cotangent.astype(x.dtype))
         return gx, gy, gv, mx.zeros_like(eps)
 
-    out = loss(x, y, v, eps)
-    return mean_from_sum(out, x.size) if reduction == "mean" else out
+    return reduce_with_vjp(forward, backward, (x, y, v, eps), reduction, group=group)
 
 
+@public_loss
 def kl_div(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: KLReduction = "mean",
     log_target: bool = False,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Kullback-Leibler divergence loss, as ``torch.nn.functional.kl_div``.
 
@@ -161,6 +156,9 @@ def kl_div(
             | ``'mean'``. Default: ``'mean'``.
         log_target (bool, optional): Whether ``target`` is in log space.
             Default: ``False``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, same shape.
@@ -179,7 +177,7 @@ def kl_div(
     fn = "kl_div"
     legacy = size_average is not None or reduce is not None
     requested = reduction
-    reduction = resolve_reduction(fn, reduction, size_average, reduce, allowed=_KL_REDUCTIONS)
+    reduction = resolve_reduction(fn, reduction, size_average, reduce, allowed=KL_REDUCTIONS)
     check_bool(fn, "log_target", log_target)
     if not legacy and reduction == "mean":
         warnings.warn(_KL_MEAN_WARNING, UserWarning, stacklevel=user_stacklevel())
@@ -187,25 +185,18 @@ def kl_div(
     loss = (_kl_log_target if log_target else _kl)(x, y)
     if requested == "batchmean" and legacy:
         # torch's quirk, kept: the legacy pair picks the reduction, and
-        # 'batchmean' still divides the result by the batch size.
-        loss = apply_reduction(loss, reduction)
+        # 'batchmean' still divides the result by the (local) batch size.
+        loss = apply_reduction(loss, reduction, group=group)
         if input.ndim != 0:
             loss = loss / input.shape[0]
         return loss.astype(out)
     if reduction == "batchmean":
-        if input.ndim == loss.ndim == 0 or (
-            input.ndim > 0 and loss.ndim > 0 and loss.shape[0] == input.shape[0]
-        ):
-            return batchmean(loss).astype(out)
-        # `target` broadcast `input` up: torch still divides by input.shape[0]
-        # (and not at all for a 0-d `input`).
-        total = global_sum(accurate_sum(loss))
-        if input.ndim != 0:
-            total = total / global_sum(mx.array(input.shape[0], dtype=total.dtype))
-        return total.astype(out)
-    return apply_reduction(loss, reduction).astype(out)
+        # by input.shape[0], also where `target` broadcast the loss up
+        return batchmean(loss, batch_of=input, dtype=out, group=group)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
+@public_loss
 def poisson_nll_loss(
     input: mx.array,
     target: mx.array,
@@ -214,7 +205,9 @@ def poisson_nll_loss(
     size_average: Optional[bool] = None,
     eps: float = 1e-8,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Poisson negative log-likelihood, as ``torch.nn.functional.poisson_nll_loss``.
 
@@ -241,6 +234,9 @@ def poisson_nll_loss(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, same shape.
@@ -267,7 +263,7 @@ def poisson_nll_loss(
         loss = _poisson(x, y, mx.array(eps, dtype=x.dtype))
     if full:
         loss = loss + _stirling(y)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
@@ -292,7 +288,7 @@ def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
             raise ValueCheckError(
                 message(
                     fn, "var", "be non-negative",
-                    f"{float(mx.min(var).item()):g}: var has negative entry/entries",
+                    f"{mx.min(var).item():g}: var has negative entry/entries",
                 )
             )
 
@@ -335,13 +331,16 @@ def _gaussian_eps(fn: str, eps, var_shape: tuple):
     return mx.stop_gradient(eps)
 
 
+@public_loss
 def gaussian_nll_loss(
     input: mx.array,
     target: mx.array,
     var: Union[mx.array, float],
     full: bool = False,
-    eps: float = 1e-6,
-    reduction: str = "mean",
+    eps: Union[float, mx.array] = 1e-6,
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Gaussian negative log-likelihood, as ``torch.nn.functional.gaussian_nll_loss``.
 
@@ -366,6 +365,9 @@ def gaussian_nll_loss(
         eps (float, optional): The lower clamp of ``var``. Default: ``1e-6``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(N, *)` or :math:`(*)`; Target: same shape, or
@@ -393,10 +395,9 @@ def gaussian_nll_loss(
     given = var
     var = _gaussian_var(fn, input, var)
     # a float var is torch's var * ones_like(input): eps broadcasts to input
-    eps = _gaussian_eps(fn, eps, tuple(var.shape if isinstance(given, mx.array) else input.shape))
+    clamp = _gaussian_eps(fn, eps, tuple(var.shape if isinstance(given, mx.array) else input.shape))
     out = result_dtype(input, target, var)
     shape = broadcast_shapes(fn, ("input", "target", "var"), input, target, var)
     x, y, v = (mx.broadcast_to(upcast(a, out), shape) for a in (input, target, var))
-    eps = eps.astype(v.dtype) if isinstance(eps, mx.array) else mx.array(eps, dtype=v.dtype)
-    loss = _gaussian_reduced(x, y, v, eps, reduction, full)
-    return loss.astype(out)
+    lower = clamp.astype(v.dtype) if isinstance(clamp, mx.array) else mx.array(clamp, dtype=v.dtype)
+    return _gaussian_reduced(x, y, v, lower, reduction, full, group).astype(out)

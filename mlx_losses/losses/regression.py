@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import struct
-from typing import Optional
+from typing import Any, Callable, Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import (
-    acc_dtype,
-    accurate_sum_nograd,
-    apply_reduction,
-    global_sum,
-    mean_from_sum,
-    resolve_reduction,
-    weighted_mean,
-)
+from .._api import public_loss
+from .._dtypes import acc_dtype, exact_in, promote_types, upcast
+from .._reduction import apply_reduction, reduce_with_vjp, weighted_reduction
 from .._validation import (
+    Reduction,
     ShapeError,
     check_array,
     check_floating,
@@ -25,8 +18,9 @@ from .._validation import (
     dtype_name,
     fmt_shape,
     message,
+    resolve_reduction,
 )
-from ._common import check_pair, promote_types, unfused, upcast
+from ._common import check_pair, unfused
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 
@@ -37,8 +31,8 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]
 #
 # Speed note (MLX's CPU JIT): a `minimum` / `clip` / `where` whose result
 # feeds more arithmetic in the same compiled loop is emitted as a branch,
-# which on real-valued data mispredicts about half the time (~10 ns per
-# element, 5x the whole loss; MLX's eager `where` is as slow). So the one
+# which on real-valued data mispredicts about half the time (several times
+# the whole loss; MLX's eager `where` is as slow). So the one
 # `minimum` of Huber / Smooth L1 (and the `clip` of their gradients) runs
 # as MLX's own vectorised op between compiled loops, fenced off by
 # `_common.unfused` so that a caller's `mx.compile` (a compiled training step)
@@ -149,61 +143,40 @@ def _half_only(grad, dtype: mx.Dtype):
 
 def _grad_const(value: float, dtype: mx.Dtype) -> mx.array:
     """``value`` in ``dtype`` where it is exact there, else in float32."""
-    return mx.array(value, dtype=_grad_const_dtype(value, dtype))
-
-
-@functools.lru_cache(maxsize=1024)
-def _grad_const_dtype(value: float, dtype: mx.Dtype) -> mx.Dtype:
-    # (cached: the struct round trip is Python work on every call otherwise)
-    fmt = {mx.float16: "<e", mx.bfloat16: "<f"}.get(dtype)
-    exact = True
-    if fmt is not None:
-        try:
-            packed = struct.pack(fmt, value)
-        except (OverflowError, struct.error):
-            exact = False
-        else:
-            exact = struct.unpack(fmt, packed)[0] == value
-            if dtype == mx.bfloat16:  # the low 16 bits of the float32 are dropped
-                exact = exact and packed[:2] == b"\x00\x00"
-    return dtype if exact else acc_dtype(dtype)
+    return mx.array(value, dtype=dtype if exact_in(value, dtype) else acc_dtype(dtype))
 
 
 def _fused(
-    kernel, grad, x: mx.array, y: mx.array, consts: tuple, reduction: str,
-    grad_consts: Optional[tuple] = None,
+    kernel: Callable[..., mx.array],
+    grad: Optional[Callable[..., mx.array]],
+    x: mx.array,
+    y: mx.array,
+    consts: Tuple[mx.array, ...],
+    reduction: str,
+    grad_consts: Optional[Tuple[mx.array, ...]] = None,
+    *,
+    group: Optional[mx.distributed.Group],
 ) -> mx.array:
     """``kernel(x, y, *consts)`` reduced by ``reduction`` (in the accumulation
     dtype), differentiated by ``grad(x, y, *grad_consts, s)`` (d/dinput;
-    d/dtarget is its negation; ``grad_consts`` defaults to ``consts``).
-
-    With 'mean' / 'sum' the sum is inside the custom function, so the
-    backward gets the scalar cotangent and is one pass over ``x`` and ``y``
-    in their dtype (autodiff would chain through float32 copies and the
-    blocked sum).
+    d/dtarget is its negation; ``grad_consts`` defaults to ``consts``): one
+    backward pass over ``x`` and ``y`` in their dtype, with the scalar
+    cotangent for 'mean' / 'sum' (see ``_reduction.reduce_with_vjp``).
     """
     if grad is None:  # plain autodiff
-        return apply_reduction(kernel(x, y, *consts), reduction)
+        return apply_reduction(kernel(x, y, *consts), reduction, group=group)
     gconsts = consts if grad_consts is None else grad_consts
 
-    # 'mean' is the custom function's (global) sum divided by the (global)
-    # count outside it: the cotangent reaching the backward is already
-    # divided, and with ``group=`` the count is every rank's.
-    @mx.custom_function
-    def loss(x, y):
-        elems = kernel(x, y, *consts)
-        # (the plain blocked sum: this function's VJP covers it)
-        return elems if reduction == "none" else global_sum(accurate_sum_nograd(elems))
+    def forward(x: mx.array, y: mx.array) -> mx.array:
+        return kernel(x, y, *consts)
 
-    @loss.vjp
-    def loss_vjp(primals, cotangent, output):
+    def backward(primals: Tuple[mx.array, ...], saved: Any, cotangent: mx.array):
         x, y = primals
         g = grad(x, y, *gconsts, cotangent.astype(promote_types(x.dtype, y.dtype)))
         gx = g.astype(x.dtype)
         return gx, (-gx if y.dtype == x.dtype else (-g).astype(y.dtype))
 
-    out = loss(x, y)
-    return mean_from_sum(out, x.size) if reduction == "mean" else out
+    return reduce_with_vjp(forward, backward, (x, y), reduction, group=group)
 
 
 def _raw_pair(input: mx.array, target: mx.array, shape: tuple):
@@ -289,7 +262,9 @@ def _float_inputs(x: mx.array, y: mx.array, out: mx.Dtype):
     return cast(x), cast(y)
 
 
-def _integer_l1(fn: str, x: mx.array, y: mx.array, reduction: str) -> mx.array:
+def _integer_l1(
+    fn: str, x: mx.array, y: mx.array, reduction: str, group: Optional[mx.distributed.Group]
+) -> mx.array:
     """torch's L1 of two integer arrays: ``|x - y|`` in their (promoted)
     integer dtype, wrapping as torch's does; 'sum' in int64 (torch's sum of
     integers); no 'mean' (torch cannot average integers)."""
@@ -300,46 +275,49 @@ def _integer_l1(fn: str, x: mx.array, y: mx.array, reduction: str) -> mx.array:
                     f"{dtype_name(x.dtype)} arrays")
         )
     loss = mx.abs(x - y)
-    return loss if reduction == "none" else apply_reduction(loss.astype(mx.int64), "sum")
+    if reduction == "none":
+        return loss
+    return apply_reduction(loss.astype(mx.int64), "sum", group=group)
 
 
-def _finish(
+def _reduced(
     fn: str,
-    kernel,
-    grad,
+    kernel: Callable[..., mx.array],
+    grad: Optional[Callable[..., mx.array]],
     x: mx.array,
     y: mx.array,
-    consts: tuple,
+    consts: Tuple[mx.array, ...],
     reduction: str,
     out_dtype: mx.Dtype,
     weight: Optional[mx.array],
     input: mx.array,
     *,
-    weighted_mean_over_weights: bool,
-    grad_consts: Optional[tuple] = None,
+    mean_over_weights: bool,
+    grad_consts: Optional[Tuple[mx.array, ...]] = None,
+    group: Optional[mx.distributed.Group],
 ) -> mx.array:
-    """The loss, its per-element weight and its reduction; cast back once."""
+    """The loss reduced, times its per-element ``weight`` if given; cast
+    back once."""
     if weight is None:
-        return _fused(kernel, grad, x, y, consts, reduction, grad_consts).astype(out_dtype)
+        loss = _fused(kernel, grad, x, y, consts, reduction, grad_consts, group=group)
+        return loss.astype(out_dtype)
     _check_weight(fn, weight, input)
     out_dtype = promote_types(out_dtype, weight.dtype)
-    loss = _fused(kernel, grad, x, y, consts, "none", grad_consts) * upcast(weight, out_dtype)
-    if reduction == "mean" and weighted_mean_over_weights:
-        # l1/mse: sum(w * l) / sum(w), torch's weighted mean.
-        # All-zero weights: NaN value and NaN gradient, as torch's division.
-        return weighted_mean(
-            loss, upcast(weight, out_dtype), zero_grad_when_empty=False
-        ).astype(out_dtype)
-    return apply_reduction(loss, reduction).astype(out_dtype)
+    loss = _fused(kernel, grad, x, y, consts, "none", grad_consts, group=group)
+    return weighted_reduction(loss, weight, reduction, mean_over_weights=mean_over_weights,
+                              dtype=out_dtype, group=group)
 
 
+@public_loss
 def l1_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: Optional[mx.array] = None,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Mean absolute error, as ``torch.nn.functional.l1_loss``.
 
@@ -364,6 +342,9 @@ def l1_loss(
             Default: ``'mean'``.
         weight (array, optional): Per-element weights, same shape as
             ``input``. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, same shape.
@@ -387,21 +368,24 @@ def l1_loss(
     if mx.issubdtype(out, mx.complexfloating):
         # |x - y| is real; MLX's autodiff of abs gives torch's gradient,
         # g (x - y) / |x - y| (0 where x == y).
-        return _finish(fn, _l1_elem, None, x, y, (), reduction, mx.float32, weight, input,
-                       weighted_mean_over_weights=True)
+        return _reduced(fn, _l1_elem, None, x, y, (), reduction, mx.float32, weight, input,
+                        mean_over_weights=True, group=group)
     if mx.issubdtype(out, mx.integer) and weight is None:
-        return _integer_l1(fn, x, y, reduction)
-    return _finish(fn, _l1_elem, _half_only(_l1_grad, out), x, y, (), reduction, out, weight, input,
-                   weighted_mean_over_weights=True)
+        return _integer_l1(fn, x, y, reduction, group)
+    return _reduced(fn, _l1_elem, _half_only(_l1_grad, out), x, y, (), reduction, out, weight,
+                    input, mean_over_weights=True, group=group)
 
 
+@public_loss
 def mse_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     weight: Optional[mx.array] = None,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Mean squared error, as ``torch.nn.functional.mse_loss``.
 
@@ -422,6 +406,9 @@ def mse_loss(
             Default: ``'mean'``.
         weight (array, optional): Per-element weights, same shape as
             ``input``. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`.
@@ -440,21 +427,24 @@ def mse_loss(
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     shape, out = _check_inputs(fn, input, target, weight)
     x, y = _raw_pair(input, target, shape)
-    if not mx.issubdtype(out, mx.floating):  # two integer arrays: torch's weighted path
-        out = weight.dtype
+    if not mx.issubdtype(out, mx.floating) and weight is not None:
+        out = weight.dtype  # two integer arrays: torch's weighted path
     x, y = x.astype(out), y.astype(out)
     kernel = _mse_elem if reduction == "none" or weight is not None else _mse_elem_reduced
-    return _finish(fn, kernel, _half_only(_mse_grad, out), x, y, (), reduction, out, weight, input,
-                   weighted_mean_over_weights=True)
+    return _reduced(fn, kernel, _half_only(_mse_grad, out), x, y, (), reduction, out, weight, input,
+                    mean_over_weights=True, group=group)
 
 
+@public_loss
 def smooth_l1_loss(
     input: mx.array,
     target: mx.array,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     beta: float = 1.0,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss``.
 
@@ -475,6 +465,9 @@ def smooth_l1_loss(
             Default: ``'mean'``.
         beta (float, optional): Where the loss turns from quadratic to
             linear; must be >= 0. Default: ``1.0``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`.
@@ -497,18 +490,22 @@ def smooth_l1_loss(
     x, y = _float_inputs(x, y, out)
     if beta == 0.0:  # exactly the L1 loss, as in torch
         x, y = x.astype(out), y.astype(out)
-        return _fused(_l1_elem, _half_only(_l1_grad, out), x, y, (), reduction).astype(out)
+        return _fused(_l1_elem, _half_only(_l1_grad, out), x, y, (), reduction,
+                      group=group).astype(out)
     b = mx.array(beta, dtype=acc_dtype(out))
-    return _fused(_smooth_l1, _smooth_l1_grad, x, y, (b,), reduction,
-                  (_grad_const(beta, out),)).astype(out)
+    return _fused(_smooth_l1, _smooth_l1_grad, x, y, (b,), reduction, (_grad_const(beta, out),),
+                  group=group).astype(out)
 
 
+@public_loss
 def huber_loss(
     input: mx.array,
     target: mx.array,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     delta: float = 1.0,
     weight: Optional[mx.array] = None,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Huber loss, as ``torch.nn.functional.huber_loss``.
 
@@ -530,6 +527,9 @@ def huber_loss(
             linear; must be > 0. Default: ``1.0``.
         weight (array, optional): Per-element weights, same shape as
             ``input``. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`.
@@ -551,5 +551,5 @@ def huber_loss(
     x, y = _raw_pair(input, target, shape)
     x, y = _float_inputs(x, y, out)
     d = mx.array(delta, dtype=acc_dtype(out))
-    return _finish(fn, _huber, _huber_grad, x, y, (d,), reduction, out, weight, input,
-                   weighted_mean_over_weights=False, grad_consts=(_grad_const(delta, out),))
+    return _reduced(fn, _huber, _huber_grad, x, y, (d,), reduction, out, weight, input,
+                    mean_over_weights=False, grad_consts=(_grad_const(delta, out),), group=group)

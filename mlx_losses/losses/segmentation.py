@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 
+from .._dtypes import acc_dtype, promote_types
+from .._api import public_loss
 from .._reduction import (
-    acc_dtype,
     accurate_sum,
     active_group,
     apply_reduction,
+    class_index_reduction,
     global_sum,
-    replicated_reduction,
-    resolve_reduction,
-    weighted_mean,
 )
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     check_array,
@@ -45,8 +45,9 @@ from .._validation import (
     message,
     run_value_check,
     user_stacklevel,
+    resolve_reduction,
 )
-from ._common import exp_nonpos, logsumexp, promote_types, zero_where
+from ._common import exp_nonpos, logsumexp, zero_where
 
 __all__ = [
     "sigmoid_focal_loss",
@@ -200,12 +201,15 @@ def _check_prob_target(fn: str, input: mx.array, target: mx.array, ignore_index:
 # sigmoid focal loss (torchvision)
 
 
+@public_loss
 def sigmoid_focal_loss(
     input: mx.array,
     target: mx.array,
     alpha: float = 0.25,
     gamma: float = 2.0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Sigmoid focal loss of RetinaNet, as ``torchvision.ops.sigmoid_focal_loss``.
 
@@ -234,6 +238,9 @@ def sigmoid_focal_loss(
         gamma (float, optional): Focusing exponent, >= 0. Default: ``2.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
@@ -272,7 +279,7 @@ def sigmoid_focal_loss(
         loss = loss * mod
     if alpha >= 0:
         loss = (alpha * t + (1.0 - alpha) * (1.0 - t)) * loss
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
@@ -316,16 +323,6 @@ def _masked(loss, ignored, bad):
     return zero_where(ignored, loss * nan_or_one)
 
 
-def _reduce_index(loss, reduction, counted, out):
-    """torch's cross-entropy reductions for class indices: 'mean' divides by
-    the summed weights of the counted targets (all ignored: NaN)."""
-    if reduction == "none":
-        return loss.astype(out)
-    if reduction == "sum":
-        return apply_reduction(loss, "sum").astype(out)
-    return weighted_mean(loss, counted, out)
-
-
 def _counted(w_t, ignored, like):
     """Each element's weight in the 'mean' denominator: w[target] (1 without
     weight), 0 where ignored."""
@@ -343,16 +340,18 @@ def _alpha_vector(alpha: Optional[float], C: int, dtype) -> Optional[mx.array]:
     return mx.array([1.0 - alpha] + [alpha] * (C - 1), dtype=dtype)
 
 
+@public_loss
 def focal_loss(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     gamma: float = 2.0,
     alpha: Optional[float] = None,
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Softmax focal loss for multi-class logits: cross-entropy with Lin et
     al.'s focusing factor, ``cross_entropy``'s options and layouts.
@@ -394,6 +393,9 @@ def focal_loss(
             Default: ``-100``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         gamma (float, optional): Focusing exponent, >= 0. Default: ``2.0``.
         alpha (float, optional): MONAI's balance factor in [0, 1], or None.
             Default: ``None``.
@@ -438,7 +440,7 @@ def focal_loss(
         acc = acc_dtype(out)
         x, t = input.astype(acc), target.astype(acc)
         if x.size == 0:
-            return apply_reduction(mx.sum(x * t, axis=ax), reduction).astype(out)
+            return apply_reduction(mx.sum(x * t, axis=ax), reduction, dtype=out, group=group)
         logp = x - logsumexp(x, axis=ax, keepdims=True)
         coef = t
         if weight is not None:
@@ -449,7 +451,7 @@ def focal_loss(
         mod = _pow(_one_minus_exp(logp), gamma)
         term = logp * coef if mod is None else logp * mod * coef
         loss = -accurate_sum(term, axis=ax)
-        return apply_reduction(loss, reduction).astype(out)
+        return apply_reduction(loss, reduction, dtype=out, group=group)
 
     out_shape, safe, ignored, bad = _index_parts(fn, input, target, ax, ignore_index)
     out = input.dtype
@@ -465,9 +467,11 @@ def focal_loss(
         if w_t is not None:
             loss = loss * w_t
         if alpha is not None:
-            loss = loss * _per_class(_alpha_vector(alpha, C, acc), safe, acc)
+            loss = loss * cast(mx.array, _per_class(_alpha_vector(alpha, C, acc), safe, acc))
     loss = _masked(loss, ignored, bad)
-    return _reduce_index(loss, reduction, _counted(w_t, ignored, loss), out)
+    # 'mean' divides by the summed weights of the counted targets (all ignored: NaN)
+    return class_index_reduction(loss, reduction, _counted(w_t, ignored, loss),
+                                 zero_grad_when_empty=True, dtype=out, group=group)
 
 
 def _is_prob_target(input: mx.array, target: mx.array) -> bool:
@@ -478,16 +482,18 @@ def _is_prob_target(input: mx.array, target: mx.array) -> bool:
     )
 
 
+@public_loss
 def poly1_cross_entropy(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     ignore_index: int = -100,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     epsilon: float = 1.0,
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Poly-1 cross-entropy (PolyLoss): cross-entropy plus :math:`\epsilon`
     times the first polynomial term, :math:`1 - p_t`.
@@ -524,6 +530,9 @@ def poly1_cross_entropy(
             Default: ``-100``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         label_smoothing (float, optional): :math:`\lambda` in [0, 1].
             Default: ``0.0``.
         epsilon (float, optional): The Poly-1 coefficient, >= -1 (the
@@ -570,14 +579,14 @@ def poly1_cross_entropy(
         acc = acc_dtype(out)
         x, s = input.astype(acc), target.astype(acc)
         if x.size == 0:
-            return apply_reduction(mx.sum(x * s, axis=ax), reduction).astype(out)
+            return apply_reduction(mx.sum(x * s, axis=ax), reduction, dtype=out, group=group)
         if ls > 0.0:
             s = s * _const(1.0 - ls, acc) + _const(ls / C, acc)
         if w is not None:
             s = s * w.astype(acc).reshape(_class_shape(x.ndim, ax, C))
         logp = x - logsumexp(x, axis=ax, keepdims=True)
         loss = accurate_sum(s * (epsilon * _one_minus_exp(logp) - logp), axis=ax)
-        return apply_reduction(loss, reduction).astype(out)
+        return apply_reduction(loss, reduction, dtype=out, group=group)
 
     out_shape, safe, ignored, bad = _index_parts(fn, input, target, ax, ignore_index)
     out = input.dtype
@@ -599,7 +608,9 @@ def poly1_cross_entropy(
                 per = per * w.astype(acc).reshape(_class_shape(x.ndim, ax, C))
             loss = (1.0 - ls) * loss + (ls / C) * accurate_sum(per, axis=ax)
     loss = _masked(loss, ignored, bad)
-    return _reduce_index(loss, reduction, _counted(w_t, ignored, loss), out)
+    # 'mean' divides by the summed weights of the counted targets (all ignored: NaN)
+    return class_index_reduction(loss, reduction, _counted(w_t, ignored, loss),
+                                 zero_grad_when_empty=True, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
@@ -741,12 +752,14 @@ def _region_axes(ndim: int, ax: int, batch: bool) -> Tuple[int, ...]:
     return tuple(i for i in range(ndim) if i != ax and (batch or i != 0))
 
 
-def _region_sum(x: mx.array, axes: Tuple[int, ...], glob: bool) -> mx.array:
+def _region_sum(
+    x: mx.array, axes: Tuple[int, ...], glob: Optional[mx.distributed.Group]
+) -> mx.array:
     """Sum over ``axes``: (N, C), the kept axes in order, or (C,) when the
-    batch is summed too; with ``glob`` also over every rank of the
-    reduction group (the global batch)."""
+    batch is summed too; with ``glob`` also over its every rank (the global
+    batch)."""
     s = accurate_sum(x, axis=axes)
-    return global_sum(s) if glob else s
+    return s if glob is None else global_sum(s, glob)
 
 
 def _overlaps(p, g, axes, glob, order, soft_label, decoupled=True):
@@ -775,15 +788,24 @@ def _overlaps(p, g, axes, glob, order, soft_label, decoupled=True):
     return tp, pn - tp, gn - tp
 
 
-def _global_batch(batch: bool, reduction: str) -> bool:
-    """Whether the batch sums run over every rank of the reduction group
-    (``batch=True`` with a group; ``'none'`` ignores the group)."""
-    return batch and reduction != "none" and active_group() is not None
+def _global_batch(
+    batch: bool, reduction: str, group: Optional[mx.distributed.Group]
+) -> Optional[mx.distributed.Group]:
+    """The group the batch sums run over: ``group`` with ``batch=True`` and
+    more than one rank (``'none'`` ignores the group), else None."""
+    return active_group(group) if batch and reduction != "none" else None
 
 
-def _region_reduce(loss: mx.array, reduction: str, glob: bool) -> mx.array:
-    # from global batch sums every rank holds the whole loss already
-    return replicated_reduction(loss, reduction) if glob else apply_reduction(loss, reduction)
+def _region_reduce(
+    loss: mx.array,
+    reduction: str,
+    glob: Optional[mx.distributed.Group],
+    group: Optional[mx.distributed.Group],
+    out: mx.Dtype,
+) -> mx.array:
+    # from global batch sums every rank holds the whole loss already: reduce
+    # it on this rank alone
+    return apply_reduction(loss, reduction, dtype=out, group=None if glob is not None else group)
 
 
 def _check_smooth(fn: str, smooth_nr: Any, smooth_dr: Any) -> Tuple[float, float]:
@@ -817,7 +839,7 @@ def _weight_array(fn: str, weight: Any) -> Optional[mx.array]:
 def _dice_weight(fn: str, weight: Any, C: int, dtype) -> mx.array:
     """The class weight for C classes (those left after
     ``include_background``), not differentiated."""
-    w = mx.stop_gradient(_weight_array(fn, weight))
+    w = mx.stop_gradient(cast(mx.array, _weight_array(fn, weight)))
     if w.ndim == 0:
         return mx.broadcast_to(w.astype(dtype), (C,))
     if w.ndim != 1 or w.shape[0] != C:
@@ -828,6 +850,7 @@ def _dice_weight(fn: str, weight: Any, C: int, dtype) -> mx.array:
     return w.astype(dtype)
 
 
+@public_loss
 def dice_loss(
     input: mx.array,
     target: mx.array,
@@ -838,7 +861,7 @@ def dice_loss(
     other_act: Optional[Callable[[mx.array], mx.array]] = None,
     squared_pred: bool = False,
     jaccard: bool = False,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     smooth_nr: float = 1e-5,
     smooth_dr: float = 1e-5,
     batch: bool = False,
@@ -846,6 +869,7 @@ def dice_loss(
     soft_label: bool = False,
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Soft Dice (or Jaccard) loss, as MONAI's ``DiceLoss``.
 
@@ -892,6 +916,9 @@ def dice_loss(
             Default: ``False``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` over
             the samples and classes. Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         smooth_nr (float, optional): Added to the numerator. Default: ``1e-5``.
         smooth_dr (float, optional): Added to the denominator. Default: ``1e-5``.
         batch (bool, optional): Sum over the batch before dividing (one loss
@@ -933,7 +960,7 @@ def dice_loss(
     p, g, out = _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid,
                          softmax, other_act)
     axes = _region_axes(p.ndim, ax, batch)
-    glob = _global_batch(batch, reduction)
+    glob = _global_batch(batch, reduction, group)
     tp, pn, gn = _overlaps(p, g, axes, glob, 2 if squared_pred else 1, soft_label)
     den = pn + gn
     if jaccard:
@@ -942,9 +969,10 @@ def dice_loss(
     C = p.shape[ax]
     if C != 1 and weight is not None:  # MONAI ignores the weight of a single class
         f = f * _dice_weight(fn, weight, C, f.dtype)
-    return _region_reduce(f, reduction, glob).astype(out)
+    return _region_reduce(f, reduction, glob, group, out)
 
 
+@public_loss
 def generalized_dice_loss(
     input: mx.array,
     target: mx.array,
@@ -954,13 +982,14 @@ def generalized_dice_loss(
     softmax: bool = False,
     other_act: Optional[Callable[[mx.array], mx.array]] = None,
     w_type: str = "square",
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     smooth_nr: float = 1e-5,
     smooth_dr: float = 1e-5,
     batch: bool = False,
     soft_label: bool = False,
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Generalised Dice loss, as MONAI's ``GeneralizedDiceLoss``.
 
@@ -995,6 +1024,9 @@ def generalized_dice_loss(
             Default: ``'square'``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         smooth_nr (float, optional): Default: ``1e-5``.
         smooth_dr (float, optional): Default: ``1e-5``.
         batch (bool, optional): Default: ``False``.
@@ -1026,7 +1058,7 @@ def generalized_dice_loss(
     p, g, out = _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid,
                          softmax, other_act)
     axes = _region_axes(p.ndim, ax, batch)
-    glob = _global_batch(batch, reduction)
+    glob = _global_batch(batch, reduction, group)
     tp, pn, gn = _overlaps(p, g, axes, glob, 1, soft_label)
     den = pn + gn
     if w_type == "uniform":
@@ -1042,9 +1074,10 @@ def generalized_dice_loss(
     numer = 2.0 * mx.sum(tp * w, axis=-1) + smooth_nr
     denom = mx.sum(den * w, axis=-1) + smooth_dr
     f = 1.0 - numer / denom
-    return _region_reduce(f, reduction, glob).astype(out)
+    return _region_reduce(f, reduction, glob, group, out)
 
 
+@public_loss
 def tversky_loss(
     input: mx.array,
     target: mx.array,
@@ -1055,13 +1088,14 @@ def tversky_loss(
     other_act: Optional[Callable[[mx.array], mx.array]] = None,
     alpha: float = 0.5,
     beta: float = 0.5,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     smooth_nr: float = 1e-5,
     smooth_dr: float = 1e-5,
     batch: bool = False,
     soft_label: bool = False,
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Tversky loss, as MONAI's ``TverskyLoss``.
 
@@ -1095,6 +1129,9 @@ def tversky_loss(
         beta (float, optional): Weight of the false negatives. Default: ``0.5``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         smooth_nr (float, optional): Default: ``1e-5``.
         smooth_dr (float, optional): Default: ``1e-5``.
         batch (bool, optional): Default: ``False``.
@@ -1129,7 +1166,7 @@ def tversky_loss(
     p, g, out = _prepare(fn, input, target, ax, include_background, to_onehot_y, sigmoid,
                          softmax, other_act)
     axes = _region_axes(p.ndim, ax, batch)
-    glob = _global_batch(batch, reduction)
+    glob = _global_batch(batch, reduction, group)
     tp, fp, fn_ = _overlaps(p, g, axes, glob, 1, soft_label, decoupled=False)
     f = 1.0 - (tp + smooth_nr) / (tp + alpha * fp + beta * fn_ + smooth_dr)
-    return _region_reduce(f, reduction, glob).astype(out)
+    return _region_reduce(f, reduction, glob, group, out)

@@ -1,17 +1,15 @@
 """``mlx.nn.Module`` wrappers, one file per family (imports only)."""
 
-from ._base import _Loss, _WeightedLoss
-
-# -- regression (issue 2)
+# -- regression
 from .regression import HuberLoss, L1Loss, MSELoss, SmoothL1Loss
 
-# -- classification (issue 2)
+# -- classification
 from .classification import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, NLLLoss2d
 
-# -- probabilistic (issue 2)
+# -- probabilistic
 from .probabilistic import GaussianNLLLoss, KLDivLoss, PoissonNLLLoss
 
-# -- margin (issue 3)
+# -- margin
 from .margin import (
     HingeEmbeddingLoss,
     MarginRankingLoss,
@@ -21,7 +19,7 @@ from .margin import (
     SoftMarginLoss,
 )
 
-# -- embedding (issue 3)
+# -- embedding
 from .embedding import (
     CosineEmbeddingLoss,
     CosineSimilarity,
@@ -30,17 +28,17 @@ from .embedding import (
     TripletMarginWithDistanceLoss,
 )
 
-# -- ctc (issue 4)
+# -- ctc
 from .ctc import CTCLoss
 
-# -- linear_cross_entropy (issue 5)
+# -- linear_cross_entropy
 from .linear_cross_entropy import (
     LinearCrossEntropyLoss,
     LinearCrossEntropyOptions,
     QuantizedWeight,
 )
 
-# -- preference (issue 20)
+# -- preference
 from .preference import DPOLoss
 from .preference import FusedLinearDPOLoss
 from .preference import FusedLinearKTOLoss
@@ -51,13 +49,13 @@ from .preference import ORPOLoss
 from .preference import PreferenceLossOutput
 from .preference import SimPOLoss
 
-# -- distillation (issue 20)
+# -- distillation
 from .distillation import ForwardKLLoss
 from .distillation import FusedLinearJSDLoss
 from .distillation import GeneralizedJSDLoss
 from .distillation import ReverseKLLoss
 
-# -- segmentation (issue 21)
+# -- segmentation
 from .segmentation import DiceLoss
 from .segmentation import FocalLoss
 from .segmentation import GeneralizedDiceLoss
@@ -65,7 +63,7 @@ from .segmentation import Poly1CrossEntropyLoss
 from .segmentation import SigmoidFocalLoss
 from .segmentation import TverskyLoss
 
-# -- contrastive (issue 21)
+# -- contrastive
 from .contrastive import ClipLoss
 from .contrastive import CosineSimilarityLoss
 from .contrastive import InfoNCELoss
@@ -74,4 +72,58 @@ from .contrastive import NTXentLoss
 from .contrastive import SigLipLoss
 from .contrastive import SupConLoss
 
-__all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CTCLoss",
+    "ClipLoss",
+    "CosineEmbeddingLoss",
+    "CosineSimilarity",
+    "CosineSimilarityLoss",
+    "CrossEntropyLoss",
+    "DPOLoss",
+    "DiceLoss",
+    "FocalLoss",
+    "ForwardKLLoss",
+    "FusedLinearDPOLoss",
+    "FusedLinearJSDLoss",
+    "FusedLinearKTOLoss",
+    "FusedLinearORPOLoss",
+    "FusedLinearSimPOLoss",
+    "GaussianNLLLoss",
+    "GeneralizedDiceLoss",
+    "GeneralizedJSDLoss",
+    "HingeEmbeddingLoss",
+    "HuberLoss",
+    "InfoNCELoss",
+    "KLDivLoss",
+    "KTOLoss",
+    "L1Loss",
+    "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
+    "LogCoshLoss",
+    "MSELoss",
+    "MarginRankingLoss",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
+    "NLLLoss",
+    "NLLLoss2d",
+    "NTXentLoss",
+    "ORPOLoss",
+    "PairwiseDistance",
+    "PoissonNLLLoss",
+    "Poly1CrossEntropyLoss",
+    "PreferenceLossOutput",
+    "QuantizedWeight",
+    "ReverseKLLoss",
+    "SigLipLoss",
+    "SigmoidFocalLoss",
+    "SimPOLoss",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
+    "SupConLoss",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
+    "TverskyLoss",
+]

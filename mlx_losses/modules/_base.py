@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Dict, Optional
+from typing import Any, ClassVar, Dict, Optional, Sequence
 
 import mlx.core as mx
 import mlx.nn as nn
 
-from .._group import check_group, signature_with_group
-from .._reduction import reduction_group, resolve_reduction
-from .._validation import check_floating
+from .._api import check_group
+from .._validation import REDUCTIONS, Reduction, check_floating, resolve_reduction
 
 __all__ = ["_Loss", "_WeightedLoss"]
 
@@ -19,60 +17,31 @@ class _Loss(nn.Module):
     """Base of every loss Module (torch's ``_Loss``).
 
     Stores ``reduction``, mapping the deprecated ``size_average``/``reduce``
-    pair onto it once (with torch's warning). Subclasses add their options
-    and list them in ``_options`` for the repr.
+    pair onto it once (with torch's warning), and ``group`` (an
+    ``mx.distributed.Group`` or None), which ``__call__`` passes to the
+    functional call. Subclasses add their options, list them in
+    ``_options`` for the repr, and take ``group`` keyword-only.
     """
 
-    _allowed_reductions = ("none", "mean", "sum")
-    _group: Any = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Every loss Module takes a keyword-only ``group=`` (an
-        # mx.distributed.Group) and computes its reductions over it; see
-        # mlx_losses.distributed. Done once here, not in each subclass.
-        super().__init_subclass__(**kwargs)
-        # The __init__ the class will run: its own, or one it inherits
-        # (_Loss's own takes no group=, so a loss without an __init__ of its
-        # own, L1Loss, must be wrapped too); one already wrapped is not.
-        init = cls.__init__
-        if not getattr(init, "_takes_group", False):
-
-            @functools.wraps(init)
-            def __init__(self, *args: Any, group: Any = None, **kw: Any) -> None:
-                init(self, *args, **kw)
-                check_group(type(self).__name__, group)
-                if group is not None:
-                    self._group = group
-
-            __init__.__signature__ = signature_with_group(init)  # type: ignore[attr-defined]
-            __init__._takes_group = True  # type: ignore[attr-defined]
-            cls.__init__ = __init__  # type: ignore[method-assign]
-        if "__call__" in cls.__dict__:
-            call = cls.__dict__["__call__"]
-
-            @functools.wraps(call)
-            def __call__(self, *args: Any, **kw: Any) -> Any:
-                if self._group is None:
-                    return call(self, *args, **kw)
-                with reduction_group(self._group):
-                    return call(self, *args, **kw)
-
-            cls.__call__ = __call__  # type: ignore[method-assign]
+    _allowed_reductions: ClassVar[Sequence[str]] = REDUCTIONS
+    # one of _allowed_reductions: a Reduction (KLDivLoss's: a KLReduction)
+    reduction: Any
+    group: Optional[mx.distributed.Group]
 
     def __init__(
         self,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         self.reduction = resolve_reduction(
-            type(self).__name__,
-            reduction,
-            size_average,
-            reduce,
-            allowed=self._allowed_reductions,
+            name, reduction, size_average, reduce, allowed=self._allowed_reductions
         )
+        self.group = check_group(name, group)
 
     def _options(self) -> Dict[str, Any]:
         return {"reduction": self.reduction}
@@ -110,9 +79,11 @@ class _WeightedLoss(_Loss):
         weight: Optional[mx.array] = None,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         self._store_buffer("weight", weight)
 
     def _options(self) -> Dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_label_smoothing, check_number, message
+from .._validation import Reduction, check_label_smoothing, check_number, message
 from ..losses.classification import _check_logit_options
 from ._base import _Loss, _WeightedLoss
 
@@ -44,6 +44,9 @@ class NLLLoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         axis (int, optional): MLX-only, keyword-only: the class axis of the
             input (``-1`` for channels-last). Default: ``1``.
 
@@ -60,11 +63,12 @@ class NLLLoss(_WeightedLoss):
         size_average: Optional[bool] = None,
         ignore_index: int = -100,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         *,
         axis: int = 1,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
+        super().__init__(weight, size_average, reduce, reduction, group=group)
         name = type(self).__name__
         self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
         self.axis = _check_axis_option(name, axis)
@@ -79,6 +83,7 @@ class NLLLoss(_WeightedLoss):
         return F.nll_loss(
             input, target, weight=self.weight, ignore_index=self.ignore_index,
             reduction=self.reduction, axis=self.axis,
+            group=self.group,
         )
 
 
@@ -104,6 +109,9 @@ class CrossEntropyLoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         label_smoothing (float, optional): In [0, 1] (a negative or NaN value
             means none, as in torch). Default: ``0.0``.
         axis, softcap, logit_scale, z_loss, out_dtype: MLX-only, keyword-only
@@ -126,7 +134,7 @@ class CrossEntropyLoss(_WeightedLoss):
         size_average: Optional[bool] = None,
         ignore_index: int = -100,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         label_smoothing: float = 0.0,
         *,
         axis: int = 1,
@@ -134,8 +142,9 @@ class CrossEntropyLoss(_WeightedLoss):
         logit_scale: Optional[float] = None,
         z_loss: float = 0.0,
         out_dtype: Optional[mx.Dtype] = None,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
+        super().__init__(weight, size_average, reduce, reduction, group=group)
         name = type(self).__name__
         self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
         check_label_smoothing(name, label_smoothing)
@@ -160,6 +169,7 @@ class CrossEntropyLoss(_WeightedLoss):
             reduction=self.reduction, label_smoothing=self.label_smoothing, axis=self.axis,
             softcap=self.softcap, logit_scale=self.logit_scale, z_loss=self.z_loss,
             out_dtype=self.out_dtype,
+            group=self.group,
         )
 
 
@@ -174,6 +184,9 @@ class BCELoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -183,7 +196,8 @@ class BCELoss(_WeightedLoss):
     """
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction,
+                                      group=self.group)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -197,6 +211,9 @@ class BCEWithLogitsLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         pos_weight (array, optional): Weight of the positive term,
             broadcastable to the input's shape (e.g. one per class, last
             dimension); stored frozen. Default: ``None``.
@@ -213,10 +230,12 @@ class BCEWithLogitsLoss(_Loss):
         weight: Optional[mx.array] = None,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         pos_weight: Optional[mx.array] = None,
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         self._store_buffer("weight", weight)
         self._store_buffer("pos_weight", pos_weight)
 
@@ -233,4 +252,5 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(
             input, target, weight=self.weight, reduction=self.reduction,
             pos_weight=self.pos_weight,
+            group=self.group,
         )

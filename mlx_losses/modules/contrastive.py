@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, check_option
+from .._validation import Reduction, check_number, check_option
 from ._base import _Loss
 
 __all__ = [
@@ -33,6 +33,9 @@ class InfoNCELoss(_Loss):
     Args:
         temperature (float, optional): > 0. Default: ``0.1``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         negative_mode (str, optional): ``'unpaired'`` | ``'paired'``.
             Default: ``'unpaired'``.
 
@@ -43,9 +46,14 @@ class InfoNCELoss(_Loss):
     """
 
     def __init__(
-        self, temperature: float = 0.1, reduction: str = "mean", negative_mode: str = "unpaired"
+        self,
+        temperature: float = 0.1,
+        reduction: Reduction = "mean",
+        negative_mode: str = "unpaired",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self.temperature = _temperature(name, "temperature", temperature)
         check_option(name, "negative_mode", negative_mode, ("unpaired", "paired"))
@@ -59,7 +67,8 @@ class InfoNCELoss(_Loss):
         self, query: mx.array, positive_key: mx.array, negative_keys: Optional[mx.array] = None
     ) -> mx.array:
         return F.info_nce_loss(query, positive_key, negative_keys, temperature=self.temperature,
-                               reduction=self.reduction, negative_mode=self.negative_mode)
+                               reduction=self.reduction, negative_mode=self.negative_mode,
+                               group=self.group)
 
 
 class NTXentLoss(_Loss):
@@ -68,6 +77,9 @@ class NTXentLoss(_Loss):
     Args:
         temperature (float, optional): > 0. Default: ``0.5``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import NTXentLoss
@@ -75,15 +87,22 @@ class NTXentLoss(_Loss):
         NTXentLoss(reduction='mean', temperature=0.1)
     """
 
-    def __init__(self, temperature: float = 0.5, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        temperature: float = 0.5,
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
         self.temperature = _temperature(type(self).__name__, "temperature", temperature)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "temperature": self.temperature}
 
     def __call__(self, z1: mx.array, z2: mx.array) -> mx.array:
-        return F.nt_xent_loss(z1, z2, temperature=self.temperature, reduction=self.reduction)
+        return F.nt_xent_loss(z1, z2, temperature=self.temperature, reduction=self.reduction,
+                              group=self.group)
 
 
 class ClipLoss(_Loss):
@@ -93,6 +112,9 @@ class ClipLoss(_Loss):
 
     Args:
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -102,13 +124,19 @@ class ClipLoss(_Loss):
         0.313262
     """
 
-    def __init__(self, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
 
     def __call__(
         self, image_embeds: mx.array, text_embeds: mx.array, logit_scale: Union[float, mx.array]
     ) -> mx.array:
-        return F.clip_loss(image_embeds, text_embeds, logit_scale, reduction=self.reduction)
+        return F.clip_loss(image_embeds, text_embeds, logit_scale, reduction=self.reduction,
+                           group=self.group)
 
 
 class SigLipLoss(_Loss):
@@ -117,6 +145,9 @@ class SigLipLoss(_Loss):
 
     Args:
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import SigLipLoss
@@ -124,8 +155,13 @@ class SigLipLoss(_Loss):
         SigLipLoss(reduction='sum')
     """
 
-    def __init__(self, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
 
     def __call__(
         self,
@@ -135,7 +171,7 @@ class SigLipLoss(_Loss):
         logit_bias: Union[float, mx.array],
     ) -> mx.array:
         return F.siglip_loss(image_embeds, text_embeds, logit_scale, logit_bias,
-                             reduction=self.reduction)
+                             reduction=self.reduction, group=self.group)
 
 
 class SupConLoss(_Loss):
@@ -147,6 +183,9 @@ class SupConLoss(_Loss):
         contrast_mode (str, optional): ``'all'`` | ``'one'``. Default: ``'all'``.
         base_temperature (float, optional): > 0. Default: ``0.07``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import SupConLoss
@@ -159,9 +198,11 @@ class SupConLoss(_Loss):
         temperature: float = 0.07,
         contrast_mode: str = "all",
         base_temperature: float = 0.07,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self.temperature = _temperature(name, "temperature", temperature)
         check_option(name, "contrast_mode", contrast_mode, ("all", "one"))
@@ -178,7 +219,8 @@ class SupConLoss(_Loss):
     ) -> mx.array:
         return F.supcon_loss(features, labels, mask, temperature=self.temperature,
                              contrast_mode=self.contrast_mode,
-                             base_temperature=self.base_temperature, reduction=self.reduction)
+                             base_temperature=self.base_temperature, reduction=self.reduction,
+                             group=self.group)
 
 
 class LogCoshLoss(_Loss):
@@ -187,6 +229,9 @@ class LogCoshLoss(_Loss):
 
     Args:
         reduction (str, optional): Default: ``'none'`` (``mlx.nn``'s).
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import LogCoshLoss
@@ -194,11 +239,16 @@ class LogCoshLoss(_Loss):
         LogCoshLoss(reduction='none')
     """
 
-    def __init__(self, reduction: str = "none") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        reduction: Reduction = "none",
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
 
     def __call__(self, inputs: mx.array, targets: mx.array) -> mx.array:
-        return F.log_cosh_loss(inputs, targets, reduction=self.reduction)
+        return F.log_cosh_loss(inputs, targets, reduction=self.reduction, group=self.group)
 
 
 class CosineSimilarityLoss(_Loss):
@@ -209,6 +259,9 @@ class CosineSimilarityLoss(_Loss):
         axis (int, optional): The embedding axis. Default: ``1``.
         eps (float, optional): >= 0. Default: ``1e-8``.
         reduction (str, optional): Default: ``'none'`` (``mlx.nn``'s).
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import CosineSimilarityLoss
@@ -216,8 +269,15 @@ class CosineSimilarityLoss(_Loss):
         CosineSimilarityLoss(reduction='none', axis=-1, eps=1e-08)
     """
 
-    def __init__(self, axis: int = 1, eps: float = 1e-8, reduction: str = "none") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        axis: int = 1,
+        eps: float = 1e-8,
+        reduction: Reduction = "none",
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self.axis = check_number(name, "axis", axis, integer=True)
         self.eps = float(check_number(name, "eps", eps, min_value=0.0))
@@ -227,4 +287,4 @@ class CosineSimilarityLoss(_Loss):
 
     def __call__(self, x1: mx.array, x2: mx.array) -> mx.array:
         return F.cosine_similarity_loss(x1, x2, axis=self.axis, eps=self.eps,
-                                        reduction=self.reduction)
+                                        reduction=self.reduction, group=self.group)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_bool, check_number, message
+from .._validation import Reduction, check_bool, check_number, message
 from ._base import _Loss
 
 __all__ = ["CTCLoss"]
@@ -23,6 +23,9 @@ class CTCLoss(_Loss):
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``;
             ``'mean'`` divides each loss by its target length first.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         zero_infinity (bool, optional): Replace infinite losses and their
             gradients by 0. Default: ``False``.
 
@@ -36,8 +39,15 @@ class CTCLoss(_Loss):
         0.287682
     """
 
-    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        blank: int = 0,
+        reduction: Reduction = "mean",
+        zero_infinity: bool = False,
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         blank = check_number(name, "blank", blank, integer=True)
         if blank < 0:
@@ -63,4 +73,5 @@ class CTCLoss(_Loss):
             blank=self.blank,
             reduction=self.reduction,
             zero_infinity=self.zero_infinity,
+            group=self.group,
         )

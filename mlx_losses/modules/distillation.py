@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, cast
 
 import mlx.core as mx
 
 from .. import functional as F
+from .._validation import KLReduction, Reduction
 from ..losses.distillation import _check_chunk, _check_options, _side_options
 from ..losses.linear_cross_entropy import QuantizedWeight
 from ._base import _Loss
@@ -19,11 +20,13 @@ class _DistillationLoss(_Loss):
     _with_beta = False
 
     def __init__(self, *, beta: float = 0.5, temperature: float = 1.0, ignore_index: int = -100,
-                 reduction: str = "batchmean") -> None:
+                 reduction: KLReduction = "batchmean",
+                 group: Optional[mx.distributed.Group] = None) -> None:
         beta, temperature, ignore_index, _ = _check_options(
             type(self).__name__, beta, temperature, ignore_index, reduction,
             with_beta=self._with_beta)
-        super().__init__(reduction=reduction)
+        # (checked against _allowed_reductions, the four of KL)
+        super().__init__(reduction=cast(Reduction, reduction), group=group)
         if self._with_beta:
             self.beta = beta
         self.temperature, self.ignore_index = temperature, ignore_index
@@ -43,6 +46,9 @@ class ForwardKLLoss(_DistillationLoss):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): ``'none'`` | ``'batchmean'`` | ``'sum'``
             | ``'mean'``. Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -55,14 +61,16 @@ class ForwardKLLoss(_DistillationLoss):
     """
 
     def __init__(self, *, temperature: float = 1.0, ignore_index: int = -100,
-                 reduction: str = "batchmean") -> None:
-        super().__init__(temperature=temperature, ignore_index=ignore_index, reduction=reduction)
+                 reduction: KLReduction = "batchmean",
+                 group: Optional[mx.distributed.Group] = None) -> None:
+        super().__init__(temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                         group=group)
 
     def __call__(self, student_logits: mx.array, teacher_logits: mx.array,
                  labels: Optional[mx.array] = None) -> mx.array:
         return F.forward_kl_loss(student_logits, teacher_logits, labels,
                                  temperature=self.temperature, ignore_index=self.ignore_index,
-                                 reduction=self.reduction)
+                                 reduction=self.reduction, group=self.group)
 
 
 class ReverseKLLoss(_DistillationLoss):
@@ -74,6 +82,9 @@ class ReverseKLLoss(_DistillationLoss):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): ``'none'`` | ``'batchmean'`` | ``'sum'``
             | ``'mean'``. Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -83,14 +94,16 @@ class ReverseKLLoss(_DistillationLoss):
     """
 
     def __init__(self, *, temperature: float = 1.0, ignore_index: int = -100,
-                 reduction: str = "batchmean") -> None:
-        super().__init__(temperature=temperature, ignore_index=ignore_index, reduction=reduction)
+                 reduction: KLReduction = "batchmean",
+                 group: Optional[mx.distributed.Group] = None) -> None:
+        super().__init__(temperature=temperature, ignore_index=ignore_index, reduction=reduction,
+                         group=group)
 
     def __call__(self, student_logits: mx.array, teacher_logits: mx.array,
                  labels: Optional[mx.array] = None) -> mx.array:
         return F.reverse_kl_loss(student_logits, teacher_logits, labels,
                                  temperature=self.temperature, ignore_index=self.ignore_index,
-                                 reduction=self.reduction)
+                                 reduction=self.reduction, group=self.group)
 
 
 class GeneralizedJSDLoss(_DistillationLoss):
@@ -103,6 +116,9 @@ class GeneralizedJSDLoss(_DistillationLoss):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): ``'none'`` | ``'batchmean'`` | ``'sum'``
             | ``'mean'``. Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -117,7 +133,8 @@ class GeneralizedJSDLoss(_DistillationLoss):
                  labels: Optional[mx.array] = None) -> mx.array:
         return F.generalized_jsd_loss(student_logits, teacher_logits, labels, beta=self.beta,
                                       temperature=self.temperature,
-                                      ignore_index=self.ignore_index, reduction=self.reduction)
+                                      ignore_index=self.ignore_index, reduction=self.reduction,
+                                      group=self.group)
 
 
 class FusedLinearJSDLoss(_DistillationLoss):
@@ -131,6 +148,9 @@ class FusedLinearJSDLoss(_DistillationLoss):
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): ``'none'`` | ``'batchmean'`` | ``'sum'``
             | ``'mean'``. Default: ``'batchmean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         chunk_size (int, optional): Tokens per tile. Default: ``None``.
         vocab_chunk_size (int, optional): Vocabulary per tile.
             Default: ``None``.
@@ -151,18 +171,19 @@ class FusedLinearJSDLoss(_DistillationLoss):
     _with_beta = True
 
     def __init__(self, *, beta: float = 0.5, temperature: float = 1.0, ignore_index: int = -100,
-                 reduction: str = "batchmean", chunk_size: Optional[int] = None,
+                 reduction: KLReduction = "batchmean", chunk_size: Optional[int] = None,
                  vocab_chunk_size: Optional[int] = None, student_softcap: Optional[float] = None,
                  student_logit_scale: Optional[float] = None,
                  teacher_softcap: Optional[float] = None,
-                 teacher_logit_scale: Optional[float] = None) -> None:
+                 teacher_logit_scale: Optional[float] = None,
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         chunk_size = _check_chunk(name, "chunk_size", chunk_size)
         vocab_chunk_size = _check_chunk(name, "vocab_chunk_size", vocab_chunk_size)
         s_cap, s_scale = _side_options(name, "student", student_softcap, student_logit_scale)
         t_cap, t_scale = _side_options(name, "teacher", teacher_softcap, teacher_logit_scale)
         super().__init__(beta=beta, temperature=temperature, ignore_index=ignore_index,
-                         reduction=reduction)
+                         reduction=reduction, group=group)
         self.chunk_size, self.vocab_chunk_size = chunk_size, vocab_chunk_size
         self.student_softcap, self.student_logit_scale = s_cap, s_scale
         self.teacher_softcap, self.teacher_logit_scale = t_cap, t_scale
@@ -187,4 +208,5 @@ class FusedLinearJSDLoss(_DistillationLoss):
             temperature=self.temperature, ignore_index=self.ignore_index,
             reduction=self.reduction, chunk_size=self.chunk_size,
             vocab_chunk_size=self.vocab_chunk_size,
-            **{k: getattr(self, k) for k in self._LOGIT_OPTIONS})
+            **{k: getattr(self, k) for k in self._LOGIT_OPTIONS}, group=self.group,
+        )

@@ -8,7 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .. import functional as F
-from .._validation import check_bool, check_number, message
+from .._validation import Reduction, check_bool, check_number, message
 from ._base import _Loss
 
 __all__ = [
@@ -97,6 +97,9 @@ class CosineEmbeddingLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -113,9 +116,11 @@ class CosineEmbeddingLoss(_Loss):
         margin: float = 0.0,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         self.margin = check_number(type(self).__name__, "margin", margin)
 
     def _options(self) -> Dict[str, Any]:
@@ -123,7 +128,8 @@ class CosineEmbeddingLoss(_Loss):
 
     def __call__(self, input1: mx.array, input2: mx.array, target: mx.array) -> mx.array:
         return F.cosine_embedding_loss(
-            input1, input2, target, margin=self.margin, reduction=self.reduction
+            input1, input2, target, margin=self.margin, reduction=self.reduction,
+            group=self.group,
         )
 
 
@@ -139,6 +145,9 @@ class TripletMarginLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import TripletMarginLoss
@@ -154,9 +163,11 @@ class TripletMarginLoss(_Loss):
         swap: bool = False,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         name = type(self).__name__
         self.margin = _positive_margin(name, margin)
         self.p = check_number(name, "p", p)
@@ -182,6 +193,7 @@ class TripletMarginLoss(_Loss):
             eps=self.eps,
             swap=self.swap,
             reduction=self.reduction,
+            group=self.group,
         )
 
 
@@ -201,6 +213,9 @@ class TripletMarginWithDistanceLoss(_Loss):
         swap (bool, optional): Use the distance swap. Default: ``False``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -222,9 +237,10 @@ class TripletMarginWithDistanceLoss(_Loss):
         distance_function: Optional[Callable[[mx.array, mx.array], mx.array]] = None,
         margin: float = 1.0,
         swap: bool = False,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self.margin = _positive_margin(name, margin)
         if distance_function is not None and not callable(distance_function):
@@ -257,4 +273,5 @@ class TripletMarginWithDistanceLoss(_Loss):
             margin=self.margin,
             swap=self.swap,
             reduction=self.reduction,
+            group=self.group,
         )

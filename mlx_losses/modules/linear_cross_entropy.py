@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Union
 
 import mlx.core as mx
 import mlx.nn as nn
 
 from .. import functional as F
 from .._validation import (
+    Reduction,
     ShapeError,
     check_floating,
     check_label_smoothing,
@@ -52,6 +53,9 @@ class LinearCrossEntropyLoss(_WeightedLoss):
             ``None``). Default: ``None``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         weight (array, optional): Class weights, ``(C)``. Default: ``None``.
         ignore_index (int, optional): Ignored class index; ``None`` means
             ``-100`` for class-index targets. Default: ``None``.
@@ -83,7 +87,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         bias: bool = False,
         device: Any = None,
         dtype: Optional[mx.Dtype] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         weight: Optional[mx.array] = None,
         ignore_index: Optional[int] = None,
         label_smoothing: float = 0.0,
@@ -93,6 +97,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         logit_scale: Optional[float] = None,
         z_loss: float = 0.0,
         out_dtype: Optional[mx.Dtype] = None,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
         name = type(self).__name__
         in_features = check_number(name, "in_features", in_features, min_value=0, integer=True)
@@ -115,7 +120,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
         if options is not None and not isinstance(options, LinearCrossEntropyOptions):
             raise TypeError(message(name, "options", "be a LinearCrossEntropyOptions or None",
                                     type(options).__name__))
-        super().__init__(weight=weight, reduction=reduction)
+        super().__init__(weight=weight, reduction=reduction, group=group)
         self.num_classes = num_classes
         self.out_features = out_features
         self.ignore_index = ignore_index
@@ -155,6 +160,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         shape = (self.num_classes, *self.out_features)
+        linear_weight: Union[mx.array, QuantizedWeight]
         if isinstance(self.linear, nn.QuantizedLinear):
             if self.out_features:
                 raise ValueError(message(
@@ -179,4 +185,5 @@ class LinearCrossEntropyLoss(_WeightedLoss):
             logit_scale=self.logit_scale,
             z_loss=self.z_loss,
             out_dtype=self.out_dtype,
+            group=self.group,
         )

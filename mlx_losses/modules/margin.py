@@ -7,8 +7,7 @@ from typing import Any, Dict, Optional
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, message
-from ..losses.margin import _check_p
+from .._validation import Reduction, check_multi_margin_p, check_number, message
 from ._base import _Loss, _WeightedLoss
 
 __all__ = [
@@ -30,6 +29,9 @@ class HingeEmbeddingLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -46,16 +48,20 @@ class HingeEmbeddingLoss(_Loss):
         margin: float = 1.0,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         self.margin = check_number(type(self).__name__, "margin", margin)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "margin": self.margin}
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.hinge_embedding_loss(input, target, margin=self.margin, reduction=self.reduction)
+        return F.hinge_embedding_loss(
+            input, target, margin=self.margin, reduction=self.reduction, group=self.group
+        )
 
 
 class SoftMarginLoss(_Loss):
@@ -66,6 +72,9 @@ class SoftMarginLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -75,7 +84,7 @@ class SoftMarginLoss(_Loss):
     """
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.soft_margin_loss(input, target, reduction=self.reduction)
+        return F.soft_margin_loss(input, target, reduction=self.reduction, group=self.group)
 
 
 class MultiLabelSoftMarginLoss(_WeightedLoss):
@@ -89,6 +98,9 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -99,7 +111,7 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         return F.multilabel_soft_margin_loss(
-            input, target, weight=self.weight, reduction=self.reduction
+            input, target, weight=self.weight, reduction=self.reduction, group=self.group
         )
 
 
@@ -112,6 +124,9 @@ class MultiLabelMarginLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -122,7 +137,7 @@ class MultiLabelMarginLoss(_Loss):
     """
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction, group=self.group)
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -137,6 +152,9 @@ class MultiMarginLoss(_WeightedLoss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -155,16 +173,18 @@ class MultiMarginLoss(_WeightedLoss):
         weight: Optional[mx.array] = None,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
         name = type(self).__name__
-        p = _check_p(name, p)
+        p = check_multi_margin_p(name, p)
         if weight is not None and isinstance(weight, mx.array) and weight.ndim != 1:
             raise ValueError(
                 message(name, "weight", "be None or a 1-D array",
                         f"{weight.ndim}-D: expected weight to be None or 1D tensor")
             )
-        super().__init__(weight, size_average, reduce, reduction)
+        super().__init__(weight, size_average, reduce, reduction, group=group)
         self.p = p
         self.margin = check_number(name, "margin", margin, complex_ok=True)
 
@@ -179,6 +199,7 @@ class MultiMarginLoss(_WeightedLoss):
             margin=self.margin,
             weight=self.weight,
             reduction=self.reduction,
+            group=self.group,
         )
 
 
@@ -191,6 +212,9 @@ class MarginRankingLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -205,9 +229,11 @@ class MarginRankingLoss(_Loss):
         margin: float = 0.0,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         self.margin = check_number(type(self).__name__, "margin", margin)
 
     def _options(self) -> Dict[str, Any]:
@@ -215,5 +241,5 @@ class MarginRankingLoss(_Loss):
 
     def __call__(self, input1: mx.array, input2: mx.array, target: mx.array) -> mx.array:
         return F.margin_ranking_loss(
-            input1, input2, target, margin=self.margin, reduction=self.reduction
+            input1, input2, target, margin=self.margin, reduction=self.reduction, group=self.group
         )

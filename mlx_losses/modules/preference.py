@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, check_option, message
+from .._validation import Reduction, check_number, check_option, message
 from ..losses.classification import _check_logit_options
 from ..losses.linear_cross_entropy import LinearCrossEntropyOptions, QuantizedWeight
 from ..losses.preference import (
@@ -45,6 +45,9 @@ class DPOLoss(_Loss):
         label_smoothing (float, optional): Default: ``0.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -58,12 +61,13 @@ class DPOLoss(_Loss):
     """
 
     def __init__(self, *, beta: float = 0.1, loss_type: str = "sigmoid",
-                 label_smoothing: float = 0.0, reduction: str = "mean") -> None:
+                 label_smoothing: float = 0.0, reduction: Reduction = "mean",
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         check_option(name, "loss_type", loss_type, DPO_LOSS_TYPES)
         self_beta = _check_beta(name, beta)
         eps = _check_smoothing(name, loss_type, label_smoothing)
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         self.beta, self.loss_type, self.label_smoothing = self_beta, loss_type, eps
 
     def _options(self) -> Dict[str, Any]:
@@ -77,7 +81,8 @@ class DPOLoss(_Loss):
         return F.dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
                           ref_rejected_logps, beta=self.beta, loss_type=self.loss_type,
                           label_smoothing=self.label_smoothing, chosen_lengths=chosen_lengths,
-                          rejected_lengths=rejected_lengths, reduction=self.reduction)
+                          rejected_lengths=rejected_lengths, reduction=self.reduction,
+                          group=self.group)
 
 
 class ORPOLoss(_Loss):
@@ -89,6 +94,9 @@ class ORPOLoss(_Loss):
             Default: ``0.1``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -100,9 +108,15 @@ class ORPOLoss(_Loss):
         0.1386
     """
 
-    def __init__(self, *, beta: float = 0.1, reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        *,
+        beta: float = 0.1,
+        reduction: Reduction = "mean",
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
         beta = _check_beta(type(self).__name__, beta, allow_zero=True)
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         self.beta = beta
 
     def _options(self) -> Dict[str, Any]:
@@ -114,7 +128,8 @@ class ORPOLoss(_Loss):
                  rejected_lengths: Optional[mx.array] = None) -> PreferenceLossOutput:
         return F.orpo_loss(policy_chosen_logps, policy_rejected_logps, beta=self.beta,
                            nll_loss=nll_loss, chosen_lengths=chosen_lengths,
-                           rejected_lengths=rejected_lengths, reduction=self.reduction)
+                           rejected_lengths=rejected_lengths, reduction=self.reduction,
+                           group=self.group)
 
 
 class SimPOLoss(_Loss):
@@ -126,6 +141,9 @@ class SimPOLoss(_Loss):
         label_smoothing (float, optional): Default: ``0.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -135,12 +153,13 @@ class SimPOLoss(_Loss):
     """
 
     def __init__(self, *, beta: float = 0.1, gamma: float = 0.5, label_smoothing: float = 0.0,
-                 reduction: str = "mean") -> None:
+                 reduction: Reduction = "mean",
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta)
         gamma = float(check_number(name, "gamma", gamma))
         eps = _check_smoothing(name, "sigmoid", label_smoothing)
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         self.beta, self.gamma, self.label_smoothing = beta, gamma, eps
 
     def _options(self) -> Dict[str, Any]:
@@ -153,7 +172,7 @@ class SimPOLoss(_Loss):
         return F.simpo_loss(policy_chosen_logps, policy_rejected_logps, beta=self.beta,
                             gamma=self.gamma, label_smoothing=self.label_smoothing,
                             chosen_lengths=chosen_lengths, rejected_lengths=rejected_lengths,
-                            reduction=self.reduction)
+                            reduction=self.reduction, group=self.group)
 
 
 def _kto_weights(name: str, desirable_weight: Any, undesirable_weight: Any):
@@ -170,6 +189,9 @@ class KTOLoss(_Loss):
         undesirable_weight (float, optional): Default: ``1.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -180,11 +202,12 @@ class KTOLoss(_Loss):
     """
 
     def __init__(self, *, beta: float = 0.1, desirable_weight: float = 1.0,
-                 undesirable_weight: float = 1.0, reduction: str = "mean") -> None:
+                 undesirable_weight: float = 1.0, reduction: Reduction = "mean",
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta)
         wd, wu = _kto_weights(name, desirable_weight, undesirable_weight)
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         self.beta, self.desirable_weight, self.undesirable_weight = beta, wd, wu
 
     def _options(self) -> Dict[str, Any]:
@@ -195,21 +218,22 @@ class KTOLoss(_Loss):
                  kl: Optional[Union[mx.array, Number]] = None) -> PreferenceLossOutput:
         return F.kto_loss(policy_logps, ref_logps, labels, kl=kl, beta=self.beta,
                           desirable_weight=self.desirable_weight,
-                          undesirable_weight=self.undesirable_weight, reduction=self.reduction)
+                          undesirable_weight=self.undesirable_weight, reduction=self.reduction,
+                          group=self.group)
 
 
 class _FusedBase(_Loss):
     """Shared options of the fused preference Modules: the head's weight
     is a call argument (the model's LM head), not a parameter here."""
 
-    def __init__(self, *, ignore_index: int, reduction: str,
+    def __init__(self, *, ignore_index: int, reduction: Reduction,
                  options: Optional[LinearCrossEntropyOptions], softcap: Optional[float],
-                 logit_scale: Optional[float]) -> None:
+                 logit_scale: Optional[float], group: Optional[mx.distributed.Group]) -> None:
         name = type(self).__name__
         ignore_index = _check_ignore_index(name, ignore_index)
         _check_options(name, options)
         softcap, logit_scale, _, _ = _check_logit_options(name, softcap, logit_scale, 0.0, None)
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         self.ignore_index, self.options = ignore_index, options
         self.softcap, self.logit_scale = softcap, logit_scale
 
@@ -239,6 +263,9 @@ class FusedLinearDPOLoss(_FusedBase):
         label_smoothing (float, optional): Default: ``0.0``.
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
         softcap (float, optional): The model's final-logit softcap.
             Default: ``None``.
@@ -255,15 +282,17 @@ class FusedLinearDPOLoss(_FusedBase):
     """
 
     def __init__(self, *, beta: float = 0.1, loss_type: str = "sigmoid",
-                 label_smoothing: float = 0.0, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0, ignore_index: int = -100,
+                 reduction: Reduction = "mean",
                  options: Optional[LinearCrossEntropyOptions] = None,
-                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None,
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         check_option(name, "loss_type", loss_type, DPO_LOSS_TYPES)
         beta = _check_beta(name, beta)
         eps = _check_smoothing(name, loss_type, label_smoothing)
         super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
-                         softcap=softcap, logit_scale=logit_scale)
+                         softcap=softcap, logit_scale=logit_scale, group=group)
         self.beta, self.loss_type, self.label_smoothing = beta, loss_type, eps
 
     def _options(self) -> Dict[str, Any]:
@@ -281,7 +310,7 @@ class FusedLinearDPOLoss(_FusedBase):
             input, weight, target, bias=bias, mask=mask, ref_input=ref_input,
             ref_weight=ref_weight, ref_bias=ref_bias, ref_logps=ref_logps,
             beta=self.beta, loss_type=self.loss_type, label_smoothing=self.label_smoothing,
-            **self._head_options())
+            **self._head_options(), group=self.group)
 
 
 class FusedLinearORPOLoss(_FusedBase):
@@ -294,6 +323,9 @@ class FusedLinearORPOLoss(_FusedBase):
         compute_nll_loss (bool, optional): Default: ``True``.
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
         softcap (float, optional): The model's final-logit softcap.
             Default: ``None``.
@@ -310,15 +342,16 @@ class FusedLinearORPOLoss(_FusedBase):
     """
 
     def __init__(self, *, beta: float = 0.1, compute_nll_loss: bool = True,
-                 ignore_index: int = -100, reduction: str = "mean",
+                 ignore_index: int = -100, reduction: Reduction = "mean",
                  options: Optional[LinearCrossEntropyOptions] = None,
-                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None,
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta, allow_zero=True)
         if not isinstance(compute_nll_loss, bool):
             raise TypeError(message(name, "compute_nll_loss", "be a bool", repr(compute_nll_loss)))
         super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
-                         softcap=softcap, logit_scale=logit_scale)
+                         softcap=softcap, logit_scale=logit_scale, group=group)
         self.beta, self.compute_nll_loss = beta, compute_nll_loss
 
     def _options(self) -> Dict[str, Any]:
@@ -330,7 +363,7 @@ class FusedLinearORPOLoss(_FusedBase):
                  mask: Optional[mx.array] = None) -> PreferenceLossOutput:
         return F.fused_linear_orpo_loss(
             input, weight, target, bias=bias, mask=mask, beta=self.beta,
-            compute_nll_loss=self.compute_nll_loss, **self._head_options())
+            compute_nll_loss=self.compute_nll_loss, **self._head_options(), group=self.group)
 
 
 class FusedLinearSimPOLoss(_FusedBase):
@@ -344,6 +377,9 @@ class FusedLinearSimPOLoss(_FusedBase):
         label_smoothing (float, optional): Default: ``0.0``.
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
         softcap (float, optional): The model's final-logit softcap.
             Default: ``None``.
@@ -360,15 +396,16 @@ class FusedLinearSimPOLoss(_FusedBase):
     """
 
     def __init__(self, *, beta: float = 0.1, gamma: float = 0.5, label_smoothing: float = 0.0,
-                 ignore_index: int = -100, reduction: str = "mean",
+                 ignore_index: int = -100, reduction: Reduction = "mean",
                  options: Optional[LinearCrossEntropyOptions] = None,
-                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None,
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta)
         gamma = float(check_number(name, "gamma", gamma))
         eps = _check_smoothing(name, "sigmoid", label_smoothing)
         super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
-                         softcap=softcap, logit_scale=logit_scale)
+                         softcap=softcap, logit_scale=logit_scale, group=group)
         self.beta, self.gamma, self.label_smoothing = beta, gamma, eps
 
     def _options(self) -> Dict[str, Any]:
@@ -380,7 +417,7 @@ class FusedLinearSimPOLoss(_FusedBase):
                  mask: Optional[mx.array] = None) -> PreferenceLossOutput:
         return F.fused_linear_simpo_loss(
             input, weight, target, bias=bias, mask=mask, beta=self.beta, gamma=self.gamma,
-            label_smoothing=self.label_smoothing, **self._head_options())
+            label_smoothing=self.label_smoothing, **self._head_options(), group=self.group)
 
 
 class FusedLinearKTOLoss(_FusedBase):
@@ -394,6 +431,9 @@ class FusedLinearKTOLoss(_FusedBase):
         undesirable_weight (float, optional): Default: ``1.0``.
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         options (LinearCrossEntropyOptions, optional): Default: ``None``.
         softcap (float, optional): The model's final-logit softcap.
             Default: ``None``.
@@ -411,14 +451,15 @@ class FusedLinearKTOLoss(_FusedBase):
 
     def __init__(self, *, beta: float = 0.1, desirable_weight: float = 1.0,
                  undesirable_weight: float = 1.0, ignore_index: int = -100,
-                 reduction: str = "mean",
+                 reduction: Reduction = "mean",
                  options: Optional[LinearCrossEntropyOptions] = None,
-                 softcap: Optional[float] = None, logit_scale: Optional[float] = None) -> None:
+                 softcap: Optional[float] = None, logit_scale: Optional[float] = None,
+                 group: Optional[mx.distributed.Group] = None) -> None:
         name = type(self).__name__
         beta = _check_beta(name, beta)
         wd, wu = _kto_weights(name, desirable_weight, undesirable_weight)
         super().__init__(ignore_index=ignore_index, reduction=reduction, options=options,
-                         softcap=softcap, logit_scale=logit_scale)
+                         softcap=softcap, logit_scale=logit_scale, group=group)
         self.beta, self.desirable_weight, self.undesirable_weight = beta, wd, wu
 
     def _options(self) -> Dict[str, Any]:
@@ -436,4 +477,4 @@ class FusedLinearKTOLoss(_FusedBase):
             input, weight, target, labels, bias=bias, mask=mask, ref_input=ref_input,
             ref_weight=ref_weight, ref_bias=ref_bias, ref_logps=ref_logps, kl=kl,
             beta=self.beta, desirable_weight=self.desirable_weight,
-            undesirable_weight=self.undesirable_weight, **self._head_options())
+            undesirable_weight=self.undesirable_weight, **self._head_options(), group=self.group)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Union, cast
 
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_bool, check_number
+from .._validation import KL_REDUCTIONS, KLReduction, Reduction, check_bool, check_number
 from ._base import _Loss
 
 __all__ = ["KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
@@ -24,6 +24,9 @@ class KLDivLoss(_Loss):
             Default: ``'mean'``.
         log_target (bool, optional): Whether ``target`` is in log space.
             Default: ``False``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -36,23 +39,28 @@ class KLDivLoss(_Loss):
         0.0
     """
 
-    _allowed_reductions = ("none", "batchmean", "sum", "mean")
+    _allowed_reductions = KL_REDUCTIONS
 
     def __init__(
         self,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: KLReduction = "mean",
         log_target: bool = False,
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        # (checked against _allowed_reductions, KL's four)
+        super().__init__(size_average, reduce, cast(Reduction, reduction), group=group)
         self.log_target = check_bool(type(self).__name__, "log_target", log_target)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "log_target": self.log_target}
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+        return F.kl_div(
+            input, target, reduction=self.reduction, log_target=self.log_target, group=self.group
+        )
 
 
 class PoissonNLLLoss(_Loss):
@@ -69,6 +77,9 @@ class PoissonNLLLoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import PoissonNLLLoss
@@ -83,9 +94,11 @@ class PoissonNLLLoss(_Loss):
         size_average: Optional[bool] = None,
         eps: float = 1e-8,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         name = type(self).__name__
         self.log_input = check_bool(name, "log_input", log_input)
         self.full = check_bool(name, "full", full)
@@ -107,6 +120,7 @@ class PoissonNLLLoss(_Loss):
             full=self.full,
             eps=self.eps,
             reduction=self.reduction,
+            group=self.group,
         )
 
 
@@ -119,6 +133,9 @@ class GaussianNLLLoss(_Loss):
         eps (float, optional): The lower clamp of ``var``. Default: ``1e-6``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -130,9 +147,17 @@ class GaussianNLLLoss(_Loss):
         ()
     """
 
-    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
-        super().__init__(None, None, reduction)
+    def __init__(
+        self,
+        *,
+        full: bool = False,
+        eps: Union[float, mx.array] = 1e-6,
+        reduction: Reduction = "mean",
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(None, None, reduction, group=group)
         self.full = full
+        self.eps: Union[float, mx.array]
         if isinstance(eps, mx.array) and eps.ndim > 0:
             # an array of lower bounds (torch's clamp takes one): a frozen buffer
             self.eps = eps
@@ -147,5 +172,6 @@ class GaussianNLLLoss(_Loss):
         self, input: mx.array, target: mx.array, var: Union[mx.array, float]
     ) -> mx.array:
         return F.gaussian_nll_loss(
-            input, target, var, full=self.full, eps=self.eps, reduction=self.reduction
+            input, target, var, full=self.full, eps=self.eps, reduction=self.reduction,
+            group=self.group,
         )

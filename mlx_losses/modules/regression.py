@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_number, message
+from .._validation import Reduction, check_number, message
 from ._base import _Loss
 
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss"]
@@ -21,6 +21,9 @@ class L1Loss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -30,7 +33,7 @@ class L1Loss(_Loss):
     """
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.l1_loss(input, target, reduction=self.reduction)
+        return F.l1_loss(input, target, reduction=self.reduction, group=self.group)
 
 
 class MSELoss(_Loss):
@@ -41,6 +44,9 @@ class MSELoss(_Loss):
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -50,7 +56,7 @@ class MSELoss(_Loss):
     """
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.mse_loss(input, target, reduction=self.reduction)
+        return F.mse_loss(input, target, reduction=self.reduction, group=self.group)
 
 
 class SmoothL1Loss(_Loss):
@@ -63,6 +69,9 @@ class SmoothL1Loss(_Loss):
             Default: ``'mean'``.
         beta (float, optional): Quadratic-to-linear threshold, >= 0.
             Default: ``1.0``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> import mlx.core as mx
@@ -75,17 +84,21 @@ class SmoothL1Loss(_Loss):
         self,
         size_average: Optional[bool] = None,
         reduce: Optional[bool] = None,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         beta: float = 1.0,
+        *,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction, group=group)
         self.beta = check_number(type(self).__name__, "beta", beta, min_value=0.0)
 
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "beta": self.beta}
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+        return F.smooth_l1_loss(
+            input, target, reduction=self.reduction, beta=self.beta, group=self.group
+        )
 
 
 class HuberLoss(_Loss):
@@ -96,6 +109,9 @@ class HuberLoss(_Loss):
             Default: ``'mean'``.
         delta (float, optional): Quadratic-to-linear threshold, > 0.
             Default: ``1.0``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import HuberLoss
@@ -103,8 +119,14 @@ class HuberLoss(_Loss):
         HuberLoss(reduction='mean', delta=2.0)
     """
 
-    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        reduction: Reduction = "mean",
+        delta: float = 1.0,
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         if not isinstance(delta, (float, int)):
             # torch's HuberLoss takes a Python number only (its function takes more)
@@ -116,4 +138,6 @@ class HuberLoss(_Loss):
         return {**super()._options(), "delta": self.delta}
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+        return F.huber_loss(
+            input, target, reduction=self.reduction, delta=self.delta, group=self.group
+        )

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Union
 import mlx.core as mx
 
 from .. import functional as F
-from .._validation import check_bool, check_number, check_option, message
+from .._validation import Reduction, check_bool, check_number, check_option, message
 from ..losses.segmentation import _check_gamma, _check_smooth, _weight_array
 from ._base import _Loss
 
@@ -36,6 +36,9 @@ class SigmoidFocalLoss(_Loss):
         gamma (float, optional): Focusing exponent, >= 0. Default: ``2.0``.
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Example:
         >>> from mlx_losses import SigmoidFocalLoss
@@ -43,8 +46,15 @@ class SigmoidFocalLoss(_Loss):
         SigmoidFocalLoss(reduction='mean', alpha=-1.0, gamma=2.0)
     """
 
-    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        reduction: Reduction = "mean",
+        *,
+        group: Optional[mx.distributed.Group] = None,
+    ) -> None:
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self.alpha = float(check_number(name, "alpha", alpha))
         self.gamma = _check_gamma(name, gamma)
@@ -54,7 +64,7 @@ class SigmoidFocalLoss(_Loss):
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         return F.sigmoid_focal_loss(input, target, alpha=self.alpha, gamma=self.gamma,
-                                    reduction=self.reduction)
+                                    reduction=self.reduction, group=self.group)
 
 
 class FocalLoss(_Loss):
@@ -66,6 +76,9 @@ class FocalLoss(_Loss):
             Default: ``None``.
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         gamma (float, optional): Default: ``2.0``.
         alpha (float, optional): MONAI's background balance. Default: ``None``.
         axis (int, optional, keyword-only): The class axis (-1 for NHWC).
@@ -85,13 +98,14 @@ class FocalLoss(_Loss):
         self,
         weight: Optional[mx.array] = None,
         ignore_index: int = -100,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         gamma: float = 2.0,
         alpha: Optional[float] = None,
         *,
         axis: int = 1,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self._store_buffer("weight", weight)
         self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
@@ -109,7 +123,7 @@ class FocalLoss(_Loss):
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         return F.focal_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                             reduction=self.reduction, gamma=self.gamma, alpha=self.alpha,
-                            axis=self.axis)
+                            axis=self.axis, group=self.group)
 
 
 class Poly1CrossEntropyLoss(_Loss):
@@ -121,6 +135,9 @@ class Poly1CrossEntropyLoss(_Loss):
             Default: ``None``.
         ignore_index (int, optional): Default: ``-100``.
         reduction (str, optional): Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
         label_smoothing (float, optional): In [0, 1]. Default: ``0.0``.
         epsilon (float, optional): >= -1. Default: ``1.0``.
         axis (int, optional, keyword-only): The class axis. Default: ``1``.
@@ -135,13 +152,14 @@ class Poly1CrossEntropyLoss(_Loss):
         self,
         weight: Optional[mx.array] = None,
         ignore_index: int = -100,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         label_smoothing: float = 0.0,
         epsilon: float = 1.0,
         *,
         axis: int = 1,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self._store_buffer("weight", weight)
         self.ignore_index = int(check_number(name, "ignore_index", ignore_index, integer=True))
@@ -166,6 +184,7 @@ class Poly1CrossEntropyLoss(_Loss):
             input, target, weight=self.weight, ignore_index=self.ignore_index,
             reduction=self.reduction, label_smoothing=self.label_smoothing,
             epsilon=self.epsilon, axis=self.axis,
+            group=self.group,
         )
 
 
@@ -211,7 +230,8 @@ class _RegionLoss(_Loss):
 class DiceLoss(_RegionLoss):
     """MONAI's Dice (or Jaccard) loss; see :func:`mlx_losses.functional.dice_loss`.
 
-    Takes MONAI's ``DiceLoss`` keywords, plus the keyword-only ``axis``. A
+    Takes MONAI's ``DiceLoss`` keywords, plus the keyword-only ``axis`` and
+    ``group``. A
     ``weight`` (number, sequence or array) is stored as a frozen array.
 
     Example:
@@ -233,7 +253,7 @@ class DiceLoss(_RegionLoss):
         other_act: Optional[Callable[[mx.array], mx.array]] = None,
         squared_pred: bool = False,
         jaccard: bool = False,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
         batch: bool = False,
@@ -241,8 +261,9 @@ class DiceLoss(_RegionLoss):
         soft_label: bool = False,
         *,
         axis: int = 1,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self._region_options(include_background, to_onehot_y, sigmoid, softmax, other_act,
                              smooth_nr, smooth_dr, batch, soft_label, axis)
@@ -258,7 +279,7 @@ class DiceLoss(_RegionLoss):
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
         return F.dice_loss(input, target, squared_pred=self.squared_pred, jaccard=self.jaccard,
-                           weight=self.weight, **self._common())
+                           weight=self.weight, **self._common(), group=self.group)
 
 
 class GeneralizedDiceLoss(_RegionLoss):
@@ -279,15 +300,16 @@ class GeneralizedDiceLoss(_RegionLoss):
         softmax: bool = False,
         other_act: Optional[Callable[[mx.array], mx.array]] = None,
         w_type: str = "square",
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
         batch: bool = False,
         soft_label: bool = False,
         *,
         axis: int = 1,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         self._region_options(include_background, to_onehot_y, sigmoid, softmax, other_act,
                              smooth_nr, smooth_dr, batch, soft_label, axis)
         check_option(type(self).__name__, "w_type", w_type, ("square", "simple", "uniform"))
@@ -297,7 +319,8 @@ class GeneralizedDiceLoss(_RegionLoss):
         return {**super()._options(), "w_type": self.w_type}
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.generalized_dice_loss(input, target, w_type=self.w_type, **self._common())
+        return F.generalized_dice_loss(input, target, w_type=self.w_type, **self._common(),
+                                       group=self.group)
 
 
 class TverskyLoss(_RegionLoss):
@@ -318,15 +341,16 @@ class TverskyLoss(_RegionLoss):
         other_act: Optional[Callable[[mx.array], mx.array]] = None,
         alpha: float = 0.5,
         beta: float = 0.5,
-        reduction: str = "mean",
+        reduction: Reduction = "mean",
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
         batch: bool = False,
         soft_label: bool = False,
         *,
         axis: int = 1,
+        group: Optional[mx.distributed.Group] = None,
     ) -> None:
-        super().__init__(reduction=reduction)
+        super().__init__(reduction=reduction, group=group)
         name = type(self).__name__
         self._region_options(include_background, to_onehot_y, sigmoid, softmax, other_act,
                              smooth_nr, smooth_dr, batch, soft_label, axis)
@@ -337,4 +361,5 @@ class TverskyLoss(_RegionLoss):
         return {**super()._options(), "alpha": self.alpha, "beta": self.beta}
 
     def __call__(self, input: mx.array, target: mx.array) -> mx.array:
-        return F.tversky_loss(input, target, alpha=self.alpha, beta=self.beta, **self._common())
+        return F.tversky_loss(input, target, alpha=self.alpha, beta=self.beta, **self._common(),
+                              group=self.group)
