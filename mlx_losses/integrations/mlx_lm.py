@@ -350,11 +350,13 @@ def _is_traced(array: mx.array) -> bool:
     return False
 
 
-# Values the probe head returns: zeros, small and moderate logits of both
-# signs, and two huge ones (1e4, 2e4) that tell a softcap (both saturate to
-# the cap) from a scale (the second is twice the first).
+# Values the probe head returns (exact in every float dtype): zeros, small
+# and moderate logits of both signs, and two huge ones (2^13, 2^14) that
+# tell a softcap (both saturate to the cap) from a scale (the second is
+# twice the first).
+_HUGE = 8192.0
 _PROBE = (0.0, 1.0, -1.0, 0.5, -0.5, 0.125, -0.25, 2.0, -2.0, 3.0, -3.0, 5.0, -5.0,
-          7.5, -10.0, 15.0, -20.0, 30.0, -40.0, 1e4, -1e4, 2e4, -2e4, 0.75)
+          7.5, -10.0, 15.0, -20.0, 30.0, -40.0, _HUGE, -_HUGE, 2 * _HUGE, -2 * _HUGE, 0.75)
 
 
 def _probe_values(shape: Tuple[int, ...], dtype: mx.Dtype) -> mx.array:
@@ -373,8 +375,8 @@ def _fit_transform(p: mx.array, y: mx.array) -> Tuple[Optional[Tuple[float, Opti
     if not np.all(np.isfinite(yv)):
         return None, "it sets some logits to inf or NaN after the head"
     tol = 8 * _eps(y.dtype)
-    y1 = float(yv[pv == 1e4][0])
-    y2 = float(yv[pv == 2e4][0])
+    y1 = float(yv[pv == _HUGE][0])
+    y2 = float(yv[pv == 2 * _HUGE][0])
     cap: Optional[float] = None
     if y1 > 0 and abs(y2 - y1) <= tol * abs(y1):
         cap = y1
@@ -384,7 +386,7 @@ def _fit_transform(p: mx.array, y: mx.array) -> Tuple[Optional[Tuple[float, Opti
             return None, "its logits saturate like a softcap, but not as tanh does"
         scale = float(np.median(cap * np.arctanh(u[use]) / pv[use]))
     else:
-        use = (pv != 0) & (np.abs(pv) < 1e3)
+        use = (pv != 0) & (np.abs(pv) < _HUGE)
         scale = float(np.median(yv[use] / pv[use]))
     if not math.isfinite(scale) or scale == 0.0:
         return None, "the head's output does not reach the logits"
