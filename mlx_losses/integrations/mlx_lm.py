@@ -688,7 +688,10 @@ class _MLXLMLoss:
                 "float32": self.float32}
 
     def __repr__(self) -> str:
-        opts = ", ".join(f"{k}={v!r}" for k, v in self._options().items())
+        defaults = {"label_smoothing": 0.0, "z_loss": 0.0, "float32": True,
+                    "options": LinearCrossEntropyOptions()}
+        opts = ", ".join(f"{k}={v!r}" for k, v in self._options().items()
+                         if not (k in defaults and v == defaults[k]))
         return f"{self._fn}({opts})"
 
     def __call__(self, model: nn.Module, batch: mx.array, lengths: Optional[mx.array] = None,
