@@ -43,7 +43,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
 import mlx_losses
-from mlx_losses import LinearCrossEntropyOptions
+from mlx_losses import LinearCrossEntropyOptions, QuantizedWeight
 from mlx_losses.functional import cross_entropy, linear_cross_entropy
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 _IGNORE = -100
-_HALF = (mx.float16, mx.bfloat16)
 
 # Quantization modes whose head the chunked loss reproduces (what
 # nn.QuantizedLinear / nn.QuantizedEmbedding compute with mx.quantized_matmul).
@@ -325,6 +324,18 @@ def _head_arrays(model: nn.Module, head: LMHead, dtype: mx.Dtype
     bias = module["bias"].astype(dtype) if (
         isinstance(module, _LINEAR_TYPES) and "bias" in module) else None
     return w, bias
+
+
+def _head_weight(model: nn.Module, head: LMHead) -> Tuple[Any, Optional[mx.array]]:
+    """The head as linear_cross_entropy takes it: the weight array, or a
+    QuantizedWeight (dequantized a block at a time there), and the bias."""
+    module = _resolve(model, head.path)
+    if head.kind == "matmul":
+        return module, None
+    weight = (QuantizedWeight.from_module(module) if isinstance(module, _QUANTIZED_TYPES)
+              else module["weight"])
+    bias = module["bias"] if isinstance(module, _LINEAR_TYPES) and "bias" in module else None
+    return weight, bias
 
 
 def _apply_transform(z: mx.array, head: LMHead) -> mx.array:
@@ -683,6 +694,11 @@ class _MLXLMLoss:
             raise TypeError(_msg(fn, "float32", "be a bool", type(float32).__name__))
         self.float32 = float32
 
+    @property
+    def _out_dtype(self) -> Optional[mx.Dtype]:
+        # float32 per-token losses for half-precision models; else torch's rule
+        return mx.float32 if self.float32 else None
+
     def _options(self) -> Dict[str, Any]:
         return {"label_smoothing": self.label_smoothing, "z_loss": self.z_loss,
                 "float32": self.float32}
@@ -700,35 +716,24 @@ class _MLXLMLoss:
         _check_batch(fn, batch, lengths)
         inputs, targets, mask = _shift_and_mask(batch, lengths)
         target = mx.where(mask, targets, _IGNORE).reshape(-1)
-        total = self._token_losses(model, batch, lengths, inputs, target, mask)
+        total = self._token_losses(model, batch, lengths, inputs, target)
         ntoks = mask.sum()
         if token_scale is not None:
             return total * token_scale, ntoks
         return total / ntoks, ntoks
 
-    def _token_losses(self, model, batch, lengths, inputs, target, mask) -> mx.array:
-        raise NotImplementedError  # pragma: no cover - both subclasses define it
-
-    def _z_term(self, lse: mx.array, mask: mx.array) -> mx.array:
-        return self.z_loss * _float32_sum(mx.where(mask.reshape(-1), mx.square(lse.astype(mx.float32)), 0))
-
 
 class _CrossEntropyLoss(_MLXLMLoss):
     _fn = "cross_entropy_loss"
 
-    def _token_losses(self, model, batch, lengths, inputs, target, mask):
+    def _token_losses(self, model, batch, lengths, inputs, target):
         logits = model(inputs)
         vocab = logits.shape[-1]
         _check_token_range(self._fn, model, batch, lengths, vocab)
-        flat = logits.reshape(-1, vocab)
-        if self.float32 and flat.dtype in _HALF:
-            flat = flat.astype(mx.float32)
-        ce = cross_entropy(flat, target, reduction="none",
-                           label_smoothing=self.label_smoothing)
-        total = _float32_sum(ce)
-        if self.z_loss:
-            total = total + self._z_term(mx.logsumexp(flat, axis=-1), mask)
-        return total
+        ce = cross_entropy(logits.reshape(-1, vocab), target, reduction="none",
+                           label_smoothing=self.label_smoothing, z_loss=self.z_loss,
+                           out_dtype=self._out_dtype)
+        return _float32_sum(ce)
 
 
 class _LinearCrossEntropyLoss(_MLXLMLoss):
@@ -744,29 +749,23 @@ class _LinearCrossEntropyLoss(_MLXLMLoss):
     def _options(self) -> Dict[str, Any]:
         return {**super()._options(), "options": self.options}
 
-    def _token_losses(self, model, batch, lengths, inputs, target, mask):
+    def _token_losses(self, model, batch, lengths, inputs, target):
         fn = self._fn
         head = find_lm_head(model, _fn=fn)
         _check_token_range(fn, model, batch, lengths, head.vocab_size)
         h = _hidden(fn, model, head, inputs)
         x = h.reshape(-1, h.shape[-1])
-        dtype = mx.float32 if (self.float32 and x.dtype in _HALF) else x.dtype
-        w, b = _head_arrays(model, head, dtype)
-        x = x.astype(dtype)
-        if head.logit_scale != 1.0:
-            # scale the hidden state, not the logits: the same to rounding
-            x = x * head.logit_scale
-            b = b * head.logit_scale if b is not None else None
-        if head.softcap is not None or self.z_loss:
-            z = _apply_transform(x @ w.T + (b if b is not None else 0), dataclasses.replace(
-                head, logit_scale=1.0))
-            ce = cross_entropy(z, target, reduction="none", label_smoothing=self.label_smoothing)
-            total = _float32_sum(ce)
-            if self.z_loss:
-                total = total + self._z_term(mx.logsumexp(z, axis=-1), mask)
-            return total
-        ce = linear_cross_entropy(x, w, target, linear_bias=b, reduction="none",
-                                  label_smoothing=self.label_smoothing, options=self.options)
+        w, b = _head_weight(model, head)
+        if not isinstance(w, QuantizedWeight) and w.dtype != x.dtype:
+            # the head's matmul promotes the two dtypes: so here
+            dtype = mx.promote_types(w.dtype, x.dtype)
+            x, w = x.astype(dtype), w.astype(dtype)
+            b = b.astype(dtype) if b is not None else None
+        ce = linear_cross_entropy(
+            x, w, target, linear_bias=b, reduction="none",
+            label_smoothing=self.label_smoothing, options=self.options,
+            softcap=head.softcap, logit_scale=head.logit_scale, z_loss=self.z_loss,
+            out_dtype=self._out_dtype)
         return _float32_sum(ce)
 
 
