@@ -3,7 +3,7 @@
 Run by hand (never as a test)::
 
     python benchmarks/bench_mlx_lm.py                       # every configuration
-    python benchmarks/bench_mlx_lm.py --vocab 32000 --modes lora --steps 4
+    python benchmarks/bench_mlx_lm.py --vocab 32000 --modes lora --reps 3
     python benchmarks/bench_mlx_lm.py --cli                 # the command-line table
 
 A tiny llama built from mlx-lm's own model classes (hidden size 64, 2 layers,
@@ -16,15 +16,17 @@ model quantized to 4 bits, group size 64, then LoRA). Providers:
 - ``chunked``: ``linear_cross_entropy_loss()``;
 - ``cross_entropy``: ``cross_entropy_loss()`` (the model's logits).
 
-Each configuration runs in a fresh process with a fresh MLX kernel cache
-(``TMPDIR`` a new empty folder), and reports:
+Metrics:
 
-- ``first_step``: seconds of the first training step (mx.compile's trace
-  plus compiling every new CPU kernel: the cold start);
-- ``step``: median seconds of the following steps (warm);
-- ``peak_memory``: ``mx.get_peak_memory()`` over the training, after
-  ``mx.reset_peak_memory()`` once the model and data exist (so the model's
-  weights and the optimizer's state count, as they do for the trainer).
+- ``first_step``: seconds of the first training step in a fresh process
+  with an empty MLX kernel cache (``TMPDIR`` a new empty folder): mx.compile's
+  trace plus compiling every new CPU kernel, the model's included;
+- ``peak_memory``: ``mx.get_peak_memory()`` over that process's two training
+  steps, after ``mx.reset_peak_memory()`` once the model and data exist (so
+  the model's weights and the optimizer's state count, as for the trainer);
+- ``step``: warm step seconds, the providers interleaved in one process
+  (per repetition, two steps of ``train`` each, the second timed): median,
+  p20 and p80 over ``--reps`` repetitions.
 
 ``--cli`` runs ``mlx_lm.lora`` and ``mlx_losses.lora`` (the same flags) on a
 model directory written here and reads the peak memory each prints.
@@ -138,42 +140,70 @@ def _loss(provider: str):
     return linear_cross_entropy_loss() if provider == "chunked" else cross_entropy_loss()
 
 
-def run_one(vocab: int, mode: str, provider: str, steps: int) -> dict:
+def _setup(vocab: int, mode: str):
     import mlx.core as mx
     import mlx.nn as nn
-    import mlx.optimizers as optim
-    from mlx_lm.tuner.callbacks import TrainingCallback
-    from mlx_lm.tuner.trainer import TrainingArgs, train
     from mlx_lm.tuner.utils import linear_to_lora_layers
 
     model = tiny_llama(vocab)
     if mode == "qlora":
         nn.quantize(model, group_size=64, bits=4)
     model.freeze()
-    if mode == "full":
+    if mode == "full":  # mlx_lm.lora --fine-tune-type full: every layer
         for layer in model.layers:
             layer.unfreeze()
     else:
         linear_to_lora_layers(model, LAYERS, {"rank": 8, "scale": 20.0, "dropout": 0.0})
-    data = synthetic_rows(vocab, BATCH * (steps + 1), SEQ)
-    times = []
+    mx.eval(model.parameters())
+    return model
+
+
+def _train(model, provider: str, data, steps: int, seconds: list, tmp: str) -> None:
+    """mlx-lm's ``train`` for ``steps`` steps; each step's seconds appended."""
+    import mlx.optimizers as optim
+    from mlx_lm.tuner.callbacks import TrainingCallback
+    from mlx_lm.tuner.trainer import TrainingArgs, train
 
     class Clock(TrainingCallback):
         def on_train_loss_report(self, info):
-            times.append(1.0 / info["iterations_per_second"])
+            seconds.append(1.0 / info["iterations_per_second"])
 
+    args = TrainingArgs(batch_size=BATCH, iters=steps, steps_per_report=1,
+                        steps_per_save=10 ** 6, max_seq_length=SEQ + 1,
+                        adapter_file=os.path.join(tmp, "adapters.safetensors"))
+    train(model, optim.Adam(learning_rate=1e-4), data, None, args, loss=_loss(provider),
+          training_callback=Clock())
+
+
+def run_cold(vocab: int, mode: str, provider: str) -> dict:
+    """First step (this process starts with an empty kernel cache) and the
+    peak memory over two steps."""
+    import mlx.core as mx
+
+    model = _setup(vocab, mode)
+    data = synthetic_rows(vocab, BATCH * 2, SEQ)
+    seconds: list = []
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArgs(batch_size=BATCH, iters=steps, steps_per_report=1,
-                            steps_per_save=10 ** 6, max_seq_length=SEQ + 1,
-                            adapter_file=os.path.join(tmp, "adapters.safetensors"))
-        mx.eval(model.parameters())
         mx.reset_peak_memory()
-        train(model, optim.Adam(learning_rate=1e-4), data, None, args, loss=_loss(provider),
-              training_callback=Clock())
+        _train(model, provider, data, 2, seconds, tmp)
         peak = mx.get_peak_memory()
-    return {"first_step": times[0], "step": statistics.median(times[1:]),
-            "step_p20": _quantile(times[1:], 0.2), "step_p80": _quantile(times[1:], 0.8),
-            "peak_memory": peak / 2 ** 20, "steps": len(times)}
+    return {"first_step": seconds[0], "peak_memory": peak / 2 ** 20}
+
+
+def run_warm(vocab: int, mode: str, providers, reps: int) -> dict:
+    """Warm step seconds, the providers interleaved: per repetition, two
+    steps of mlx-lm's trainer each, the second one timed."""
+    models = {p: _setup(vocab, mode) for p in providers}
+    data = synthetic_rows(vocab, BATCH * 2, SEQ)
+    times = {p: [] for p in providers}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(reps):
+            for p in providers:
+                seconds: list = []
+                _train(models[p], p, data, 2, seconds, tmp)
+                times[p].append(seconds[1])
+    return {p: {"step": statistics.median(t), "step_p20": _quantile(t, 0.2),
+                "step_p80": _quantile(t, 0.8), "reps": len(t)} for p, t in times.items()}
 
 
 def _quantile(xs, q):
@@ -199,35 +229,44 @@ def _device() -> str:
 # every configuration, each in a fresh process and kernel cache
 
 
-def run_all(vocabs, modes, providers, steps, log=print) -> list:
+def _subprocess(args, fresh_cache: bool) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        if fresh_cache:
+            env["TMPDIR"] = tmp  # MLX's CPU kernel cache lives under $TMPDIR/mlx
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), *args], env=env,
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_all(vocabs, modes, providers, reps, log=print) -> list:
     rows = []
+
+    def row(vocab, mode, provider, metric, unit, p50, p20, p80, n):
+        rows.append({"loss": f"mlx_lm-{mode}", "provider": provider, "mode": "train-step",
+                     "metric": metric, "unit": unit, "size": vocab,
+                     "shape": f"{BATCH}x{SEQ}, hidden {HIDDEN}", "p50": p50, "p20": p20,
+                     "p80": p80, "reps": n, "device": _device(), "versions": _versions()})
+
     for vocab in vocabs:
         for mode in modes:
+            warm = _subprocess(["--warm", f"{vocab},{mode},{'+'.join(providers)}",
+                                "--reps", str(reps)], fresh_cache=False)
             for provider in providers:
-                with tempfile.TemporaryDirectory() as tmp:
-                    env = dict(os.environ, TMPDIR=tmp, PYTHONPATH=ROOT)
-                    cmd = [sys.executable, os.path.abspath(__file__), "--one",
-                           f"{vocab},{mode},{provider}", "--steps", str(steps)]
-                    t0 = time.perf_counter()
-                    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-                    if proc.returncode != 0:
-                        raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-3000:])
-                    res = json.loads(proc.stdout.strip().splitlines()[-1])
+                cold = _subprocess(["--cold", f"{vocab},{mode},{provider}"], fresh_cache=True)
+                w = warm[provider]
                 log(f"vocab {vocab:>6} {mode:>5} {provider:>13}: first step "
-                    f"{res['first_step']:7.1f} s, step {res['step']:6.2f} s, peak "
-                    f"{res['peak_memory']:7.1f} MiB ({time.perf_counter() - t0:.0f} s)")
-                for metric, unit, p50, p20, p80 in (
-                        ("first_step", "s", res["first_step"], res["first_step"],
-                         res["first_step"]),
-                        ("step", "s", res["step"], res["step_p20"], res["step_p80"]),
-                        ("peak_memory", "MiB", res["peak_memory"], res["peak_memory"],
-                         res["peak_memory"])):
-                    rows.append({"loss": f"mlx_lm-{mode}", "provider": provider, "mode":
-                                 "train-step", "metric": metric, "unit": unit,
-                                 "size": vocab, "shape": f"{BATCH}x{SEQ}, hidden {HIDDEN}",
-                                 "p50": p50, "p20": p20, "p80": p80,
-                                 "reps": res["steps"] - 1, "device": _device(),
-                                 "versions": _versions()})
+                    f"{cold['first_step']:6.1f} s, warm step {w['step']:6.2f} s "
+                    f"[{w['step_p20']:.2f}, {w['step_p80']:.2f}], peak "
+                    f"{cold['peak_memory']:7.1f} MiB")
+                row(vocab, mode, provider, "first_step", "s", cold["first_step"],
+                    cold["first_step"], cold["first_step"], 1)
+                row(vocab, mode, provider, "step", "s", w["step"], w["step_p20"],
+                    w["step_p80"], w["reps"])
+                row(vocab, mode, provider, "peak_memory", "MiB", cold["peak_memory"],
+                    cold["peak_memory"], cold["peak_memory"], 1)
     return rows
 
 
@@ -299,21 +338,26 @@ def main(argv=None) -> int:
     ap.add_argument("--vocab", type=int, nargs="*", default=list(VOCABS))
     ap.add_argument("--modes", nargs="*", default=list(MODES), choices=MODES)
     ap.add_argument("--providers", nargs="*", default=list(PROVIDERS), choices=PROVIDERS)
-    ap.add_argument("--steps", type=int, default=6, help="training steps per run (>= 2)")
+    ap.add_argument("--reps", type=int, default=5, help="interleaved warm repetitions")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--markdown", metavar="FILE")
     ap.add_argument("--cli", action="store_true", help="the command-line peaks instead")
-    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--cold", help=argparse.SUPPRESS)
+    ap.add_argument("--warm", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-    if a.one:
-        vocab, mode, provider = a.one.split(",")
-        print(json.dumps(run_one(int(vocab), mode, provider, a.steps)))
+    if a.cold:
+        vocab, mode, provider = a.cold.split(",")
+        print(json.dumps(run_cold(int(vocab), mode, provider)))
+        return 0
+    if a.warm:
+        vocab, mode, providers = a.warm.split(",")
+        print(json.dumps(run_warm(int(vocab), mode, providers.split("+"), a.reps)))
         return 0
     if a.cli:
-        rows = run_cli(a.vocab[0], a.steps)
+        rows = run_cli(a.vocab[0], 4)
         print(json.dumps(rows, indent=1))
         return 0
-    rows = run_all(a.vocab, a.modes, a.providers, a.steps)
+    rows = run_all(a.vocab, a.modes, a.providers, a.reps)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -704,8 +704,7 @@ class _MLXLMLoss:
                 "float32": self.float32}
 
     def __repr__(self) -> str:
-        defaults = {"label_smoothing": 0.0, "z_loss": 0.0, "float32": True,
-                    "options": LinearCrossEntropyOptions()}
+        defaults = {"label_smoothing": 0.0, "z_loss": 0.0, "float32": True, "options": None}
         opts = ", ".join(f"{k}={v!r}" for k, v in self._options().items()
                          if not (k in defaults and v == defaults[k]))
         return f"{self._fn}({opts})"
@@ -741,7 +740,7 @@ class _LinearCrossEntropyLoss(_MLXLMLoss):
 
     def __init__(self, label_smoothing, z_loss, float32, options) -> None:
         super().__init__(label_smoothing, z_loss, float32)
-        if not isinstance(options, LinearCrossEntropyOptions):
+        if options is not None and not isinstance(options, LinearCrossEntropyOptions):
             raise TypeError(_msg(self._fn, "options", "be a LinearCrossEntropyOptions",
                                  type(options).__name__))
         self.options = options
@@ -763,7 +762,8 @@ class _LinearCrossEntropyLoss(_MLXLMLoss):
             b = b.astype(dtype) if b is not None else None
         ce = linear_cross_entropy(
             x, w, target, linear_bias=b, reduction="none",
-            label_smoothing=self.label_smoothing, options=self.options,
+            label_smoothing=self.label_smoothing,
+            options=self.options or _default_options(x.shape[0], x.shape[1], head.vocab_size),
             softcap=head.softcap, logit_scale=head.logit_scale, z_loss=self.z_loss,
             out_dtype=self._out_dtype)
         return _float32_sum(ce)
@@ -822,19 +822,39 @@ def linear_cross_entropy_loss(*, label_smoothing: float = 0.0, z_loss: float = 0
         vocab_chunk_size (int, optional): Classes per chunk
             (``LinearCrossEntropyOptions.vocab_chunk_size``). Default: ``None``.
         options (LinearCrossEntropyOptions, optional): All chunking options at
-            once (instead of the two above). Default: ``None``.
+            once (instead of the two above). Default: ``None``: with none of
+            the three, ``linear_cross_entropy``'s automatic tiling, but
+            tiles of at least 2^18 logits (every token of the batch against
+            a block of classes) where that tiling's would be smaller (small
+            hidden sizes).
 
     Returns:
         A callable ``loss(model, batch, lengths) -> (loss, ntoks)``.
     """
     fn = _LinearCrossEntropyLoss._fn
     if options is None:
-        options = LinearCrossEntropyOptions(batch_chunk_size=batch_chunk_size,
-                                            vocab_chunk_size=vocab_chunk_size)
+        if batch_chunk_size is not None or vocab_chunk_size is not None:
+            options = LinearCrossEntropyOptions(batch_chunk_size=batch_chunk_size,
+                                                vocab_chunk_size=vocab_chunk_size)
     elif batch_chunk_size is not None or vocab_chunk_size is not None:
         raise ValueError(_msg(fn, "options", "be None when batch_chunk_size or "
                               "vocab_chunk_size is given", repr(options)))
     return _LinearCrossEntropyLoss(label_smoothing, z_loss, float32, options)
+
+
+# The smallest tile (logits) of the default tiling: below it, per-tile
+# overhead dominates a step at small hidden sizes (docs/mlx-lm.md).
+_MIN_TILE_LOGITS = 1 << 18
+
+
+def _default_options(tokens: int, hidden: int, vocab: int) -> LinearCrossEntropyOptions:
+    """linear_cross_entropy's automatic tiling (a tile of about max(C, N) *
+    in_features / 64 logits), or, where that is under _MIN_TILE_LOGITS (small
+    hidden sizes), every token against blocks of that many logits."""
+    if max(vocab, tokens) * hidden // 64 >= _MIN_TILE_LOGITS or tokens == 0:
+        return LinearCrossEntropyOptions()
+    block = max(64, (_MIN_TILE_LOGITS // tokens) // 64 * 64)
+    return LinearCrossEntropyOptions(batch_chunk_size=tokens, vocab_chunk_size=min(block, vocab))
 
 
 # --------------------------------------------------------------------------
