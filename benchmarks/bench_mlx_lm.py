@@ -28,8 +28,10 @@ Metrics:
   (per repetition, two steps of ``train`` each, the second timed): median,
   p20 and p80 over ``--reps`` repetitions.
 
-``--cli`` runs ``mlx_lm.lora`` and ``mlx_losses.lora`` (the same flags) on a
-model directory written here and reads the peak memory each prints.
+``--cli`` runs ``mlx_losses.lora`` on a model folder written here (a
+word-level tokenizer, batch 4 x 256 tokens, every layer), with ``--loss
+mlx-lm`` (mlx-lm's own ``run`` and ``default_loss``) and with its default
+chunked loss, and reads the peak memory it prints after training.
 
 Output: long-format JSON rows (``--json``) and a markdown table.
 """
@@ -302,34 +304,36 @@ def to_markdown(rows) -> str:
 
 
 def run_cli(vocab: int, iters: int, log=print) -> list:
-    """Peak memory (GB, as the trainer prints it) of ``mlx_lm.lora`` and
-    ``mlx_losses.lora`` with the same flags."""
+    """Peak memory (as the command prints it) of ``mlx_losses.lora`` with
+    ``--loss mlx-lm`` (mlx-lm's own run and default_loss, untouched) and with
+    its default chunked loss, the same flags otherwise."""
     import re
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        data = write_data_dir(os.path.join(tmp, "data"), rows=BATCH * iters)
         for fine_tune, quantize in (("full", False), ("lora", False), ("lora", True)):
             model = write_model_dir(os.path.join(tmp, f"model-{quantize}"), vocab,
                                     quantize=quantize)
-            data = write_data_dir(os.path.join(tmp, "data"), rows=BATCH * iters)
             flags = ["--model", model, "--train", "--data", data, "--iters", str(iters),
                      "--batch-size", str(BATCH), "--steps-per-report", "1",
                      "--fine-tune-type", fine_tune, "--num-layers", "-1", "--val-batches",
                      "1", "--adapter-path", os.path.join(tmp, "adapters"),
                      "--max-seq-length", str(SEQ + 1)]
-            for cli in ("mlx_lm.lora", "mlx_losses.lora"):
-                module = "mlx_lm" if cli == "mlx_lm.lora" else "mlx_losses.integrations.lora"
-                cmd = [sys.executable, "-m", module] + (["lora"] if cli == "mlx_lm.lora" else [])
-                env = dict(os.environ, PYTHONPATH=ROOT)
-                proc = subprocess.run(cmd + flags, env=env, capture_output=True, text=True)
+            name = "qlora" if quantize else fine_tune
+            for loss in ("mlx-lm", "chunked"):
+                cmd = [sys.executable, "-m", "mlx_losses.integrations.lora", *flags,
+                       "--loss", loss]
+                t0 = time.perf_counter()
+                proc = subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=ROOT),
+                                      capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-3000:])
-                peaks = [float(x) for x in re.findall(r"Peak mem(?:ory)?[^0-9]*([0-9.]+)",
-                                                      proc.stdout + proc.stderr)]
-                name = "qlora" if quantize else fine_tune
-                log(f"{cli:>16} {name:>5}: peak {max(peaks) if peaks else float('nan'):.3f} GB")
-                rows.append({"cli": cli, "mode": name, "vocab": vocab,
-                             "peak_gb": max(peaks) if peaks else None})
+                peak = float(re.findall(r"mlx-losses: peak memory ([0-9.]+) GB",
+                                        proc.stdout)[-1])
+                log(f"{name:>5} --loss {loss:>7}: peak {peak:.3f} GB "
+                    f"({time.perf_counter() - t0:.0f} s)")
+                rows.append({"mode": name, "loss": loss, "vocab": vocab, "peak_gb": peak})
     return rows
 
 
