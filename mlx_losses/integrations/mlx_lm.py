@@ -24,6 +24,11 @@ reproduce raises :class:`UnsupportedModelError` naming its type.
 :func:`token_mean_batches` makes mlx-lm's trainer step on the full-token mean
 under gradient accumulation and data parallelism.
 
+:func:`dpo_loss`, :func:`orpo_loss` and :func:`simpo_loss` are the fused
+preference losses on the same heads, with the same call,
+``loss(model, batch, lengths) -> (loss, ntoks)``, on a batch of chosen rows
+then rejected rows (:func:`preference_batch` builds one).
+
 mlx-lm itself is imported only where a function needs it (the default batch
 iterator); the losses work on any model object that follows mlx-lm's model
 classes.
@@ -44,7 +49,14 @@ from mlx.utils import tree_flatten, tree_unflatten
 
 import mlx_losses
 from mlx_losses import LinearCrossEntropyOptions, QuantizedWeight
-from mlx_losses.functional import cross_entropy, linear_cross_entropy
+from mlx_losses.functional import (
+    cross_entropy,
+    fused_linear_dpo_loss,
+    fused_linear_orpo_loss,
+    fused_linear_simpo_loss,
+    linear_cross_entropy,
+)
+from mlx_losses.losses.preference import DPO_LOSS_TYPES, PreferenceLossOutput
 
 __all__ = [
     "cross_entropy_loss",
@@ -53,6 +65,10 @@ __all__ = [
     "LMHead",
     "UnsupportedModelError",
     "token_mean_batches",
+    "dpo_loss",
+    "orpo_loss",
+    "simpo_loss",
+    "preference_batch",
     "QUANTIZATION_MODES",
 ]
 
@@ -921,3 +937,296 @@ def token_mean_batches(grad_accumulation_steps: int = 1,
                 yield batch, lengths, scale
 
     return iterate
+
+
+# --------------------------------------------------------------------------
+# preference losses on the model's head: the fused DPO / ORPO / SimPO
+
+
+def preference_batch(pairs) -> Tuple[mx.array, mx.array]:
+    """The batch the preference losses take, from ``(prompt, chosen,
+    rejected)`` token-id lists.
+
+    Returns ``(batch, lengths)``: ``batch`` int32 ``(2B, T)``, the ``B``
+    prompt + chosen rows and then the ``B`` prompt + rejected rows, padded
+    with 0; ``lengths`` int32 ``(2B, 2)``, each row's ``(prompt length,
+    length)`` (mlx-lm's ``(offset, length)`` layout).
+    """
+    fn = "preference_batch"
+    rows: List[List[int]] = []
+    spans: List[Tuple[int, int]] = []
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError(_msg(fn, "pairs", "hold at least one (prompt, chosen, rejected)",
+                              "none"))
+    for side in (1, 2):
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 3:
+                raise ValueError(_msg(fn, f"pairs[{i}]", "be (prompt, chosen, rejected) "
+                                      "token-id lists", repr(pair)))
+            prompt, completion = list(pair[0]), list(pair[side])
+            if not completion:
+                raise ValueError(_msg(fn, f"pairs[{i}]", "have a non-empty chosen and "
+                                      "rejected completion", "an empty one"))
+            rows.append(prompt + completion)
+            spans.append((len(prompt), len(prompt) + len(completion)))
+    width = max(len(r) for r in rows)
+    batch = [r + [0] * (width - len(r)) for r in rows]
+    return mx.array(batch, dtype=mx.int32), mx.array(spans, dtype=mx.int32)
+
+
+def _completion_mask(batch: mx.array, lengths: mx.array) -> Tuple[mx.array, mx.array, mx.array]:
+    """(inputs, targets, mask): a target counts where it is a completion
+    token, ``offset <= s < length`` (TRL's completion mask; mlx-lm's
+    ``default_loss`` also counts position ``length``, the padding after a
+    row)."""
+    inputs = batch[:, :-1]
+    targets = batch[:, 1:]
+    steps = mx.arange(1, targets.shape[1] + 1)
+    mask = mx.logical_and(steps >= lengths[:, 0:1], steps < lengths[:, 1:])
+    return inputs, targets, mask
+
+
+def _head_inputs(fn: str, model: nn.Module, head: LMHead, inputs: mx.array
+                 ) -> Tuple[mx.array, Any, Optional[mx.array]]:
+    """The hidden states ``model`` passes to its head, and the head's weight
+    and bias as the fused losses take them (a float head promoted with the
+    hidden states, as the head's own matmul)."""
+    h = _hidden(fn, model, head, inputs)
+    w, b = _head_weight(model, head)
+    if not isinstance(w, QuantizedWeight) and w.dtype != h.dtype:
+        dtype = mx.promote_types(w.dtype, h.dtype)
+        h, w = h.astype(dtype), w.astype(dtype)
+        b = b.astype(dtype) if b is not None else None
+    return h, w, b
+
+
+def _chunk_options(fn: str, batch_chunk_size, vocab_chunk_size, options
+                   ) -> Optional[LinearCrossEntropyOptions]:
+    if options is None:
+        if batch_chunk_size is not None or vocab_chunk_size is not None:
+            return LinearCrossEntropyOptions(batch_chunk_size=batch_chunk_size,
+                                             vocab_chunk_size=vocab_chunk_size)
+        return None
+    if batch_chunk_size is not None or vocab_chunk_size is not None:
+        raise ValueError(_msg(fn, "options", "be None when batch_chunk_size or "
+                              "vocab_chunk_size is given", repr(options)))
+    if not isinstance(options, LinearCrossEntropyOptions):
+        raise TypeError(_msg(fn, "options", "be a LinearCrossEntropyOptions",
+                             type(options).__name__))
+    return options
+
+
+def _check_beta(fn: str, beta: Any, allow_zero: bool) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise TypeError(_msg(fn, "beta", "be a float", type(beta).__name__))
+    beta = float(beta)
+    if not (beta >= 0.0 if allow_zero else beta > 0.0) or math.isinf(beta):
+        raise ValueError(_msg(fn, "beta", "be finite and " + (">= 0" if allow_zero else "> 0"),
+                              repr(beta)))
+    return beta
+
+
+class _PreferenceLoss:
+    """``loss(model, batch, lengths[, ref_logps]) -> (loss, ntoks)`` on a
+    batch of ``B`` chosen rows then ``B`` rejected rows."""
+
+    _fn = ""
+    _kernel: Callable = staticmethod(lambda *a, **k: None)
+    _uses_reference = False
+
+    def __init__(self, options: Optional[LinearCrossEntropyOptions], **kwargs: Any) -> None:
+        self.options = options
+        self.kwargs = kwargs
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in {**self.kwargs, "options": self.options}.items()
+                         if v is not None)
+        return f"{self._fn}({opts})"
+
+    def _reference_kwargs(self, fn, model, head, inputs, ref_logps) -> Dict[str, Any]:
+        if ref_logps is not None:
+            raise ValueError(_msg(fn, "ref_logps", "be None: this loss has no reference model",
+                                  "an array"))
+        return {}
+
+    def output(self, model: nn.Module, batch: mx.array, lengths: Optional[mx.array] = None,
+               ref_logps: Optional[mx.array] = None) -> PreferenceLossOutput:
+        """The loss and its reward metrics (chosen / rejected rewards,
+        margins, accuracy per pair), as the fused loss returns them."""
+        fn = self._fn
+        _check_batch(fn, batch, lengths)
+        if batch.shape[0] % 2:
+            raise ValueError(_msg(fn, "batch", "have an even number of rows: the B chosen "
+                                  "rows, then the B rejected rows", f"{batch.shape[0]} rows"))
+        inputs, targets, mask = _completion_mask(batch, lengths)
+        head = find_lm_head(model, _fn=fn)
+        _check_token_range(fn, model, batch, lengths, head.vocab_size)
+        h, w, b = _head_inputs(fn, model, head, inputs)
+        kwargs = dict(self.kwargs)
+        kwargs.update(self._reference_kwargs(fn, model, head, inputs, ref_logps))
+        options = self.options or _default_options(h.shape[0] * h.shape[1], h.shape[-1],
+                                                    head.vocab_size)
+        target = mx.where(mask, targets, _IGNORE)
+        return type(self)._kernel(
+            h, w, target, bias=b, options=options,
+            softcap=head.softcap, logit_scale=None if head.logit_scale == 1.0 else head.logit_scale,
+            **kwargs)
+
+    def __call__(self, model: nn.Module, batch: mx.array, lengths: Optional[mx.array] = None,
+                 ref_logps: Optional[mx.array] = None) -> Tuple[mx.array, mx.array]:
+        out = self.output(model, batch, lengths, ref_logps)
+        return out.loss, _completion_mask(batch, lengths)[2].sum()
+
+
+class _DPOLoss(_PreferenceLoss):
+    _fn = "dpo_loss"
+    _kernel = staticmethod(fused_linear_dpo_loss)
+
+    def __init__(self, reference, options, **kwargs) -> None:
+        super().__init__(options, **kwargs)
+        if reference is not None and not isinstance(reference, nn.Module):
+            raise TypeError(_msg(self._fn, "reference", "be an mlx.nn.Module (the reference "
+                                 "model) or None", type(reference).__name__))
+        self.reference = reference
+
+    def _reference_kwargs(self, fn, model, head, inputs, ref_logps) -> Dict[str, Any]:
+        if ref_logps is not None:
+            if self.reference is not None:
+                raise ValueError(_msg(fn, "ref_logps", "be None for a loss built with a "
+                                      "`reference` model (one source of reference "
+                                      "log-probabilities)", "an array"))
+            return {"ref_logps": ref_logps}
+        if self.reference is None:
+            return {}
+        ref = self.reference
+        ref_head = find_lm_head(ref, _fn=fn)
+        same = (ref_head.vocab_size == head.vocab_size and ref_head.softcap == head.softcap
+                and ref_head.logit_scale == head.logit_scale)
+        if not same:
+            raise _refuse(fn, ref, f"the reference's logits (vocabulary {ref_head.vocab_size}, "
+                          f"scale {ref_head.logit_scale:g}, softcap {ref_head.softcap}) differ "
+                          f"in form from the policy's (vocabulary {head.vocab_size}, scale "
+                          f"{head.logit_scale:g}, softcap {head.softcap}); pass its "
+                          "log-probabilities as `ref_logps` instead")
+        h_ref, w_ref, b_ref = _head_inputs(fn, ref, ref_head, inputs)
+        return {"ref_input": mx.stop_gradient(h_ref), "ref_weight": w_ref, "ref_bias": b_ref}
+
+
+class _ORPOLoss(_PreferenceLoss):
+    _fn = "orpo_loss"
+    _kernel = staticmethod(fused_linear_orpo_loss)
+
+
+class _SimPOLoss(_PreferenceLoss):
+    _fn = "simpo_loss"
+    _kernel = staticmethod(fused_linear_simpo_loss)
+
+
+def dpo_loss(*, reference: Optional[nn.Module] = None, beta: float = 0.1,
+             loss_type: str = "sigmoid", label_smoothing: float = 0.0,
+             batch_chunk_size: Optional[int] = None, vocab_chunk_size: Optional[int] = None,
+             options: Optional[LinearCrossEntropyOptions] = None) -> Callable:
+    """DPO for mlx-lm models, the ``(tokens, vocabulary)`` logits never held.
+
+    ``loss(model, batch, lengths, ref_logps=None) -> (loss, ntoks)``: ``batch``
+    holds ``B`` chosen rows, then the ``B`` rejected rows of the same
+    prompts (:func:`preference_batch`), ``lengths`` each row's ``(prompt
+    length, length)``; ``ntoks`` counts the completion tokens. The loss is
+    :func:`mlx_losses.functional.fused_linear_dpo_loss` on the hidden states
+    the model passes to its head and that head (found as for
+    :func:`linear_cross_entropy_loss`: tied, untied, quantized, with the
+    model's logit scale / softcap): with TRL's semantics, each completion's
+    log-probability is the sum of its tokens' log-probabilities, and for
+    ``'sigmoid'`` the loss is the mean over pairs of
+    ``-log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r)))``.
+    ``loss.output(model, batch, lengths)`` returns the
+    :class:`~mlx_losses.losses.preference.PreferenceLossOutput` with the reward
+    metrics.
+
+    Args:
+        reference (nn.Module, optional): The reference model (frozen: no
+            gradient reaches it; may be quantized). ``None``: the
+            ``ref_logps`` passed to the call, or reference-free (0) without
+            them. Default: ``None``.
+        beta (float, optional): Default: ``0.1``.
+        loss_type (str, optional): One of TRL's loss types
+            (``DPO_LOSS_TYPES``). Default: ``'sigmoid'``.
+        label_smoothing (float, optional): As
+            :func:`mlx_losses.functional.dpo_loss`. Default: ``0.0``.
+        batch_chunk_size, vocab_chunk_size, options: The chunking, as
+            :func:`linear_cross_entropy_loss`.
+
+    Returns:
+        A callable ``loss(model, batch, lengths, ref_logps=None) -> (loss, ntoks)``.
+    """
+    fn = "dpo_loss"
+    beta = _check_beta(fn, beta, False)
+    if loss_type not in DPO_LOSS_TYPES:
+        raise ValueError(_msg(fn, "loss_type", f"be one of {', '.join(DPO_LOSS_TYPES)}",
+                              repr(loss_type)))
+    label_smoothing = _check_float(fn, "label_smoothing", label_smoothing, 0.0, 1.0)
+    options = _chunk_options(fn, batch_chunk_size, vocab_chunk_size, options)
+    return _DPOLoss(reference, options, beta=beta, loss_type=loss_type,
+                    label_smoothing=label_smoothing)
+
+
+def orpo_loss(*, beta: float = 0.1, compute_nll_loss: bool = True,
+              batch_chunk_size: Optional[int] = None, vocab_chunk_size: Optional[int] = None,
+              options: Optional[LinearCrossEntropyOptions] = None) -> Callable:
+    """ORPO for mlx-lm models, the ``(tokens, vocabulary)`` logits never held.
+
+    The call and the batch are :func:`dpo_loss`'s (no reference). The loss
+    is :func:`mlx_losses.functional.fused_linear_orpo_loss`: the mean over
+    pairs of ``nll - beta * log sigmoid(log odds(chosen) - log odds(rejected))``
+    on the completions' average per-token log-probabilities, ``nll`` the
+    chosen completions' token-mean negative log-likelihood (Liger's; TRL's
+    ``ORPOTrainer`` also counts the prompt there).
+
+    Args:
+        beta (float, optional): ORPO's lambda, ``>= 0``. Default: ``0.1``.
+        compute_nll_loss (bool, optional): Add the NLL term. Default: ``True``.
+        batch_chunk_size, vocab_chunk_size, options: The chunking, as
+            :func:`linear_cross_entropy_loss`.
+
+    Returns:
+        A callable ``loss(model, batch, lengths) -> (loss, ntoks)``.
+    """
+    fn = "orpo_loss"
+    beta = _check_beta(fn, beta, True)
+    if not isinstance(compute_nll_loss, bool):
+        raise TypeError(_msg(fn, "compute_nll_loss", "be a bool", type(compute_nll_loss).__name__))
+    options = _chunk_options(fn, batch_chunk_size, vocab_chunk_size, options)
+    return _ORPOLoss(options, beta=beta, compute_nll_loss=compute_nll_loss)
+
+
+def simpo_loss(*, beta: float = 0.1, gamma: float = 0.5, label_smoothing: float = 0.0,
+               batch_chunk_size: Optional[int] = None, vocab_chunk_size: Optional[int] = None,
+               options: Optional[LinearCrossEntropyOptions] = None) -> Callable:
+    """SimPO for mlx-lm models, the ``(tokens, vocabulary)`` logits never held.
+
+    The call and the batch are :func:`dpo_loss`'s (no reference). The loss
+    is :func:`mlx_losses.functional.fused_linear_simpo_loss`: the mean over
+    pairs of ``-log sigmoid(beta * (avg_c - avg_r) - gamma)`` on the
+    completions' average per-token log-probabilities (TRL's ``CPOTrainer``
+    with ``loss_type='simpo'``).
+
+    Args:
+        beta (float, optional): Default: ``0.1``.
+        gamma (float, optional): The target margin. Default: ``0.5``.
+        label_smoothing (float, optional): In ``[0, 1]``. Default: ``0.0``.
+        batch_chunk_size, vocab_chunk_size, options: The chunking, as
+            :func:`linear_cross_entropy_loss`.
+
+    Returns:
+        A callable ``loss(model, batch, lengths) -> (loss, ntoks)``.
+    """
+    fn = "simpo_loss"
+    beta = _check_beta(fn, beta, False)
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        raise TypeError(_msg(fn, "gamma", "be a float", type(gamma).__name__))
+    if not math.isfinite(gamma):
+        raise ValueError(_msg(fn, "gamma", "be finite", repr(gamma)))
+    label_smoothing = _check_float(fn, "label_smoothing", label_smoothing, 0.0, 1.0)
+    options = _chunk_options(fn, batch_chunk_size, vocab_chunk_size, options)
+    return _SimPOLoss(options, beta=beta, gamma=float(gamma), label_smoothing=label_smoothing)
