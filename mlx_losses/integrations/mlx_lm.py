@@ -1032,8 +1032,7 @@ class _PreferenceLoss:
     batch of ``B`` chosen rows then ``B`` rejected rows."""
 
     _fn = ""
-    _kernel: Callable = staticmethod(lambda *a, **k: None)
-    _uses_reference = False
+    _kernel: Callable  # the fused loss, a staticmethod of each subclass
 
     def __init__(self, options: Optional[LinearCrossEntropyOptions], **kwargs: Any) -> None:
         self.options = options
@@ -1068,7 +1067,7 @@ class _PreferenceLoss:
         options = self.options or _default_options(h.shape[0] * h.shape[1], h.shape[-1],
                                                     head.vocab_size)
         target = mx.where(mask, targets, _IGNORE)
-        return type(self)._kernel(
+        return self._kernel(
             h, w, target, bias=b, options=options,
             softcap=head.softcap, logit_scale=None if head.logit_scale == 1.0 else head.logit_scale,
             **kwargs)
