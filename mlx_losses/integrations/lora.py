@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from typing import Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 __all__ = ["main", "build_parser", "loss_from_args"]
 
@@ -95,13 +95,15 @@ def loss_from_args(args: Any):
     """The loss callable ``args`` asks for (``None`` for mlx-lm's own)."""
     from .mlx_lm import cross_entropy_loss, linear_cross_entropy_loss
 
-    opts = {k: (getattr(args, k, None) if getattr(args, k, None) is not None else v)
-            for k, v in DEFAULTS.items()}
+    opts: Dict[str, Any] = {
+        k: (getattr(args, k, None) if getattr(args, k, None) is not None else v)
+        for k, v in DEFAULTS.items()}
     if opts["loss"] not in LOSSES:
         raise ValueError(f"mlx_losses.lora: `loss` must be one of {', '.join(LOSSES)}, "
                          f"got {opts['loss']!r}.")
-    common = {"label_smoothing": opts["label_smoothing"], "z_loss": opts["z_loss"],
-              "float32": not opts["loss_in_model_dtype"]}
+    common: Dict[str, Any] = {"label_smoothing": opts["label_smoothing"],
+                              "z_loss": opts["z_loss"],
+                              "float32": not opts["loss_in_model_dtype"]}
     if opts["loss"] == "mlx-lm":
         ours = [k for k in ("batch_chunk_size", "vocab_chunk_size", "token_mean",
                             "loss_in_model_dtype") if opts[k]]

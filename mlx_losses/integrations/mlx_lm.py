@@ -41,7 +41,7 @@ import dataclasses
 import itertools
 import math
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -113,7 +113,8 @@ def _is_tracing_error(err: Exception) -> bool:
 # mlx-lm's shift and mask (tuner/trainer.py: default_loss)
 
 
-def _check_batch(fn: str, batch: Any, lengths: Any) -> None:
+def _check_batch(fn: str, batch: Any, lengths: Any) -> mx.array:
+    """Checks mlx-lm's (batch, lengths); returns ``lengths``."""
     if not isinstance(batch, mx.array):
         raise TypeError(_msg(fn, "batch", "be an mx.array of token ids, (B, T)",
                              type(batch).__name__))
@@ -135,6 +136,7 @@ def _check_batch(fn: str, batch: Any, lengths: Any) -> None:
         raise ValueError(_msg(fn, "lengths", f"have shape ({batch.shape[0]}, 2) for a "
                               f"batch of shape {tuple(batch.shape)}",
                               f"shape {tuple(lengths.shape)}"))
+    return lengths
 
 
 def _shift_and_mask(batch: mx.array, lengths: mx.array) -> Tuple[mx.array, mx.array, mx.array]:
@@ -157,8 +159,9 @@ def _check_token_range(fn: str, model: Any, batch: mx.array, lengths: mx.array,
     try:
         if not mx.any(bad).item():
             return
-        value = mx.where(bad, batch, 0)
-        value = int(mx.min(value).item()) if mx.min(value).item() < 0 else int(mx.max(value).item())
+        picked = mx.where(bad, batch, 0)
+        low = cast(int, mx.min(picked).item())
+        value = low if low < 0 else cast(int, mx.max(picked).item())
     except ValueError as err:
         if _is_tracing_error(err):
             return  # under mx.compile: the values are not there to read
@@ -290,13 +293,19 @@ def _hooked(model: nn.Module, sites: List[_Site], hook_for: Callable[[_Site], Ca
             if site.kind == "matmul":
                 old = owner[site.key]
                 dict.__setitem__(owner, site.key, _capture_array(old, hook))
-                undo.append(lambda o=owner, k=site.key, v=old: dict.__setitem__(o, k, v))
+                def put_back(o: Any = owner, k: str = site.key, v: Any = old) -> None:
+                    dict.__setitem__(o, k, v)
+
+                undo.append(put_back)
             else:
                 cls = type(owner)
                 owner.__class__ = _capture_class(cls)
                 _HOOKS[id(owner)] = hook
-                undo.append(lambda o=owner, c=cls: (setattr(o, "__class__", c),
-                                                     _HOOKS.pop(id(o), None)))
+                def restore(o: Any = owner, c: type = cls) -> None:
+                    o.__class__ = c
+                    _HOOKS.pop(id(o), None)
+
+                undo.append(restore)
         yield
     finally:
         for fn in reversed(undo):
@@ -478,7 +487,7 @@ def _probe_free(model: nn.Module, tiny: mx.array, site: _Site):
     trace): the output then has a value only if it needs nothing but the
     probe. Returns (calls, output, output has a value)."""
     result: Dict[str, Any] = {}
-    flat = tree_flatten(model.parameters())
+    flat = cast(List[Tuple[str, Any]], tree_flatten(model.parameters()))
 
     def traced(*arrays):
         model.update(tree_unflatten(list(zip([k for k, _ in flat], arrays))))
@@ -606,8 +615,8 @@ def _discover(fn: str, model: nn.Module) -> LMHead:
     mine = _apply_transform(z, head)
     theirs = ref.astype(mx.float32)
     tol = 16 * _eps(ref.dtype) + 16 * _eps(x.dtype)
-    err = mx.max(mx.abs(mine - theirs)).item()
-    size = mx.max(mx.abs(theirs)).item()
+    err = cast(float, mx.max(mx.abs(mine - theirs)).item())
+    size = cast(float, mx.max(mx.abs(theirs)).item())
     if not (math.isfinite(err) and err <= tol * (size + 1.0)):
         raise _refuse(fn, model, f"rebuilding its logits from head {site.name!r} gives a "
                       f"largest difference of {err:.3g} (logits up to {size:.3g})")
@@ -644,16 +653,21 @@ def find_lm_head(model: nn.Module, *, _fn: str = "find_lm_head") -> LMHead:
     if entry is not None:
         ref, head, cls = entry
         if ref() is model:
+            obj: Any
             try:
                 obj = _resolve(model, head.path)
             except (KeyError, IndexError, TypeError):
                 obj = None
-            if type(obj) is cls and (head.verified or _is_traced(obj if head.kind == "matmul"
-                                                                 else obj["weight"])):
+            same_type = type(obj) is cls
+            if same_type and (head.verified or _is_traced(obj if head.kind == "matmul"
+                                                          else obj["weight"])):
                 return head
     head = _discover(_fn, model)
     cls = type(_resolve(model, head.path))
-    _PLANS[key] = (weakref.ref(model, lambda _r, k=key: _PLANS.pop(k, None)), head, cls)
+    def forget(_ref: Any, k: int = key) -> None:
+        _PLANS.pop(k, None)
+
+    _PLANS[key] = (weakref.ref(model, forget), head, cls)
     return head
 
 
@@ -701,6 +715,8 @@ class _MLXLMLoss:
     """``loss(model, batch, lengths[, token_scale]) -> (loss, ntoks)``."""
 
     _fn = ""
+    # (model, batch, lengths, inputs, target) -> the summed token losses
+    _token_losses: Callable[..., mx.array]
 
     def __init__(self, label_smoothing: float, z_loss: float, float32: bool) -> None:
         fn = self._fn
@@ -728,7 +744,7 @@ class _MLXLMLoss:
     def __call__(self, model: nn.Module, batch: mx.array, lengths: Optional[mx.array] = None,
                  token_scale: Optional[mx.array] = None) -> Tuple[mx.array, mx.array]:
         fn = self._fn
-        _check_batch(fn, batch, lengths)
+        lengths = _check_batch(fn, batch, lengths)
         inputs, targets, mask = _shift_and_mask(batch, lengths)
         target = mx.where(mask, targets, _IGNORE).reshape(-1)
         total = self._token_losses(model, batch, lengths, inputs, target)
@@ -913,13 +929,16 @@ def token_mean_batches(grad_accumulation_steps: int = 1,
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(_msg(fn, "grad_accumulation_steps", "be an int >= 1", repr(k)))
     if iterate_batches is None:
-        from mlx_lm.tuner.trainer import iterate_batches
+        from mlx_lm.tuner.trainer import iterate_batches as default_batches
+
+        iterate_batches = default_batches
+    batches_of: Callable[..., Any] = iterate_batches
 
     def iterate(dataset, batch_size, max_seq_length, loop=False, seed=None,
                 comm_group=None, **kwargs) -> Iterator[Tuple[mx.array, ...]]:
-        batches = iterate_batches(dataset=dataset, batch_size=batch_size,
-                                  max_seq_length=max_seq_length, loop=loop, seed=seed,
-                                  comm_group=comm_group, **kwargs)
+        batches = batches_of(dataset=dataset, batch_size=batch_size,
+                             max_seq_length=max_seq_length, loop=loop, seed=seed,
+                             comm_group=comm_group, **kwargs)
         if not loop:  # evaluate(): it weights each batch's mean by its count
             yield from batches
             return
@@ -995,7 +1014,7 @@ def _head_inputs(fn: str, model: nn.Module, head: LMHead, inputs: mx.array
     h = _hidden(fn, model, head, inputs)
     w, b = _head_weight(model, head)
     if not isinstance(w, QuantizedWeight) and w.dtype != h.dtype:
-        dtype = mx.promote_types(w.dtype, h.dtype)
+        dtype = mx.promote_types(w.dtype, h.dtype)  # type: ignore[attr-defined]
         h, w = h.astype(dtype), w.astype(dtype)
         b = b.astype(dtype) if b is not None else None
     return h, w, b
@@ -1054,7 +1073,7 @@ class _PreferenceLoss:
         """The loss and its reward metrics (chosen / rejected rewards,
         margins, accuracy per pair), as the fused loss returns them."""
         fn = self._fn
-        _check_batch(fn, batch, lengths)
+        lengths = _check_batch(fn, batch, lengths)
         if batch.shape[0] % 2:
             raise ValueError(_msg(fn, "batch", "have an even number of rows: the B chosen "
                                   "rows, then the B rejected rows", f"{batch.shape[0]} rows"))
@@ -1075,7 +1094,7 @@ class _PreferenceLoss:
     def __call__(self, model: nn.Module, batch: mx.array, lengths: Optional[mx.array] = None,
                  ref_logps: Optional[mx.array] = None) -> Tuple[mx.array, mx.array]:
         out = self.output(model, batch, lengths, ref_logps)
-        return out.loss, _completion_mask(batch, lengths)[2].sum()
+        return out.loss, _completion_mask(batch, _check_batch(self._fn, batch, lengths))[2].sum()
 
 
 class _DPOLoss(_PreferenceLoss):
