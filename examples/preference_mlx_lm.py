@@ -1,5 +1,6 @@
-"""DPO (or ORPO) on a tiny mlx-lm model with the fused preference losses:
-the (tokens x vocabulary) logits are never held.
+"""DPO (or ORPO) on a tiny mlx-lm model with the fused preference losses
+(``mlx_losses.integrations.mlx_lm.dpo_loss`` / ``orpo_loss``): the (tokens x
+vocabulary) logits are never held.
 
     python examples/preference_mlx_lm.py
     python examples/preference_mlx_lm.py --loss orpo --quick
@@ -28,8 +29,7 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
 
-from mlx_losses import QuantizedWeight
-from mlx_losses.functional import fused_linear_dpo_loss, fused_linear_orpo_loss
+from mlx_losses.integrations.mlx_lm import dpo_loss, orpo_loss, preference_batch
 
 QUALITY_BAR = 0.9  # held-out reward accuracy the --quick run reaches
 
@@ -43,40 +43,13 @@ def tiny_llama(vocab: int, hidden: int, layers: int):
     return llama.Model(args)
 
 
-def hidden_and_head(model, inputs):
-    """The hidden states mlx-lm's Llama feeds its head, and that head: the
-    tied embedding (``as_linear``) or ``lm_head``, quantized or not."""
-    h = model.model(inputs)
-    layer = model.model.embed_tokens if model.args.tie_word_embeddings else model.lm_head
-    if isinstance(layer, (nn.QuantizedEmbedding, nn.QuantizedLinear)):
-        return h, QuantizedWeight.from_module(layer)
-    return h, layer.weight
-
-
 def make_pairs(n: int, vocab: int, prompt: int, completion: int, rng: np.random.Generator):
-    """(inputs, targets) for n pairs: the n chosen sequences, then the n
-    rejected ones; the prompt's targets are -100 (not counted)."""
+    """(batch, lengths) for n pairs: the n chosen rows, then the n rejected
+    ones (``preference_batch``); only the completions are counted."""
     p = rng.integers(0, vocab, size=(n, prompt))
     chosen = (p[:, -1:] + np.arange(1, completion + 1)) % vocab  # the rule: count up
     rejected = rng.integers(0, vocab, size=(n, completion))
-    seqs = np.concatenate([np.concatenate([p, chosen], 1), np.concatenate([p, rejected], 1)])
-    inputs, targets = seqs[:, :-1], seqs[:, 1:].copy()
-    targets[:, : prompt - 1] = -100
-    return mx.array(inputs), mx.array(targets)
-
-
-def preference_loss(loss_name, beta, reference):
-    """``f(model, inputs, targets) -> PreferenceLossOutput`` from the fused losses."""
-
-    def f(model, inputs, targets):
-        h, head = hidden_and_head(model, inputs)
-        if loss_name == "orpo":
-            return fused_linear_orpo_loss(h, head, targets, beta=beta)
-        h_ref, ref_head = hidden_and_head(reference, inputs)
-        return fused_linear_dpo_loss(h, head, targets, ref_input=mx.stop_gradient(h_ref),
-                                     ref_weight=ref_head, beta=beta)
-
-    return f
+    return preference_batch(zip(p.tolist(), chosen.tolist(), rejected.tolist()))
 
 
 def main(argv=None):
@@ -103,14 +76,15 @@ def main(argv=None):
             nn.quantize(reference, group_size=64, bits=4)
         reference.freeze()
     mx.eval(model.parameters())
-    loss_fn = preference_loss(args.loss, beta, reference)
+    # the model's head (tied here, quantized or not) is found by the loss itself
+    loss_fn = dpo_loss(reference=reference, beta=beta) if args.loss == "dpo" else orpo_loss(beta=beta)
     held_out = make_pairs(128, vocab, prompt, completion, rng)
 
     def evaluate():
-        out = loss_fn(model, *held_out)
+        out = loss_fn.output(model, *held_out)
         return mx.mean(out.reward_accuracy).item(), mx.mean(out.reward_margins).item()
 
-    step_fn = nn.value_and_grad(model, lambda m, x, t: loss_fn(m, x, t).loss)
+    step_fn = nn.value_and_grad(model, lambda m, b, l: loss_fn(m, b, l)[0])
     opt = optim.AdamW(learning_rate=3e-3, weight_decay=0.0)
     acc0, _ = evaluate()
     print(f"{args.loss}: vocab {vocab}, hidden {hidden}, {layers} layers, {pairs} pairs per step; "
@@ -118,8 +92,8 @@ def main(argv=None):
     mx.reset_peak_memory()
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
-        inputs, targets = make_pairs(pairs, vocab, prompt, completion, rng)
-        loss, grads = step_fn(model, inputs, targets)
+        batch, lengths = make_pairs(pairs, vocab, prompt, completion, rng)
+        loss, grads = step_fn(model, batch, lengths)
         opt.update(model, grads)
         mx.eval(loss, model.parameters(), opt.state)
         if step % (steps // 6) == 0 or step == steps:

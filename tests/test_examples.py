@@ -81,6 +81,16 @@ def test_preference_mlx_lm_reward_accuracy_rises(loss, capsys):
     assert "step   10  loss" in out and "final held-out reward accuracy" in out and "peak memory" in out
 
 
+def test_finetune_mlx_lm_same_curve_less_memory(capsys):
+    pytest.importorskip("mlx_lm", reason="mlx-lm is not installed: pip install -e '.[mlx-lm]'")
+    base_peak, our_peak, worst, losses = _load("finetune_mlx_lm").main(["--quick"])
+    assert our_peak < base_peak
+    assert worst < 1e-5
+    out = capsys.readouterr().out
+    assert "[mlx-lm default_loss] step 1/4" in out and "[mlx-losses chunked] step 4/4" in out
+    assert "peak memory: mlx-lm default_loss" in out
+
+
 def test_plot_without_matplotlib_fails_before_training(monkeypatch, capsys):
     pytest.importorskip("torch")
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import raises ImportError
