@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, ParamSpec, TypeVar
 
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, promote_types, result_dtype, upcast
-from .._api import public_loss
+from .._api import guard_call, public_loss
 from .._reduction import apply_reduction, single
 from .._validation import (
     Reduction,
@@ -191,6 +191,25 @@ def _check_same_ndim(fn: str, anchor, positive, negative) -> None:
 # helpers
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _helper(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` refusing a shapeless compile as every loss does (MLX 0.32
+    crashes the process on these reductions in a shapeless graph met with
+    broadcast inputs or a new rank), and guarded against MLX's hang on empty
+    arrays from NumPy (``mlx_losses._api.guard_call``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        checked, options = guard_call(fn.__name__, args, kwargs)
+        return fn(*checked, **options)
+
+    return wrapper
+
+
+@_helper
 def pairwise_distance(
     x1: mx.array,
     x2: mx.array,
@@ -244,6 +263,7 @@ def pairwise_distance(
     return _distance(upcast(x1, out), upcast(x2, out), p, eps, keepdim).astype(out)
 
 
+@_helper
 def cosine_similarity(
     x1: mx.array, x2: mx.array, dim: int = 1, eps: float = 1e-8
 ) -> mx.array:

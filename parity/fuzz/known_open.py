@@ -154,11 +154,7 @@ KNOWN_OPEN: Tuple[Open, ...] = (
 
 # Regions that crash the process (so they are never run in it; the finding
 # says how to reproduce in a subprocess): (finding, losses, modes, when).
-CRASHES: Tuple[Open, ...] = (
-    Open("F14", ("pairwise_distance", "cosine_similarity"), ("shapeless",),
-         lambda ex, mode, m: True,
-         "the helpers have no shapeless guard: MLX 0.32 segfaults (broadcast inputs, a new rank)"),
-)
+CRASHES: Tuple[Open, ...] = ()
 
 
 def crashes(ex, mode: str) -> Optional[str]:
