@@ -132,6 +132,32 @@ def test_pairwise_distance_gradient_matches_autodiff_away_from_zero():
         assert np.allclose(g, mx.grad(plain)(x), rtol=1e-4, atol=1e-6), p
 
 
+@pytest.mark.parametrize("p", [-1.5, -1.0, math.inf, -math.inf])
+@pytest.mark.parametrize("shape", [(2, 0), (0,), (0, 0)])
+def test_a_norm_without_identity_over_an_empty_dim_raises_ours(shape, p):
+    # Regression: inf / -inf gave MLX's "[max] Cannot max reduce" error, and
+    # p < 0 gave inf (the triplet loss NaN); torch refuses all of them.
+    x = mx.zeros(shape)
+    with pytest.raises(ValueError, match=r"^pairwise_distance: `p` must be finite and "
+                       r"non-negative for an empty last dimension .*, got .* with inputs of shape"):
+        F.pairwise_distance(x, x, p=p)
+    for swap in (False, True):
+        with pytest.raises(ValueError, match=r"^triplet_margin_loss: `p` must be finite and non-neg"):
+            F.triplet_margin_loss(x, x, x, p=p, swap=swap)
+
+
+@pytest.mark.parametrize("p", [math.nan, 0.0, 0.5, 1.0, 2.0, 3.0])
+def test_a_norm_over_an_empty_dim_is_zero_for_any_other_p(p):
+    # torch: the norm of zero elements is 0 for every p it accepts (NaN too)
+    x = mx.zeros((2, 0))
+    got = F.pairwise_distance(x, x, p=p)
+    assert got.shape == (2,) and got.tolist() == [0.0, 0.0]
+    assert F.pairwise_distance(x, x, p=p, keepdim=True).shape == (2, 1)
+    assert F.triplet_margin_loss(x, x, x, p=p, margin=0.5).item() == 0.5
+    g = mx.grad(lambda a: F.triplet_margin_loss(a, x, x, p=p, swap=True))(x)
+    assert g.shape == (2, 0)
+
+
 # --------------------------------------------------------------------------
 # cosine_similarity
 

@@ -128,6 +128,10 @@ def _norm_fn(p: float, axis: int, keepdims: bool):
 
 def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
     """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient."""
+    if d.shape[axis] == 0:
+        # torch's norm over an empty dim is 0 for every p it accepts (NaN
+        # too); p < 0 and +-inf raise first (``_check_empty_norm``).
+        return mx.sum(d, axis=axis, keepdims=keepdims)
     if p == 0:
         # The number of non-zero elements; torch's gradient is zero.
         nz = (d != 0).astype(d.dtype)
@@ -165,6 +169,17 @@ def _check_pair(fn: str, n1: str, x1, n2: str, x2) -> mx.Dtype:
 
 def _check_p(fn: str, p) -> float:
     return float(check_number(fn, "p", p))
+
+
+def _check_empty_norm(fn: str, p: float, shape: tuple) -> None:
+    # torch: a p-norm over an empty dim needs an identity (none for p < 0,
+    # the min of p = -inf, the max of p = inf)
+    if len(shape) and shape[-1] == 0 and (p < 0 or math.isinf(p)):
+        raise ValueError(
+            message(fn, "p", "be finite and non-negative for an empty last dimension "
+                    f"(no identity for the {p:g}-norm of zero elements)",
+                    f"{p!r} with inputs of shape {fmt_shape(shape)}")
+        )
 
 
 def _check_margin_positive(fn: str, margin) -> float:
@@ -258,6 +273,7 @@ def pairwise_distance(
     fn = "pairwise_distance"
     out = _check_pair(fn, "x1", x1, "x2", x2)
     p = _check_p(fn, p)
+    _check_empty_norm(fn, p, broadcast_shapes(fn, ("x1", "x2"), x1, x2))
     eps = check_number(fn, "eps", eps)
     check_bool(fn, "keepdim", keepdim)
     return _distance(upcast(x1, out), upcast(x2, out), p, eps, keepdim).astype(out)
@@ -618,7 +634,8 @@ def triplet_margin_loss(
     for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_floating(fn, name, x)
     _check_same_ndim(fn, anchor, positive, negative)
-    broadcast_shapes(fn, ("anchor", "positive", "negative"), anchor, positive, negative)
+    shape = broadcast_shapes(fn, ("anchor", "positive", "negative"), anchor, positive, negative)
+    _check_empty_norm(fn, p, shape)
     out = result_dtype(anchor, positive, negative)
     if p == 2:
         acc = acc_dtype(out)
