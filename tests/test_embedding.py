@@ -252,6 +252,31 @@ def test_cosine_embedding_loss_unbatched_and_zero_vectors():
     assert np.all(np.isfinite(_np(g)))
 
 
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_cosine_embedding_loss_half_inputs_are_computed_in_float32(dtype):
+    # Regression: the squares of small half values underflowed (cos = 2.03,
+    # loss 1.73 for a true 0.597) and the gradient's row factors overflowed.
+    scale = np.array([[2e-6], [1e-3], [1.0], [3e2], [5e-5], [1e-4]])
+    rng = np.random.default_rng(3)
+    x = mx.array((rng.normal(size=(6, 4)) * scale).astype(np.float32)).astype(dtype)
+    y = mx.array(rng.normal(size=(6, 4)).astype(np.float32)).astype(dtype)
+    t = mx.array([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
+    a, b = _np(x), _np(y)
+    m1, m2 = (a * a).sum(1) + 1e-12, (b * b).sum(1) + 1e-12
+    cos = (a * b).sum(1) / np.sqrt(m1 * m2)
+    ref = np.where(_np(t) == 1, 1 - cos, np.maximum(cos - 0.3, 0))
+    loss = F.cosine_embedding_loss(x, y, t, margin=0.3, reduction="none")
+    assert loss.dtype == dtype
+    tol = 1e-2 if dtype == mx.bfloat16 else 1e-3
+    np.testing.assert_allclose(_np(loss), ref, rtol=tol, atol=tol)
+    # d cos / d x1 = x2 / denom - cos x1 / m1; the loss's sign per target
+    c = np.where(_np(t) == 1, -1.0, (cos - 0.3 >= 0).astype(float))[:, None]
+    want = c * (b / np.sqrt(m1 * m2)[:, None] - (cos / m1)[:, None] * a)
+    g = mx.grad(lambda u: F.cosine_embedding_loss(u, y, t, margin=0.3, reduction="sum"))(x)
+    assert g.dtype == dtype
+    np.testing.assert_allclose(_np(g), want, rtol=4 * tol, atol=1e-30)
+
+
 def test_cosine_embedding_loss_tie_at_hinge_passes_gradient():
     x1, x2 = mx.array([[1.0, 0.0]]), mx.array([[0.0, 2.0]])  # cos == 0 == margin
     g = mx.grad(lambda a: F.cosine_embedding_loss(a, x2, mx.array([-1.0])))(x1)

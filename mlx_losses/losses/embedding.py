@@ -379,18 +379,14 @@ def _compiled_unless_bfloat16(body: Callable) -> Callable:
     return run
 
 
-def _row_sum(v: mx.array) -> mx.array:
-    # Products in the input dtype (rounded once, as torch's x1 * x2); MLX
-    # accumulates a half-type sum in float32 and rounds it once, as torch's
-    # (x1 * x2).sum(1): no float32 copy of the (N, D) products.
-    return upcast(mx.sum(v, axis=-1), v.dtype)
-
-
 def _cos_terms(x1, x2, eps):
-    # torch's ATen formula: prod / sqrt((|x1|^2 + EPS) (|x2|^2 + EPS)).
-    prod = _row_sum(x1 * x2)
-    m1 = _row_sum(mx.square(x1)) + eps
-    m2 = _row_sum(mx.square(x2)) + eps
+    # torch's ATen formula: prod / sqrt((|x1|^2 + EPS) (|x2|^2 + EPS)), in
+    # float32 for half inputs: squares of small half values underflow (a
+    # cosine above 1), and products of half values are exact in float32.
+    a, b = upcast(x1, x1.dtype), upcast(x2, x2.dtype)
+    prod = mx.sum(a * b, axis=-1)
+    m1 = mx.sum(mx.square(a), axis=-1) + eps
+    m2 = mx.sum(mx.square(b), axis=-1) + eps
     denom = mx.sqrt(m1 * m2)
     return prod / denom, denom, m1, m2
 
@@ -400,8 +396,8 @@ def _cos_terms(x1, x2, eps):
 # ten full (N, D) passes; the gradient below is six (two products and a
 # difference per input), with the row statistics (cos, denominator, squared
 # magnitudes: (N,) each) returned by the forward as residuals. The (N, D)
-# passes run in the inputs' dtype (float16 / bfloat16 stay half-size, as
-# torch's own kernels); the row statistics are float32.
+# passes read the inputs in their dtype and compute in float32 for float16 /
+# bfloat16 (rounded once, in the gradient too).
 def _cosine_embedding_body(x1, x2, target, margin, eps):
     cos, denom, m1, m2 = _cos_terms(x1, x2, eps)
     zero = mx.zeros_like(cos)
@@ -431,13 +427,14 @@ def _cosine_embedding_vjp(primals, cotangents, outputs):
     # the row factors in torch's order (through denom = sqrt(m1 m2)): the
     # same NaN where a squared magnitude overflows (inf * 0), not cos / inf.
     dt = x1.dtype
-    s = mx.expand_dims(gc / denom, -1).astype(dt)
+    s = mx.expand_dims(gc / denom, -1)
     half = (gc * (cos / denom)) / (2 * denom)
-    k1 = mx.expand_dims(2 * (half * m2), -1).astype(dt)
-    k2 = mx.expand_dims(2 * (half * m1), -1).astype(dt)
+    k1 = mx.expand_dims(2 * (half * m2), -1)
+    k2 = mx.expand_dims(2 * (half * m1), -1)
+    a, b = upcast(x1, dt), upcast(x2, dt)
     return (
-        x2 * s - x1 * k1,
-        x1 * s - x2 * k2,
+        (b * s - a * k1).astype(dt),
+        (a * s - b * k2).astype(dt),
         mx.zeros_like(target),
         mx.zeros_like(margin),
         mx.zeros_like(eps),
