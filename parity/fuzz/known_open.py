@@ -91,17 +91,6 @@ KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F5", ("linear_cross_entropy",), ("*",),
          lambda ex, mode, m: _empty(ex.args[0]) and "[logsumexp]" in m,
          "chunked path on an empty batch: MLX's logsumexp error"),
-    Open("F11", ("pairwise_distance", "smooth_l1_loss", "triplet_margin_loss", "gaussian_nll_loss",
-                 "triplet_margin_with_distance_loss", "cosine_embedding_loss", "multi_margin_loss",
-                 "cross_entropy"),
-         ("*",),
-         lambda ex, mode, m: _any_nonfinite(ex) and ("gradient" in m or "NaN/inf" in m),
-         "inf / NaN inputs: gradients NaN where torch's are finite, or the reverse"),
-    Open("F12", ("poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
-                 "triplet_margin_with_distance_loss", "triplet_margin_loss", "kl_div"), ("*",),
-         lambda ex, mode, m: "gradient" in m and "ours 0.0" in m and "nan" in m
-         and any(_empty(a) for a in ex.args),
-         "gradient of an empty broadcast output: torch NaN (0 * NaN), ours 0"),
     Open("F13", ("binary_cross_entropy_with_logits", "gaussian_nll_loss", "mse_loss"), ("*",),
          lambda ex, mode, m: ex.dtype == "float32" and "NaN/inf positions" in m
          and ("torch float32 inf" in m or "torch float32 -inf" in m),
