@@ -183,7 +183,8 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "shapeless-compile-raises", ("*",), "ours_raises",
         "`mx.compile(loss, shapeless=True)` raises a `ValueError` naming the loss "
         "(however it is called: positional or keyword arrays, the Module, an empty "
-        "first batch) instead of computing.",
+        "first batch) instead of computing; so do `pairwise_distance` and "
+        "`cosine_similarity`.",
         "A loss computes Python numbers from its input shapes (the 'mean' count, a "
         "blocked sum's layout); a shapeless graph would reuse them for other shapes: a "
         "wrong number with no error. Use the default, shape-specialised `mx.compile`.",
