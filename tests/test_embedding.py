@@ -213,6 +213,17 @@ def test_cosine_similarity_gradient_matches_autodiff_of_plain_formula():
         assert np.allclose(a, b, atol=1e-6)
 
 
+def test_cosine_similarity_gradient_at_tiny_norms_is_finite():
+    # Regression: the gradient through x / ||x|| was MLX's -g x / (n n), and
+    # n n underflows to 0 for n < ~1e-19 in float32 (NaN); torch's order
+    # -g (x / n) / n keeps it. Over a dim of size 1, cos = sign(x1) sign(x2):
+    # gradient 0 for nonzero inputs.
+    x1 = mx.array([[0.125, -2.0, 3.0]])
+    x2 = mx.array([[1.1754944e-38, 3e-20, -1e-30]])
+    g1, g2 = mx.grad(lambda a, b: F.cosine_similarity(a, b, dim=0, eps=0.0).sum(), argnums=(0, 1))(x1, x2)
+    assert g1.tolist() == [[0.0, 0.0, 0.0]] and g2.tolist() == [[0.0, 0.0, 0.0]]
+
+
 # --------------------------------------------------------------------------
 # cosine_embedding_loss
 

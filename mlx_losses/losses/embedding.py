@@ -346,10 +346,28 @@ def _clamped_norm(x: mx.array, axis: int, eps: mx.array) -> mx.array:
     return mx.where(r < eps, (r - mx.stop_gradient(r)) + eps, r)
 
 
+@mx.custom_function
+def _divide(x: mx.array, c: mx.array) -> mx.array:
+    """``x / c`` (same shapes) with torch's gradient w.r.t. ``c``,
+    ``-g (x / c) / c``: MLX's ``-g x / (c c)`` underflows ``c c`` to 0 for
+    a tiny norm ``c`` (|c| < ~1e-19 in float32) and gives inf or NaN."""
+    return x / c
+
+
+@_divide.vjp
+def _divide_vjp(primals, cotangents, outputs):
+    x, c = primals
+    g, q = single(cotangents), single(outputs)
+    return g / c, -(g * (q / c))
+
+
+def _normalized(x: mx.array, axis: int, eps: mx.array) -> mx.array:
+    c = _clamped_norm(x, axis, eps)
+    return _divide(x, mx.broadcast_to(c, x.shape))
+
+
 def _cosine_similarity(a: mx.array, b: mx.array, axis: int, eps: mx.array) -> mx.array:
-    return mx.sum(
-        (a / _clamped_norm(a, axis, eps)) * (b / _clamped_norm(b, axis, eps)), axis=axis
-    )
+    return mx.sum(_normalized(a, axis, eps) * _normalized(b, axis, eps), axis=axis)
 
 
 # --------------------------------------------------------------------------
