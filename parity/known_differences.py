@@ -18,7 +18,8 @@ Kinds:
                       float64 result, rounded to that dtype, is finite), ours
                       may be finite, and is then held to float64 torch
     not_compared      torch's result is not a number to compare with
-                      (uninitialised memory, a gradient torch refuses)
+                      (uninitialised memory, a gradient torch refuses);
+                      ``gradients_only``: the outputs are still compared
     compared_through  the parity checks compare through a transform (named
                       in ``summary``)
 
@@ -50,6 +51,8 @@ class Difference:
             None where the fuzzer never draws such input.
         reference: for ``ours_computes``: ``example -> example`` that torch
             accepts and whose result ours must equal.
+        gradients_only: for ``not_compared``: only the gradients are not
+            compared (the summary says so).
     """
 
     id: str
@@ -59,6 +62,7 @@ class Difference:
     why: str
     applies: Optional[Callable[[Any, str], bool]] = None
     reference: Optional[Callable[[Any], Any]] = None
+    gradients_only: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -113,6 +117,50 @@ def _bad_smoothing(ex, mode) -> bool:
     return ls < 0 or ls != ls
 
 
+_TINY = {"float64": 2.2250738585072014e-308, "float32": 1.1754943508222875e-38,
+         "float16": 6.103515625e-05, "bfloat16": 1.1754943508222875e-38}
+_HUGE = {"float64": 1.7976931348623157e308, "float32": 3.4028234663852886e38,
+         "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
+
+
+def _broadcast_operand_at_a_pole(ex, mode) -> bool:
+    """A differentiated array broadcasts against the others (or the batch is
+    empty), and some value is where a local derivative is infinite or NaN:
+    non-finite or beyond the dtype's range (or 0 / subnormal, for the losses
+    that take a log of or divide by an input)."""
+    grads = [a for a in list(ex.args) + list(ex.kwargs.values())
+             if _arr(a) is not None and getattr(a, "grad", False)]
+    shapes = [np.shape(a.values) for a in grads]
+    try:
+        full = np.broadcast_shapes(*shapes)
+    except ValueError:
+        return False
+    if not any(s != full for s in shapes) and 0 not in full:
+        return False
+    # a log or a division by a value: 0 and subnormals are poles too
+    at_zero = ex.loss.name in ("poisson_nll_loss", "gaussian_nll_loss", "kl_div")
+    tiny = _TINY.get(ex.dtype, 0.0) if at_zero else 0.0
+    huge = _HUGE.get(ex.dtype, np.inf)
+    for a in list(ex.args) + list(ex.kwargs.values()):
+        v = _arr(a)
+        if v is None or np.asarray(v).dtype.kind != "f":
+            continue
+        v = np.abs(np.asarray(v))
+        if v.size == 0 or ((v < tiny) | ~(v <= huge)).any():  # (NaN: not <= huge)
+            return True
+    return False
+
+
+def _user_distance_nonfinite(ex, mode) -> bool:
+    """A distance function of the caller's (not ours) on inputs holding
+    inf / NaN (or values beyond the dtype's range)."""
+    if not hasattr(ex.kwargs.get("distance_function"), "ours_text"):
+        return False
+    huge = _HUGE.get(ex.dtype, np.inf)
+    return any(_arr(a) is not None and np.asarray(_arr(a)).dtype.kind == "f"
+               and (~(np.abs(np.asarray(_arr(a))) <= huge)).any() for a in ex.args)
+
+
 def _always(ex, mode) -> bool:
     return True
 
@@ -135,7 +183,8 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "shapeless-compile-raises", ("*",), "ours_raises",
         "`mx.compile(loss, shapeless=True)` raises a `ValueError` naming the loss "
         "(however it is called: positional or keyword arrays, the Module, an empty "
-        "first batch) instead of computing.",
+        "first batch) instead of computing; so do `pairwise_distance` and "
+        "`cosine_similarity`.",
         "A loss computes Python numbers from its input shapes (the 'mean' count, a "
         "blocked sum's layout); a shapeless graph would reuse them for other shapes: a "
         "wrong number with no error. Use the default, shape-specialised `mx.compile`.",
@@ -241,6 +290,34 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "differentiates them.",
     ),
     Difference(
+        "broadcast-gradient-at-a-pole", ("poisson_nll_loss", "gaussian_nll_loss", "kl_div",
+                                         "cosine_embedding_loss", "triplet_margin_loss",
+                                         "triplet_margin_with_distance_loss"),
+        "not_compared",
+        "Gradients only: w.r.t. an operand that broadcasts against the others (a 0-d or "
+        "size-1 input, target or `var`; any operand of an empty batch) where a local "
+        "derivative is infinite or NaN (a value that is 0, subnormal, infinite or NaN), "
+        "ours may be 0 or +-inf where torch's is NaN, or NaN where torch's is +-inf. "
+        "torch applies such an operand's derivative after summing the incoming gradient "
+        "over the broadcast dimensions (an empty sum 0 times inf is NaN; sum(t g) / x is "
+        "inf where one term alone is 0 / 0); ours applies it per element, then sums.",
+        "Per element is the chain rule of the loss as written (an empty batch has "
+        "gradient 0, a NaN term a NaN gradient); torch's NaN or inf there comes from its "
+        "internal operation order, at values where the loss itself is NaN, infinite or "
+        "empty. Outputs are compared as usual.",
+        applies=_broadcast_operand_at_a_pole, gradients_only=True,
+    ),
+    Difference(
+        "user-distance-autodiff", ("triplet_margin_with_distance_loss",), "not_compared",
+        "Gradients only, with a caller's `distance_function` on inputs holding inf / NaN: "
+        "the gradient through it is MLX's autodiff of that function, which may place NaN "
+        "differently from torch's autograd of a torch twin (MLX's `max` gives a NaN "
+        "row's elements gradient 0, torch's `amax` 0 / 0 = NaN).",
+        "The distance function is the caller's code, differentiated by MLX; the loss "
+        "passes its gradient through unchanged. Outputs are compared as usual.",
+        applies=_user_distance_nonfinite, gradients_only=True,
+    ),
+    Difference(
         "half-without-torch-kernel", ("multi_margin_loss", "multilabel_margin_loss", "ctc_loss"),
         "ours_computes",
         "float16 / bfloat16 inputs work where torch's CPU has no half kernel (it raises "
@@ -297,6 +374,16 @@ def for_loss(name: str, kind: Optional[str] = None):
     """The differences that concern ``name`` (and of ``kind``)."""
     return [d for d in DIFFERENCES
             if (name in d.losses or "*" in d.losses) and (kind is None or d.kind == kind)]
+
+
+def not_compared(name: str, example, mode: str) -> Optional[str]:
+    """``"all"`` where a ``not_compared`` difference covers the example,
+    ``"gradients"`` where only gradients-only ones do, else None."""
+    hit = [d for d in for_loss(name, "not_compared")
+           if d.applies is not None and d.applies(example, mode)]
+    if not hit:
+        return None
+    return "gradients" if all(d.gradients_only for d in hit) else "all"
 
 
 def explain(name: str, kind: str, example, mode: str) -> Optional[Difference]:

@@ -132,6 +132,32 @@ def test_pairwise_distance_gradient_matches_autodiff_away_from_zero():
         assert np.allclose(g, mx.grad(plain)(x), rtol=1e-4, atol=1e-6), p
 
 
+@pytest.mark.parametrize("p", [-1.5, -1.0, math.inf, -math.inf])
+@pytest.mark.parametrize("shape", [(2, 0), (0,), (0, 0)])
+def test_a_norm_without_identity_over_an_empty_dim_raises_ours(shape, p):
+    # Regression: inf / -inf gave MLX's "[max] Cannot max reduce" error, and
+    # p < 0 gave inf (the triplet loss NaN); torch refuses all of them.
+    x = mx.zeros(shape)
+    with pytest.raises(ValueError, match=r"^pairwise_distance: `p` must be finite and "
+                       r"non-negative for an empty last dimension .*, got .* with inputs of shape"):
+        F.pairwise_distance(x, x, p=p)
+    for swap in (False, True):
+        with pytest.raises(ValueError, match=r"^triplet_margin_loss: `p` must be finite and non-neg"):
+            F.triplet_margin_loss(x, x, x, p=p, swap=swap)
+
+
+@pytest.mark.parametrize("p", [math.nan, 0.0, 0.5, 1.0, 2.0, 3.0])
+def test_a_norm_over_an_empty_dim_is_zero_for_any_other_p(p):
+    # torch: the norm of zero elements is 0 for every p it accepts (NaN too)
+    x = mx.zeros((2, 0))
+    got = F.pairwise_distance(x, x, p=p)
+    assert got.shape == (2,) and got.tolist() == [0.0, 0.0]
+    assert F.pairwise_distance(x, x, p=p, keepdim=True).shape == (2, 1)
+    assert F.triplet_margin_loss(x, x, x, p=p, margin=0.5).item() == 0.5
+    g = mx.grad(lambda a: F.triplet_margin_loss(a, x, x, p=p, swap=True))(x)
+    assert g.shape == (2, 0)
+
+
 # --------------------------------------------------------------------------
 # cosine_similarity
 
@@ -187,6 +213,17 @@ def test_cosine_similarity_gradient_matches_autodiff_of_plain_formula():
         assert np.allclose(a, b, atol=1e-6)
 
 
+def test_cosine_similarity_gradient_at_tiny_norms_is_finite():
+    # Regression: the gradient through x / ||x|| was MLX's -g x / (n n), and
+    # n n underflows to 0 for n < ~1e-19 in float32 (NaN); torch's order
+    # -g (x / n) / n keeps it. Over a dim of size 1, cos = sign(x1) sign(x2):
+    # gradient 0 for nonzero inputs.
+    x1 = mx.array([[0.125, -2.0, 3.0]])
+    x2 = mx.array([[1.1754944e-38, 3e-20, -1e-30]])
+    g1, g2 = mx.grad(lambda a, b: F.cosine_similarity(a, b, dim=0, eps=0.0).sum(), argnums=(0, 1))(x1, x2)
+    assert g1.tolist() == [[0.0, 0.0, 0.0]] and g2.tolist() == [[0.0, 0.0, 0.0]]
+
+
 # --------------------------------------------------------------------------
 # cosine_embedding_loss
 
@@ -224,6 +261,31 @@ def test_cosine_embedding_loss_unbatched_and_zero_vectors():
     assert loss.tolist() == [1.0, 0.0]
     g = mx.grad(lambda a: F.cosine_embedding_loss(a, yy, mx.array([1.0, -1.0])))(zero)
     assert np.all(np.isfinite(_np(g)))
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_cosine_embedding_loss_half_inputs_are_computed_in_float32(dtype):
+    # Regression: the squares of small half values underflowed (cos = 2.03,
+    # loss 1.73 for a true 0.597) and the gradient's row factors overflowed.
+    scale = np.array([[2e-6], [1e-3], [1.0], [3e2], [5e-5], [1e-4]])
+    rng = np.random.default_rng(3)
+    x = mx.array((rng.normal(size=(6, 4)) * scale).astype(np.float32)).astype(dtype)
+    y = mx.array(rng.normal(size=(6, 4)).astype(np.float32)).astype(dtype)
+    t = mx.array([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0])
+    a, b = _np(x), _np(y)
+    m1, m2 = (a * a).sum(1) + 1e-12, (b * b).sum(1) + 1e-12
+    cos = (a * b).sum(1) / np.sqrt(m1 * m2)
+    ref = np.where(_np(t) == 1, 1 - cos, np.maximum(cos - 0.3, 0))
+    loss = F.cosine_embedding_loss(x, y, t, margin=0.3, reduction="none")
+    assert loss.dtype == dtype
+    tol = 1e-2 if dtype == mx.bfloat16 else 1e-3
+    np.testing.assert_allclose(_np(loss), ref, rtol=tol, atol=tol)
+    # d cos / d x1 = x2 / denom - cos x1 / m1; the loss's sign per target
+    c = np.where(_np(t) == 1, -1.0, (cos - 0.3 >= 0).astype(float))[:, None]
+    want = c * (b / np.sqrt(m1 * m2)[:, None] - (cos / m1)[:, None] * a)
+    g = mx.grad(lambda u: F.cosine_embedding_loss(u, y, t, margin=0.3, reduction="sum"))(x)
+    assert g.dtype == dtype
+    np.testing.assert_allclose(_np(g), want, rtol=4 * tol, atol=1e-30)
 
 
 def test_cosine_embedding_loss_tie_at_hinge_passes_gradient():

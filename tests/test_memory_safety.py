@@ -63,3 +63,37 @@ def results():
 def test_out_of_range_indices_give_nan_and_never_crash(case, results):
     res = results[case]
     assert res["ok"], f"{case}: {res['detail']}"
+
+
+_SHAPELESS_HELPERS = r"""
+import mlx.core as mx, mlx_losses, mlx_losses.functional as F
+a = mx.array([[-1.0, 2.19, 2.19], [1e-11, -3.875, -2.5]]); b = mx.array([[2.19], [-2.5]])
+calls = {
+    "cosine_similarity": lambda x, y: F.cosine_similarity(x, y),
+    "pairwise_distance": lambda x, y: F.pairwise_distance(x, y),
+    "CosineSimilarity": lambda x, y: mlx_losses.CosineSimilarity()(x, y),
+    "PairwiseDistance": lambda x, y: mlx_losses.PairwiseDistance()(x, y),
+}
+for name, call in calls.items():
+    g = mx.compile(call, shapeless=True)
+    # broadcast inputs, then the same rank, then a new rank: MLX 0.32 crashed on each
+    for x, y in ((a, b), (mx.ones((2, 3)), mx.ones((2, 3))), (mx.ones((2, 1, 3)), mx.ones((2, 1, 3)))):
+        try:
+            mx.eval(g(x, y))
+            print("COMPUTED", name)
+        except ValueError as err:
+            print("REFUSED", name, str(err).split(":")[0], "must not be shapeless" in str(err))
+"""
+
+
+def test_the_distance_helpers_refuse_a_shapeless_compile_and_never_crash():
+    # Regression: the helpers had no shapeless guard, and MLX 0.32 aborted the
+    # process (SIGSEGV / SIGFPE / a heap error) on a shapeless cosine
+    # similarity of broadcast inputs or a pairwise distance at a new rank.
+    proc = subprocess.run([sys.executable, "-c", _SHAPELESS_HELPERS], capture_output=True,
+                          text=True, timeout=300, cwd=os.path.dirname(HERE))
+    assert proc.returncode == 0, f"the process died ({proc.returncode}): {proc.stderr[-2000:]}"
+    lines = proc.stdout.split("\n")
+    for name, fn in (("cosine_similarity", "cosine_similarity"), ("pairwise_distance", "pairwise_distance"),
+                     ("CosineSimilarity", "cosine_similarity"), ("PairwiseDistance", "pairwise_distance")):
+        assert lines.count(f"REFUSED {name} {fn} True") == 3, proc.stdout

@@ -219,6 +219,23 @@ def test_gaussian_eps_clamp_value_and_straight_through_gradient():
     assert np.allclose(gx, 0.3 / vc, rtol=1e-6) and np.allclose(gy, -0.3 / vc, rtol=1e-6)
 
 
+def test_gaussian_var_gradient_is_nan_where_the_clamped_var_is_zero():
+    # Regression: with eps=0 and var=0 the loss is NaN (log 0 + d^2 / 0), and
+    # torch's gradient w.r.t. var (1/v - d^2/v^2: inf - inf, or 0/0) too;
+    # ours was -inf where d != 0.
+    x = mx.array([0.0, 0.0, 0.125, np.inf, 0.125], dtype=mx.float64)
+    y = mx.array([0.125, 0.0, 0.0, 0.0, 0.0], dtype=mx.float64)
+    v = mx.array([0.0, 0.0, 0.0, 0.0, 0.5], dtype=mx.float64)
+    loss = F.gaussian_nll_loss(x, y, v, eps=0.0, reduction="none")
+    assert np.isnan(_np(loss)[:4]).all()
+    gv = _np(mx.grad(lambda w: F.gaussian_nll_loss(x, y, w, eps=0.0, reduction="sum"))(v))
+    assert np.isnan(gv[:4]).all()
+    assert np.isclose(gv[4], 0.5 / 0.5 - 0.5 * 0.125**2 / 0.25, rtol=1e-12)
+    # the input's gradient (x - y) / v is +-inf there, NaN at d = 0 (torch's)
+    gx = _np(mx.grad(lambda a: F.gaussian_nll_loss(a, y, v, eps=0.0, reduction="sum"))(x))
+    assert gx[0] == -np.inf and np.isnan(gx[1]) and gx[2] == np.inf
+
+
 def test_gaussian_second_derivative_through_clamp_is_the_formulas():
     x, y = mx.array([0.5]), mx.array([0.0])
     g = mx.grad(lambda w: F.gaussian_nll_loss(x, y, w, eps=0.1, reduction="sum"))

@@ -39,6 +39,22 @@ def test_smooth_l1_beta_zero_is_l1_and_huber_is_beta_times_smooth_l1():
         assert np.allclose(np.array(h), beta * np.array(s), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float16, mx.float64])
+def test_smooth_l1_infinite_beta_gradient_at_infinite_differences(dtype):
+    # Regression: beta = inf gave NaN at d = +-inf (clip(d) / beta = inf /
+    # inf); torch's |d| >= beta branch gives sign(d) there, d / beta (0)
+    # elsewhere, NaN at NaN.
+    inf = float("inf")
+    x = mx.array([inf, -inf, float("nan"), 3.0, -3.0, 0.0]).astype(dtype)
+    y = mx.array([1.5, 0.0, 0.0, 1.0, 0.0, 0.0]).astype(dtype)
+    f = lambda a: F.smooth_l1_loss(a, y, beta=inf, reduction="sum")  # noqa: E731
+    for fn in (mx.grad(f), mx.compile(mx.grad(f))):
+        g = np.array(fn(x).astype(mx.float64) if dtype != mx.float64 else fn(x))
+        assert g[0] == 1.0 and g[1] == -1.0 and np.isnan(g[2])
+        assert (g[3:] == 0.0).all()
+    assert np.isnan(np.array(F.smooth_l1_loss(x, y, beta=inf, reduction="none").astype(mx.float32))[:3]).all()
+
+
 def test_weighted_mean_rules():
     x, y = _xy()
     w = mx.abs(_xy(seed=1)[0]) + 0.1

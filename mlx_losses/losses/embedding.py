@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, ParamSpec, TypeVar
 
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, promote_types, result_dtype, upcast
-from .._api import public_loss
+from .._api import guard_call, public_loss
 from .._reduction import apply_reduction, single
 from .._validation import (
     Reduction,
@@ -128,6 +128,10 @@ def _norm_fn(p: float, axis: int, keepdims: bool):
 
 def _p_norm(d: mx.array, p: float, axis: int, keepdims: bool) -> mx.array:
     """torch's ``linalg.vector_norm(d, p)`` over ``axis`` and its gradient."""
+    if d.shape[axis] == 0:
+        # torch's norm over an empty dim is 0 for every p it accepts (NaN
+        # too); p < 0 and +-inf raise first (``_check_empty_norm``).
+        return mx.sum(d, axis=axis, keepdims=keepdims)
     if p == 0:
         # The number of non-zero elements; torch's gradient is zero.
         nz = (d != 0).astype(d.dtype)
@@ -167,6 +171,17 @@ def _check_p(fn: str, p) -> float:
     return float(check_number(fn, "p", p))
 
 
+def _check_empty_norm(fn: str, p: float, shape: tuple) -> None:
+    # torch: a p-norm over an empty dim needs an identity (none for p < 0,
+    # the min of p = -inf, the max of p = inf)
+    if len(shape) and shape[-1] == 0 and (p < 0 or math.isinf(p)):
+        raise ValueError(
+            message(fn, "p", "be finite and non-negative for an empty last dimension "
+                    f"(no identity for the {p:g}-norm of zero elements)",
+                    f"{p!r} with inputs of shape {fmt_shape(shape)}")
+        )
+
+
 def _check_margin_positive(fn: str, margin) -> float:
     margin = check_number(fn, "margin", margin)
     if margin <= 0:  # torch's test: NaN passes (and gives NaN)
@@ -191,6 +206,25 @@ def _check_same_ndim(fn: str, anchor, positive, negative) -> None:
 # helpers
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _helper(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` refusing a shapeless compile as every loss does (MLX 0.32
+    crashes the process on these reductions in a shapeless graph met with
+    broadcast inputs or a new rank), and guarded against MLX's hang on empty
+    arrays from NumPy (``mlx_losses._api.guard_call``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        checked, options = guard_call(fn.__name__, args, kwargs)
+        return fn(*checked, **options)
+
+    return wrapper
+
+
+@_helper
 def pairwise_distance(
     x1: mx.array,
     x2: mx.array,
@@ -239,11 +273,13 @@ def pairwise_distance(
     fn = "pairwise_distance"
     out = _check_pair(fn, "x1", x1, "x2", x2)
     p = _check_p(fn, p)
+    _check_empty_norm(fn, p, broadcast_shapes(fn, ("x1", "x2"), x1, x2))
     eps = check_number(fn, "eps", eps)
     check_bool(fn, "keepdim", keepdim)
     return _distance(upcast(x1, out), upcast(x2, out), p, eps, keepdim).astype(out)
 
 
+@_helper
 def cosine_similarity(
     x1: mx.array, x2: mx.array, dim: int = 1, eps: float = 1e-8
 ) -> mx.array:
@@ -310,10 +346,28 @@ def _clamped_norm(x: mx.array, axis: int, eps: mx.array) -> mx.array:
     return mx.where(r < eps, (r - mx.stop_gradient(r)) + eps, r)
 
 
+@mx.custom_function
+def _divide(x: mx.array, c: mx.array) -> mx.array:
+    """``x / c`` (same shapes) with torch's gradient w.r.t. ``c``,
+    ``-g (x / c) / c``: MLX's ``-g x / (c c)`` underflows ``c c`` to 0 for
+    a tiny norm ``c`` (|c| < ~1e-19 in float32) and gives inf or NaN."""
+    return x / c
+
+
+@_divide.vjp
+def _divide_vjp(primals, cotangents, outputs):
+    x, c = primals
+    g, q = single(cotangents), single(outputs)
+    return g / c, -(g * (q / c))
+
+
+def _normalized(x: mx.array, axis: int, eps: mx.array) -> mx.array:
+    c = _clamped_norm(x, axis, eps)
+    return _divide(x, mx.broadcast_to(c, x.shape))
+
+
 def _cosine_similarity(a: mx.array, b: mx.array, axis: int, eps: mx.array) -> mx.array:
-    return mx.sum(
-        (a / _clamped_norm(a, axis, eps)) * (b / _clamped_norm(b, axis, eps)), axis=axis
-    )
+    return mx.sum(_normalized(a, axis, eps) * _normalized(b, axis, eps), axis=axis)
 
 
 # --------------------------------------------------------------------------
@@ -343,18 +397,14 @@ def _compiled_unless_bfloat16(body: Callable) -> Callable:
     return run
 
 
-def _row_sum(v: mx.array) -> mx.array:
-    # Products in the input dtype (rounded once, as torch's x1 * x2); MLX
-    # accumulates a half-type sum in float32 and rounds it once, as torch's
-    # (x1 * x2).sum(1): no float32 copy of the (N, D) products.
-    return upcast(mx.sum(v, axis=-1), v.dtype)
-
-
 def _cos_terms(x1, x2, eps):
-    # torch's ATen formula: prod / sqrt((|x1|^2 + EPS) (|x2|^2 + EPS)).
-    prod = _row_sum(x1 * x2)
-    m1 = _row_sum(mx.square(x1)) + eps
-    m2 = _row_sum(mx.square(x2)) + eps
+    # torch's ATen formula: prod / sqrt((|x1|^2 + EPS) (|x2|^2 + EPS)), in
+    # float32 for half inputs: squares of small half values underflow (a
+    # cosine above 1), and products of half values are exact in float32.
+    a, b = upcast(x1, x1.dtype), upcast(x2, x2.dtype)
+    prod = mx.sum(a * b, axis=-1)
+    m1 = mx.sum(mx.square(a), axis=-1) + eps
+    m2 = mx.sum(mx.square(b), axis=-1) + eps
     denom = mx.sqrt(m1 * m2)
     return prod / denom, denom, m1, m2
 
@@ -364,8 +414,8 @@ def _cos_terms(x1, x2, eps):
 # ten full (N, D) passes; the gradient below is six (two products and a
 # difference per input), with the row statistics (cos, denominator, squared
 # magnitudes: (N,) each) returned by the forward as residuals. The (N, D)
-# passes run in the inputs' dtype (float16 / bfloat16 stay half-size, as
-# torch's own kernels); the row statistics are float32.
+# passes read the inputs in their dtype and compute in float32 for float16 /
+# bfloat16 (rounded once, in the gradient too).
 def _cosine_embedding_body(x1, x2, target, margin, eps):
     cos, denom, m1, m2 = _cos_terms(x1, x2, eps)
     zero = mx.zeros_like(cos)
@@ -395,13 +445,14 @@ def _cosine_embedding_vjp(primals, cotangents, outputs):
     # the row factors in torch's order (through denom = sqrt(m1 m2)): the
     # same NaN where a squared magnitude overflows (inf * 0), not cos / inf.
     dt = x1.dtype
-    s = mx.expand_dims(gc / denom, -1).astype(dt)
+    s = mx.expand_dims(gc / denom, -1)
     half = (gc * (cos / denom)) / (2 * denom)
-    k1 = mx.expand_dims(2 * (half * m2), -1).astype(dt)
-    k2 = mx.expand_dims(2 * (half * m1), -1).astype(dt)
+    k1 = mx.expand_dims(2 * (half * m2), -1)
+    k2 = mx.expand_dims(2 * (half * m1), -1)
+    a, b = upcast(x1, dt), upcast(x2, dt)
     return (
-        x2 * s - x1 * k1,
-        x1 * s - x2 * k2,
+        (b * s - a * k1).astype(dt),
+        (a * s - b * k2).astype(dt),
         mx.zeros_like(target),
         mx.zeros_like(margin),
         mx.zeros_like(eps),
@@ -598,7 +649,8 @@ def triplet_margin_loss(
     for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_floating(fn, name, x)
     _check_same_ndim(fn, anchor, positive, negative)
-    broadcast_shapes(fn, ("anchor", "positive", "negative"), anchor, positive, negative)
+    shape = broadcast_shapes(fn, ("anchor", "positive", "negative"), anchor, positive, negative)
+    _check_empty_norm(fn, p, shape)
     out = result_dtype(anchor, positive, negative)
     if p == 2:
         acc = acc_dtype(out)

@@ -95,7 +95,10 @@ def _gaussian_grads(x: mx.array, y: mx.array, var: mx.array, eps: mx.array, s: m
     v = mx.maximum(var, eps)
     r = (x - y) / v
     gx = s * r
-    return gx, -gx, (0.5 * s) * (1 - r * (x - y)) / v
+    gv = (0.5 * s) * (1 - r * (x - y)) / v
+    # at v == 0 the loss is NaN (log 0 + d^2 / 0), and so is torch's
+    # 1/v - d^2/v^2 (inf - inf, or 0/0); the form above gives -inf
+    return gx, -gx, mx.where(v == 0, math.nan, gv)
 
 
 def _gaussian_reduced(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional, Tuple
 
 import mlx.core as mx
@@ -131,6 +132,13 @@ def _huber_grad(x: mx.array, y: mx.array, delta: mx.array, s: mx.array):
 def _smooth_l1_grad(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
     # torch's -1 / d / beta / 1 branches: clip(d, -beta, beta) / beta.
     return unfused(mx.clip, x - y, -beta, beta) * (s / beta)
+
+
+def _smooth_l1_grad_inf_beta(x: mx.array, y: mx.array, beta: mx.array, s: mx.array):
+    # beta = inf: torch's d / beta, but its |d| >= beta branch's sign at
+    # d = +-inf (the clip form's inf / inf is NaN there)
+    d = x - y
+    return mx.where(mx.isinf(d), mx.sign(d), d / beta) * s
 
 
 def _half_only(grad, dtype: mx.Dtype):
@@ -493,7 +501,8 @@ def smooth_l1_loss(
         return _fused(_l1_elem, _half_only(_l1_grad, out), x, y, (), reduction,
                       group=group).astype(out)
     b = mx.array(beta, dtype=acc_dtype(out))
-    return _fused(_smooth_l1, _smooth_l1_grad, x, y, (b,), reduction, (_grad_const(beta, out),),
+    grad = _smooth_l1_grad_inf_beta if math.isinf(beta) else _smooth_l1_grad
+    return _fused(_smooth_l1, grad, x, y, (b,), reduction, (_grad_const(beta, out),),
                   group=group).astype(out)
 
 

@@ -57,17 +57,6 @@ def _nonfinite_number(x) -> bool:
     return isinstance(x, (float, np.floating)) and not math.isfinite(x)
 
 
-def _some_abs(ex, test) -> bool:
-    """Whether some floating arg's |values| pass ``test``."""
-    for a in ex.args:
-        v = _vals(a)
-        if v is not None and v.dtype.kind == "f" and v.size:
-            with np.errstate(all="ignore"):
-                if test(np.abs(v)).any():
-                    return True
-    return False
-
-
 def _big_logits(ex) -> bool:
     """Logits of magnitude >= 1e3 (cross_entropy's input, or x W^T for
     linear_cross_entropy), or non-finite ones."""
@@ -89,11 +78,6 @@ def _huge_weight(ex) -> bool:
     return w is not None and bool((np.abs(w) > 1e29).any())
 
 
-def _empty_last_dim(ex) -> bool:
-    return any(_vals(a) is not None and _vals(a).ndim and _vals(a).shape[-1] == 0
-               for a in ex.args[:3])
-
-
 KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F1", ("multilabel_soft_margin_loss",), ("*",),
          lambda ex, mode, m: "gradient w.r.t. arg" in m and ": shape" in m,
@@ -107,28 +91,6 @@ KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F5", ("linear_cross_entropy",), ("*",),
          lambda ex, mode, m: _empty(ex.args[0]) and "[logsumexp]" in m,
          "chunked path on an empty batch: MLX's logsumexp error"),
-    Open("F7", ("pairwise_distance", "triplet_margin_loss"), ("*",),
-         lambda ex, mode, m: _empty_last_dim(ex)
-         and ("[max]" in m or "[min]" in m or m.startswith("torch raises")),
-         "p-norms over an empty last dim: MLX's reduce error / inf where torch raises"),
-    Open("F9", ("cosine_embedding_loss",), ("*",),
-         lambda ex, mode, m: ex.dtype in ("float16", "bfloat16")
-         and _some_abs(ex, lambda a: (a > 0) & (a < 1e-3) | (a > 1e3)),
-         "half inputs: norms in half precision, tiny vectors give cos > 1"),
-    Open("F11", ("pairwise_distance", "smooth_l1_loss", "triplet_margin_loss", "gaussian_nll_loss",
-                 "triplet_margin_with_distance_loss", "cosine_embedding_loss", "multi_margin_loss",
-                 "cross_entropy"),
-         ("*",),
-         lambda ex, mode, m: _any_nonfinite(ex) and ("gradient" in m or "NaN/inf" in m),
-         "inf / NaN inputs: gradients NaN where torch's are finite, or the reverse"),
-    Open("F17", ("gaussian_nll_loss",), ("*",),
-         lambda ex, mode, m: ex.kwargs.get("eps") == 0.0 and "gradient w.r.t. arg 2" in m,
-         "eps=0 and var=0: gradient w.r.t. var -inf where torch's is NaN"),
-    Open("F12", ("poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
-                 "triplet_margin_with_distance_loss", "triplet_margin_loss", "kl_div"), ("*",),
-         lambda ex, mode, m: "gradient" in m and "ours 0.0" in m and "nan" in m
-         and any(_empty(a) for a in ex.args),
-         "gradient of an empty broadcast output: torch NaN (0 * NaN), ours 0"),
     Open("F13", ("binary_cross_entropy_with_logits", "gaussian_nll_loss", "mse_loss"), ("*",),
          lambda ex, mode, m: ex.dtype == "float32" and "NaN/inf positions" in m
          and ("torch float32 inf" in m or "torch float32 -inf" in m),
@@ -154,11 +116,7 @@ KNOWN_OPEN: Tuple[Open, ...] = (
 
 # Regions that crash the process (so they are never run in it; the finding
 # says how to reproduce in a subprocess): (finding, losses, modes, when).
-CRASHES: Tuple[Open, ...] = (
-    Open("F14", ("pairwise_distance", "cosine_similarity"), ("shapeless",),
-         lambda ex, mode, m: True,
-         "the helpers have no shapeless guard: MLX 0.32 segfaults (broadcast inputs, a new rank)"),
-)
+CRASHES: Tuple[Open, ...] = ()
 
 
 def crashes(ex, mode: str) -> Optional[str]:

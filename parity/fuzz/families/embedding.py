@@ -87,6 +87,24 @@ def _cosine_grad_allowance(ex, rounded) -> float:
     return 8 * u / max(float(np.min(n)), 1e-8)
 
 
+def _triplet_grad_allowance(ex, rounded) -> float:
+    """With the cosine distance (``1 - cosine_similarity`` over dim 1), the
+    cosine losses' allowance over the three inputs' norms; else none."""
+    if not getattr(ex.kwargs.get("distance_function"), "ours_text", "").endswith("_cosine_distance"):
+        return 0.0
+    try:
+        arrays = np.broadcast_arrays(*(rounded[id(a)] for a in ex.args[:3]))
+        with np.errstate(all="ignore"):
+            n = np.concatenate([np.ravel(np.linalg.norm(b, axis=1)) for b in arrays])
+    except Exception:  # shapes torch refuses, no dim 1: no allowance
+        return 0.0
+    n = n[np.isfinite(n)]
+    if n.size == 0:
+        return 0.0
+    u = 2.0**-53 if ex.dtype == "float64" else 2.0**-24
+    return 8 * u / max(float(np.min(n)), 1e-8)
+
+
 _DISTANCE = D.one([
     D.OMIT, None,
     PerSide("parity.cases.embedding._mx_l1", "parity.cases.embedding._torch_l1",
@@ -118,5 +136,5 @@ LOSSES = [
     FuzzLoss("triplet_margin_with_distance_loss", _triplet,
              {"*red": D.reduction(legacy=False), "margin": _TRIPLET_MARGIN,
               "swap": D.one([D.OMIT, True, False]), "distance_function": _DISTANCE},
-             module="TripletMarginWithDistanceLoss"),
+             module="TripletMarginWithDistanceLoss", grad_allowance=_triplet_grad_allowance),
 ]
