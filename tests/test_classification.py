@@ -1043,3 +1043,52 @@ def test_label_smoothing_one_message_everywhere():
                                              r"\[0, 1\], got .*expected label_smoothing to be in range"):
             mlx_losses.LinearCrossEntropyLoss(5, 5, label_smoothing=value)
     mlx_losses.LinearCrossEntropyLoss(5, 5, label_smoothing=math.nan)
+
+
+def _ce_ref64(x, t, w=None, eps=0.0):
+    """Per-row cross-entropy of float64 logits (any shift): loss and d/dx."""
+    x = np.asarray(x, np.float64)
+    C = x.shape[-1]
+    m = x.max(-1, keepdims=True)
+    logp = (x - m) - np.log(np.exp(x - m).sum(-1, keepdims=True))
+    w = np.ones(C) if w is None else np.asarray(w, np.float64)
+    q = np.eye(C)[t] * (1 - eps) + eps / C  # smoothed one-hot
+    loss = -(q * w * logp).sum(-1) if eps else -(w[t] * logp[np.arange(len(t)), t])
+    p = np.exp(logp)
+    # d/dx_c of -sum_k a_k logp_k = p_c sum_k a_k - a_c
+    a = q * w if eps else np.eye(C)[t] * w[t][:, None]
+    return loss, p * a.sum(-1, keepdims=True) - a
+
+
+@pytest.mark.parametrize("v", [1e4, 1e8])
+@pytest.mark.parametrize("eps,with_weight", [(0.0, False), (0.0, True), (0.1, False), (0.1, True)])
+def test_large_logits_keep_the_loss_digits(v, eps, with_weight, branches):
+    # the loss is O(1) at any shift: lse - x_t with lse = max + log(sum)
+    # rounded it at the logits' scale (0 for log 2 at 1e8 in float32)
+    x = np.array([[v, v, v], [v, v + 8.0, v - 16.0], [v + 16.0, v, v - 8.0]], np.float32)
+    t = np.array([0, 1, 2])
+    w = np.array([0.5, 1.0, 2.0]) if with_weight else None
+    kw = dict(weight=mx.array(w.astype(np.float32)) if with_weight else None,
+              label_smoothing=eps, reduction="none")
+    ref, dref = _ce_ref64(x, t, w, eps)
+    f = lambda x: F.cross_entropy(x, mx.array(t.astype(np.int32)), **kw)  # noqa: E731
+    out = f(mx.array(x))
+    _close(out, ref, rtol=1e-6, atol=1e-6)
+    g = mx.grad(lambda x: mx.sum(f(x)))(mx.array(x))
+    _close(g, dref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("v", [1e4, 1e8])
+def test_large_logits_probability_targets(v):
+    x = np.array([[v, v, v - 16.0], [v + 8.0, v, v]], np.float32)
+    y = np.array([[1.0, 0.0, 0.0], [0.25, 0.5, 0.25]], np.float32)
+    x64 = x.astype(np.float64)
+    m = x64.max(-1, keepdims=True)
+    logp = (x64 - m) - np.log(np.exp(x64 - m).sum(-1, keepdims=True))
+    f = lambda x, y: F.cross_entropy(x, y, reduction="none")  # noqa: E731
+    _close(f(mx.array(x), mx.array(y)), -(y * logp).sum(-1), rtol=1e-6, atol=1e-6)
+    # d/dy = -log_softmax(x), d/dx = softmax(x) sum(y) - y
+    gx, gy = mx.grad(lambda x, y: mx.sum(f(x, y)), argnums=(0, 1))(mx.array(x), mx.array(y))
+    _close(gy, -logp, rtol=1e-6, atol=1e-6)
+    _close(gx, np.exp(logp) * y.sum(-1, keepdims=True) - y, rtol=1e-6, atol=1e-6)
+    assert abs(F.cross_entropy(mx.array([[1e8, 1e8]]), mx.array([0])).item() - math.log(2)) < 1e-6

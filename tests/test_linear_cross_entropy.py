@@ -802,3 +802,30 @@ print(counts)
                          timeout=600, check=True)
     first, second = eval(res.stdout.strip().splitlines()[-1])
     assert 0 < first and second - first <= 2, (first, second)
+
+
+def _soft_ce64(z, q):
+    """sum_c q_c (lse - z_c) per row, in float64 from the max: loss and d/dz."""
+    z = np.asarray(z, np.float64)
+    m = z.max(-1, keepdims=True)
+    logp = (z - m) - np.log(np.exp(z - m).sum(-1, keepdims=True))
+    return -(q * logp).sum(-1), np.exp(logp) * q.sum(-1, keepdims=True) - q
+
+
+@pytest.mark.parametrize("v", [1e4, 1e8])
+@pytest.mark.parametrize("options", [None, OPTS[0], OPTS[2]], ids=["reference", "chunked", "tiles"])
+@pytest.mark.parametrize("eps,soft", [(0.0, False), (0.3, False), (0.0, True)])
+def test_large_logits_keep_the_loss_digits(v, options, eps, soft):
+    # logits z = x I: the O(1) loss was rounded at the logits' scale
+    # (lse - z_t with lse = max + log(sum): 0 for log 2 at 1e8 in float32)
+    x = np.array([[v, v, v], [v, v + 8.0, v - 16.0], [v + 16.0, v, v - 8.0]], np.float32)
+    t = np.array([0, 1, 2])
+    q = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]]) if soft \
+        else np.eye(3)[t] * (1 - eps) + eps / 3
+    ref, dref = _soft_ce64(x, q)
+    tgt = mx.array(q.astype(np.float32)) if soft else mx.array(t.astype(np.int32))
+    f = lambda x: lce(x, mx.eye(3), tgt, reduction="none", label_smoothing=eps,  # noqa: E731
+                      options=options)
+    _close(f(mx.array(x)), mx.array(ref.astype(np.float32)), rtol=1e-6, atol=1e-6)
+    g = mx.grad(lambda x: mx.sum(f(x)))(mx.array(x))
+    _close(g, mx.array(dref.astype(np.float32)), rtol=1e-6, atol=1e-6)
