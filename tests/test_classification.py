@@ -1092,3 +1092,47 @@ def test_large_logits_probability_targets(v):
     _close(gy, -logp, rtol=1e-6, atol=1e-6)
     _close(gx, np.exp(logp) * y.sum(-1, keepdims=True) - y, rtol=1e-6, atol=1e-6)
     assert abs(F.cross_entropy(mx.array([[1e8, 1e8]]), mx.array([0])).item() - math.log(2)) < 1e-6
+
+
+@pytest.mark.parametrize("shape,pw_shape", [((0, 0), (1, 1)), ((0, 3), (1, 3)), ((0, 3), (3,))])
+def test_bce_logits_empty_input_with_size1_pos_weight(shape, pw_shape):
+    # the loss has the input's (empty) shape; a size-1 pos_weight is not a row
+    kw = dict(pos_weight=mx.ones(pw_shape))
+    x, y = mx.zeros(shape), mx.zeros(shape)
+    assert F.binary_cross_entropy_with_logits(x, y, reduction="none", **kw).shape == shape
+    assert F.binary_cross_entropy_with_logits(x, y, reduction="sum", **kw).item() == 0.0
+
+
+def test_bce_logits_gradients_at_infinite_logits_and_targets():
+    # d/dy = pw softplus(-x) - softplus(x), d/dx = lw sigmoid(x) - pw y with
+    # lw = 1 + (pw - 1) y: inf at x = -inf (never inf - inf through
+    # (pw - 1) softplus(-x) - x), and NaN where lw is inf - inf (y = inf)
+    x = mx.array([-np.inf, np.inf, -np.inf, np.inf, 1.0], dtype=mx.float64)
+    y = mx.array([0.5, 0.5, 1.0, 0.0, np.inf], dtype=mx.float64)
+    for pw in (1.0, 2.0):
+        f = lambda x, y: F.binary_cross_entropy_with_logits(  # noqa: E731
+            x, y, reduction="sum", pos_weight=mx.array([pw], dtype=mx.float64))
+        gx, gy = mx.grad(f, argnums=(0, 1))(x, y)
+        sp = lambda v: np.logaddexp(0.0, v)  # noqa: E731
+        xn, yn = np.array(x), np.array(y)
+        with np.errstate(all="ignore"):
+            want_dy = pw * sp(-xn) - sp(xn)
+        want_dy[4] = pw * sp(-1.0) - sp(1.0)
+        np.testing.assert_allclose(np.array(gy), want_dy, rtol=1e-12)
+        sig = np.array([0.0, 1.0, 0.0, 1.0])
+        want_dx = (1 + (pw - 1) * yn[:4]) * sig - pw * yn[:4]
+        np.testing.assert_allclose(np.array(gx)[:4], want_dx, rtol=1e-12)
+        assert math.isnan(np.array(gx)[4])
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+def test_ignored_row_with_infinite_class_weight_has_zero_gradient(fn):
+    # the ignored row's weight never reaches its gradient (0 * inf = NaN)
+    x = mx.array([[0.5, -1.0, 2.0], [1.0, 0.0, -1.0]])
+    t, w = mx.array([1, 2]), mx.array([1.0, np.inf, 2.0])
+    g = mx.grad(lambda x: getattr(F, fn)(x, t, weight=w, ignore_index=1, reduction="sum"))(x)
+    assert np.array_equal(np.array(g[0]), np.zeros(3))
+    assert np.isfinite(np.array(g[1])).all()
+    with mlx_losses.value_checks(False):
+        g2 = mx.grad(lambda x: getattr(F, fn)(x, t, weight=w, ignore_index=1, reduction="sum"))(x)
+    assert np.array_equal(np.array(g2), np.array(g))

@@ -829,3 +829,41 @@ def test_large_logits_keep_the_loss_digits(v, options, eps, soft):
     _close(f(mx.array(x)), mx.array(ref.astype(np.float32)), rtol=1e-6, atol=1e-6)
     g = mx.grad(lambda x: mx.sum(f(x)))(mx.array(x))
     _close(g, mx.array(dref.astype(np.float32)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(0, D), (2, 0, D)])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_chunked_empty_batch_equals_reference(shape, eps):
+    x, w = mx.zeros(shape), _data(10)[1]
+    t = mx.zeros(shape[:-1], dtype=mx.int32)
+    for red in ("none", "sum", "mean"):
+        ref = lce(x, w, t, reduction=red, label_smoothing=eps)
+        got = lce(x, w, t, reduction=red, label_smoothing=eps, options=OPTS[1])
+        assert got.shape == ref.shape == (shape[:-1] if red == "none" else ())
+        _close(got, ref)
+    assert lce(x, w, t, reduction="sum", options=OPTS[1]).item() == 0.0
+
+
+@pytest.mark.parametrize("options", [None, OPTS[1], OPTS[2]], ids=["reference", "chunked", "tiles"])
+def test_row_with_both_infinities_is_nan(options):
+    # a logit row holding +inf and -inf: softmax is NaN (inf - inf), as
+    # cross_entropy (torch's too); never inf, never a finite gradient
+    x = mx.array([[-1.5, -1.625, 0.0], [0.0, 0.0, 1.0]])
+    w = mx.array([[-np.inf, 0.875, -2.625], [-3.125, np.inf, 0.25], [0.0, 1.0, 0.5]])
+    t = mx.array([1, 2])
+    f = lambda x: lce(x, w, t, reduction="none", options=options)  # noqa: E731
+    out = f(x)
+    ce = F.cross_entropy(x @ w.T, t, reduction="none")
+    assert math.isnan(out[0].item()) and math.isnan(ce[0].item())
+    _close(out[1:], ce[1:])
+    g = mx.grad(lambda x: mx.sum(f(x)))(x)
+    assert np.isnan(np.array(g[0])).all()
+
+
+def test_chunked_float64_softmax_is_float64_accurate():
+    # two equal logits: p = 0.5 exactly, so d/dx = sum_c (p_c - onehot_c) W_c = 0
+    x = mx.array([[0.0, 0.0, 0.125]], dtype=mx.float64)
+    w = mx.array([[0.0, 0.0, 1e10], [0.0, 0.0, 1e10]], dtype=mx.float64)
+    for options in (None, LinearCrossEntropyOptions(batch_chunk_size=1)):
+        g = mx.grad(lambda x: lce(x, w, mx.array([0]), reduction="sum", options=options))(x)
+        assert np.array_equal(np.array(g), np.zeros((1, 3))), (options, g)
