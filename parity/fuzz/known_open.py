@@ -98,15 +98,6 @@ KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F1", ("multilabel_soft_margin_loss",), ("*",),
          lambda ex, mode, m: "gradient w.r.t. arg" in m and ": shape" in m,
          "gradient w.r.t. a broadcast input or target has the broadcast shape"),
-    Open("F3", ("binary_cross_entropy_with_logits",), ("*",),
-         lambda ex, mode, m: _empty(ex.args[0]) and "pos_weight" in ex.kwargs,
-         "empty input with a size-1 pos_weight: shape (1, ...) and a number"),
-    Open("F4", ("ctc_loss",), ("*",),
-         lambda ex, mode, m: _nonfinite(ex.args[0], ex.dtype),
-         "a non-finite log-probability in one sample makes every sample NaN"),
-    Open("F5", ("linear_cross_entropy",), ("*",),
-         lambda ex, mode, m: _empty(ex.args[0]) and "[logsumexp]" in m,
-         "chunked path on an empty batch: MLX's logsumexp error"),
     Open("F7", ("pairwise_distance", "triplet_margin_loss"), ("*",),
          lambda ex, mode, m: _empty_last_dim(ex)
          and ("[max]" in m or "[min]" in m or m.startswith("torch raises")),
@@ -129,26 +120,6 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          lambda ex, mode, m: "gradient" in m and "ours 0.0" in m and "nan" in m
          and any(_empty(a) for a in ex.args),
          "gradient of an empty broadcast output: torch NaN (0 * NaN), ours 0"),
-    Open("F13", ("binary_cross_entropy_with_logits", "gaussian_nll_loss", "mse_loss"), ("*",),
-         lambda ex, mode, m: ex.dtype == "float32" and "NaN/inf positions" in m
-         and ("torch float32 inf" in m or "torch float32 -inf" in m),
-         "float32: ours finite (= float64 torch) where torch float32 overflows an intermediate"),
-    Open("F20", ("linear_cross_entropy",), ("*",),
-         lambda ex, mode, m: _any_nonfinite(ex) and ("NaN/inf" in m or "gradient" in m),
-         "inf / NaN in input or linear_weight: inf / finite where torch is NaN"),
-    Open("F21", ("binary_cross_entropy_with_logits",), ("*",),
-         lambda ex, mode, m: _any_nonfinite(ex) and ("NaN/inf" in m or "gradient" in m),
-         "+inf logits: NaN where torch gives inf"),
-    Open("F22", ("cross_entropy",), ("*",),
-         lambda ex, mode, m: _huge_weight(ex) and "NaN/inf" in m,
-         "class weights ~1e30 (float32): NaN where torch's overflow gives inf"),
-    Open("F24", ("cross_entropy", "linear_cross_entropy"), ("*",),
-         lambda ex, mode, m: _big_logits(ex) and (": element" in m or "NaN/inf" in m),
-         "lse - x_t with lse = max + log(sum): logits >= ~1e3 lose the loss's low digits"),
-    Open("F23", ("linear_cross_entropy",), ("*",),
-         lambda ex, mode, m: ex.dtype == "float64" and ex.kwargs.get("options") is not None
-         and ": element" in m,
-         "chunked path in float64: float32-accurate exp (gradient off by ~1e-9 of |W|)"),
 )
 
 
