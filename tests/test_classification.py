@@ -1136,3 +1136,27 @@ def test_ignored_row_with_infinite_class_weight_has_zero_gradient(fn):
     with mlx_losses.value_checks(False):
         g2 = mx.grad(lambda x: getattr(F, fn)(x, t, weight=w, ignore_index=1, reduction="sum"))(x)
     assert np.array_equal(np.array(g2), np.array(g))
+
+
+@pytest.mark.parametrize("x_shape,y_shape", [((4, 3), (3,)), ((4, 3), (1, 3)), ((1, 3), (4, 3)),
+                                             ((2, 4, 3), (4, 1))])
+def test_multilabel_soft_margin_gradient_of_a_broadcast_operand_has_its_shape(x_shape, y_shape):
+    # each operand's gradient is the sum of the broadcast one (torch's
+    # shapes): checked against the loss with both broadcast up front
+    rng = np.random.default_rng(3)
+    x = mx.array(rng.normal(size=x_shape).astype(np.float32))
+    y = mx.array(rng.uniform(size=y_shape).astype(np.float32))
+    shape = np.broadcast_shapes(x_shape, y_shape)
+    f = lambda x, y: F.multilabel_soft_margin_loss(x, y, reduction="sum")  # noqa: E731
+    gx, gy = mx.grad(f, argnums=(0, 1))(x, y)
+    assert gx.shape == x_shape and gy.shape == y_shape
+    bx, by = mx.broadcast_to(x, shape), mx.broadcast_to(y, shape)
+    fx, fy = mx.grad(f, argnums=(0, 1))(bx, by)
+    lead = len(shape) - len(x_shape)
+    _close(gx, mx.sum(fx, axis=[i for i in range(len(shape)) if i < lead or
+                                 x_shape[i - lead] == 1 and shape[i] != 1], keepdims=True)
+           .reshape(x_shape), rtol=1e-5)
+    lead = len(shape) - len(y_shape)
+    _close(gy, mx.sum(fy, axis=[i for i in range(len(shape)) if i < lead or
+                                 y_shape[i - lead] == 1 and shape[i] != 1], keepdims=True)
+           .reshape(y_shape), rtol=1e-5)

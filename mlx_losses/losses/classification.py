@@ -1035,9 +1035,21 @@ def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
     def loss_vjp(primals, cotangents, outputs):
         x, y = primals
         g = single(cotangents)
-        return dx(x, y, g), -g * x
+        # a broadcast operand's gradient is summed back to its own shape
+        return _sum_to(dx(x, y, g), x.shape), _sum_to(-g * x, y.shape)
 
     return loss
+
+
+def _sum_to(g: mx.array, shape) -> mx.array:
+    """``g`` summed over the axes along which ``shape`` was broadcast to it."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = list(range(lead)) + [lead + i for i, n in enumerate(shape)
+                                if n == 1 and g.shape[lead + i] != 1]
+    return (mx.sum(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
 
 
 _bce_logits = _with_bce_logits_backward(_bce_logits_fwd)

@@ -95,9 +95,6 @@ def _empty_last_dim(ex) -> bool:
 
 
 KNOWN_OPEN: Tuple[Open, ...] = (
-    Open("F1", ("multilabel_soft_margin_loss",), ("*",),
-         lambda ex, mode, m: "gradient w.r.t. arg" in m and ": shape" in m,
-         "gradient w.r.t. a broadcast input or target has the broadcast shape"),
     Open("F7", ("pairwise_distance", "triplet_margin_loss"), ("*",),
          lambda ex, mode, m: _empty_last_dim(ex)
          and ("[max]" in m or "[min]" in m or m.startswith("torch raises")),
