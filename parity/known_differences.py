@@ -276,11 +276,11 @@ DIFFERENCES: Tuple[Difference, ...] = (
     Difference(
         "value-checks-off", ("binary_cross_entropy", "gaussian_nll_loss"), "unchecked",
         "With value checks off, or inside `mx.compile` (where values cannot be read), "
-        "the values torch refuses after reading them are not refused: a probability "
-        "outside [0, 1] gives what the formula gives (NaN for an input, a number for a "
-        "target), and a negative `var` is clamped to `eps` like any small one.",
+        "the values torch refuses after reading them are not refused: they give NaN "
+        "(loss and gradient) at their elements: a probability outside [0, 1] (input or "
+        "target; a NaN too) and a negative `var` (never clamped to `eps`).",
         "The checks need a device synchronisation; the switch exists to skip it, and a "
-        "trace cannot read values.",
+        "trace cannot read values. NaN is the loud answer, never a plausible number.",
         applies=lambda ex, mode: mode in ("checks_off", "compile"),
     ),
     Difference(

@@ -1160,3 +1160,23 @@ def test_multilabel_soft_margin_gradient_of_a_broadcast_operand_has_its_shape(x_
     _close(gy, mx.sum(fy, axis=[i for i in range(len(shape)) if i < lead or
                                  y_shape[i - lead] == 1 and shape[i] != 1], keepdims=True)
            .reshape(y_shape), rtol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["checks_off", "compile"])
+def test_bce_target_outside_unit_interval_is_nan_when_unchecked(how):
+    # torch refuses it eagerly (as ours); unchecked it is NaN at that
+    # element, loss and gradient, never the formula's plausible number
+    x, y = mx.array([0.3, 0.3, 0.3, 0.3]), mx.array([-0.5, 1.5, np.nan, 0.25])
+    f = lambda x, y: F.binary_cross_entropy(x, y, reduction="none")  # noqa: E731
+    g = lambda x, y: mx.grad(lambda x, y: mx.sum(f(x, y)), argnums=(0, 1))(x, y)  # noqa: E731
+    if how == "compile":
+        out, (gx, gy) = mx.compile(f)(x, y), mx.compile(g)(x, y)
+    else:
+        with mlx_losses.value_checks(False):
+            out, (gx, gy) = f(x, y), g(x, y)
+    want = -(0.25 * math.log(0.3) + 0.75 * math.log(0.7))
+    for a in (out, gx, gy):
+        assert np.isnan(np.array(a)[:3]).all() and np.isfinite(np.array(a)[3])
+    assert abs(out[3].item() - want) < 1e-6
+    with pytest.raises(ValueError, match="target"):
+        f(x, y)

@@ -871,9 +871,9 @@ def _check_same_size(fn: str, input: mx.array, target: mx.array, torch_phrase: s
         )
 
 
-def _check_unit_interval(fn: str, **arrays: mx.array) -> None:
+def _check_unit_interval(fn: str, **arrays: mx.array) -> bool:
     """Every value of each array in [0, 1]; NaN fails, as in torch. The
-    arrays are checked in the order given."""
+    arrays are checked in the order given. Returns whether the check ran."""
 
     def check() -> None:
         # NumPy on the CPU (_validation.in_unit_interval); elsewhere one
@@ -884,8 +884,9 @@ def _check_unit_interval(fn: str, **arrays: mx.array) -> None:
                     message(fn, name, "hold probabilities in [0, 1]",
                             f"values outside it: all elements of {name} should be between 0 and 1")
                 )
+        return True
 
-    run_value_check(check)
+    return bool(run_value_check(check))
 
 
 def binary_cross_entropy(
@@ -950,9 +951,14 @@ def binary_cross_entropy(
                      "Using a target size that is different to the input size is deprecated")
     if weight is not None:
         _check_weight_broadcast(fn, "weight", weight, input)
-    _check_unit_interval(fn, input=input, target=target)
+    checked = _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
-    loss = _bce(upcast(input, out), upcast(target, out))[0]
+    y = upcast(target, out)
+    loss = _bce(upcast(input, out), y)[0]
+    if not checked:
+        # unchecked (switched off, or under mx.compile): a target outside
+        # [0, 1] is NaN, value and gradient (a factor), as an input outside it
+        loss = loss * mx.where((y >= 0) & (y <= 1), _c(1.0, loss.dtype), _c(math.nan, loss.dtype))
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
     return apply_reduction(loss, reduction).astype(out)
