@@ -867,3 +867,15 @@ def test_chunked_float64_softmax_is_float64_accurate():
     for options in (None, LinearCrossEntropyOptions(batch_chunk_size=1)):
         g = mx.grad(lambda x: lce(x, w, mx.array([0]), reduction="sum", options=options))(x)
         assert np.array_equal(np.array(g), np.zeros((1, 3))), (options, g)
+
+
+@pytest.mark.parametrize("options", [None, OPTS[0], OPTS[2]], ids=["reference", "chunked", "tiles"])
+def test_infinite_soft_target_at_the_max_logit_is_inf(options):
+    # sum_c q_c (lse - z_c) with q = inf where z_c is the max: inf (log s > 0),
+    # never inf * 0 from a difference with the shift
+    x = mx.zeros((2, 1), dtype=mx.float64)
+    w = mx.zeros((3, 1), dtype=mx.float64)
+    q = mx.array([[0.0, np.inf, 0.0], [0.5, 0.25, 0.25]], dtype=mx.float64)
+    out = lce(x, w, q, reduction="none", options=options)
+    assert out[0].item() == math.inf
+    assert abs(out[1].item() - math.log(3)) < 1e-12

@@ -52,6 +52,13 @@ _TILE_SHARE = 64
 _MIN_TILE = 1 << 14
 
 
+def _moved(total: mx.array, m: mx.array, r: mx.array) -> mx.array:
+    """``total (m - r)``: a sum against the shift ``r`` moved to ``m``; 0
+    where the shift did not move, whatever ``total`` (an infinite weight or
+    soft target is then torch's inf, not inf * 0)."""
+    return mx.where(m == r, 0.0, total * (m - r))
+
+
 # --------------------------------------------------------------------------
 # float64-accurate exp
 #
@@ -463,7 +470,9 @@ def _kernel(spec: _Spec):
                     zs = d @ aj if aj is not None else mx.sum(d, axis=-1)
                     st[3] = zs if first else st[3] + zs
                 if spec.soft:
-                    zq = mx.sum(qij.astype(acc) * d, axis=-1)
+                    # q_c (r - z_c) is 0 where z_c is the shift, whatever
+                    # q_c: an infinite q_c there is torch's q_c (0 + log s)
+                    zq = mx.sum(mx.where(d == 0, 0.0, qij.astype(acc) * d), axis=-1)
                     st[4] = zq if first else st[4] + zq
                 # the per-token statistics are small: depending on them
                 # directly costs nothing
@@ -477,10 +486,10 @@ def _kernel(spec: _Spec):
         if spec.smooth:
             # sum_c a_c (m - z_c) = sum_c a_c (r - z_c) + W (m - r)
             total = mx.sum(a.astype(acc)) if a is not None else mx.array(float(c), acc)
-            outs.append(mx.concatenate([st[3] for st in stats]) + total * (m - r0))
+            outs.append(mx.concatenate([st[3] for st in stats]) + _moved(total, m, r0))
         if spec.soft:
             qsum = mx.sum(q.astype(acc), axis=-1)
-            outs.append(mx.concatenate([st[4] for st in stats]) + qsum * (m - r0))
+            outs.append(mx.concatenate([st[4] for st in stats]) + _moved(qsum, m, r0))
         return tuple(outs)
 
     fn = mx.custom_function(forward)
