@@ -117,6 +117,10 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          lambda ex, mode, m: "gradient" in m and "ours 0.0" in m and "nan" in m
          and any(_empty(a) for a in ex.args),
          "gradient of an empty broadcast output: torch NaN (0 * NaN), ours 0"),
+    Open("F25", ("multilabel_soft_margin_loss",), ("*",),
+         lambda ex, mode, m: _any_nonfinite(ex) and "NaN/inf" in m,
+         "+-inf target or weight: ours +-inf where torch's two-term form gives NaN "
+         "(inf - inf, inf * 0), loss and gradient"),
 )
 
 
