@@ -155,7 +155,7 @@ def _compare(
     err = np.abs(o - r)
     scale = float(np.max(np.abs(r))) if r.size else 0.0
     if dtype in HALF:
-        base = 0.0
+        base: Any = 0.0
         if lowp is not None:
             with np.errstate(invalid="ignore"):
                 base = np.abs(np.asarray(lowp, dtype=np.float64)[fin] - r)

@@ -282,7 +282,8 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool,
         loss = (1 - eps) w_t (lse - x_t) + eps / C (W lse - sum_c w_c x_c)
 
     (formed as ``(m - x_t) + log s`` and ``sum_c w_c (m - x_c) + W log s``
-    with ``m`` the row's max and ``s = sum_c exp(x_c - m)``), which is torch's ``(1 - eps) * nll + eps / C * smooth`` per element
+    with ``m`` the row's max and ``s = sum_c exp(x_c - m)``), which is
+    torch's ``(1 - eps) * nll + eps / C * smooth`` per element
     (its 'mean' divides both sums by the same weight total), plus
     ``z_loss * lse ** 2`` with a z-loss. The forward returns ``(loss, e,
     s)`` (and ``lse`` with a z-loss): the softmax ``e / s`` is the residual
@@ -875,7 +876,7 @@ def _check_unit_interval(fn: str, **arrays: mx.array) -> bool:
     """Every value of each array in [0, 1]; NaN fails, as in torch. The
     arrays are checked in the order given. Returns whether the check ran."""
 
-    def check() -> None:
+    def check() -> bool:
         # NumPy on the CPU (_validation.in_unit_interval); elsewhere one
         # eval per array, of two reductions.
         for name, x in arrays.items():

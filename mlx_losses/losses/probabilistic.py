@@ -281,10 +281,8 @@ def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
         )
     check_floating(fn, "var", var)
 
-    def check() -> None:
-        if not var.size:
-            return
-        if any_negative(var):
+    def check() -> bool:
+        if var.size and any_negative(var):
             raise ValueCheckError(
                 message(
                     fn, "var", "be non-negative",
