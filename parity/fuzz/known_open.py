@@ -94,6 +94,17 @@ def _empty_last_dim(ex) -> bool:
                for a in ex.args[:3])
 
 
+def _tiny_weight(ex) -> bool:
+    """A nonzero weight near the computing dtype's underflow (float32 for
+    half inputs): the cotangent times it rounds to 0."""
+    w = _vals(ex.kwargs.get("weight"))
+    if w is None or not w.size:
+        return False
+    tiny = np.finfo(np.float64 if ex.dtype == "float64" else np.float32).tiny
+    a = np.abs(w.astype(np.float64))
+    return bool(((a > 0) & (a < 1e3 * tiny)).any())
+
+
 KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F7", ("pairwise_distance", "triplet_margin_loss"), ("*",),
          lambda ex, mode, m: _empty_last_dim(ex)
@@ -121,6 +132,9 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          lambda ex, mode, m: _any_nonfinite(ex) and "NaN/inf" in m,
          "+-inf target or weight: ours +-inf where torch's two-term form gives NaN "
          "(inf - inf, inf * 0), loss and gradient"),
+    Open("F26", ("binary_cross_entropy",), ("*",),
+         lambda ex, mode, m: _tiny_weight(ex) and "gradient w.r.t. arg 1" in m and "NaN/inf" in m,
+         "subnormal weight, p in {0, 1}: target gradient NaN ((g w = 0) * inf), torch +-inf"),
 )
 
 
