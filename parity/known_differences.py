@@ -109,12 +109,46 @@ def _ctc_target_has_blank(ex, mode) -> bool:
     return bool((used == blank).any())
 
 
-def _bad_smoothing(ex, mode) -> bool:
-    try:
-        ls = float(ex.kwargs.get("label_smoothing", 0.0))
-    except (TypeError, ValueError):
+def _ctc_lengths(ex, n: int) -> np.ndarray:
+    v = ex.args[2]
+    a = _arr(v) if _arr(v) is not None else v
+    return np.broadcast_to(np.asarray(a, dtype=np.int64).reshape(-1), (n,))
+
+
+def _ctc_reads_neg_inf(ex, mode) -> bool:
+    """A log-probability the loss reads (log_softmax of the logits, in the
+    dtype torch runs: float32 for half inputs) is -inf."""
+    z = np.asarray(_arr(ex.args[0]), dtype=np.float64)
+    if z.size == 0:
         return False
-    return ls < 0 or ls != ls
+    z = z[:, None, :] if z.ndim == 2 else z
+    big = 1.7976931348623157e308 if ex.dtype == "float64" else 3.4028234663852886e38
+    with np.errstate(all="ignore"):
+        m = np.max(z, axis=-1, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        lp = z - m - np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+        neg_inf = lp < -big
+    T, N = z.shape[:2]
+    read = np.arange(T)[:, None] < _ctc_lengths(ex, N)[None, :]
+    return bool((neg_inf.any(axis=-1) & read).any())
+
+
+def _ctc_blank_unchecked(ex, mode) -> bool:
+    return mode in ("checks_off", "compile") and _ctc_target_has_blank(ex, mode)
+
+
+def _float32_huge(ex, mode) -> bool:
+    """float32 inputs (or weights) with |values| >= 1e18: their products and
+    squares overflow float32."""
+    if ex.dtype != "float32":
+        return False
+    for v in list(ex.args) + list(ex.kwargs.values()):
+        a = _arr(v)
+        if a is not None and np.asarray(a).dtype.kind == "f" and np.asarray(a).size:
+            with np.errstate(all="ignore"):
+                if (np.abs(np.asarray(a)) >= 1e18).any():
+                    return True
+    return False
 
 
 _TINY = {"float64": 2.2250738585072014e-308, "float32": 1.1754943508222875e-38,
@@ -206,6 +240,34 @@ DIFFERENCES: Tuple[Difference, ...] = (
         applies=_ctc_target_has_blank,
     ),
     Difference(
+        "ctc-target-is-blank-unchecked", ("ctc_loss",), "not_compared",
+        "With value checks off, or under `mx.compile`, a target equal to `blank` makes "
+        "that sample's loss and gradient NaN (as a label out of range); torch computes a "
+        "meaningless number.",
+        "The eager check refuses it (`ctc-target-is-blank`); where it cannot run, NaN is the "
+        "loud answer, never a number for another target.",
+        applies=_ctc_blank_unchecked,
+    ),
+    Difference(
+        "ctc-neg-inf-log-probs-gradient", ("ctc_loss",), "not_compared",
+        "Where a log-probability a sample reads (a frame before its input length) is -inf "
+        "(a masked class), torch's gradient w.r.t. it is NaN (its formula "
+        "`exp(lp) - exp(lcab + nll - lp)` meets -inf + inf), and so NaN for that frame's "
+        "logits after `log_softmax`; ours is the true gradient there, finite. The losses "
+        "agree; the gradients of such examples are not compared.",
+        "A -inf log-probability is a valid input; torch's NaN comes from the same gradient "
+        "formula as `ctc-true-gradient`.",
+        applies=_ctc_reads_neg_inf, gradients_only=True,
+    ),
+    Difference(
+        "ctc-positive-inf-log-probs", ("ctc_loss",), "not_compared",
+        "A +inf log-probability (no `log_softmax` gives one) counts as NaN: that sample's "
+        "loss is NaN where it can reach the end of the target; torch's recursion gives NaN "
+        "there too, except for an empty target read at one or two frames (-inf).",
+        "+inf is not a log-probability; one rule for every non-finite value. (The fuzzer "
+        "draws log_softmax outputs only.)",
+    ),
+    Difference(
         "ctc-target-out-of-range", ("ctc_loss",), "ours_raises",
         "`ctc_loss` rejects targets >= C or < 0 (eager); torch's CPU kernel reads "
         "outside the array.",
@@ -216,14 +278,6 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "ctc-float-targets", ("ctc_loss",), "ours_raises",
         "`ctc_loss` rejects floating `targets`; torch casts them silently.",
         "Class indices are never cast silently.",
-    ),
-    Difference(
-        "label-smoothing-outside-range", ("cross_entropy", "linear_cross_entropy"), "ours_raises",
-        "A negative (or, for `cross_entropy`, NaN) `label_smoothing` raises; torch's "
-        "functionals read it as no smoothing (their own message says it must lie in "
-        "[0, 1]).",
-        "An option the caller set is never ignored silently.",
-        applies=_bad_smoothing,
     ),
     Difference(
         "triplet-distance-array-margin", ("triplet_margin_with_distance_loss",), "ours_raises",
@@ -268,11 +322,11 @@ DIFFERENCES: Tuple[Difference, ...] = (
     Difference(
         "value-checks-off", ("binary_cross_entropy", "gaussian_nll_loss"), "unchecked",
         "With value checks off, or inside `mx.compile` (where values cannot be read), "
-        "the values torch refuses after reading them are not refused: a probability "
-        "outside [0, 1] gives what the formula gives (NaN for an input, a number for a "
-        "target), and a negative `var` is clamped to `eps` like any small one.",
+        "the values torch refuses after reading them are not refused: they give NaN "
+        "(loss and gradient) at their elements: a probability outside [0, 1] (input or "
+        "target; a NaN too) and a negative `var` (never clamped to `eps`).",
         "The checks need a device synchronisation; the switch exists to skip it, and a "
-        "trace cannot read values.",
+        "trace cannot read values. NaN is the loud answer, never a plausible number.",
         applies=lambda ex, mode: mode in ("checks_off", "compile"),
     ),
     Difference(
@@ -336,6 +390,19 @@ DIFFERENCES: Tuple[Difference, ...] = (
         applies=lambda ex, mode: ex.dtype in ("float16", "bfloat16"),
     ),
     Difference(
+        "float32-overflowing-intermediates", ("binary_cross_entropy_with_logits",
+                                              "gaussian_nll_loss"),
+        "more_accurate",
+        "In float32, with values near 1e30, where torch's gradient overflows an "
+        "intermediate to +-inf (`pos_weight` times the softplus in "
+        "`binary_cross_entropy_with_logits`' target gradient, the scaled residual in "
+        "`gaussian_nll_loss`' input gradient) but the float64 result fits float32, ours is "
+        "finite and equals float64 torch.",
+        "Our formulas form the products in an order that overflows only where the result "
+        "does; the finite value is the true gradient.",
+        applies=_float32_huge,
+    ),
+    Difference(
         "softplus-overflow", ("soft_margin_loss", "multilabel_soft_margin_loss"),
         "more_accurate",
         "The softplus losses stay finite where torch's `log1p(exp(.))` overflows to inf "
@@ -350,11 +417,13 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "The forward already defines the loss; the gradient follows.",
     ),
     Difference(
-        "lce-3d-chunked", ("linear_cross_entropy",), "ours_computes",
-        "A 3-D `(B, T, D)` input on the chunked path (`options=`) is flattened; torch's "
-        "chunked path raises.",
-        "Language-model batches are (B, T, D); the result equals torch's on the "
-        "flattened input.",
+        "lce-batched-input", ("linear_cross_entropy",), "ours_computes",
+        "An `input` of more than 2 dimensions, `(*, in_features)` (e.g. `(B, T, D)` "
+        "with `(B, T)` targets), is taken as its flattened `(N, in_features)` rows on "
+        "both paths, the output keeping the batch shape; torch raises \"expected input "
+        "with dimensionality 1 or 2\". The result equals torch's on the flattened input "
+        "(the fuzzer's torch side flattens it).",
+        "Language-model batches are (B, T, D); every caller would flatten them by hand.",
     ),
 )
 

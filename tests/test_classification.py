@@ -1043,3 +1043,140 @@ def test_label_smoothing_one_message_everywhere():
                                              r"\[0, 1\], got .*expected label_smoothing to be in range"):
             mlx_losses.LinearCrossEntropyLoss(5, 5, label_smoothing=value)
     mlx_losses.LinearCrossEntropyLoss(5, 5, label_smoothing=math.nan)
+
+
+def _ce_ref64(x, t, w=None, eps=0.0):
+    """Per-row cross-entropy of float64 logits (any shift): loss and d/dx."""
+    x = np.asarray(x, np.float64)
+    C = x.shape[-1]
+    m = x.max(-1, keepdims=True)
+    logp = (x - m) - np.log(np.exp(x - m).sum(-1, keepdims=True))
+    w = np.ones(C) if w is None else np.asarray(w, np.float64)
+    q = np.eye(C)[t] * (1 - eps) + eps / C  # smoothed one-hot
+    loss = -(q * w * logp).sum(-1) if eps else -(w[t] * logp[np.arange(len(t)), t])
+    p = np.exp(logp)
+    # d/dx_c of -sum_k a_k logp_k = p_c sum_k a_k - a_c
+    a = q * w if eps else np.eye(C)[t] * w[t][:, None]
+    return loss, p * a.sum(-1, keepdims=True) - a
+
+
+@pytest.mark.parametrize("v", [1e4, 1e8])
+@pytest.mark.parametrize("eps,with_weight", [(0.0, False), (0.0, True), (0.1, False), (0.1, True)])
+def test_large_logits_keep_the_loss_digits(v, eps, with_weight, branches):
+    # the loss is O(1) at any shift: lse - x_t with lse = max + log(sum)
+    # rounded it at the logits' scale (0 for log 2 at 1e8 in float32)
+    x = np.array([[v, v, v], [v, v + 8.0, v - 16.0], [v + 16.0, v, v - 8.0]], np.float32)
+    t = np.array([0, 1, 2])
+    w = np.array([0.5, 1.0, 2.0]) if with_weight else None
+    kw = dict(weight=mx.array(w.astype(np.float32)) if with_weight else None,
+              label_smoothing=eps, reduction="none")
+    ref, dref = _ce_ref64(x, t, w, eps)
+    f = lambda x: F.cross_entropy(x, mx.array(t.astype(np.int32)), **kw)  # noqa: E731
+    out = f(mx.array(x))
+    _close(out, ref, rtol=1e-6, atol=1e-6)
+    g = mx.grad(lambda x: mx.sum(f(x)))(mx.array(x))
+    _close(g, dref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("v", [1e4, 1e8])
+def test_large_logits_probability_targets(v):
+    x = np.array([[v, v, v - 16.0], [v + 8.0, v, v]], np.float32)
+    y = np.array([[1.0, 0.0, 0.0], [0.25, 0.5, 0.25]], np.float32)
+    x64 = x.astype(np.float64)
+    m = x64.max(-1, keepdims=True)
+    logp = (x64 - m) - np.log(np.exp(x64 - m).sum(-1, keepdims=True))
+    f = lambda x, y: F.cross_entropy(x, y, reduction="none")  # noqa: E731
+    _close(f(mx.array(x), mx.array(y)), -(y * logp).sum(-1), rtol=1e-6, atol=1e-6)
+    # d/dy = -log_softmax(x), d/dx = softmax(x) sum(y) - y
+    gx, gy = mx.grad(lambda x, y: mx.sum(f(x, y)), argnums=(0, 1))(mx.array(x), mx.array(y))
+    _close(gy, -logp, rtol=1e-6, atol=1e-6)
+    _close(gx, np.exp(logp) * y.sum(-1, keepdims=True) - y, rtol=1e-6, atol=1e-6)
+    assert abs(F.cross_entropy(mx.array([[1e8, 1e8]]), mx.array([0])).item() - math.log(2)) < 1e-6
+
+
+@pytest.mark.parametrize("shape,pw_shape", [((0, 0), (1, 1)), ((0, 3), (1, 3)), ((0, 3), (3,))])
+def test_bce_logits_empty_input_with_size1_pos_weight(shape, pw_shape):
+    # the loss has the input's (empty) shape; a size-1 pos_weight is not a row
+    kw = dict(pos_weight=mx.ones(pw_shape))
+    x, y = mx.zeros(shape), mx.zeros(shape)
+    assert F.binary_cross_entropy_with_logits(x, y, reduction="none", **kw).shape == shape
+    assert F.binary_cross_entropy_with_logits(x, y, reduction="sum", **kw).item() == 0.0
+
+
+def test_bce_logits_gradients_at_infinite_logits_and_targets():
+    # d/dy = pw softplus(-x) - softplus(x), d/dx = lw sigmoid(x) - pw y with
+    # lw = 1 + (pw - 1) y: inf at x = -inf (never inf - inf through
+    # (pw - 1) softplus(-x) - x), and NaN where lw is inf - inf (y = inf)
+    x = mx.array([-np.inf, np.inf, -np.inf, np.inf, 1.0], dtype=mx.float64)
+    y = mx.array([0.5, 0.5, 1.0, 0.0, np.inf], dtype=mx.float64)
+    for pw in (1.0, 2.0):
+        f = lambda x, y: F.binary_cross_entropy_with_logits(  # noqa: E731
+            x, y, reduction="sum", pos_weight=mx.array([pw], dtype=mx.float64))
+        gx, gy = mx.grad(f, argnums=(0, 1))(x, y)
+        sp = lambda v: np.logaddexp(0.0, v)  # noqa: E731
+        xn, yn = np.array(x), np.array(y)
+        with np.errstate(all="ignore"):
+            want_dy = pw * sp(-xn) - sp(xn)
+        want_dy[4] = pw * sp(-1.0) - sp(1.0)
+        np.testing.assert_allclose(np.array(gy), want_dy, rtol=1e-12)
+        sig = np.array([0.0, 1.0, 0.0, 1.0])
+        want_dx = (1 + (pw - 1) * yn[:4]) * sig - pw * yn[:4]
+        np.testing.assert_allclose(np.array(gx)[:4], want_dx, rtol=1e-12)
+        assert math.isnan(np.array(gx)[4])
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+def test_ignored_row_with_infinite_class_weight_has_zero_gradient(fn):
+    # the ignored row's weight never reaches its gradient (0 * inf = NaN)
+    x = mx.array([[0.5, -1.0, 2.0], [1.0, 0.0, -1.0]])
+    t, w = mx.array([1, 2]), mx.array([1.0, np.inf, 2.0])
+    g = mx.grad(lambda x: getattr(F, fn)(x, t, weight=w, ignore_index=1, reduction="sum"))(x)
+    assert np.array_equal(np.array(g[0]), np.zeros(3))
+    assert np.isfinite(np.array(g[1])).all()
+    with mlx_losses.value_checks(False):
+        g2 = mx.grad(lambda x: getattr(F, fn)(x, t, weight=w, ignore_index=1, reduction="sum"))(x)
+    assert np.array_equal(np.array(g2), np.array(g))
+
+
+@pytest.mark.parametrize("x_shape,y_shape", [((4, 3), (3,)), ((4, 3), (1, 3)), ((1, 3), (4, 3)),
+                                             ((2, 4, 3), (4, 1))])
+def test_multilabel_soft_margin_gradient_of_a_broadcast_operand_has_its_shape(x_shape, y_shape):
+    # each operand's gradient is the sum of the broadcast one (torch's
+    # shapes): checked against the loss with both broadcast up front
+    rng = np.random.default_rng(3)
+    x = mx.array(rng.normal(size=x_shape).astype(np.float32))
+    y = mx.array(rng.uniform(size=y_shape).astype(np.float32))
+    shape = np.broadcast_shapes(x_shape, y_shape)
+    f = lambda x, y: F.multilabel_soft_margin_loss(x, y, reduction="sum")  # noqa: E731
+    gx, gy = mx.grad(f, argnums=(0, 1))(x, y)
+    assert gx.shape == x_shape and gy.shape == y_shape
+    bx, by = mx.broadcast_to(x, shape), mx.broadcast_to(y, shape)
+    fx, fy = mx.grad(f, argnums=(0, 1))(bx, by)
+    lead = len(shape) - len(x_shape)
+    _close(gx, mx.sum(fx, axis=[i for i in range(len(shape)) if i < lead or
+                                 x_shape[i - lead] == 1 and shape[i] != 1], keepdims=True)
+           .reshape(x_shape), rtol=1e-5)
+    lead = len(shape) - len(y_shape)
+    _close(gy, mx.sum(fy, axis=[i for i in range(len(shape)) if i < lead or
+                                 y_shape[i - lead] == 1 and shape[i] != 1], keepdims=True)
+           .reshape(y_shape), rtol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["checks_off", "compile"])
+def test_bce_target_outside_unit_interval_is_nan_when_unchecked(how):
+    # torch refuses it eagerly (as ours); unchecked it is NaN at that
+    # element, loss and gradient, never the formula's plausible number
+    x, y = mx.array([0.3, 0.3, 0.3, 0.3]), mx.array([-0.5, 1.5, np.nan, 0.25])
+    f = lambda x, y: F.binary_cross_entropy(x, y, reduction="none")  # noqa: E731
+    g = lambda x, y: mx.grad(lambda x, y: mx.sum(f(x, y)), argnums=(0, 1))(x, y)  # noqa: E731
+    if how == "compile":
+        out, (gx, gy) = mx.compile(f)(x, y), mx.compile(g)(x, y)
+    else:
+        with mlx_losses.value_checks(False):
+            out, (gx, gy) = f(x, y), g(x, y)
+    want = -(0.25 * math.log(0.3) + 0.75 * math.log(0.7))
+    for a in (out, gx, gy):
+        assert np.isnan(np.array(a)[:3]).all() and np.isfinite(np.array(a)[3])
+    assert abs(out[3].item() - want) < 1e-6
+    with pytest.raises(ValueError, match="target"):
+        f(x, y)

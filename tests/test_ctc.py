@@ -550,3 +550,42 @@ def test_concatenated_lengths_that_do_not_sum_to_the_targets_give_nan_everywhere
         with mlx_losses.value_checks(False):
             out = F.ctc_loss(lp, targets, mx.array([6, 6, 6]), mx.array(tl), reduction="none")
         assert np.all(np.isnan(np.array(out))), tl
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_nonfinite_sample_leaves_the_others_alone(zero_infinity, compiled):
+    # a +inf logit in sample 0 (NaN after log_softmax): that sample's loss
+    # and gradient are NaN, as torch; the other samples' are what they are
+    # alone (the stacked recursion shares state between samples)
+    z = np.random.default_rng(0).normal(size=(4, 3, 5))
+    z[0, 0, 1] = np.inf
+    with np.errstate(invalid="ignore"):
+        lp = _f64(_log_softmax(z)).astype(mx.float32)
+    tg, il, tl = mx.array([1, 2, 3]), (4, 4, 4), (1, 1, 1)
+
+    def f(lp):
+        return F.ctc_loss(lp, tg, il, tl, reduction="none", zero_infinity=zero_infinity)
+
+    fn = mx.compile(f) if compiled else f
+    out = np.array(fn(lp))
+    g = np.array(mx.grad(lambda lp: mx.sum(fn(lp)))(lp))
+    assert math.isnan(out[0]) and np.isnan(g[:, 0]).all()
+    for n in (1, 2):
+        one = lambda lp: F.ctc_loss(lp, tg[n:n + 1], (4,), (1,), reduction="none",  # noqa: E731
+                                    zero_infinity=zero_infinity)
+        alone = lp[:, n:n + 1]
+        np.testing.assert_allclose(out[n], np.array(one(alone))[0], rtol=1e-6)
+        g_alone = np.array(mx.grad(lambda a: mx.sum(one(a)))(alone))[:, 0]
+        np.testing.assert_allclose(g[:, n], g_alone, rtol=1e-5, atol=1e-7)
+
+
+def test_target_equal_to_blank_is_nan_when_unchecked():
+    # refused eagerly; unchecked, that sample is NaN, never another target's number
+    lp = _f64(_log_softmax(np.random.default_rng(1).normal(size=(5, 2, 4))))
+    tg = mx.array([[1, 0], [2, 3]])
+    with mlx_losses.value_checks(False):
+        out = np.array(F.ctc_loss(lp, tg, (5, 5), (2, 2), reduction="none"))
+    assert math.isnan(out[0]) and np.isfinite(out[1])
+    with pytest.raises(ValueError, match="blank"):
+        F.ctc_loss(lp, tg, (5, 5), (2, 2), reduction="none")

@@ -802,3 +802,80 @@ print(counts)
                          timeout=600, check=True)
     first, second = eval(res.stdout.strip().splitlines()[-1])
     assert 0 < first and second - first <= 2, (first, second)
+
+
+def _soft_ce64(z, q):
+    """sum_c q_c (lse - z_c) per row, in float64 from the max: loss and d/dz."""
+    z = np.asarray(z, np.float64)
+    m = z.max(-1, keepdims=True)
+    logp = (z - m) - np.log(np.exp(z - m).sum(-1, keepdims=True))
+    return -(q * logp).sum(-1), np.exp(logp) * q.sum(-1, keepdims=True) - q
+
+
+@pytest.mark.parametrize("v", [1e4, 1e8])
+@pytest.mark.parametrize("options", [None, OPTS[0], OPTS[2]], ids=["reference", "chunked", "tiles"])
+@pytest.mark.parametrize("eps,soft", [(0.0, False), (0.3, False), (0.0, True)])
+def test_large_logits_keep_the_loss_digits(v, options, eps, soft):
+    # logits z = x I: the O(1) loss was rounded at the logits' scale
+    # (lse - z_t with lse = max + log(sum): 0 for log 2 at 1e8 in float32)
+    x = np.array([[v, v, v], [v, v + 8.0, v - 16.0], [v + 16.0, v, v - 8.0]], np.float32)
+    t = np.array([0, 1, 2])
+    q = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.0, 0.0, 1.0]]) if soft \
+        else np.eye(3)[t] * (1 - eps) + eps / 3
+    ref, dref = _soft_ce64(x, q)
+    tgt = mx.array(q.astype(np.float32)) if soft else mx.array(t.astype(np.int32))
+    f = lambda x: lce(x, mx.eye(3), tgt, reduction="none", label_smoothing=eps,  # noqa: E731
+                      options=options)
+    _close(f(mx.array(x)), mx.array(ref.astype(np.float32)), rtol=1e-6, atol=1e-6)
+    g = mx.grad(lambda x: mx.sum(f(x)))(mx.array(x))
+    _close(g, mx.array(dref.astype(np.float32)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(0, D), (2, 0, D)])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_chunked_empty_batch_equals_reference(shape, eps):
+    x, w = mx.zeros(shape), _data(10)[1]
+    t = mx.zeros(shape[:-1], dtype=mx.int32)
+    for red in ("none", "sum", "mean"):
+        ref = lce(x, w, t, reduction=red, label_smoothing=eps)
+        got = lce(x, w, t, reduction=red, label_smoothing=eps, options=OPTS[1])
+        assert got.shape == ref.shape == (shape[:-1] if red == "none" else ())
+        _close(got, ref)
+    assert lce(x, w, t, reduction="sum", options=OPTS[1]).item() == 0.0
+
+
+@pytest.mark.parametrize("options", [None, OPTS[1], OPTS[2]], ids=["reference", "chunked", "tiles"])
+def test_row_with_both_infinities_is_nan(options):
+    # a logit row holding +inf and -inf: softmax is NaN (inf - inf), as
+    # cross_entropy (torch's too); never inf, never a finite gradient
+    x = mx.array([[-1.5, -1.625, 0.0], [0.0, 0.0, 1.0]])
+    w = mx.array([[-np.inf, 0.875, -2.625], [-3.125, np.inf, 0.25], [0.0, 1.0, 0.5]])
+    t = mx.array([1, 2])
+    f = lambda x: lce(x, w, t, reduction="none", options=options)  # noqa: E731
+    out = f(x)
+    ce = F.cross_entropy(x @ w.T, t, reduction="none")
+    assert math.isnan(out[0].item()) and math.isnan(ce[0].item())
+    _close(out[1:], ce[1:])
+    g = mx.grad(lambda x: mx.sum(f(x)))(x)
+    assert np.isnan(np.array(g[0])).all()
+
+
+def test_chunked_float64_softmax_is_float64_accurate():
+    # two equal logits: p = 0.5 exactly, so d/dx = sum_c (p_c - onehot_c) W_c = 0
+    x = mx.array([[0.0, 0.0, 0.125]], dtype=mx.float64)
+    w = mx.array([[0.0, 0.0, 1e10], [0.0, 0.0, 1e10]], dtype=mx.float64)
+    for options in (None, LinearCrossEntropyOptions(batch_chunk_size=1)):
+        g = mx.grad(lambda x: lce(x, w, mx.array([0]), reduction="sum", options=options))(x)
+        assert np.array_equal(np.array(g), np.zeros((1, 3))), (options, g)
+
+
+@pytest.mark.parametrize("options", [None, OPTS[0], OPTS[2]], ids=["reference", "chunked", "tiles"])
+def test_infinite_soft_target_at_the_max_logit_is_inf(options):
+    # sum_c q_c (lse - z_c) with q = inf where z_c is the max: inf (log s > 0),
+    # never inf * 0 from a difference with the shift
+    x = mx.zeros((2, 1), dtype=mx.float64)
+    w = mx.zeros((3, 1), dtype=mx.float64)
+    q = mx.array([[0.0, np.inf, 0.0], [0.5, 0.25, 0.25]], dtype=mx.float64)
+    out = lce(x, w, q, reduction="none", options=options)
+    assert out[0].item() == math.inf
+    assert abs(out[1].item() - math.log(3)) < 1e-12

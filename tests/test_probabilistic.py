@@ -263,14 +263,15 @@ def test_gaussian_negative_var_check_and_switch(read_path):
         F.gaussian_nll_loss(x, y, bad)
     with pytest.raises(ValueError, match="var has negative entry/entries"):
         F.gaussian_nll_loss(x, y, -1.0)
-    # switched off (or under mx.compile) the negative entry is clamped to eps
-    clamped = F.gaussian_nll_loss(x, y, mx.array([1.0, 1e-6, 2.0]), reduction="none")
+    # switched off (or under mx.compile) the negative entry is NaN, the
+    # others as they are
+    want = F.gaussian_nll_loss(x, y, mx.array([1.0, np.nan, 2.0]), reduction="none")
     with mlx_losses.value_checks(False):
         out = F.gaussian_nll_loss(x, y, bad, reduction="none")
-    assert np.array_equal(out, clamped)
+    assert np.array_equal(out, want, equal_nan=True) and math.isnan(out[1].item())
     # under mx.compile the check skips itself and the trace works
     out = mx.compile(lambda a, b, w: F.gaussian_nll_loss(a, b, w, reduction="none"))(x, y, bad)
-    assert np.array_equal(out, clamped)
+    assert np.array_equal(out, want, equal_nan=True)
 
 
 def test_gaussian_var_check_with_nan_entries(read_path):
@@ -459,3 +460,22 @@ def test_numpy_and_0d_eps_equal_the_python_number():
     for eps in (np.float32(0.5), np.float64(0.5), mx.array(0.5), mx.array(0.5, dtype=mx.float16)):
         assert F.poisson_nll_loss(x, t, log_input=False, eps=eps).item() == want
         assert mlx_losses.PoissonNLLLoss(log_input=False, eps=eps)(x, t).item() == want
+
+
+@pytest.mark.parametrize("how", ["checks_off", "compile"])
+def test_gaussian_negative_var_is_nan_when_unchecked(how):
+    # torch refuses it eagerly (as ours); unchecked it is NaN at that
+    # element, loss and gradient, never clamped to eps (a huge plausible loss)
+    x, y, v = mx.array([0.0, 0.0]), mx.array([1.0, 1.0]), mx.array([-1.0, 2.0])
+    f = lambda v: F.gaussian_nll_loss(x, y, v, reduction="none")  # noqa: E731
+    g = mx.grad(lambda v: mx.sum(f(v)))
+    if how == "compile":
+        out, gv = mx.compile(f)(v), mx.compile(g)(v)
+    else:
+        with mlx_losses.value_checks(False):
+            out, gv = f(v), g(v)
+    assert math.isnan(out[0].item()) and math.isnan(gv[0].item())
+    assert abs(out[1].item() - 0.5 * (math.log(2.0) + 0.5)) < 1e-6
+    assert abs(gv[1].item() - 0.5 * (1 / 2.0 - 1 / 4.0)) < 1e-6
+    with pytest.raises(ValueError, match="var"):
+        f(v)

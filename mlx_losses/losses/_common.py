@@ -194,18 +194,22 @@ def logsumexp(x: mx.array, axis: int = -1, keepdims: bool = False) -> mx.array:
 
 def softmax_parts(
     x: mx.array, axis: int = -1, dtype: Optional[mx.Dtype] = None
-) -> Tuple[mx.array, mx.array, mx.array]:
-    """``(e, s, lse)`` along ``axis`` from one exp pass over ``x``: the
-    softmax is ``e / s`` and ``lse`` the log-sum-exp (``s`` and ``lse`` with
-    the axis kept). Returning ``e`` and ``s`` rather than the softmax keeps one
-    full-size array alive instead of two (``e / s`` is never built unless a
-    caller needs it). ``dtype``: compute in it (``x`` is cast inside the
-    exp pass, no copy of ``x`` is kept). No gradient flows through it
-    (callers with a hand-written VJP)."""
+) -> Tuple[mx.array, mx.array, mx.array, mx.array]:
+    """``(e, s, m, log_s)`` along ``axis`` from one exp pass over ``x``: the
+    softmax is ``e / s``, ``m`` the shift (the max, 0 for an all -inf row)
+    and ``log_s`` the log of ``sum(exp(x - m))`` (``s``, ``m`` and ``log_s``
+    with the axis kept). The log-sum-exp is ``m + log_s``, but a loss should
+    take ``(m - x_t) + log_s``: ``m + log_s`` is rounded at the scale of the
+    logits, and ``lse - x_t`` then loses the O(1) loss's low digits (all of
+    them at 1e8 in float32). Returning ``e`` and ``s`` rather than the
+    softmax keeps one full-size array alive instead of two (``e / s`` is
+    never built unless a caller needs it). ``dtype``: compute in it (``x`` is
+    cast inside the exp pass, no copy of ``x`` is kept). No gradient flows
+    through it (callers with a hand-written VJP)."""
     dtype = x.dtype if dtype is None else dtype
     if _power_exp(dtype):
         # shift by the max; an all -inf row by 0 (e = 0, s = 0: NaN softmax
-        # and lse = -inf, as torch). A +inf entry stays the shift, so its row
+        # and loss, as torch). A +inf entry stays the shift, so its row
         # is NaN throughout (inf - inf), as torch's softmax. The max is taken
         # of x itself (exact in any wider dtype): a cast shared by the max and
         # the exp could not be donated and stayed alive through an eager grad
@@ -215,14 +219,14 @@ def softmax_parts(
         m = mx.where(m == -math.inf, mx.zeros_like(m), m)
         e = exp_nonpos(x.astype(dtype) - m)
         s = mx.sum(e, axis=axis, keepdims=True)
-        return e, s, m + mx.log(s)
+        return e, s, m, mx.log(s)
     # MLX's fused softmax (s = 1). At the row's argmax the shifted exp is
-    # exactly 1, so p there is 1 / sum and lse = max - log(p_max).
+    # exactly 1, so p there is 1 / sum(exp(x - max)): log_s = -log(p_max).
     x = x.astype(dtype)
     p = mx.softmax(x, axis=axis)
     k = mx.argmax(x, axis=axis, keepdims=True)
-    lse = mx.take_along_axis(x, k, axis=axis) - mx.log(mx.take_along_axis(p, k, axis=axis))
-    return p, mx.ones_like(lse), lse
+    m = mx.take_along_axis(x, k, axis=axis)
+    return p, mx.ones_like(m), m, -mx.log(mx.take_along_axis(p, k, axis=axis))
 
 
 def logaddexp(a: mx.array, b: mx.array) -> mx.array:

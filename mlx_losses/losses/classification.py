@@ -2,8 +2,8 @@
 
 Cross-entropy with class-index targets runs through one ``mx.custom_function``
 (:func:`_ce_index_fn`): the forward makes the only exp pass over the logits
-(``_common.softmax_parts``: the shifted exps ``e``, their row sums ``s`` and
-the log-sum-exp) and returns ``e`` and ``s`` as residuals, so that the
+(``_common.softmax_parts``: the shifted exps ``e``, their row sums ``s``, the
+shift and ``log s``) and returns ``e`` and ``s`` as residuals, so that the
 backward is a single multiply-and-subtract (softmax = e / s) with no second
 exp, and one full-size array is alive between the passes. Half-precision logits are taken through float32 inside
 the kernel and the gradient is cast back once.
@@ -281,7 +281,9 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool,
 
         loss = (1 - eps) w_t (lse - x_t) + eps / C (W lse - sum_c w_c x_c)
 
-    which is torch's ``(1 - eps) * nll + eps / C * smooth`` per element
+    (formed as ``(m - x_t) + log s`` and ``sum_c w_c (m - x_c) + W log s``
+    with ``m`` the row's max and ``s = sum_c exp(x_c - m)``), which is
+    torch's ``(1 - eps) * nll + eps / C * smooth`` per element
     (its 'mean' divides both sums by the same weight total), plus
     ``z_loss * lse ** 2`` with a z-loss. The forward returns ``(loss, e,
     s)`` (and ``lse`` with a z-loss): the softmax ``e / s`` is the residual
@@ -296,22 +298,27 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool,
         ignored, bad, safe = _target_masks(t, C, ignore_index)
         # the only exp pass over the logits; softmax = e / s, never built.
         # Half logits are upcast inside it (no float32 copy of x is kept).
-        e, s, lse = softmax_parts(x, axis=-1, dtype=dt)
-        lse = lse.squeeze(-1)
+        e, s, m, log_s = softmax_parts(x, axis=-1, dtype=dt)
         xt = mx.take_along_axis(x, mx.expand_dims(safe, -1), axis=-1).squeeze(-1).astype(dt)
-        nll = lse - xt
+        # (max - x_t) + log(sum): lse - x_t would round the loss at the
+        # scale of the logits (log 2 at [1e8, 1e8] in float32 gives 0)
+        nll = (m.squeeze(-1) - xt) + log_s.squeeze(-1)
         if w is not None:
             wt = mx.take(w, safe)
             loss = _c(1.0 - eps, dt) * wt * nll if eps else wt * nll
         else:
             loss = _c(1.0 - eps, dt) * nll if eps else nll
         if eps:
+            # sum_c w_c (lse - x_c) as sum_c w_c (max - x_c) + W log(sum),
+            # for the same reason (every term >= 0 for weights >= 0)
+            d = m - x.astype(dt)
             if w is not None:
-                sx, W = x.astype(dt) @ w, mx.sum(w)
+                sd, W = d @ w, mx.sum(w)
             else:
-                sx, W = mx.sum(x.astype(dt), axis=-1), _c(C, dt)
-            loss = loss + _c(eps / C, dt) * (W * lse - sx)
+                sd, W = mx.sum(d, axis=-1), _c(C, dt)
+            loss = loss + _c(eps / C, dt) * (sd + W * log_s.squeeze(-1))
         if zl:
+            lse = (m + log_s).squeeze(-1)
             loss = loss + _c(zl, dt) * mx.square(lse)
         if ignored is not None:
             loss = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), loss))
@@ -326,6 +333,11 @@ def _ce_index_fn(ignore_index: Optional[int], smoothing: float, weighted: bool,
             g = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, dt), g))
         if w is not None:
             wt = mx.take(w, safe)
+            if ignored is not None:
+                # an ignored row's own weight never reaches its gradient
+                # (0 * inf); with smoothing the summed weights still do, as
+                # in torch
+                wt = mx.where(ignored, 0.0, wt)
             b = g * (_c(1.0 - eps, dt) * wt)
             a = g * (_c(1.0 - eps, dt) * wt + _c(eps / C, dt) * mx.sum(w)) if eps else b
         else:
@@ -403,17 +415,26 @@ def _ce_index_fused(x2, t1, w, ignore_index):
         # only under the test switch: MLX's CPU fallback reduces in the
         # logits' dtype, its GPU kernels in float32 (as here)
         x2 = x2.astype(mx.float32)
-    loss = mx.fast.cross_entropy(x2, safe)  # float32, per row
+    m = mx.stop_gradient(mx.max(x2, axis=-1, keepdims=True))
+    # the kernel forms logsumexp(x) - x_t: shifted by the row's max, that is
+    # log(sum) - (x_t - max), never rounded at the logits' scale (an all
+    # -inf row shifts by 0: NaN, as torch)
+    shift = mx.where(mx.abs(m) == math.inf, _c(0.0, x2.dtype), m)
+    loss = mx.fast.cross_entropy(x2 - shift, safe)  # float32, per row
     # NaN, value and gradient, for an out-of-range target and for a row
     # holding +inf (the kernel's logsumexp of it is +inf): a factor, since
     # a select would give those rows a zero gradient; an ignored row is 0
     # (value and gradient), as in _ce_index_fn
-    nan_rows = mx.max(x2, axis=-1) == math.inf
+    nan_rows = m.squeeze(-1) == math.inf
     if bad is not None:
         nan_rows = nan_rows | bad
     loss = loss * mx.where(nan_rows, _c(math.nan, loss.dtype), _c(1.0, loss.dtype))
     if w is not None:
-        loss = loss * mx.take(w, safe).astype(loss.dtype)
+        wt = mx.take(w, safe).astype(loss.dtype)
+        if ignored is not None:
+            # an ignored row's factor is 0 too: its gradient 0, never 0 * inf
+            wt = mx.where(ignored, _c(0.0, loss.dtype), wt)
+        loss = loss * wt
     return loss if ignored is None else zero_where(ignored, loss)
 
 
@@ -650,8 +671,14 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     if x.size == 0:
         # nothing to normalize (logsumexp rejects empty arrays)
         return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out)
-    lse = _logsumexp(x, cdim)
-    logp = x - lse
+    # (x - max) - log(sum exp(x - max)): x - lse would round the log-softmax
+    # at the scale of the logits. An all -inf row is shifted by 0 (NaN, as
+    # torch); a +inf max stays, so its row is NaN throughout, as torch's.
+    m = mx.stop_gradient(mx.max(x, axis=cdim, keepdims=True))
+    m = mx.where(m == -math.inf, mx.zeros_like(m), m)
+    xs = x - m
+    log_s = _logsumexp(xs, cdim)
+    logp = xs - log_s
     if eps > 0.0:
         y = y * _c(1.0 - eps, y.dtype) + _c(eps / C, y.dtype)
     prod = logp * y
@@ -661,7 +688,8 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
         prod = prod * mx.stop_gradient(weight).astype(prod.dtype).reshape(shape)
     loss = -accurate_sum(prod, axis=cdim)
     if z_loss:
-        loss = loss + _c(z_loss, loss.dtype) * mx.square(lse.squeeze(cdim).astype(loss.dtype))
+        lse = (m + log_s).squeeze(cdim).astype(loss.dtype)
+        loss = loss + _c(z_loss, loss.dtype) * mx.square(lse)
     return _reduce_probs(loss, reduction, out)
 
 
@@ -761,7 +789,10 @@ def nll_loss(
             # an out-of-range target's factor is NaN: NaN in its loss and
             # its gradient (as cross_entropy's)
             wt = _c(1.0, acc) if w is None else mx.take(w, safe)
-            loss = zero_where(ignored, mx.where(bad, _c(math.nan, acc), -wt) * xt)
+            # the factor is 0 at an ignored row too: its gradient is 0,
+            # never 0 * inf (an infinite weight of the ignored class)
+            factor = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, acc), -wt))
+            loss = zero_where(ignored, factor * xt)
     return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked)
 
 
@@ -841,11 +872,11 @@ def _check_same_size(fn: str, input: mx.array, target: mx.array, torch_phrase: s
         )
 
 
-def _check_unit_interval(fn: str, **arrays: mx.array) -> None:
+def _check_unit_interval(fn: str, **arrays: mx.array) -> bool:
     """Every value of each array in [0, 1]; NaN fails, as in torch. The
-    arrays are checked in the order given."""
+    arrays are checked in the order given. Returns whether the check ran."""
 
-    def check() -> None:
+    def check() -> bool:
         # NumPy on the CPU (_validation.in_unit_interval); elsewhere one
         # eval per array, of two reductions.
         for name, x in arrays.items():
@@ -854,8 +885,9 @@ def _check_unit_interval(fn: str, **arrays: mx.array) -> None:
                     message(fn, name, "hold probabilities in [0, 1]",
                             f"values outside it: all elements of {name} should be between 0 and 1")
                 )
+        return True
 
-    run_value_check(check)
+    return bool(run_value_check(check))
 
 
 def binary_cross_entropy(
@@ -920,9 +952,14 @@ def binary_cross_entropy(
                      "Using a target size that is different to the input size is deprecated")
     if weight is not None:
         _check_weight_broadcast(fn, "weight", weight, input)
-    _check_unit_interval(fn, input=input, target=target)
+    checked = _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
-    loss = _bce(upcast(input, out), upcast(target, out))[0]
+    y = upcast(target, out)
+    loss = _bce(upcast(input, out), y)[0]
+    if not checked:
+        # unchecked (switched off, or under mx.compile): a target outside
+        # [0, 1] is NaN, value and gradient (a factor), as an input outside it
+        loss = loss * mx.where((y >= 0) & (y <= 1), _c(1.0, loss.dtype), _c(math.nan, loss.dtype))
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
     return apply_reduction(loss, reduction).astype(out)
@@ -933,7 +970,7 @@ def binary_cross_entropy(
 # backward. With lw = 1 + (pos_weight - 1) y (1 without pos_weight):
 #   loss = (1 - y) x + lw softplus(-x)
 #   d/dx = (1 - y) - lw sigmoid(-x)                (sigmoid(x) - y without)
-#   d/dy = -x + (pos_weight - 1) softplus(-x)      (-x without pos_weight)
+#   d/dy = pos_weight softplus(-x) - softplus(x)   (-x without pos_weight)
 # Autodiff through logaddexp takes an exp and a log1p in the backward; this
 # takes one fast exp (_common.sigmoid: 1 / (1 + e ** -x) on the CPU, one
 # full-size array at a time op by op). The backward recomputes it instead
@@ -974,12 +1011,20 @@ def _bce_logits_dx_from_exp(x, y, g):
 
 @compile_by_branch(shapeless=True)
 def _bce_logits_pos_dx(x, y, pw, g):
-    return g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * sigmoid_neg(x))
+    # (1 - y) - lw sigmoid(-x) keeps both tails; where lw or pw y is not
+    # finite (an inf target or pos_weight), torch's form lw sigmoid(x) - pw y
+    # and so its NaN / inf (inf - inf)
+    t = pw * y
+    lw = t + 1.0 - y
+    sn = sigmoid_neg(x)
+    return g * mx.where(mx.isfinite(t) & mx.isfinite(lw), (1.0 - y) - lw * sn,
+                        lw * (1.0 - sn) - t)
 
 
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_pos_dy(x, pw, g):
-    return g * ((pw - 1.0) * _softplus_neg(x) - x)
+    # torch's form, pw softplus(-x) - softplus(x) (= (pw - 1) softplus(-x) - x)
+    return g * (pw * _softplus_neg(x) - _softplus_neg(-x))
 
 
 def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
@@ -997,9 +1042,21 @@ def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
     def loss_vjp(primals, cotangents, outputs):
         x, y = primals
         g = single(cotangents)
-        return dx(x, y, g), -g * x
+        # a broadcast operand's gradient is summed back to its own shape
+        return _sum_to(dx(x, y, g), x.shape), _sum_to(-g * x, y.shape)
 
     return loss
+
+
+def _sum_to(g: mx.array, shape) -> mx.array:
+    """``g`` summed over the axes along which ``shape`` was broadcast to it."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = list(range(lead)) + [lead + i for i, n in enumerate(shape)
+                                if n == 1 and g.shape[lead + i] != 1]
+    return (mx.sum(g, axis=axes, keepdims=True) if axes else g).reshape(shape)
 
 
 _bce_logits = _with_bce_logits_backward(_bce_logits_fwd)
@@ -1080,7 +1137,12 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = _bce_logits(x, y)
     else:
-        loss = _bce_logits_pos(x, y, mx.stop_gradient(pos_weight).astype(x.dtype))
+        pw = mx.stop_gradient(pos_weight).astype(x.dtype)
+        if x.size == 0:
+            # a shapeless-compiled kernel broadcasts an empty array against a
+            # size-1 one to the size-1 shape (MLX 0.32): give it x's shape
+            pw = mx.broadcast_to(pw, x.shape)
+        loss = _bce_logits_pos(x, y, pw)
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
     return apply_reduction(loss, reduction).astype(out)

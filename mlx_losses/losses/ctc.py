@@ -421,8 +421,10 @@ def _stacked_posterior_impl(sf, sr, lf, act, ext_l, log_p, ext_cls, neg_g):
     e = mx.take_along_axis(lf, mx.broadcast_to(ext_l[None], (K, N, L)), axis=2)
     beta = sr[::-1, :, ::-1][:, :, :L]  # includes the emission of frame t
     ok = act & (e > _NEG_INF)
-    x = mx.where(ok, sf[:, :, 2:] + beta - mx.where(ok, e, mx.zeros_like(e)) - log_p, _NEG_INF)
-    # an impossible sample (log p = -inf) gets NaN at its frames, as in torch
+    # an impossible sample (log p = -inf) or a NaN one gets NaN at every
+    # entry of its frames, as in torch (-inf - log p is NaN for both)
+    x = mx.where(ok, sf[:, :, 2:] + beta - mx.where(ok, e, mx.zeros_like(e)) - log_p,
+                 _NEG_INF - log_p)
     post = mx.where(act, _exp(x), mx.zeros_like(x))
     return _class_sums(post, ext_cls, lf.shape[2] - 1, None) * neg_g
 
@@ -478,6 +480,51 @@ def _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, dtype
     )
 
 
+def _readable(log_probs, labels, input_lengths, target_lengths, blank):
+    """``log_probs`` with the NaN / +inf entries a sample reads (frames
+    t < its input length) set to 0, and the samples whose loss torch's
+    recursion makes NaN (N,).
+
+    The stacked recursion shares one state vector between the samples, and
+    a NaN would cross the -inf columns between them (NaN + -inf is NaN), so
+    it runs on finite values and those samples' log p is set to NaN
+    afterwards. torch's recursion: a non-finite log-probability makes the
+    states that read it NaN (at frame 0 only the first two states are read;
+    later, every state of the target), and the NaN spreads along the
+    alignment graph; the loss is NaN if it reaches an end state by the last
+    frame (otherwise the loss is what it is without it).
+    """
+    T = log_probs.shape[0]
+    N, S = labels.shape
+    L = 2 * S + 1
+    il, tl = input_lengths, target_lengths
+    frames = mx.arange(T)[:, None, None]
+    off = (frames < il[None, :, None]) & mx.logical_not(log_probs < math.inf)
+    # per class: the first frame >= 1 that reads it non-finite (T if none)
+    first = mx.min(mx.where(off & (frames >= 1), frames, T), axis=0)  # (N, C)
+    # the class of each extended position: blank, label 0, blank, label 1, ...
+    ext = mx.full((N, L), blank, dtype=labels.dtype)
+    if S:
+        ext = mx.concatenate([mx.full((N, S, 1), blank, dtype=labels.dtype), labels[:, :, None]],
+                             axis=2).reshape(N, 2 * S)
+        ext = mx.concatenate([ext, mx.full((N, 1), blank, dtype=labels.dtype)], axis=1)
+    pos = mx.arange(L)[None, :]
+    at = mx.take_along_axis(first, ext, axis=1)  # (N, L)
+    at = mx.where(mx.take_along_axis(off[0], ext, axis=1) & (pos <= 1), 0, at)
+    # frames from each position to an end state: one per later label, one
+    # more per repeated label (a blank between the two); one more from the
+    # blank before a label; 0 from the last label and the final blank
+    k = mx.arange(S)[None, :]
+    g = mx.where((k >= 1) & (k < tl[:, None]),
+                 1 + (labels == mx.concatenate([labels[:, :1], labels[:, :-1]], axis=1)), 0)
+    rest = mx.sum(g, axis=1, keepdims=True) - mx.cumsum(g, axis=1)  # after label k
+    steps = mx.concatenate([mx.stack([rest + 1, rest], axis=2).reshape(N, 2 * S),
+                            mx.zeros((N, 1), dtype=rest.dtype)], axis=1)
+    steps = mx.where(pos == 2 * tl[:, None], 0, steps)
+    bad = mx.any((pos <= 2 * tl[:, None]) & (at + steps <= il[:, None] - 1), axis=1)
+    return mx.where(off, mx.zeros((), log_probs.dtype), log_probs), bad
+
+
 @functools.lru_cache(maxsize=None)
 def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
     """The stacked custom-VJP kernel: (log_probs, labels, input_lengths,
@@ -492,6 +539,7 @@ def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
     def kernel(log_probs, labels, input_lengths, target_lengths):
         T, N, C = log_probs.shape
         z = _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, log_probs.dtype)
+        log_probs, nonfinite = _readable(log_probs, labels, input_lengths, target_lengths, blank)
         lp = _log_probs(log_probs, z["T_pad"])
         act = z["act"]
         lp_rev, act_rev = lp[::-1], act[::-1]
@@ -507,6 +555,9 @@ def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
         L = z["ext_l"].shape[1]
         last = states[-1][-1, 1]
         log_p = _logsumexp(mx.stack([last[:, L + 1], last[:, L]], axis=1), axis=1)
+        # NaN, as torch: the VJP's posteriors are then NaN at the sample's
+        # frames (zero_infinity keeps them: NaN is not inf)
+        log_p = mx.where(nonfinite, mx.array(math.nan, log_p.dtype), log_p)
         nll = -log_p
         if zero_infinity:
             nll = mx.where(mx.isinf(nll), mx.zeros_like(nll), nll)
@@ -520,7 +571,8 @@ def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
         T, N, C = log_probs.shape
         dtype = log_probs.dtype
         z = _stacked_structure(labels, input_lengths, target_lengths, T, C, blank, dtype)
-        lp = _log_probs(log_probs, z["T_pad"])
+        lp = _log_probs(_readable(log_probs, labels, input_lengths, target_lengths, blank)[0],
+                        z["T_pad"])
         act, n, t0, chunks = z["act"], len(states), 0, []
         neg_g = (-g.astype(dtype))[None, :, None]
         for j, nb in enumerate(z["sizes"]):
@@ -725,9 +777,16 @@ def ctc_loss(
     ``log_softmax`` and adds :math:`\exp(\text{log\_probs})` times the
     incoming gradient (pytorch/pytorch#52241): after a ``log_softmax``
     (the usual case) both give the same gradient w.r.t. the logits; on raw
-    ``log_probs`` they differ. For an infinite loss without
+    ``log_probs`` they differ (and where a log-probability is -inf, torch's
+    is NaN; ours is finite). For an infinite loss without
     ``zero_infinity`` the gradient is NaN at the sample's steps
     ``t < input_length``, as in torch.
+
+    A NaN log-probability (a +inf or NaN logit before ``log_softmax``)
+    makes that sample's loss and gradient NaN, as in torch (when the NaN
+    can still reach the end of the target; the other samples are not
+    affected); ``zero_infinity`` does not zero it. A +inf log-probability
+    counts as NaN.
 
     Lengths given as an ``mx.array`` are checked in eager mode (switch off
     with :func:`mlx_losses.set_value_checks`); concatenated 1-D targets with
@@ -736,7 +795,7 @@ def ctc_loss(
     which gives the same values at more cost). Lengths given as tuples are
     checked in plain Python and cost no synchronisation. Where the checks do
     not run (switched off, or under ``mx.compile``), a sample with a label
-    outside ``[0, C)``, an input length outside ``[0, T]`` or a target length
+    outside ``[0, C)`` or equal to ``blank``, an input length outside ``[0, T]`` or a target length
     outside ``[0, S]`` gets a NaN loss and gradient (torch raises), and
     concatenated target lengths that do not sum to the size of ``targets``
     make every sample NaN; no index ever reads outside an array.
@@ -863,8 +922,9 @@ def ctc_loss(
     # With the value checks off or under mx.compile, labels outside [0, C)
     # and lengths that do not fit get here: the kernels see blank labels and
     # clipped lengths (no gather leaves the array) and those samples' losses
-    # and gradients are NaN (torch raises).
-    in_range = (padded >= 0) & (padded < C)
+    # and gradients are NaN (torch raises). A label equal to blank (refused
+    # in eager mode) is NaN too, never a number of another target.
+    in_range = (padded >= 0) & (padded < C) & (padded != blank)
     bad = mx.any(valid & mx.logical_not(in_range), axis=1) | bad_lengths | (il < 0) | (il > T)
     labels = mx.where(valid & in_range, padded, mx.array(blank, dtype=padded.dtype)).astype(mx.int32)
     il_k = mx.clip(il, 0, T).astype(mx.int32)

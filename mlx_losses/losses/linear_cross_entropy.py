@@ -36,7 +36,7 @@ from .._validation import (
     fmt_shape,
     message,
 )
-from ._common import exp, logaddexp, logsumexp, result_dtype, zero_where
+from ._common import exp, result_dtype, zero_where
 from .classification import _as_index, _check_logit_options, _check_weight_dtype, cross_entropy
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions", "QuantizedWeight"]
@@ -52,15 +52,28 @@ _TILE_SHARE = 64
 _MIN_TILE = 1 << 14
 
 
+def _moved(total: mx.array, m: mx.array, r: mx.array) -> mx.array:
+    """``total (m - r)``: a sum against the shift ``r`` moved to ``m``; 0
+    where the shift did not move, whatever ``total`` (an infinite weight or
+    soft target is then torch's inf, not inf * 0)."""
+    return mx.where(m == r, 0.0, total * (m - r))
+
+
 # --------------------------------------------------------------------------
-# float64-accurate exp / logsumexp
+# float64-accurate exp
 #
-# MLX's CPU ``exp`` (and so ``logsumexp`` / ``logaddexp``) of float64 has
-# float32 accuracy (~1e-7 relative in MLX 0.32); ``power(e, x)`` is exact to
-# rounding. float32 and half keep the fused kernels.
+# MLX's CPU ``exp`` of float64 has float32 accuracy (~1e-7 relative in MLX
+# 0.32); ``power(e, x)`` is exact to rounding. float32 and half keep MLX's
+# kernel: ``power`` holds more tiles in flight in the backward (3x the peak).
 
 
-_exp, _logsumexp, _logaddexp = exp, logsumexp, logaddexp
+_exp = exp
+
+
+def _shift(m: mx.array) -> mx.array:
+    """The shift of a running max: 0 where every logit so far is -inf (so
+    that exp(-inf - shift) is 0, not NaN); a +inf max stays (NaN row)."""
+    return mx.where(m == -math.inf, mx.zeros_like(m), m)
 
 
 # --------------------------------------------------------------------------
@@ -301,10 +314,18 @@ def _kernel(spec: _Spec):
     ``head`` is ``(w,)``, or the packed weight, its scales (and biases) for
     a quantized head. Each tile's logits are ``u = (prescale x) W_j^T +
     prescale b_j`` and, with a softcap, ``z = softcap tanh(u)`` (else ``z =
-    u``). ``stats`` are per-token arrays in ``spec.acc``: logsumexp of the
-    logits ``z``, then (as the spec asks) the target logit, the
-    (class-weighted) sum of the logits, and the soft-target dot
-    ``sum_c q_c z_c``.
+    u``). ``stats`` are per-token arrays in ``spec.acc``: the shift ``m``
+    (the max of the logits ``z``, 0 if all are -inf) and ``s = sum_c
+    exp(z_c - m)``, so that lse = m + log s; then (as the spec asks) the
+    target logit, ``sum_c a_c (m - z_c)`` (class weights ``a``, or ones)
+    and ``sum_c q_c (m - z_c)``. Callers form a loss from differences with
+    ``m`` (``(m - z_t) + log s``), never ``lse - z_t``, which is rounded at
+    the scale of the logits. The VJP treats ``m`` as a constant (its
+    cotangent is not used): the loss does not depend on the shift.
+
+    The forward keeps a running max per token (``s`` rescaled when it
+    grows); the two sums are taken against the first block's shift ``r``
+    and moved to ``m`` once at the end (``+ W (m - r)``).
 
     Every tile runs the same operations on arrays of the same shapes (a
     block's offset is data, not a Python constant), so under ``mx.compile``
@@ -367,28 +388,28 @@ def _kernel(spec: _Spec):
         inside = idx + start == ti
         return mx.where(inside, mx.take_along_axis(z, mx.expand_dims(idx, 1), axis=1)[:, 0], 0)
 
-    def logits_grad(z, th, lse, g_lse, *extra):
-        # d stats / d u: softmax for the logsumexp, one-hot for the target
-        # logit, a (or 1) for the smoothing sum, q for the soft-target dot,
-        # each scaled by its cotangent; then through the softcap's tanh.
-        # (Elementwise passes over a tile cost little next to its three
-        # matmuls; mx.compile here changed neither time nor memory on the
-        # CPU.)
+    def logits_grad(z, th, m, g_s, *extra):
+        # d stats / d z (m constant): exp(z - m) for s, one-hot for the
+        # target logit, -a (or -1) for the smoothing sum, -q for the soft
+        # one, each scaled by its cotangent; then through the softcap's
+        # tanh. (Elementwise passes over a tile cost little next to its
+        # three matmuls; mx.compile here changed neither time nor memory on
+        # the CPU.)
         extra = list(extra)
-        dz = _exp(z - mx.expand_dims(lse, 1)) * mx.expand_dims(g_lse, 1)
+        dz = _exp(z - mx.expand_dims(m, 1)) * mx.expand_dims(g_s, 1)
         if spec.index:
             ti, cols, g_t = extra[:3]
             del extra[:3]
             dz = dz + mx.where(mx.expand_dims(ti, 1) == cols, mx.expand_dims(g_t, 1), 0)
         if spec.smooth:
-            g_s = mx.expand_dims(extra.pop(0), 1)
-            dz = dz + (g_s * extra.pop(0) if spec.class_weight else g_s)
+            g_a = mx.expand_dims(extra.pop(0), 1)
+            dz = dz - (g_a * extra.pop(0) if spec.class_weight else g_a)
         dqij = None
         if spec.soft:
             qij, g_q = extra
             g_q = mx.expand_dims(g_q, 1)
-            dz = dz + g_q * qij.astype(dz.dtype)
-            dqij = (g_q * z).astype(qij.dtype)
+            dz = dz - g_q * qij.astype(dz.dtype)
+            dqij = (g_q * (mx.expand_dims(m, 1) - z)).astype(qij.dtype)
         if th is not None:
             dz = dz * (mx.array(spec.softcap, dtype=dz.dtype) * (1 - mx.square(th)))
         return dz, dqij
@@ -397,13 +418,22 @@ def _kernel(spec: _Spec):
         x, head, b, t, a, q = unpack(args)
         acc = spec.acc
         n, c = x.shape[0], head[0].shape[0]
+        if n == 0 or c == 0:
+            # no logits: m = 0, s = 1 and zero sums (every token has no class
+            # then: ignored, or out of range and NaN in the callers)
+            zero = mx.zeros((n,), acc)
+            outs = [zero, zero + 1]
+            outs += [zero] * (int(spec.index) + int(spec.smooth) + int(spec.soft))
+            return tuple(outs)
         xa = scaled(x, acc)
         ba = scaled(b, acc) if b is not None else None
         rows = _spans(n, spec.tokens)
         blocks = _spans(c, spec.vocab)
         if t is not None:
             starts = block_starts(t, c)
-        stats: List[List[Optional[mx.array]]] = [[None, None, None, None] for _ in rows]
+        # per row of tiles: running max, s, target logit, the two sums (against
+        # the first block's shift r), r
+        stats: List[List[Optional[mx.array]]] = [[None] * 6 for _ in rows]
         prev: Optional[List[mx.array]] = None
         for jb, (j0, j1) in enumerate(blocks):
             bj = ba[j0:j1] if ba is not None else None
@@ -419,26 +449,47 @@ def _kernel(spec: _Spec):
                 if wt is None:
                     wt = _transposed(block_weight(parts))
                 z, _ = tile_logits(xi, wt, bj)
-                s = stats[r]
-                lse = _logsumexp(z)
-                s[0] = lse if s[0] is None else _logaddexp(s[0], lse)
+                st = stats[r]
+                zmax = mx.max(z, axis=-1)
+                first = st[0] is None
+                run = zmax if first else mx.maximum(st[0], zmax)
+                sh = _shift(run)
+                es = mx.sum(_exp(z - mx.expand_dims(sh, 1)), axis=-1)
+                # exp(old max - new shift) <= 1 rescales the old sum
+                st[1] = es if first else st[1] * _exp(st[0] - sh) + es
+                st[0] = run
+                if first:
+                    st[5] = sh
                 if spec.index:
                     # from zeros: every block runs the same fused kernel
                     zt = target_logit(z, ti, starts[jb])
-                    s[1] = (mx.zeros_like(zt) if s[1] is None else s[1]) + zt
+                    st[2] = (mx.zeros_like(zt) if first else st[2]) + zt
+                if spec.smooth or spec.soft:
+                    d = mx.expand_dims(st[5], 1) - z
                 if spec.smooth:
-                    zs = z @ aj if aj is not None else mx.sum(z, axis=-1)
-                    s[2] = zs if s[2] is None else s[2] + zs
+                    zs = d @ aj if aj is not None else mx.sum(d, axis=-1)
+                    st[3] = zs if first else st[3] + zs
                 if spec.soft:
-                    zq = mx.sum(qij.astype(acc) * z, axis=-1)
-                    s[3] = zq if s[3] is None else s[3] + zq
+                    # q_c (r - z_c) is 0 where z_c is the shift, whatever
+                    # q_c: an infinite q_c there is torch's q_c (0 + log s)
+                    zq = mx.sum(mx.where(d == 0, 0.0, qij.astype(acc) * d), axis=-1)
+                    st[4] = zq if first else st[4] + zq
                 # the per-token statistics are small: depending on them
                 # directly costs nothing
-                prev = [v for v in s if v is not None]
-        outs = [mx.concatenate([s[0] for s in stats])]
-        for i, on in ((1, spec.index), (2, spec.smooth), (3, spec.soft)):
-            if on:
-                outs.append(mx.concatenate([s[i] for s in stats]))
+                prev = [v for v in st if v is not None]
+        m = mx.concatenate([_shift(st[0]) for st in stats])
+        outs = [m, mx.concatenate([st[1] for st in stats])]
+        if spec.index:
+            outs.append(mx.concatenate([st[2] for st in stats]))
+        if spec.smooth or spec.soft:
+            r0 = mx.concatenate([st[5] for st in stats])
+        if spec.smooth:
+            # sum_c a_c (m - z_c) = sum_c a_c (r - z_c) + W (m - r)
+            total = mx.sum(a.astype(acc)) if a is not None else mx.array(float(c), acc)
+            outs.append(mx.concatenate([st[3] for st in stats]) + _moved(total, m, r0))
+        if spec.soft:
+            qsum = mx.sum(q.astype(acc), axis=-1)
+            outs.append(mx.concatenate([st[4] for st in stats]) + _moved(qsum, m, r0))
         return tuple(outs)
 
     fn = mx.custom_function(forward)
@@ -462,9 +513,10 @@ def _kernel(spec: _Spec):
                 + ([mx.zeros_like(a)] if a is not None else [])
                 + ([mx.zeros_like(q)] if q is not None else [])
             )
-        lse = outs[0]
-        i = 1
-        g_lse = cots[0].astype(acc)
+        # the shift m is a constant to the VJP (its cotangent is not used)
+        m = outs[0]
+        i = 2
+        g_sum = cots[1].astype(acc)
         g_t = g_s = g_q = None
         if spec.index:
             g_t, i = cots[i].astype(acc), i + 1
@@ -511,11 +563,12 @@ def _kernel(spec: _Spec):
                     extra.append(g_s[i0:i1])
                     if spec.class_weight:
                         extra.append(aj)
-                        da = g_s[i0:i1] @ z
+                        # d/da_c of sum_c a_c (m - z_c)
+                        da = g_s[i0:i1] @ (mx.expand_dims(m[i0:i1], 1) - z)
                         daj = da if daj is None else daj + da
                 if spec.soft:
                     extra += [qij, g_q[i0:i1]]
-                du, dqij = logits_grad(z, th, lse[i0:i1], g_lse[i0:i1], *extra)
+                du, dqij = logits_grad(z, th, m[i0:i1], g_sum[i0:i1], *extra)
                 if spec.soft:
                     if dq is None:
                         dq = dqij
@@ -630,10 +683,12 @@ def _chunked(
         if a is not None:
             q = q * a
         args = [x, *head] + ([b] if b is not None else []) + [q]
-        lse, zq = _kernel(kernel(False, False, False, True))(*args)
-        loss = mx.sum(q, axis=-1) * lse - zq
+        m, s, zq = _kernel(kernel(False, False, False, True))(*args)
+        # sum_c q_c (lse - z_c) = sum(q) log s + sum_c q_c (m - z_c)
+        log_s = mx.log(s)
+        loss = mx.sum(q, axis=-1) * log_s + zq
         if z_loss:
-            loss = loss + z_loss * mx.square(lse)
+            loss = loss + z_loss * mx.square(m + log_s)
         if reduction == "none":
             return loss.astype(out_dtype)
         return apply_reduction(loss, reduction).astype(out_dtype)
@@ -652,9 +707,11 @@ def _chunked(
     if spec.class_weight:
         args.append(a)
     stats = _kernel(spec)(*args)
-    lse, zt = stats[0], stats[1]
+    m, log_s, zt = stats[0], mx.log(stats[1]), stats[2]
+    # (m - z_t) + log s: lse - z_t would round the loss at the logits' scale
+    nll_t = (m - zt) + log_s
     mask = counted.astype(acc)
-    wt = mx.take(a, t) if has_weight else mx.ones_like(lse)
+    wt = mx.take(a, t) if has_weight else mx.ones_like(m)
     wt_bad = mx.where(bad, mx.array(math.nan, acc), wt)
     smooth = None
     if smooth_on:
@@ -662,13 +719,13 @@ def _chunked(
         # path, whose 'mean' leaves the ignored rows a zero gradient even
         # when the counted weights sum to 0 (a select, not a 0 factor)
         total_a = mx.sum(a) if has_weight else float(c)
-        nll = zero_where(ignored, wt_bad * (lse - zt))
-        smooth = zero_where(ignored, total_a * lse - stats[2])
+        nll = zero_where(ignored, wt_bad * nll_t)
+        smooth = zero_where(ignored, total_a * log_s + stats[3])
     else:
         # torch's chunked kernel: with counted weights summing to 0, 'mean'
         # gives every row a NaN gradient (0 / 0 times the 0 mask)
-        nll = mask * wt_bad * (lse - zt)
-    extra = zero_where(ignored, z_loss * mx.square(lse)) if z_loss else None
+        nll = mask * wt_bad * nll_t
+    extra = zero_where(ignored, z_loss * mx.square(m + log_s)) if z_loss else None
     loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c, extra)
     return loss.astype(out_dtype)
 

@@ -284,18 +284,20 @@ def _gaussian_var(fn: str, input: mx.array, var) -> mx.array:
         )
     check_floating(fn, "var", var)
 
-    def check() -> None:
-        if not var.size:
-            return
-        if any_negative(var):
+    def check() -> bool:
+        if var.size and any_negative(var):
             raise ValueCheckError(
                 message(
                     fn, "var", "be non-negative",
                     f"{mx.min(var).item():g}: var has negative entry/entries",
                 )
             )
+        return True
 
-    run_value_check(check)
+    if not run_value_check(check):
+        # unchecked (switched off, or under mx.compile): a negative variance
+        # is NaN, value and gradient (a factor), never clamped to eps
+        var = var * mx.where(var < 0, mx.array(math.nan, var.dtype), mx.array(1.0, var.dtype))
     if tuple(var.shape) == tuple(input.shape):
         return var  # heteroscedastic
     if tuple(input.shape[:-1]) == tuple(var.shape):

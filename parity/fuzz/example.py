@@ -96,7 +96,9 @@ class FuzzLoss:
             difference says ours is exact (the softplus losses).
         grad_allowance / out_allowance: ``(example, rounded) -> float``, an
             absolute allowance on the gradients / the output, where the gradient is a difference
-            of terms much larger than itself (each with its reason).
+            of terms much larger than itself (each with its reason); a
+            gradient allowance may be a tuple, one per differentiated
+            argument.
     """
 
     name: str

@@ -69,9 +69,9 @@ def _lce_theirs(x, w, t, *rest, **kw):
 
     b = rest[0] if rest else None
     shape = None
-    if kw.get("options") is not None and x.dim() == 3:
-        # torch's chunked path takes (N, D) only: ours flattens (B, T, D)
-        # ('lce-3d-chunked'); torch gets the flattened input
+    if x.dim() == 3:
+        # torch takes (D) and (N, D) only: ours flattens (B, T, D) on both
+        # paths ('lce-batched-input'); torch gets the flattened input
         shape = tuple(t.shape[:2])
         x = x.reshape(-1, x.shape[-1])
         t = t.reshape(-1) if not t.is_floating_point() else t.reshape(-1, t.shape[-1])
@@ -135,6 +135,44 @@ def _lce(draw, ctx, opts):
     return args, kw
 
 
+def _lce_class_weight(ex, rounded):
+    w = ex.kwargs.get("weight")
+    if not isinstance(w, Arr):
+        return None
+    return rounded.get(id(w), np.asarray(w.values, dtype=np.float64))
+
+
+def _lce_grad_allowance(ex, rounded):
+    """The gradients are sums of products: d input = du W and d linear_weight
+    = du^T x (du: the logits' gradient), d linear_bias = the sum of du over
+    the tokens, d target = lse - z with z = x W^T + b itself a sum. Two
+    correct implementations (a BLAS's FMA, another order) differ by up to
+    the sums' rounding bound, n u sum|terms|, which with values of both
+    signs near 1e30 is far above the result (exactly 0 where ours is 0 and
+    torch's is FMA noise). Per gradient: n u B max|factor|, with B >= sum
+    over a row of |du| (softmax, one-hot, smoothing, soft target: at most 2
+    + sum|target|, times the class weights' sum and the cotangent, N(0, 1):
+    taken as 6); u: the
+    computing dtype's unit roundoff (float32 for half inputs)."""
+    vals = [rounded.get(id(a)) if isinstance(a, Arr) and a.floating else None for a in ex.args]
+    x, w = vals[0], vals[1]
+    if x is None or w is None or x.size == 0 or w.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        mx_ = lambda v: float(np.max(np.abs(v))) if v is not None and v.size else 0.0  # noqa: E731
+        t, cw = vals[2], _lce_class_weight(ex, rounded)
+        bound = 6.0 * (2.0 + (float(np.max(np.sum(np.abs(t), axis=-1))) if t is not None and t.ndim
+                              else 0.0)) * max(1.0, float(np.sum(np.abs(cw))) if cw is not None
+                                               else 1.0)
+        n = max(x.size // x.shape[-1], 1)
+        c, d = w.shape[0], x.shape[-1]
+        u = 2.0**-53 if ex.dtype == "float64" else 2.0**-24
+        per = {0: c * u * bound * mx_(w), 1: n * n * u * bound * mx_(x), 2: d * u * 6.0 * (
+            mx_(x) * mx_(w) + mx_(vals[3] if len(vals) > 3 else None)), 3: n * n * u * bound}
+    out = tuple(per[i] if np.isfinite(per[i]) else 0.0 for i in ex.grad_idx())
+    return out
+
+
 LOSSES = [
     FuzzLoss("ctc_loss", _ctc,
              {"*red": D.reduction(legacy=False), "blank": D.one([D.OMIT, 0, 1, -1], [D.OMIT]),
@@ -146,5 +184,6 @@ LOSSES = [
               "ignore_index": D.one([D.OMIT, None, -100, 1], [D.OMIT]),
               "label_smoothing": D.one([D.OMIT, 0.0, 0.1, 1.0, -0.1], [D.OMIT, 0.1]),
               "options": _LCE_OPTIONS},
-             ours=_lce_ours, theirs=_lce_theirs, keyword_call=False),
+             ours=_lce_ours, theirs=_lce_theirs, keyword_call=False,
+             grad_allowance=_lce_grad_allowance),
 ]
