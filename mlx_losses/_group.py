@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 from ._api import check_group, guard_call
 from ._reduction import reduction_group
-from .losses import classification as _classification
 from .losses import ctc as _ctc
 from .losses import linear_cross_entropy as _linear_cross_entropy
 
@@ -62,12 +61,6 @@ def with_group(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-
-# -- classification
-binary_cross_entropy = with_group(_classification.binary_cross_entropy)
-binary_cross_entropy_with_logits = with_group(_classification.binary_cross_entropy_with_logits)
-cross_entropy = with_group(_classification.cross_entropy)
-nll_loss = with_group(_classification.nll_loss)
 
 # -- ctc
 ctc_loss = with_group(_ctc.ctc_loss)

@@ -4,7 +4,7 @@
 from .losses.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 
 # -- classification
-from ._group import (
+from .losses.classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,

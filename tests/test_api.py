@@ -242,7 +242,6 @@ def test_every_public_loss_takes_a_keyword_only_group(name):
 # Transition: the losses whose group still reaches their reductions through
 # mlx_losses/_group.py (a context variable) rather than as an argument.
 _ON_THE_SHIM = {
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
     "ctc_loss", "linear_cross_entropy",
 }
 

@@ -18,18 +18,12 @@ from typing import Optional, Tuple
 
 import mlx.core as mx
 
+from .._api import public_loss
 from .._device import compile_by_branch, cpu_branches
-from .._reduction import (
-    accurate_sum,
-    acc_dtype,
-    apply_reduction,
-    global_sum,
-    mean_from_sum,
-    resolve_reduction,
-    single,
-    weighted_mean,
-)
+from .._dtypes import acc_dtype
+from .._reduction import accurate_sum, apply_reduction, class_index_reduction, single
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     check_array,
@@ -42,6 +36,7 @@ from .._validation import (
     fmt_shape,
     in_unit_interval,
     message,
+    resolve_reduction,
     run_value_check,
 )
 from ._common import (
@@ -471,27 +466,23 @@ def _class_weights_of(t1, w, ignore_index, dtype, checked=False):
 
 
 def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype, checked=False,
-                  smoothing=0.0):
-    if reduction == "none":
-        return loss.reshape(out_shape).astype(out_dtype)
-    if reduction == "sum":
-        return apply_reduction(loss, "sum").astype(out_dtype)
-    if checked and w is None:
-        # every row counted with weight 1: the same division by the row
-        # count as the weighted mean below (the count is > 0 here)
-        return mean_from_sum(global_sum(accurate_sum(loss)), loss.size).astype(out_dtype)
-    # torch's weighted mean: sum over the summed weights of the counted
-    # targets; everything ignored (or an empty batch) is 0 / 0 = NaN. The
-    # plain division's gradient is torch's: NaN (or inf) in the counted
-    # rows when their weights sum to 0, and 0 in the ignored rows (the
-    # kernels mask those), so all ignored gives a zero gradient. With label
-    # smoothing torch divides the NLL and the smoothing sums separately: its
-    # NLL part is 0 / 0 = NaN when the weights sum to 0.
-    return weighted_mean(loss, _class_weights_of(t1, w, ignore_index, loss.dtype, checked),
-                         out_dtype, zero_grad_when_empty=False,
-                         nan_when_empty=bool(smoothing) and w is not None)
+                  smoothing=0.0, *, group):
+    # torch's weighted mean divides by the summed weights of the counted
+    # targets (all ignored or an empty batch: 0 / 0 = NaN). The plain
+    # division's gradient is torch's: NaN (or inf) in the counted rows when
+    # their weights sum to 0, and 0 in the ignored rows (the kernels mask
+    # those). Every row counted with weight 1 (checked, no class weight):
+    # the plain mean. With label smoothing torch divides the NLL and the
+    # smoothing sums separately: its NLL part is 0 / 0 = NaN when the
+    # weights sum to 0.
+    plain = checked and w is None
+    weights = (_class_weights_of(t1, w, ignore_index, loss.dtype, checked)
+               if reduction == "mean" and not plain else None)
+    return class_index_reduction(loss, reduction, weights, shape=out_shape, dtype=out_dtype,
+                                 nan_when_empty=bool(smoothing) and w is not None, group=group)
 
 
+@public_loss
 def cross_entropy(
     input: mx.array,
     target: mx.array,
@@ -499,7 +490,7 @@ def cross_entropy(
     size_average: Optional[bool] = None,
     ignore_index: int = -100,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     *,
     axis: int = 1,
@@ -507,6 +498,7 @@ def cross_entropy(
     logit_scale: Optional[float] = None,
     z_loss: float = 0.0,
     out_dtype: Optional[mx.Dtype] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Cross-entropy between logits and targets, as ``torch.nn.functional.cross_entropy``.
 
@@ -579,6 +571,9 @@ def cross_entropy(
             Default: ``0.0``.
         out_dtype (Dtype, optional): The dtype of the returned loss; ``None``
             is torch's rule. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`
@@ -627,7 +622,7 @@ def cross_entropy(
     if tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction,
                                     label_smoothing, cdim, softcap, logit_scale, z_loss,
-                                    out_dtype)
+                                    out_dtype, group=group)
 
     C, out_shape = _index_layout(fn, input, target, cdim)
     _check_weight_dtype(fn, weight, input.dtype)
@@ -642,11 +637,11 @@ def cross_entropy(
     w = mx.stop_gradient(upcast(weight, input.dtype)) if weight is not None else None
     loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked, z_loss)
     return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape,
-                         out_dtype or input.dtype, checked, label_smoothing)
+                         out_dtype or input.dtype, checked, label_smoothing, group=group)
 
 
 def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps, cdim=1,
-                         softcap=None, logit_scale=None, z_loss=0.0, out_dtype=None):
+                         softcap=None, logit_scale=None, z_loss=0.0, out_dtype=None, *, group):
     if not mx.issubdtype(target.dtype, mx.floating):
         raise TypeError(
             message(
@@ -670,7 +665,7 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     out = out_dtype or out
     if x.size == 0:
         # nothing to normalize (logsumexp rejects empty arrays)
-        return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out)
+        return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out, group)
     # (x - max) - log(sum exp(x - max)): x - lse would round the log-softmax
     # at the scale of the logits. An all -inf row is shifted by 0 (NaN, as
     # torch); a +inf max stays, so its row is NaN throughout, as torch's.
@@ -690,20 +685,19 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     if z_loss:
         lse = (m + log_s).squeeze(cdim).astype(loss.dtype)
         loss = loss + _c(z_loss, loss.dtype) * mx.square(lse)
-    return _reduce_probs(loss, reduction, out)
+    return _reduce_probs(loss, reduction, out, group)
 
 
-def _reduce_probs(loss, reduction, out):
-    if reduction == "none":
-        return loss.astype(out)
+def _reduce_probs(loss, reduction, out, group):
     # 'mean': torch divides by numel / C (the number of rows); empty -> NaN.
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
 # nll_loss
 
 
+@public_loss
 def nll_loss(
     input: mx.array,
     target: mx.array,
@@ -711,9 +705,10 @@ def nll_loss(
     size_average: Optional[bool] = None,
     ignore_index: int = -100,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
 
@@ -743,6 +738,9 @@ def nll_loss(
             ``input`` (``-1`` for channels-last log-probabilities), not the
             batch axis 0; the result equals torch's channels-first one.
             Default: ``1``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
@@ -793,7 +791,8 @@ def nll_loss(
             # never 0 * inf (an infinite weight of the ignored class)
             factor = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, acc), -wt))
             loss = zero_where(ignored, factor * xt)
-    return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked)
+    return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked,
+                         group=group)
 
 
 # --------------------------------------------------------------------------
@@ -890,13 +889,16 @@ def _check_unit_interval(fn: str, **arrays: mx.array) -> bool:
     return bool(run_value_check(check))
 
 
+@public_loss
 def binary_cross_entropy(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Binary cross-entropy of probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
@@ -918,6 +920,9 @@ def binary_cross_entropy(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
@@ -962,7 +967,7 @@ def binary_cross_entropy(
         loss = loss * mx.where((y >= 0) & (y <= 1), _c(1.0, loss.dtype), _c(math.nan, loss.dtype))
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # binary_cross_entropy_with_logits: the forward as torch's formula
@@ -1076,14 +1081,17 @@ def _bce_logits_pos_vjp(primals, cotangents, outputs):
     return _bce_logits_pos_dx(x, y, pw, g), _bce_logits_pos_dy(x, pw, g), mx.zeros_like(pw)
 
 
+@public_loss
 def binary_cross_entropy_with_logits(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     pos_weight: Optional[mx.array] = None,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Binary cross-entropy of logits, as ``torch.nn.functional.binary_cross_entropy_with_logits``.
 
@@ -1107,6 +1115,9 @@ def binary_cross_entropy_with_logits(
             Default: ``'mean'``.
         pos_weight (array, optional): Weight of the positive term,
             broadcastable to ``input``'s shape. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
@@ -1145,4 +1156,4 @@ def binary_cross_entropy_with_logits(
         loss = _bce_logits_pos(x, y, pw)
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
