@@ -17,7 +17,6 @@ from typing import Any, Callable
 from ._api import check_group, guard_call
 from ._reduction import reduction_group
 from .losses import ctc as _ctc
-from .losses import linear_cross_entropy as _linear_cross_entropy
 
 GROUP_DOC = """
     Distributed:
@@ -65,8 +64,6 @@ def with_group(fn: Callable[..., Any]) -> Callable[..., Any]:
 # -- ctc
 ctc_loss = with_group(_ctc.ctc_loss)
 
-# -- linear_cross_entropy
-linear_cross_entropy = with_group(_linear_cross_entropy.linear_cross_entropy)
 
 
 

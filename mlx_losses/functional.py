@@ -36,7 +36,7 @@ from .losses.embedding import cosine_similarity, pairwise_distance
 from ._group import ctc_loss
 
 # -- linear_cross_entropy
-from ._group import linear_cross_entropy
+from .losses.linear_cross_entropy import linear_cross_entropy
 
 # -- preference
 from .losses.preference import (

@@ -242,7 +242,7 @@ def test_every_public_loss_takes_a_keyword_only_group(name):
 # Transition: the losses whose group still reaches their reductions through
 # mlx_losses/_group.py (a context variable) rather than as an argument.
 _ON_THE_SHIM = {
-    "ctc_loss", "linear_cross_entropy",
+    "ctc_loss",
 }
 
 

@@ -24,8 +24,10 @@ from typing import Any, List, Optional, Tuple
 
 import mlx.core as mx
 
-from .._reduction import apply_reduction, resolve_reduction, single, weighted_mean
+from .._api import public_loss
+from .._reduction import apply_reduction, class_index_reduction, single
 from .._validation import (
+    Reduction,
     ShapeError,
     check_array,
     check_floating,
@@ -35,6 +37,7 @@ from .._validation import (
     dtype_name,
     fmt_shape,
     message,
+    resolve_reduction,
 )
 from ._common import exp, result_dtype, zero_where
 from .classification import _as_index, _check_logit_options, _check_weight_dtype, cross_entropy
@@ -616,34 +619,17 @@ def _kernel(spec: _Spec):
 # the per-token loss from the statistics (shared by both paths' formulas)
 
 
-def _reduce_index(
+def _token_loss(
     nll: mx.array,
     smooth: Optional[mx.array],
-    counted: mx.array,
-    wt: mx.array,
-    reduction: str,
     eps: float,
     num_classes: int,
     extra: Optional[mx.array] = None,
 ) -> mx.array:
-    """torch's reductions of class-index cross-entropy with smoothing.
-
-    'mean' divides both parts, the NLL and the smoothing sum, by the summed
-    class weights of the counted (not ignored) targets: all ignored -> NaN.
-    ``extra`` (the z-loss) is added to each token's loss first.
-    """
+    """Each token's class-index cross-entropy from its parts: the NLL, the
+    smoothing sum (with ``eps``) and ``extra`` (the z-loss)."""
     loss = nll if smooth is None else (1.0 - eps) * nll + (eps / num_classes) * smooth
-    if extra is not None:
-        loss = loss + extra
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return apply_reduction(loss, "sum")
-    # The plain division: with the counted weights summing to 0 the
-    # gradient is inf times each row's factor (see _chunked for the rows);
-    # with smoothing torch's NLL part is 0 / 0 = NaN then (cross_entropy's).
-    return weighted_mean(loss, wt * counted, zero_grad_when_empty=False,
-                         nan_when_empty=smooth is not None)
+    return loss if extra is None else loss + extra
 
 
 def _chunked(
@@ -660,6 +646,7 @@ def _chunked(
     options: LinearCrossEntropyOptions,
     out_dtype: mx.Dtype,
     logits: Tuple[Optional[float], Optional[float], float],
+    group: Optional[mx.distributed.Group],
 ) -> mx.array:
     """The chunked path on flat tokens: x (N, D), head (C, D) (or packed),
     target (N,) or (N, C). ``logits``: (softcap, logit_scale, z_loss)."""
@@ -689,9 +676,7 @@ def _chunked(
         loss = mx.sum(q, axis=-1) * log_s + zq
         if z_loss:
             loss = loss + z_loss * mx.square(m + log_s)
-        if reduction == "none":
-            return loss.astype(out_dtype)
-        return apply_reduction(loss, reduction).astype(out_dtype)
+        return apply_reduction(loss, reduction, group=group).astype(out_dtype)
 
     counted = target != ignore_index
     ignored = mx.logical_not(counted)
@@ -726,7 +711,12 @@ def _chunked(
         # gives every row a NaN gradient (0 / 0 times the 0 mask)
         nll = mask * wt_bad * nll_t
     extra = zero_where(ignored, z_loss * mx.square(m + log_s)) if z_loss else None
-    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c, extra)
+    # 'mean' divides both parts, the NLL and the smoothing sum, by the summed
+    # class weights of the counted targets (all ignored: 0 / 0 = NaN); the
+    # plain division's gradient: inf times each row's factor (see the rows
+    # above); with smoothing torch's NLL part is 0 / 0 = NaN then.
+    loss = class_index_reduction(_token_loss(nll, smooth, eps, c, extra), reduction,
+                                 wt * mask, nan_when_empty=smooth is not None, group=group)
     return loss.astype(out_dtype)
 
 
@@ -978,6 +968,7 @@ def _logits_axis(axis: Any, ndim: int, default: int, shape: Tuple[int, ...]) -> 
     return axis % ndim
 
 
+@public_loss
 def linear_cross_entropy(
     input: mx.array,
     linear_weight: "mx.array | QuantizedWeight",
@@ -985,7 +976,7 @@ def linear_cross_entropy(
     *,
     linear_bias: Optional[mx.array] = None,
     weight: Optional[mx.array] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     ignore_index: Optional[int] = None,
     label_smoothing: float = 0.0,
     options: Optional[LinearCrossEntropyOptions] = None,
@@ -994,6 +985,7 @@ def linear_cross_entropy(
     logit_scale: Optional[float] = None,
     z_loss: float = 0.0,
     out_dtype: Optional[mx.Dtype] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Cross-entropy of linearly projected inputs, as
     ``torch.nn.functional.linear_cross_entropy``.
@@ -1088,6 +1080,9 @@ def linear_cross_entropy(
         out_dtype (Dtype, optional): The dtype of the returned loss (e.g.
             ``mx.float32`` for a bfloat16 model); ``None`` is torch's rule.
             Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or the target's (class-index) shape with
@@ -1241,7 +1236,7 @@ def linear_cross_entropy(
         # cross_entropy promotes the output with the class weights
         loss_dtype = result_dtype(input, weight) if soft and weight is not None else input.dtype
         loss = _chunked(xf, head, quant, linear_bias, tf, soft, weight, reduction, ii, eps,
-                        options, out_dtype or loss_dtype, (softcap, logit_scale, z_loss))
+                        options, out_dtype or loss_dtype, (softcap, logit_scale, z_loss), group)
         if reduction == "none":
             loss = loss.reshape(batch)
         return loss
@@ -1262,5 +1257,5 @@ def linear_cross_entropy(
     return cross_entropy(
         logits, target, weight=weight, reduction=reduction, ignore_index=ii,
         label_smoothing=eps, axis=max(cax, 1), softcap=softcap, logit_scale=logit_scale,
-        z_loss=z_loss, out_dtype=out_dtype,
+        z_loss=z_loss, out_dtype=out_dtype, group=group,
     )
