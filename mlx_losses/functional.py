@@ -33,7 +33,7 @@ from .losses.embedding import (
 from .losses.embedding import cosine_similarity, pairwise_distance
 
 # -- ctc
-from ._group import ctc_loss
+from .losses.ctc import ctc_loss
 
 # -- linear_cross_entropy
 from .losses.linear_cross_entropy import linear_cross_entropy

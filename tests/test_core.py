@@ -304,10 +304,12 @@ def test_class_index_reduction():
     assert math.isnan(R.class_index_reduction(loss, "mean", mx.zeros((3,)), nan_when_empty=True).item())
 
 
-def test_length_normalized_mean_and_acc_dtype():
+def test_length_normalized_reduction_and_acc_dtype():
     loss = mx.array([4.0, 6.0, 3.0])
     lengths = mx.array([2, 3, 0])  # a zero length counts as 1
-    assert R.length_normalized_mean(loss, lengths).item() == pytest.approx((2 + 2 + 3) / 3)
+    assert R.length_normalized_reduction(loss, lengths, "mean").item() == pytest.approx((2 + 2 + 3) / 3)
+    assert R.length_normalized_reduction(loss, lengths, "sum").item() == 13.0
+    assert R.length_normalized_reduction(loss[:1], lengths[:1], "none", shape=()).shape == ()
     assert D.acc_dtype(mx.float16) == mx.float32 and D.acc_dtype(mx.bfloat16) == mx.float32
     assert D.acc_dtype(mx.float64) == mx.float64 and D.acc_dtype(mx.float32) == mx.float32
 

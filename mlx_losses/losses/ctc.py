@@ -41,10 +41,12 @@ from typing import Optional, Sequence, Tuple, Union
 
 import mlx.core as mx
 
+from .._api import public_loss
 from .._device import compile_by_branch
 from .._dtypes import acc_dtype
-from .._reduction import apply_reduction, length_normalized_mean
+from .._reduction import length_normalized_reduction
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     check_bool,
@@ -746,14 +748,17 @@ def _max_length(static, arr: mx.array, bound: int) -> int:
         raise
 
 
+@public_loss
 def ctc_loss(
     log_probs: mx.array,
     targets: mx.array,
     input_lengths: Lengths,
     target_lengths: Lengths,
     blank: int = 0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     zero_infinity: bool = False,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Connectionist Temporal Classification loss, as ``torch.nn.functional.ctc_loss``.
 
@@ -815,6 +820,9 @@ def ctc_loss(
             least 1) and then takes the mean over the batch. Default: ``'mean'``.
         zero_infinity (bool, optional): Replace infinite losses (and their
             gradients) by 0. Default: ``False``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - log_probs: :math:`(T, N, C)` or :math:`(T, C)` (unbatched).
@@ -936,10 +944,6 @@ def ctc_loss(
     nll = kernel(blank, zero_infinity)(lp, labels, il_k, tl_k)[0]
     # a factor, not a select: the NaN reaches the sample's gradient too
     nll = nll * mx.where(bad, mx.array(math.nan, nll.dtype), mx.array(1.0, nll.dtype))
-    if reduction == "mean":
-        out = length_normalized_mean(nll, tl)
-    elif reduction == "sum":
-        out = apply_reduction(nll, "sum")
-    else:
-        out = nll[0] if unbatched else nll
+    out = length_normalized_reduction(nll, tl, reduction, shape=() if unbatched else None,
+                                      group=group)
     return out.astype(out_dtype)
