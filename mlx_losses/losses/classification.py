@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import struct
-from typing import Optional, Tuple
+from typing import Optional, Tuple, cast
 
 import mlx.core as mx
 
@@ -790,7 +790,7 @@ def nll_loss(
             # the factor is 0 at an ignored row too: its gradient is 0,
             # never 0 * inf (an infinite weight of the ignored class)
             factor = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, acc), -wt))
-            loss = zero_where(ignored, factor * xt)
+            loss = cast(mx.array, zero_where(ignored, factor * xt))
     return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked,
                          group=group)
 
@@ -960,7 +960,7 @@ def binary_cross_entropy(
     checked = _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
     y = upcast(target, out)
-    loss = _bce(upcast(input, out), y)[0]
+    loss = cast(Tuple[mx.array, ...], _bce(upcast(input, out), y))[0]
     if not checked:
         # unchecked (switched off, or under mx.compile): a target outside
         # [0, 1] is NaN, value and gradient (a factor), as an input outside it

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 
@@ -625,7 +625,7 @@ def _lengths(fn: str, name: str, value, batch: int, unbatched: bool) -> Tuple[mx
             )
         arr = value
     elif isinstance(value, (tuple, list)):
-        vals = []
+        vals: List[int] = []
         for v in value:
             try:  # ints as torch's IntArrayRef takes them (NumPy ints, 0-d integer arrays too)
                 vals.append(check_number(fn, name, v, integer=True))
@@ -634,9 +634,8 @@ def _lengths(fn: str, name: str, value, batch: int, unbatched: bool) -> Tuple[mx
                     message(fn, name, "be an mx.array or a tuple/list of ints",
                             f"an element {v!r} of type {type(v).__name__}")
                 ) from None
-        vals = tuple(vals)
-        static = vals
-        arr = mx.array(vals, dtype=mx.int32) if vals else mx.zeros((0,), dtype=mx.int32)
+        static = tuple(vals)
+        arr = mx.array(static, dtype=mx.int32) if static else mx.zeros((0,), dtype=mx.int32)
     else:
         raise TypeError(
             message(fn, name, "be an mx.array or a tuple/list of ints", type(value).__name__)
@@ -729,7 +728,7 @@ def _int_sum(arr: mx.array) -> int:
     views = host_arrays(arr)
     if views is not None:
         return int(views[0].sum(dtype="int64"))
-    return int(mx.sum(arr.astype(mx.int64)).item())
+    return int(cast(int, mx.sum(arr.astype(mx.int64)).item()))
 
 
 def _max_length(static, arr: mx.array, bound: int) -> int:

@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import math
 import warnings
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import mlx.core as mx
 
@@ -276,7 +276,7 @@ def _after(xs: List[Optional[mx.array]], dep: Optional[List[mx.array]]) -> List[
     if not dep:
         return xs
     keep = [i for i, v in enumerate(xs) if v is not None]
-    out = mx.depends([xs[i] for i in keep], dep)
+    out = mx.depends(cast(List[mx.array], [xs[i] for i in keep]), dep)
     xs = list(xs)
     for i, v in zip(keep, out):
         xs[i] = v
@@ -661,7 +661,7 @@ def _chunked(
     kernel = functools.partial(_Spec, tokens, vocab, acc, b is not None,
                                prescale=prescale, softcap=softcap, quant=quant)
     has_weight = weight is not None
-    a = weight.astype(acc) if has_weight else None
+    a = weight.astype(acc) if weight is not None else None
     if soft:
         # q_nc = a_c ((1 - eps) p_nc + eps / C): the smoothed, weighted target.
         q = target.astype(acc)
@@ -690,27 +690,27 @@ def _chunked(
     spec = kernel(True, smooth_on, smooth_on and has_weight, False)
     args = [x, *head] + ([b] if b is not None else []) + [t]
     if spec.class_weight:
-        args.append(a)
+        args.append(cast(mx.array, a))
     stats = _kernel(spec)(*args)
     m, log_s, zt = stats[0], mx.log(stats[1]), stats[2]
     # (m - z_t) + log s: lse - z_t would round the loss at the logits' scale
     nll_t = (m - zt) + log_s
     mask = counted.astype(acc)
-    wt = mx.take(a, t) if has_weight else mx.ones_like(m)
+    wt = mx.take(a, t) if a is not None else mx.ones_like(m)
     wt_bad = mx.where(bad, mx.array(math.nan, acc), wt)
     smooth = None
     if smooth_on:
         # torch's chunked kernel takes no smoothing: it runs the reference
         # path, whose 'mean' leaves the ignored rows a zero gradient even
         # when the counted weights sum to 0 (a select, not a 0 factor)
-        total_a = mx.sum(a) if has_weight else float(c)
-        nll = zero_where(ignored, wt_bad * nll_t)
-        smooth = zero_where(ignored, total_a * log_s + stats[3])
+        total_a = mx.sum(a) if a is not None else float(c)
+        nll = cast(mx.array, zero_where(ignored, wt_bad * nll_t))
+        smooth = cast(mx.array, zero_where(ignored, total_a * log_s + stats[3]))
     else:
         # torch's chunked kernel: with counted weights summing to 0, 'mean'
         # gives every row a NaN gradient (0 / 0 times the 0 mask)
         nll = mask * wt_bad * nll_t
-    extra = zero_where(ignored, z_loss * mx.square(m + log_s)) if z_loss else None
+    extra = cast(mx.array, zero_where(ignored, z_loss * mx.square(m + log_s))) if z_loss else None
     # 'mean' divides both parts, the NLL and the smoothing sum, by the summed
     # class weights of the counted targets (all ignored: 0 / 0 = NaN); the
     # plain division's gradient: inf times each row's factor (see the rows
@@ -842,7 +842,7 @@ class QuantizedWeight:
     @property
     def shape(self) -> Tuple[int, int]:
         """``(C, in_features)``, the shape of the weight it stands for."""
-        return (self.weight.shape[0], self.weight.shape[1] * 32 // self.bits)
+        return (self.weight.shape[0], self.weight.shape[1] * 32 // cast(int, self.bits))
 
     @property
     def ndim(self) -> int:
@@ -855,7 +855,8 @@ class QuantizedWeight:
                              self.mode, dtype=dtype)
 
     def _spec(self) -> _Quant:
-        return _Quant(self.group_size, self.bits, self.mode, self.biases is not None)
+        return _Quant(cast(int, self.group_size), cast(int, self.bits), self.mode,
+                      self.biases is not None)
 
     def _arrays(self) -> List[mx.array]:
         return [self.weight, self.scales] + ([self.biases] if self.biases is not None else [])
@@ -897,7 +898,7 @@ def _frozen(arrays: List[mx.array], fn: Optional[str] = None,
             "quantized head, e.g. model.freeze() before adding LoRA layers)",
             "a gradient w.r.t. it"))
 
-    return list(frozen(*arrays))
+    return list(cast(Tuple[mx.array, ...], frozen(*arrays)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -1212,22 +1213,26 @@ def linear_cross_entropy(
     # the path torch takes: its chunked kernel for class indices without
     # smoothing, else its reference path (whose dtype rules ours follow)
     torch_chunked = chunked and not soft and eps == 0.0
+    # (``quantized`` and ``chunked`` tell which type each of these has)
+    dense = cast(mx.array, linear_weight)
+    packed = cast(QuantizedWeight, linear_weight)
+    opts = cast(LinearCrossEntropyOptions, options)
     if not quantized:
-        acc = options._acc_dtype(input.dtype) if chunked else None
-        _check_head_dtypes(input, linear_weight, linear_bias, torch_chunked, acc)
+        acc = opts._acc_dtype(input.dtype) if chunked else None
+        _check_head_dtypes(input, dense, linear_bias, torch_chunked, acc)
     logits_dtype = input.dtype
-    if quantized and mx.issubdtype(linear_weight.scales.dtype, mx.floating) and not chunked:
-        logits_dtype = result_dtype(input, linear_weight.scales)
+    if quantized and mx.issubdtype(packed.scales.dtype, mx.floating) and not chunked:
+        logits_dtype = result_dtype(input, packed.scales)
     if weight is not None and not soft and not torch_chunked:
         # torch's reference path (its chunked kernel runs without smoothing
         # only) takes class weights of the logits' dtype only
         _check_weight_dtype(_FN, weight, logits_dtype, "the logits")
 
     if quantized:
-        quant = linear_weight._spec()
-        head = _frozen(linear_weight._arrays())
+        quant = packed._spec()
+        head = _frozen(packed._arrays())
     else:
-        quant, head = None, [linear_weight]
+        quant, head = None, [dense]
 
     if chunked:
         xf = input.reshape(-1, in_features)
@@ -1236,7 +1241,7 @@ def linear_cross_entropy(
         # cross_entropy promotes the output with the class weights
         loss_dtype = result_dtype(input, weight) if soft and weight is not None else input.dtype
         loss = _chunked(xf, head, quant, linear_bias, tf, soft, weight, reduction, ii, eps,
-                        options, out_dtype or loss_dtype, (softcap, logit_scale, z_loss), group)
+                        opts, out_dtype or loss_dtype, (softcap, logit_scale, z_loss), group)
         if reduction == "none":
             loss = loss.reshape(batch)
         return loss
@@ -1249,7 +1254,7 @@ def linear_cross_entropy(
         if linear_bias is not None:
             logits = logits + linear_bias
     else:
-        w2 = linear_weight.reshape(flat, in_features)
+        w2 = dense.reshape(flat, in_features)
         # torch's linear is one addmm: the bias is added before the single
         # rounding to the input dtype (matters in float16 / bfloat16)
         logits = x2 @ w2.T if linear_bias is None else mx.addmm(linear_bias.reshape(flat), x2, w2.T)
