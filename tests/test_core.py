@@ -762,10 +762,10 @@ def test_empty_inputs_never_hang():
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 def test_log1p_fast_path_is_accurate(compiled):
-    # _common.log1p (one log pass in float32 on the CPU) against float64
+    # _numerics.log1p (one log pass in float32 on the CPU) against float64
     # log1p over [-1, 1]: dense in (-1, 0) (BCE's log1p(-p)), tiny and
     # exact-edge arguments, and e**-|z| in (0, 1].
-    from mlx_losses.losses._common import log1p
+    from mlx_losses._numerics import log1p
 
     rng = np.random.default_rng(0)
     xs = np.concatenate([
@@ -790,10 +790,10 @@ def test_log1p_fast_path_is_accurate(compiled):
 @pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.bfloat16])
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 def test_sigmoid_forms_are_accurate(dtype, compiled):
-    # _common.sigmoid / sigmoid_neg (1 / (1 + e**-x) in float32 on the CPU
+    # _numerics.sigmoid / sigmoid_neg (1 / (1 + e**-x) in float32 on the CPU
     # and in float64) against float64 over both tails, the overflow of
     # e**-x below -88, zeros, infinities and NaN.
-    from mlx_losses.losses._common import sigmoid, sigmoid_neg
+    from mlx_losses._numerics import sigmoid, sigmoid_neg
 
     if dtype == mx.float64 and mx.default_device() != mx.cpu:
         pytest.skip("float64 runs on the CPU only")

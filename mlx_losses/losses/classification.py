@@ -2,7 +2,7 @@
 
 Cross-entropy with class-index targets runs through one ``mx.custom_function``
 (:func:`_ce_index_fn`): the forward makes the only exp pass over the logits
-(``_common.softmax_parts``: the shifted exps ``e``, their row sums ``s``, the
+(``_numerics.softmax_parts``: the shifted exps ``e``, their row sums ``s``, the
 shift and ``log s``) and returns ``e`` and ``s`` as residuals, so that the
 backward is a single multiply-and-subtract (softmax = e / s) with no second
 exp, and one full-size array is alive between the passes. Half-precision logits are taken through float32 inside
@@ -20,7 +20,16 @@ import mlx.core as mx
 
 from .._api import public_loss
 from .._device import compile_by_branch, cpu_branches
-from .._dtypes import acc_dtype
+from .._dtypes import acc_dtype, result_dtype, upcast
+from .._numerics import (
+    exp_nonpos,
+    log1p,
+    logsumexp,
+    sigmoid,
+    sigmoid_neg,
+    softmax_parts,
+    softplus_neg,
+)
 from .._reduction import accurate_sum, apply_reduction, class_index_reduction, single
 from .._validation import (
     Reduction,
@@ -39,18 +48,7 @@ from .._validation import (
     resolve_reduction,
     run_value_check,
 )
-from ._common import (
-    exp,
-    exp_nonpos,
-    log1p,
-    logsumexp,
-    result_dtype,
-    sigmoid,
-    sigmoid_neg,
-    softmax_parts,
-    upcast,
-    zero_where,
-)
+from ._common import zero_where
 
 __all__ = [
     "cross_entropy",
@@ -58,29 +56,6 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
 ]
-
-
-# --------------------------------------------------------------------------
-# float64-accurate exp: MLX 0.32's CPU ``exp`` (and ``softmax``,
-# ``logsumexp``, ``logaddexp``, ``sigmoid``) of float64 has float32 accuracy
-# (~1e-6 relative); ``e ** x`` is accurate. Other dtypes take MLX's kernels.
-
-
-_exp = exp
-
-
-def _logsumexp(x: mx.array, axis: int) -> mx.array:
-    return logsumexp(x, axis=axis, keepdims=True)
-
-
-def _softplus_neg(x: mx.array) -> mx.array:
-    """log(1 + exp(-x)) = -log(sigmoid(x)), stable for any x."""
-    if x.dtype != mx.float64:
-        return mx.logaddexp(0.0, -x)
-    # relu(-x) + log1p(exp(-|x|)); relu(-x) as (|x| - x) / 2 keeps the
-    # gradient at x = 0 exact (-1/2), and is 0 at x = +inf (not inf - inf).
-    relu_neg = mx.where(x < mx.inf, 0.5 * (mx.abs(x) - x), 0.0)
-    return relu_neg + mx.log1p(_exp(-mx.abs(x)))
 
 
 # --------------------------------------------------------------------------
@@ -672,7 +647,7 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     m = mx.stop_gradient(mx.max(x, axis=cdim, keepdims=True))
     m = mx.where(m == -math.inf, mx.zeros_like(m), m)
     xs = x - m
-    log_s = _logsumexp(xs, cdim)
+    log_s = logsumexp(xs, axis=cdim, keepdims=True)
     logp = xs - log_s
     if eps > 0.0:
         y = y * _c(1.0 - eps, y.dtype) + _c(eps / C, y.dtype)
@@ -807,7 +782,7 @@ _BCE_EPS = struct.unpack("f", struct.pack("f", 1e-12))[0]
 @compile_by_branch(shapeless=True)
 def _bce_logs(x):
     # log(p) and log1p(-p), as torch takes them; the log1p as one log pass
-    # on the CPU (_common.log1p). A kernel of its own: fused with the loss
+    # on the CPU (_numerics.log1p). A kernel of its own: fused with the loss
     # below, the graph grows past MLX's fusion depth and is split with three
     # more full-size intermediates (peak 24 -> 48 MiB at 2M elements).
     return mx.log(x), log1p(-x)
@@ -977,7 +952,7 @@ def binary_cross_entropy(
 #   d/dx = (1 - y) - lw sigmoid(-x)                (sigmoid(x) - y without)
 #   d/dy = pos_weight softplus(-x) - softplus(x)   (-x without pos_weight)
 # Autodiff through logaddexp takes an exp and a log1p in the backward; this
-# takes one fast exp (_common.sigmoid: 1 / (1 + e ** -x) on the CPU, one
+# takes one fast exp (_numerics.sigmoid: 1 / (1 + e ** -x) on the CPU, one
 # full-size array at a time op by op). The backward recomputes it instead
 # of keeping it: a residual output would keep the forward's full-size loss
 # alive too (the outputs of one primitive live together), and MLX's eager
@@ -989,12 +964,12 @@ def binary_cross_entropy(
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_fwd(x, y):
     # (1 - y) x - log(sigmoid(x)) = (1 - y) x + softplus(-x), stable for any x
-    return (1.0 - y) * x + _softplus_neg(x)
+    return (1.0 - y) * x + softplus_neg(x)
 
 
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_pos_fwd(x, y, pw):
-    return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * _softplus_neg(x)
+    return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * softplus_neg(x)
 
 
 @compile_by_branch(shapeless=True)
@@ -1029,7 +1004,7 @@ def _bce_logits_pos_dx(x, y, pw, g):
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_pos_dy(x, pw, g):
     # torch's form, pw softplus(-x) - softplus(x) (= (pw - 1) softplus(-x) - x)
-    return g * (pw * _softplus_neg(x) - _softplus_neg(-x))
+    return g * (pw * softplus_neg(x) - softplus_neg(-x))
 
 
 def _with_bce_logits_backward(forward, dx=_bce_logits_dx):

@@ -44,6 +44,7 @@ import mlx.core as mx
 from .._api import public_loss
 from .._device import compile_by_branch
 from .._dtypes import acc_dtype
+from .._numerics import exp_nonpos, logsumexp_nonpos
 from .._reduction import length_normalized_reduction
 from .._validation import (
     Reduction,
@@ -61,7 +62,6 @@ from .._validation import (
     run_value_check,
     resolve_reduction,
 )
-from ._common import exp_nonpos
 
 __all__ = ["ctc_loss"]
 
@@ -79,13 +79,6 @@ _NEG_INF = -math.inf
 # the two-pass kernel (compiled chunks of _STEPS time steps; the tests' reference)
 
 
-def _exp(x: mx.array) -> mx.array:
-    """exp of arguments <= 0 by the shared device policy
-    (``_common.exp_nonpos``): ``e ** x`` in float64 and in float32 on the
-    CPU, where MLX's ``exp`` is less accurate or slower; ``mx.exp`` otherwise."""
-    return exp_nonpos(x)
-
-
 def _lse3(a: mx.array, b: mx.array, c: mx.array) -> mx.array:
     """log(exp(a) + exp(b) + exp(c)), elementwise; -inf when all are -inf.
 
@@ -99,15 +92,7 @@ def _lse3(a: mx.array, b: mx.array, c: mx.array) -> mx.array:
     # all three -inf: shift the smaller two by 0, not by -inf (which would give
     # (-inf) - (-inf) = NaN); the result is then -inf + log(1) = -inf.
     ms = mx.where(m == _NEG_INF, mx.zeros_like(m), m)
-    return m + mx.log(1 + _exp(lo1 - ms) + _exp(lo2 - ms))
-
-
-def _logsumexp(x: mx.array, axis: int, keepdims: bool = False) -> mx.array:
-    """``mx.logsumexp`` with :func:`_exp` (accurate in float64)."""
-    m = mx.max(x, axis=axis, keepdims=True)
-    m = mx.where(m == _NEG_INF, mx.zeros_like(m), m)
-    out = m + mx.log(mx.sum(_exp(x - m), axis=axis, keepdims=True))
-    return out if keepdims else mx.squeeze(out, axis=axis)
+    return m + mx.log(1 + exp_nonpos(lo1 - ms) + exp_nonpos(lo2 - ms))
 
 
 def _alpha_steps_impl(alpha, e, active, skip):
@@ -147,7 +132,7 @@ def _beta_steps_impl(beta, e_next, act_next, act, alpha, log_p, init, skip_next)
         xp = mx.concatenate([x, pad], axis=1)
         rec = _lse3(x, xp[:, 1:-1], xp[:, 2:] + skip_next)
         beta = mx.where(act_next[k], rec, init)
-        posts[k] = mx.where(act[k], _exp(alpha[k] + beta - log_p), mx.zeros_like(beta))
+        posts[k] = mx.where(act[k], exp_nonpos(alpha[k] + beta - log_p), mx.zeros_like(beta))
     return beta, mx.stack(posts)
 
 
@@ -266,7 +251,7 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
             alpha, out = _alpha_steps(alpha, e[lo:lo + _STEPS], active[lo:lo + _STEPS], skip)
             chunks.append(out)
         alphas = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
-        log_p = _logsumexp(alpha + _end_positions(target_lengths, L, dtype), axis=1)
+        log_p = logsumexp_nonpos(alpha + _end_positions(target_lengths, L, dtype), axis=1)
         nll = -log_p
         if zero_infinity:
             nll = mx.where(mx.isinf(nll), mx.zeros_like(nll), nll)
@@ -427,7 +412,7 @@ def _stacked_posterior_impl(sf, sr, lf, act, ext_l, log_p, ext_cls, neg_g):
     # entry of its frames, as in torch (-inf - log p is NaN for both)
     x = mx.where(ok, sf[:, :, 2:] + beta - mx.where(ok, e, mx.zeros_like(e)) - log_p,
                  _NEG_INF - log_p)
-    post = mx.where(act, _exp(x), mx.zeros_like(x))
+    post = mx.where(act, exp_nonpos(x), mx.zeros_like(x))
     return _class_sums(post, ext_cls, lf.shape[2] - 1, None) * neg_g
 
 
@@ -556,7 +541,7 @@ def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
         # or 1, the reversed columns L + 1 and L
         L = z["ext_l"].shape[1]
         last = states[-1][-1, 1]
-        log_p = _logsumexp(mx.stack([last[:, L + 1], last[:, L]], axis=1), axis=1)
+        log_p = logsumexp_nonpos(mx.stack([last[:, L + 1], last[:, L]], axis=1), axis=1)
         # NaN, as torch: the VJP's posteriors are then NaN at the sample's
         # frames (zero_infinity keeps them: NaN is not inf)
         log_p = mx.where(nonfinite, mx.array(math.nan, log_p.dtype), log_p)

@@ -38,7 +38,7 @@ from .._validation import (
     message,
     resolve_reduction,
 )
-from ._common import exp, logaddexp, logsumexp
+from .._numerics import exp, logaddexp, logsumexp
 from .linear_cross_entropy import QuantizedWeight, _frozen, _Quant
 
 __all__ = [

@@ -39,7 +39,9 @@ from .._validation import (
     message,
     resolve_reduction,
 )
-from ._common import exp, result_dtype, zero_where
+from .._dtypes import result_dtype
+from .._numerics import exp
+from ._common import zero_where
 from .classification import _as_index, _check_logit_options, _check_weight_dtype, cross_entropy
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions", "QuantizedWeight"]
@@ -60,17 +62,6 @@ def _moved(total: mx.array, m: mx.array, r: mx.array) -> mx.array:
     where the shift did not move, whatever ``total`` (an infinite weight or
     soft target is then torch's inf, not inf * 0)."""
     return mx.where(m == r, 0.0, total * (m - r))
-
-
-# --------------------------------------------------------------------------
-# float64-accurate exp
-#
-# MLX's CPU ``exp`` of float64 has float32 accuracy (~1e-7 relative in MLX
-# 0.32); ``power(e, x)`` is exact to rounding. float32 and half keep MLX's
-# kernel: ``power`` holds more tiles in flight in the backward (3x the peak).
-
-
-_exp = exp
 
 
 def _shift(m: mx.array) -> mx.array:
@@ -399,7 +390,7 @@ def _kernel(spec: _Spec):
         # three matmuls; mx.compile here changed neither time nor memory on
         # the CPU.)
         extra = list(extra)
-        dz = _exp(z - mx.expand_dims(m, 1)) * mx.expand_dims(g_s, 1)
+        dz = exp(z - mx.expand_dims(m, 1)) * mx.expand_dims(g_s, 1)
         if spec.index:
             ti, cols, g_t = extra[:3]
             del extra[:3]
@@ -457,9 +448,9 @@ def _kernel(spec: _Spec):
                 first = st[0] is None
                 run = zmax if first else mx.maximum(st[0], zmax)
                 sh = _shift(run)
-                es = mx.sum(_exp(z - mx.expand_dims(sh, 1)), axis=-1)
+                es = mx.sum(exp(z - mx.expand_dims(sh, 1)), axis=-1)
                 # exp(old max - new shift) <= 1 rescales the old sum
-                st[1] = es if first else st[1] * _exp(st[0] - sh) + es
+                st[1] = es if first else st[1] * exp(st[0] - sh) + es
                 st[0] = run
                 if first:
                     st[5] = sh

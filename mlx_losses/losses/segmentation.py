@@ -47,7 +47,8 @@ from .._validation import (
     user_stacklevel,
     resolve_reduction,
 )
-from ._common import exp_nonpos, logsumexp, zero_where
+from .._numerics import exp_nonpos, logsumexp
+from ._common import zero_where
 
 __all__ = [
     "sigmoid_focal_loss",
