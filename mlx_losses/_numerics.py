@@ -33,9 +33,9 @@ __all__ = [
 #
 # MLX 0.32's CPU ``exp`` (and so ``softmax``, ``logsumexp``, ``logaddexp``,
 # ``sigmoid``) evaluates a polynomial through ``fma``, which this build runs in
-# software on x86-64: about 15-25 ns per element, with float32 accuracy even
-# for float64. ``e ** x`` (``mx.power``, the C library's ``pow``) is accurate
-# to rounding in float64 and, in float32, 2-3x faster than ``exp``: for
+# software on x86-64: slow, and with float32 accuracy even for float64.
+# ``e ** x`` (``mx.power``, the C library's ``pow``) is accurate to rounding
+# in float64 and, in float32, faster than ``exp`` (docs/performance.md): for
 # arguments <= 0 its error (about 3e-8 |x| relative, from rounding e) is below
 # ``exp``'s own (up to 2e-6 relative) down to x = -60, and an absolute error
 # there is far below float32 rounding of anything the value is added to. So
@@ -79,10 +79,9 @@ def sigmoid(x: mx.array) -> mx.array:
 
     One chain of unary and binary ops, each of which can take over its
     input's buffer, so even run op by op (an eager grad) it holds one
-    full-size array: at 2M float32 elements 8 MiB and 9 ms, against 26 MiB
-    and 18 ms for the ``where(x >= 0, 1, z) / (1 + z)`` form with
-    ``z = e ** -|x|`` (whose ``z`` has two readers), and 32 ms for MLX's CPU
-    ``sigmoid``. Below -88 (float32) ``e ** -x`` overflows and the result
+    full-size array, where the ``where(x >= 0, 1, z) / (1 + z)`` form with
+    ``z = e ** -|x|`` holds three (its ``z`` has two readers); both are
+    faster than MLX's CPU ``sigmoid``. Below -88 (float32) ``e ** -x`` overflows and the result
     is 0, where the exact value is subnormal. Error against float64 over
     [-110, 110]: 2.7e-6 relative (``mx.sigmoid``'s: 3.8e-6); accurate to
     rounding in float64.
@@ -90,8 +89,8 @@ def sigmoid(x: mx.array) -> mx.array:
     if _power_exp(x.dtype):
         # x * -1 rather than -x: mx.compile would merge -x with a forward's
         # own (softplus(-x) = logaddexp(0, -x)) and keep that full-size
-        # array between the fused kernels (BCE-with-logits' compiled step:
-        # 16 -> 24 MiB at 2M elements).
+        # array between the fused kernels (a higher peak in BCE-with-logits'
+        # compiled step).
         return mx.reciprocal(1.0 + mx.power(mx.array(math.e, dtype=x.dtype), x * -1.0))
     return mx.sigmoid(x)
 
@@ -106,12 +105,12 @@ def sigmoid_neg(x: mx.array) -> mx.array:
 def log1p(x: mx.array) -> mx.array:
     """``log1p``, as one ``log`` pass in float32 on the CPU.
 
-    MLX's CPU ``log1p`` costs about 9 ns per element for arguments in
-    (-1, 0) (4.5 for positive ones) against ``log``'s 2. Goldberg's form
+    MLX's CPU ``log1p`` costs several times ``log``'s time per element
+    (most for arguments in (-1, 0)). Goldberg's form
     (Theorem 4 of "What every computer scientist should know about
     floating-point arithmetic") rounds ``w = 1 + x`` and corrects the log by
     ``x / (w - 1)``: a few float32 ulps from exact (1.7e-7 relative at most
-    over (-1, 1), measured against float64), 2.3 ns per element fused.
+    over (-1, 1), measured against float64), about one ``log``'s time fused.
     ``w == 1`` (|x| below half an ulp of 1, -0.0 included) returns ``x``
     itself; ``x = -1`` gives -inf and NaN stays NaN, as ``log1p``. For ``x``
     in [-1, 1] (a probability, ``e**-|z|``): ``+inf`` would give NaN.
@@ -136,9 +135,9 @@ def logsumexp(x: mx.array, axis: int = -1, keepdims: bool = False) -> mx.array:
     """``mx.logsumexp``, accurate in float64 too (all -inf rows give -inf).
 
     Below float64 it stays MLX's single primitive even on the CPU: the
-    max / ``e ** x`` / sum form is 1.4x faster under autodiff but holds one
-    more full-size array at the peak (measured with cross-entropy's
-    probability targets, and 3x the tiles' peak in linear_cross_entropy)."""
+    max / ``e ** x`` / sum form is faster under autodiff but holds one
+    more full-size array at the peak (cross-entropy's probability targets;
+    several times the tiles' peak in linear_cross_entropy)."""
     if x.dtype != mx.float64:
         return mx.logsumexp(x, axis=axis, keepdims=keepdims)
     m = _shift(x, axis)
@@ -167,8 +166,7 @@ def softmax_parts(
         # is NaN throughout (inf - inf), as torch's softmax. The max is taken
         # of x itself (exact in any wider dtype): a cast shared by the max and
         # the exp could not be donated and stayed alive through an eager grad
-        # (bfloat16 cross-entropy 28 MiB at 2097 x 1000 against 20 this way,
-        # for a slower half-type max: forward 0.6x -> 0.8x mlx.nn's time).
+        # (a higher peak, for a faster max: docs/performance.md).
         m = mx.max(x, axis=axis, keepdims=True).astype(dtype)
         m = mx.where(m == -math.inf, mx.zeros_like(m), m)
         e = exp_nonpos(x.astype(dtype) - m)

@@ -55,11 +55,9 @@ def unfused(op, a: mx.array, *args) -> mx.array:
     The reshapes around it are boundaries that MLX's compiler does not fuse
     across, so ``op`` stays MLX's own vectorised kernel. On the CPU, MLX's
     JIT turns a ``minimum`` / ``maximum`` / ``clip`` / ``where`` fused into
-    further arithmetic into a branch, which mispredicts on real-valued data:
-    smooth_l1's forward+backward under ``mx.compile`` (2M float32 elements)
-    takes 35 ms fused and 12 ms with its ``minimum`` and ``clip`` fenced off.
-    (A fused ``exp`` is also slower than MLX's own in isolation, but fencing
-    off kl_div's and poisson_nll_loss's gained nothing in A/B runs.)
+    further arithmetic into a branch, which mispredicts on real-valued data
+    (smooth_l1's compiled forward+backward is several times slower fused;
+    the figures are in docs/performance.md).
 
     The reshapes are no copies for a contiguous ``a`` (a fresh result, an
     input array); a broadcast view is copied once, a pass far cheaper than

@@ -37,6 +37,7 @@ from .._validation import (
     ValueCheckError,
     check_array,
     check_class_axis,
+    check_class_input,
     check_floating,
     check_index_range,
     check_label_smoothing,
@@ -137,16 +138,6 @@ def _index_layout(fn: str, input: mx.array, target: mx.array,
             fmt_shape(target.shape),
         )
     )
-
-
-def _check_input(fn: str, input) -> mx.array:
-    check_floating(fn, "input", input)
-    if input.ndim == 0:
-        raise ShapeError(
-            message(fn, "input", "have 1 or more dimensions (C), (N, C) or (N, C, d1, ...)",
-                    "a 0-D array")
-        )
-    return input
 
 
 def _rows(input: mx.array, target: mx.array, cdim: int = 1) -> Tuple[mx.array, mx.array]:
@@ -588,7 +579,7 @@ def cross_entropy(
     label_smoothing = check_label_smoothing(fn, label_smoothing)
     softcap, logit_scale, z_loss, out_dtype = _check_logit_options(
         fn, softcap, logit_scale, z_loss, out_dtype)
-    _check_input(fn, input)
+    check_class_input(fn, input)
     check_array(fn, "target", target)
     cdim = check_class_axis(fn, axis, input)
     C = input.shape[cdim]
@@ -640,7 +631,7 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     out = out_dtype or out
     if x.size == 0:
         # nothing to normalize (logsumexp rejects empty arrays)
-        return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out, group)
+        return apply_reduction(-accurate_sum(x * y, axis=cdim), reduction, dtype=out, group=group)
     # (x - max) - log(sum exp(x - max)): x - lse would round the log-softmax
     # at the scale of the logits. An all -inf row is shifted by 0 (NaN, as
     # torch); a +inf max stays, so its row is NaN throughout, as torch's.
@@ -660,10 +651,6 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     if z_loss:
         lse = (m + log_s).squeeze(cdim).astype(loss.dtype)
         loss = loss + _c(z_loss, loss.dtype) * mx.square(lse)
-    return _reduce_probs(loss, reduction, out, group)
-
-
-def _reduce_probs(loss, reduction, out, group):
     # 'mean': torch divides by numel / C (the number of rows); empty -> NaN.
     return apply_reduction(loss, reduction, dtype=out, group=group)
 
@@ -735,7 +722,7 @@ def nll_loss(
     fn = "nll_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     ignore_index = _check_ignore_index(fn, ignore_index)
-    _check_input(fn, input)
+    check_class_input(fn, input)
     check_array(fn, "target", target)
     cdim = check_class_axis(fn, axis, input)
     C, out_shape = _index_layout(fn, input, target, cdim)
@@ -784,7 +771,7 @@ def _bce_logs(x):
     # log(p) and log1p(-p), as torch takes them; the log1p as one log pass
     # on the CPU (_numerics.log1p). A kernel of its own: fused with the loss
     # below, the graph grows past MLX's fusion depth and is split with three
-    # more full-size intermediates (peak 24 -> 48 MiB at 2M elements).
+    # more full-size intermediates (twice the peak).
     return mx.log(x), log1p(-x)
 
 
@@ -981,10 +968,9 @@ def _bce_logits_dx(x, y, g):
 def _bce_logits_dx_from_exp(x, y, g):
     # sigmoid(x) - y from z = e**-|x|, for a forward that takes that same
     # exp (multilabel_soft_margin_loss's): inside a compiled step MLX merges
-    # the two, so one exp pass serves forward and backward (2x faster there
-    # than _bce_logits_dx, 28 vs 56 ms at 2097 x 1000). Op by op (an eager
-    # grad) z has two readers and three full-size arrays are alive (26 vs
-    # 8 MiB for _bce_logits_dx).
+    # the two, so one exp pass serves forward and backward. Op by op (an
+    # eager grad) z has two readers and three full-size arrays are alive
+    # (one for _bce_logits_dx).
     z = exp_nonpos(-mx.abs(x))
     return g * (mx.where(x >= 0, 1.0, z) / (1.0 + z) - y)
 

@@ -29,8 +29,8 @@ NumPy's) and by MLX's per-operation overhead (a handful of operations per
 time step). A probability-domain recursion (Rabiner's rescaling) avoids the
 exps but cannot be made safe: see the note above ``_ctc_kernel_stacked``.
 Under ``mx.grad`` / ``mx.value_and_grad`` in eager mode, MLX calls compiled
-functions whose inputs are tracers uncompiled, so the per-step fusion is lost
-(about 2x slower): wrap the training step in ``mx.compile`` to keep it.
+functions whose inputs are tracers uncompiled, so the per-step fusion is lost:
+wrap the training step in ``mx.compile`` to keep it.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def _class_sums(post: mx.array, ext: mx.array, C: int, blank: Optional[int]) -> 
 #
 # Kept in log space on purpose: a probability-domain version of this
 # recursion (Rabiner's rescaling, even with a float64 state rescaled every
-# 16 steps) was 2-4x faster again on the CPU, but it loses every path more
+# 16 steps) is faster on the CPU, but it loses every path more
 # than ~700 nats below the best prefix of its row, e.g. all complete paths of
 # a blank-collapsed model with a long target (inf where the loss is ~1000);
 # tests/test_ctc.py and the parity table have such cases.

@@ -253,9 +253,9 @@ def _token(a: mx.array) -> mx.array:
 
 def _transposed(wj: mx.array) -> mx.array:
     # A contiguous copy of a (classes x in_features) block, transposed: on
-    # MLX's CPU BLAS a matmul whose right operand is a transposed view runs
-    # 2-2.5x slower than on a contiguous one, and the copy is one block,
-    # never the whole weight.
+    # MLX's CPU BLAS a matmul whose right operand is a transposed view is
+    # slower than on a contiguous one, and the copy is one block, never the
+    # whole weight.
     return mx.contiguous(wj.T)
 
 
