@@ -2,7 +2,7 @@
 
 Some kernels and checks have two forms, one for each kind of device MLX
 computes on: on the CPU, ``e ** x`` for exps and a one-``log`` ``log1p``
-(``losses/_common.py``), the unfused cross-entropy formula
+(``_numerics.py``), the unfused cross-entropy formula
 (``losses/classification.py``) and value checks that read buffers through
 NumPy (``_validation.py``); elsewhere (Metal, CUDA), MLX's fused kernels and
 value checks reduced by MLX. :func:`cpu_branches` is the one place that

@@ -20,15 +20,11 @@ float32 rounding at any size. float16 / bfloat16 are accumulated in float32
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 
 from ._dtypes import acc_dtype, upcast
-# (transition: classification and linear_cross_entropy import it from here)
-from ._validation import resolve_reduction  # noqa: F401
 
 __all__ = [
     "accurate_sum",
@@ -41,14 +37,12 @@ __all__ = [
     "weighted_reduction",
     "class_index_reduction",
     "batchmean",
-    "length_normalized_mean",
+    "length_normalized_reduction",
     "clamped_mean",
     "global_sum",
     "global_gather",
     "active_group",
     "single",
-    "current_group",
-    "reduction_group",
 ]
 
 Group = mx.distributed.Group
@@ -191,33 +185,9 @@ def accurate_mean(
 # the group
 
 
-# Transition: the families not yet on ``_api.public_loss`` (see _group.py)
-# set their group here for the kernel's reductions to read; a loss on
-# public_loss passes it explicitly.
-_GROUP: contextvars.ContextVar[Optional[Group]] = contextvars.ContextVar(
-    "mlx_losses_group", default=None
-)
-
-
-def current_group() -> Optional[Group]:
-    """The group a not yet migrated loss set with ``reduction_group``."""
-    return _GROUP.get()
-
-
-@contextlib.contextmanager
-def reduction_group(group: Optional[Group]) -> Iterator[None]:
-    """Run a not yet migrated kernel with its reductions over ``group``."""
-    token = _GROUP.set(group)
-    try:
-        yield
-    finally:
-        _GROUP.reset(token)
-
-
 def active_group(group: Optional[Group] = None) -> Optional[Group]:
-    """The group a reduction runs over (``group``, else the transition
-    one), or None when there is none or it has one rank."""
-    group = group if group is not None else _GROUP.get()
+    """The group a reduction runs over: ``group``, or None when there is
+    none or it has one rank."""
     if group is None or group.size() == 1:
         return None
     return group
@@ -458,11 +428,21 @@ def batchmean(
     return _cast((total / _count(ref.shape[0], total, group)).astype(loss.dtype), dtype)
 
 
-def length_normalized_mean(
-    loss: mx.array, lengths: mx.array, *, group: Optional[Group] = None
+def length_normalized_reduction(
+    loss: mx.array,
+    lengths: mx.array,
+    reduction: str,
+    *,
+    shape: Optional[Sequence[int]] = None,
+    group: Optional[Group] = None,
 ) -> mx.array:
-    """CTC's 'mean': each loss divided by its target length (clamped to >= 1),
+    """CTC's reductions: 'none' (reshaped to ``shape`` if given), 'sum', and
+    'mean' as each loss divided by its target length (clamped to >= 1),
     then the mean over the batch (the global batch with ``group``)."""
+    if reduction == "none":
+        return loss if shape is None else loss.reshape(tuple(shape))
+    if reduction == "sum":
+        return apply_reduction(loss, "sum", group=group)
     denom = mx.maximum(lengths, 1).astype(acc_dtype(loss.dtype))
     per = loss.astype(denom.dtype) / denom
     active = active_group(group)

@@ -352,6 +352,18 @@ def check_integer(fn: str, name: str, x: Any) -> mx.array:
     return x
 
 
+def check_class_input(fn: str, input: Any) -> mx.array:
+    """Floating logits (or log-probabilities) with a class axis: 1 or more
+    dimensions, ``(C)``, ``(N, C)`` or ``(N, C, d1, ...)``."""
+    check_floating(fn, "input", input)
+    if input.ndim == 0:
+        raise ShapeError(
+            message(fn, "input", "have 1 or more dimensions (C), (N, C) or (N, C, d1, ...)",
+                    "a 0-D array")
+        )
+    return input
+
+
 def check_ndim(fn: str, name: str, x: mx.array, allowed: Sequence[int] | str) -> None:
     ok = x.ndim in allowed if not isinstance(allowed, str) else True
     if not ok:

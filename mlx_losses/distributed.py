@@ -36,7 +36,8 @@ from ._validation import (
     fmt_shape,
     message,
 )
-from .losses._common import exp, zero_where
+from ._numerics import exp
+from .losses._common import zero_where
 from .losses.classification import _as_index
 
 __all__ = ["vocab_parallel_cross_entropy"]

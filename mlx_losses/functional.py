@@ -4,7 +4,7 @@
 from .losses.regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss
 
 # -- classification
-from ._group import (
+from .losses.classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
@@ -33,10 +33,10 @@ from .losses.embedding import (
 from .losses.embedding import cosine_similarity, pairwise_distance
 
 # -- ctc
-from ._group import ctc_loss
+from .losses.ctc import ctc_loss
 
 # -- linear_cross_entropy
-from ._group import linear_cross_entropy
+from .losses.linear_cross_entropy import linear_cross_entropy
 
 # -- preference
 from .losses.preference import (

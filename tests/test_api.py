@@ -239,14 +239,6 @@ def test_every_public_loss_takes_a_keyword_only_group(name):
     )
 
 
-# Transition: the losses whose group still reaches their reductions through
-# mlx_losses/_group.py (a context variable) rather than as an argument.
-_ON_THE_SHIM = {
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
-    "ctc_loss", "linear_cross_entropy",
-}
-
-
 @pytest.mark.parametrize("name", LOSSES)
 def test_every_loss_hands_its_group_to_its_reductions(name, monkeypatch):
     # A group of one rank changes no number, so a kernel that dropped its
@@ -260,8 +252,7 @@ def test_every_loss_hands_its_group_to_its_reductions(name, monkeypatch):
     real, seen = _reduction.active_group, []
 
     def spy(group=None):
-        seen.append(group if group is not None or name not in _ON_THE_SHIM
-                    else _reduction.current_group())
+        seen.append(group)
         return real(group)
 
     monkeypatch.setattr(_reduction, "active_group", spy)

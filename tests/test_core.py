@@ -304,10 +304,12 @@ def test_class_index_reduction():
     assert math.isnan(R.class_index_reduction(loss, "mean", mx.zeros((3,)), nan_when_empty=True).item())
 
 
-def test_length_normalized_mean_and_acc_dtype():
+def test_length_normalized_reduction_and_acc_dtype():
     loss = mx.array([4.0, 6.0, 3.0])
     lengths = mx.array([2, 3, 0])  # a zero length counts as 1
-    assert R.length_normalized_mean(loss, lengths).item() == pytest.approx((2 + 2 + 3) / 3)
+    assert R.length_normalized_reduction(loss, lengths, "mean").item() == pytest.approx((2 + 2 + 3) / 3)
+    assert R.length_normalized_reduction(loss, lengths, "sum").item() == 13.0
+    assert R.length_normalized_reduction(loss[:1], lengths[:1], "none", shape=()).shape == ()
     assert D.acc_dtype(mx.float16) == mx.float32 and D.acc_dtype(mx.bfloat16) == mx.float32
     assert D.acc_dtype(mx.float64) == mx.float64 and D.acc_dtype(mx.float32) == mx.float32
 
@@ -760,10 +762,10 @@ def test_empty_inputs_never_hang():
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 def test_log1p_fast_path_is_accurate(compiled):
-    # _common.log1p (one log pass in float32 on the CPU) against float64
+    # _numerics.log1p (one log pass in float32 on the CPU) against float64
     # log1p over [-1, 1]: dense in (-1, 0) (BCE's log1p(-p)), tiny and
     # exact-edge arguments, and e**-|z| in (0, 1].
-    from mlx_losses.losses._common import log1p
+    from mlx_losses._numerics import log1p
 
     rng = np.random.default_rng(0)
     xs = np.concatenate([
@@ -788,10 +790,10 @@ def test_log1p_fast_path_is_accurate(compiled):
 @pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.bfloat16])
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 def test_sigmoid_forms_are_accurate(dtype, compiled):
-    # _common.sigmoid / sigmoid_neg (1 / (1 + e**-x) in float32 on the CPU
+    # _numerics.sigmoid / sigmoid_neg (1 / (1 + e**-x) in float32 on the CPU
     # and in float64) against float64 over both tails, the overflow of
     # e**-x below -88, zeros, infinities and NaN.
-    from mlx_losses.losses._common import sigmoid, sigmoid_neg
+    from mlx_losses._numerics import sigmoid, sigmoid_neg
 
     if dtype == mx.float64 and mx.default_device() != mx.cpu:
         pytest.skip("float64 runs on the CPU only")

@@ -3,6 +3,8 @@ autodiff of a plain recursion, layouts, Module, transforms, errors."""
 
 import itertools
 import math
+import os
+import sys
 
 import mlx.core as mx
 import numpy as np
@@ -371,16 +373,28 @@ def test_peaky_float32_inputs_match_float64():
 
 
 # ---------------------------------------------------------------- the two kernels
-# The stacked kernel (forward and reversed rows in one recursion) is the
-# default; the two-pass kernel (alpha, then beta in the VJP) is kept as an
-# independent reference. Both are checked here by forcing the module switch.
+# The package's stacked kernel (forward and reversed rows in one recursion)
+# against the two-pass kernel (alpha, then beta in the VJP) of
+# tests/_ctc_two_pass.py, an independent reference that ctc_loss runs
+# through when it is put in the stacked kernel's place.
 
 from mlx_losses.losses import ctc as _ctc_module  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _ctc_two_pass  # noqa: E402
+
+
+_STACKED = _ctc_module._ctc_kernel_stacked
+
+
+def _use_kernel(monkeypatch, stacked: bool) -> None:
+    monkeypatch.setattr(_ctc_module, "_ctc_kernel_stacked",
+                        _STACKED if stacked else _ctc_two_pass.ctc_kernel)
 
 
 @pytest.fixture(params=["stacked", "two-pass"])
 def kernel(request, monkeypatch):
-    monkeypatch.setattr(_ctc_module, "_USE_STACKED", request.param == "stacked")
+    _use_kernel(monkeypatch, request.param == "stacked")
     return request.param
 
 
@@ -409,7 +423,7 @@ def _kernels_agree(lp, targets, il, tl, monkeypatch, rtol, atol, **kw):
 
     res = {}
     for stacked in (True, False):
-        monkeypatch.setattr(_ctc_module, "_USE_STACKED", stacked)
+        _use_kernel(monkeypatch, stacked)
         v = F.ctc_loss(lp, targets, il, tl, reduction="none", **kw)
         res[stacked] = [np.array(v), np.array(mx.grad(f)(lp)), np.array(mx.compile(mx.grad(f))(lp))]
     for a, b in zip(res[True], res[False]):

@@ -5,7 +5,7 @@ import pytest
 
 from mlx_losses import _device as D
 from mlx_losses import functional as F
-from mlx_losses.losses import _common
+from mlx_losses import _numerics
 
 
 def test_the_device_decides_unless_forced():
@@ -49,7 +49,7 @@ def test_a_compiled_trace_serves_only_its_branches():
 
 
 def test_the_package_kernels_retrace_for_the_other_branches(monkeypatch):
-    # BCE's forward is a compiled kernel around _common.log1p: after a
+    # BCE's forward is a compiled kernel around _numerics.log1p: after a
     # CPU-branch call, a GPU-branch call must trace it again (and so ask
     # the policy), not replay the CPU trace. (A 6-d input: a trace of its
     # own, whatever ran before; shapeless traces are per ndim.)
@@ -63,7 +63,7 @@ def test_the_package_kernels_retrace_for_the_other_branches(monkeypatch):
         asked.append(1)
         return D.cpu_branches()
 
-    monkeypatch.setattr(_common, "cpu_branches", spy)
+    monkeypatch.setattr(_numerics, "cpu_branches", spy)
     with D._forced_branches("gpu"):
         gpu = F.binary_cross_entropy(p, y, reduction="none")
     assert asked

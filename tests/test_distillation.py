@@ -14,7 +14,7 @@ import mlx_losses
 from mlx_losses import functional as F
 from mlx_losses._validation import ShapeError
 from mlx_losses.losses import distillation as D
-from mlx_losses.losses._common import exp, logaddexp, logsumexp
+from mlx_losses._numerics import exp, logaddexp, logsumexp
 
 
 def _close(a, b, rtol=2e-5, atol=2e-6):

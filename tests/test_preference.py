@@ -14,7 +14,7 @@ import mlx_losses
 from mlx_losses import LinearCrossEntropyOptions, PreferenceLossOutput
 from mlx_losses import functional as F
 from mlx_losses._validation import ShapeError
-from mlx_losses.losses._common import logsumexp
+from mlx_losses._numerics import logsumexp
 
 B, T, H, V = 3, 6, 8, 37
 SMALL_TILES = LinearCrossEntropyOptions(batch_chunk_size=5, vocab_chunk_size=8)

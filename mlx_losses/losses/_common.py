@@ -1,22 +1,19 @@
-"""Small helpers the kernels share (transcendentals, broadcasting warnings)."""
+"""Small helpers the kernels share: the input pair's checks and broadcast,
+the fusion fence, the gradient-selecting mask. (The transcendentals live
+in ``mlx_losses/_numerics.py``.)"""
 
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Optional, Tuple
+from typing import Tuple
 
 import mlx.core as mx
 
-from .._device import cpu_branches
-from .._dtypes import result_dtype, upcast  # (transition: classification imports them from here)
+from .._dtypes import result_dtype, upcast
 from .._reduction import single
 from .._validation import broadcast_shapes, check_floating, fmt_shape, user_stacklevel
 
-__all__ = [
-    "exp", "exp_nonpos", "sigmoid", "sigmoid_neg", "log1p", "unfused", "logsumexp", "softmax_parts", "logaddexp",
-    "check_pair", "broadcast_pair", "zero_where",
-]
+__all__ = ["check_pair", "broadcast_pair", "unfused", "zero_where"]
 
 
 def check_pair(
@@ -51,23 +48,6 @@ def broadcast_pair(
     return x, y, out
 
 
-# Transcendentals: accurate in float64 and fast on the CPU.
-#
-# MLX 0.32's CPU ``exp`` (and so ``softmax``, ``logsumexp``, ``logaddexp``,
-# ``sigmoid``) evaluates a polynomial through ``fma``, which this build runs in
-# software on x86-64: about 15-25 ns per element, with float32 accuracy even
-# for float64. ``e ** x`` (``mx.power``, the C library's ``pow``) is accurate
-# to rounding in float64 and, in float32, 2-3x faster than ``exp``: for
-# arguments <= 0 its error (about 3e-8 |x| relative, from rounding e) is below
-# ``exp``'s own (up to 2e-6 relative) down to x = -60, and an absolute error
-# there is far below float32 rounding of anything the value is added to. So
-# exps of arguments <= 0 (a softmax's shifted logits, a softplus's -|x|) use
-# it in float32 on the CPU (``exp_nonpos``, ``softmax_parts``) and in float64
-# everywhere; other devices keep MLX's fused kernels (``mx.softmax`` is one
-# pass on a GPU). Measure memory too before using it: an op-by-op max /
-# ``e ** x`` / sum holds more full-size temporaries than MLX's primitives.
-
-
 def unfused(op, a: mx.array, *args) -> mx.array:
     """``op(a, *args)`` as a loop of its own, even inside an ``mx.compile``
     (ours or a caller's compiled training step).
@@ -75,11 +55,9 @@ def unfused(op, a: mx.array, *args) -> mx.array:
     The reshapes around it are boundaries that MLX's compiler does not fuse
     across, so ``op`` stays MLX's own vectorised kernel. On the CPU, MLX's
     JIT turns a ``minimum`` / ``maximum`` / ``clip`` / ``where`` fused into
-    further arithmetic into a branch, which mispredicts on real-valued data:
-    smooth_l1's forward+backward under ``mx.compile`` (2M float32 elements)
-    takes 35 ms fused and 12 ms with its ``minimum`` and ``clip`` fenced off.
-    (A fused ``exp`` is also slower than MLX's own in isolation, but fencing
-    off kl_div's and poisson_nll_loss's gained nothing in A/B runs.)
+    further arithmetic into a branch, which mispredicts on real-valued data
+    (smooth_l1's compiled forward+backward is several times slower fused;
+    the figures are in docs/performance.md).
 
     The reshapes are no copies for a contiguous ``a`` (a fresh result, an
     input array); a broadcast view is copied once, a pass far cheaper than
@@ -91,151 +69,6 @@ def unfused(op, a: mx.array, *args) -> mx.array:
     flat = (a.size,) if a.shape != (a.size,) else (a.size, 1)
     return op(a.reshape(flat), *args).reshape(a.shape)
 
-
-def _cpu_float32(dtype: mx.Dtype) -> bool:
-    """float32 on the CPU: where MLX's ``exp`` and ``log1p`` are the slow
-    ones and the forms below pay off (the device policy: ``_device``)."""
-    return dtype == mx.float32 and cpu_branches()
-
-
-def _power_exp(dtype: mx.Dtype) -> bool:
-    """Whether ``e ** x`` is the faster/accurate exp for ``dtype`` here."""
-    return dtype == mx.float64 or _cpu_float32(dtype)
-
-
-def exp(x: mx.array) -> mx.array:
-    """``exp``, accurate in float64 too (any argument)."""
-    if x.dtype == mx.float64:
-        return mx.power(mx.array(math.e, dtype=mx.float64), x)
-    return mx.exp(x)
-
-
-def exp_nonpos(x: mx.array) -> mx.array:
-    """``exp`` of arguments <= 0 (shifted by a maximum, or ``-|z|``): ``e ** x``
-    in float32 on the CPU and in float64 (see above), ``mx.exp`` otherwise.
-    Positive arguments are still right, less accurately (3e-8 x relative)."""
-    if _power_exp(x.dtype):
-        return mx.power(mx.array(math.e, dtype=x.dtype), x)
-    return mx.exp(x)
-
-
-def sigmoid(x: mx.array) -> mx.array:
-    """The logistic function: ``1 / (1 + e ** -x)`` in float32 on the CPU and
-    in float64 (see above), ``mx.sigmoid`` otherwise (one fused primitive).
-
-    One chain of unary and binary ops, each of which can take over its
-    input's buffer, so even run op by op (an eager grad) it holds one
-    full-size array: at 2M float32 elements 8 MiB and 9 ms, against 26 MiB
-    and 18 ms for the ``where(x >= 0, 1, z) / (1 + z)`` form with
-    ``z = e ** -|x|`` (whose ``z`` has two readers), and 32 ms for MLX's CPU
-    ``sigmoid``. Below -88 (float32) ``e ** -x`` overflows and the result
-    is 0, where the exact value is subnormal. Error against float64 over
-    [-110, 110]: 2.7e-6 relative (``mx.sigmoid``'s: 3.8e-6); accurate to
-    rounding in float64.
-    """
-    if _power_exp(x.dtype):
-        # x * -1 rather than -x: mx.compile would merge -x with a forward's
-        # own (softplus(-x) = logaddexp(0, -x)) and keep that full-size
-        # array between the fused kernels (BCE-with-logits' compiled step:
-        # 16 -> 24 MiB at 2M elements).
-        return mx.reciprocal(1.0 + mx.power(mx.array(math.e, dtype=x.dtype), x * -1.0))
-    return mx.sigmoid(x)
-
-
-def sigmoid_neg(x: mx.array) -> mx.array:
-    """``sigmoid(-x)``, without negating twice."""
-    if _power_exp(x.dtype):
-        return mx.reciprocal(1.0 + mx.power(mx.array(math.e, dtype=x.dtype), x))
-    return mx.sigmoid(-x)
-
-
-def log1p(x: mx.array) -> mx.array:
-    """``log1p``, as one ``log`` pass in float32 on the CPU.
-
-    MLX's CPU ``log1p`` costs about 9 ns per element for arguments in
-    (-1, 0) (4.5 for positive ones) against ``log``'s 2. Goldberg's form
-    (Theorem 4 of "What every computer scientist should know about
-    floating-point arithmetic") rounds ``w = 1 + x`` and corrects the log by
-    ``x / (w - 1)``: a few float32 ulps from exact (1.7e-7 relative at most
-    over (-1, 1), measured against float64), 2.3 ns per element fused.
-    ``w == 1`` (|x| below half an ulp of 1, -0.0 included) returns ``x``
-    itself; ``x = -1`` gives -inf and NaN stays NaN, as ``log1p``. For ``x``
-    in [-1, 1] (a probability, ``e**-|z|``): ``+inf`` would give NaN.
-    Its six extra ops are full passes (and temporaries) when run op by op:
-    use it inside a compiled kernel (measure the peak, see above). Other
-    dtypes and devices keep ``mx.log1p``.
-    """
-    if _cpu_float32(x.dtype):
-        w = 1.0 + x
-        return mx.where(w == 1.0, x, mx.log(w) * (x / (w - 1.0)))
-    return mx.log1p(x)
-
-
-def _shift(x: mx.array, axis: int) -> mx.array:
-    """The max along ``axis`` (kept), 0 where it is infinite (an all -inf row
-    stays -inf, a +inf entry gives +inf), with no gradient."""
-    m = mx.stop_gradient(mx.max(x, axis=axis, keepdims=True))
-    return mx.where(mx.isinf(m), mx.zeros_like(m), m)
-
-
-def logsumexp(x: mx.array, axis: int = -1, keepdims: bool = False) -> mx.array:
-    """``mx.logsumexp``, accurate in float64 too (all -inf rows give -inf).
-
-    Below float64 it stays MLX's single primitive even on the CPU: the
-    max / ``e ** x`` / sum form is 1.4x faster under autodiff but holds one
-    more full-size array at the peak (measured with cross-entropy's
-    probability targets, and 3x the tiles' peak in linear_cross_entropy)."""
-    if x.dtype != mx.float64:
-        return mx.logsumexp(x, axis=axis, keepdims=keepdims)
-    m = _shift(x, axis)
-    out = m + mx.log(mx.sum(exp(x - m), axis=axis, keepdims=True))
-    return out if keepdims else mx.squeeze(out, axis=axis)
-
-
-def softmax_parts(
-    x: mx.array, axis: int = -1, dtype: Optional[mx.Dtype] = None
-) -> Tuple[mx.array, mx.array, mx.array, mx.array]:
-    """``(e, s, m, log_s)`` along ``axis`` from one exp pass over ``x``: the
-    softmax is ``e / s``, ``m`` the shift (the max, 0 for an all -inf row)
-    and ``log_s`` the log of ``sum(exp(x - m))`` (``s``, ``m`` and ``log_s``
-    with the axis kept). The log-sum-exp is ``m + log_s``, but a loss should
-    take ``(m - x_t) + log_s``: ``m + log_s`` is rounded at the scale of the
-    logits, and ``lse - x_t`` then loses the O(1) loss's low digits (all of
-    them at 1e8 in float32). Returning ``e`` and ``s`` rather than the
-    softmax keeps one full-size array alive instead of two (``e / s`` is
-    never built unless a caller needs it). ``dtype``: compute in it (``x`` is
-    cast inside the exp pass, no copy of ``x`` is kept). No gradient flows
-    through it (callers with a hand-written VJP)."""
-    dtype = x.dtype if dtype is None else dtype
-    if _power_exp(dtype):
-        # shift by the max; an all -inf row by 0 (e = 0, s = 0: NaN softmax
-        # and loss, as torch). A +inf entry stays the shift, so its row
-        # is NaN throughout (inf - inf), as torch's softmax. The max is taken
-        # of x itself (exact in any wider dtype): a cast shared by the max and
-        # the exp could not be donated and stayed alive through an eager grad
-        # (bfloat16 cross-entropy 28 MiB at 2097 x 1000 against 20 this way,
-        # for a slower half-type max: forward 0.6x -> 0.8x mlx.nn's time).
-        m = mx.max(x, axis=axis, keepdims=True).astype(dtype)
-        m = mx.where(m == -math.inf, mx.zeros_like(m), m)
-        e = exp_nonpos(x.astype(dtype) - m)
-        s = mx.sum(e, axis=axis, keepdims=True)
-        return e, s, m, mx.log(s)
-    # MLX's fused softmax (s = 1). At the row's argmax the shifted exp is
-    # exactly 1, so p there is 1 / sum(exp(x - max)): log_s = -log(p_max).
-    x = x.astype(dtype)
-    p = mx.softmax(x, axis=axis)
-    k = mx.argmax(x, axis=axis, keepdims=True)
-    m = mx.take_along_axis(x, k, axis=axis)
-    return p, mx.ones_like(m), m, -mx.log(mx.take_along_axis(p, k, axis=axis))
-
-
-def logaddexp(a: mx.array, b: mx.array) -> mx.array:
-    """``mx.logaddexp``, accurate in float64 too."""
-    if a.dtype != mx.float64:
-        return mx.logaddexp(a, b)
-    m = mx.maximum(a, b)
-    m = mx.where(mx.isinf(m), mx.zeros_like(m), m)
-    return m + mx.log(exp(a - m) + exp(b - m))
 
 
 @mx.custom_function

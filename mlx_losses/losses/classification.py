@@ -2,7 +2,7 @@
 
 Cross-entropy with class-index targets runs through one ``mx.custom_function``
 (:func:`_ce_index_fn`): the forward makes the only exp pass over the logits
-(``_common.softmax_parts``: the shifted exps ``e``, their row sums ``s``, the
+(``_numerics.softmax_parts``: the shifted exps ``e``, their row sums ``s``, the
 shift and ``log s``) and returns ``e`` and ``s`` as residuals, so that the
 backward is a single multiply-and-subtract (softmax = e / s) with no second
 exp, and one full-size array is alive between the passes. Half-precision logits are taken through float32 inside
@@ -14,26 +14,30 @@ from __future__ import annotations
 import functools
 import math
 import struct
-from typing import Optional, Tuple
+from typing import Optional, Tuple, cast
 
 import mlx.core as mx
 
+from .._api import public_loss
 from .._device import compile_by_branch, cpu_branches
-from .._reduction import (
-    accurate_sum,
-    acc_dtype,
-    apply_reduction,
-    global_sum,
-    mean_from_sum,
-    resolve_reduction,
-    single,
-    weighted_mean,
+from .._dtypes import acc_dtype, result_dtype, upcast
+from .._numerics import (
+    exp_nonpos,
+    log1p,
+    logsumexp,
+    sigmoid,
+    sigmoid_neg,
+    softmax_parts,
+    softplus_neg,
 )
+from .._reduction import accurate_sum, apply_reduction, class_index_reduction, single
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     check_array,
     check_class_axis,
+    check_class_input,
     check_floating,
     check_index_range,
     check_label_smoothing,
@@ -42,20 +46,10 @@ from .._validation import (
     fmt_shape,
     in_unit_interval,
     message,
+    resolve_reduction,
     run_value_check,
 )
-from ._common import (
-    exp,
-    exp_nonpos,
-    log1p,
-    logsumexp,
-    result_dtype,
-    sigmoid,
-    sigmoid_neg,
-    softmax_parts,
-    upcast,
-    zero_where,
-)
+from ._common import zero_where
 
 __all__ = [
     "cross_entropy",
@@ -63,29 +57,6 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
 ]
-
-
-# --------------------------------------------------------------------------
-# float64-accurate exp: MLX 0.32's CPU ``exp`` (and ``softmax``,
-# ``logsumexp``, ``logaddexp``, ``sigmoid``) of float64 has float32 accuracy
-# (~1e-6 relative); ``e ** x`` is accurate. Other dtypes take MLX's kernels.
-
-
-_exp = exp
-
-
-def _logsumexp(x: mx.array, axis: int) -> mx.array:
-    return logsumexp(x, axis=axis, keepdims=True)
-
-
-def _softplus_neg(x: mx.array) -> mx.array:
-    """log(1 + exp(-x)) = -log(sigmoid(x)), stable for any x."""
-    if x.dtype != mx.float64:
-        return mx.logaddexp(0.0, -x)
-    # relu(-x) + log1p(exp(-|x|)); relu(-x) as (|x| - x) / 2 keeps the
-    # gradient at x = 0 exact (-1/2), and is 0 at x = +inf (not inf - inf).
-    relu_neg = mx.where(x < mx.inf, 0.5 * (mx.abs(x) - x), 0.0)
-    return relu_neg + mx.log1p(_exp(-mx.abs(x)))
 
 
 # --------------------------------------------------------------------------
@@ -167,16 +138,6 @@ def _index_layout(fn: str, input: mx.array, target: mx.array,
             fmt_shape(target.shape),
         )
     )
-
-
-def _check_input(fn: str, input) -> mx.array:
-    check_floating(fn, "input", input)
-    if input.ndim == 0:
-        raise ShapeError(
-            message(fn, "input", "have 1 or more dimensions (C), (N, C) or (N, C, d1, ...)",
-                    "a 0-D array")
-        )
-    return input
 
 
 def _rows(input: mx.array, target: mx.array, cdim: int = 1) -> Tuple[mx.array, mx.array]:
@@ -471,27 +432,23 @@ def _class_weights_of(t1, w, ignore_index, dtype, checked=False):
 
 
 def _reduce_index(loss, t1, w, ignore_index, reduction, out_shape, out_dtype, checked=False,
-                  smoothing=0.0):
-    if reduction == "none":
-        return loss.reshape(out_shape).astype(out_dtype)
-    if reduction == "sum":
-        return apply_reduction(loss, "sum").astype(out_dtype)
-    if checked and w is None:
-        # every row counted with weight 1: the same division by the row
-        # count as the weighted mean below (the count is > 0 here)
-        return mean_from_sum(global_sum(accurate_sum(loss)), loss.size).astype(out_dtype)
-    # torch's weighted mean: sum over the summed weights of the counted
-    # targets; everything ignored (or an empty batch) is 0 / 0 = NaN. The
-    # plain division's gradient is torch's: NaN (or inf) in the counted
-    # rows when their weights sum to 0, and 0 in the ignored rows (the
-    # kernels mask those), so all ignored gives a zero gradient. With label
-    # smoothing torch divides the NLL and the smoothing sums separately: its
-    # NLL part is 0 / 0 = NaN when the weights sum to 0.
-    return weighted_mean(loss, _class_weights_of(t1, w, ignore_index, loss.dtype, checked),
-                         out_dtype, zero_grad_when_empty=False,
-                         nan_when_empty=bool(smoothing) and w is not None)
+                  smoothing=0.0, *, group):
+    # torch's weighted mean divides by the summed weights of the counted
+    # targets (all ignored or an empty batch: 0 / 0 = NaN). The plain
+    # division's gradient is torch's: NaN (or inf) in the counted rows when
+    # their weights sum to 0, and 0 in the ignored rows (the kernels mask
+    # those). Every row counted with weight 1 (checked, no class weight):
+    # the plain mean. With label smoothing torch divides the NLL and the
+    # smoothing sums separately: its NLL part is 0 / 0 = NaN when the
+    # weights sum to 0.
+    plain = checked and w is None
+    weights = (_class_weights_of(t1, w, ignore_index, loss.dtype, checked)
+               if reduction == "mean" and not plain else None)
+    return class_index_reduction(loss, reduction, weights, shape=out_shape, dtype=out_dtype,
+                                 nan_when_empty=bool(smoothing) and w is not None, group=group)
 
 
+@public_loss
 def cross_entropy(
     input: mx.array,
     target: mx.array,
@@ -499,7 +456,7 @@ def cross_entropy(
     size_average: Optional[bool] = None,
     ignore_index: int = -100,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     label_smoothing: float = 0.0,
     *,
     axis: int = 1,
@@ -507,6 +464,7 @@ def cross_entropy(
     logit_scale: Optional[float] = None,
     z_loss: float = 0.0,
     out_dtype: Optional[mx.Dtype] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Cross-entropy between logits and targets, as ``torch.nn.functional.cross_entropy``.
 
@@ -579,6 +537,9 @@ def cross_entropy(
             Default: ``0.0``.
         out_dtype (Dtype, optional): The dtype of the returned loss; ``None``
             is torch's rule. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`
@@ -618,7 +579,7 @@ def cross_entropy(
     label_smoothing = check_label_smoothing(fn, label_smoothing)
     softcap, logit_scale, z_loss, out_dtype = _check_logit_options(
         fn, softcap, logit_scale, z_loss, out_dtype)
-    _check_input(fn, input)
+    check_class_input(fn, input)
     check_array(fn, "target", target)
     cdim = check_class_axis(fn, axis, input)
     C = input.shape[cdim]
@@ -627,7 +588,7 @@ def cross_entropy(
     if tuple(target.shape) == tuple(input.shape):
         return _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction,
                                     label_smoothing, cdim, softcap, logit_scale, z_loss,
-                                    out_dtype)
+                                    out_dtype, group=group)
 
     C, out_shape = _index_layout(fn, input, target, cdim)
     _check_weight_dtype(fn, weight, input.dtype)
@@ -642,11 +603,11 @@ def cross_entropy(
     w = mx.stop_gradient(upcast(weight, input.dtype)) if weight is not None else None
     loss = _ce_rows(x2, t1, w, ignore_index, label_smoothing, checked, z_loss)
     return _reduce_index(loss, t1, w, ignore_index, reduction, out_shape,
-                         out_dtype or input.dtype, checked, label_smoothing)
+                         out_dtype or input.dtype, checked, label_smoothing, group=group)
 
 
 def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps, cdim=1,
-                         softcap=None, logit_scale=None, z_loss=0.0, out_dtype=None):
+                         softcap=None, logit_scale=None, z_loss=0.0, out_dtype=None, *, group):
     if not mx.issubdtype(target.dtype, mx.floating):
         raise TypeError(
             message(
@@ -670,14 +631,14 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     out = out_dtype or out
     if x.size == 0:
         # nothing to normalize (logsumexp rejects empty arrays)
-        return _reduce_probs(-accurate_sum(x * y, axis=cdim), reduction, out)
+        return apply_reduction(-accurate_sum(x * y, axis=cdim), reduction, dtype=out, group=group)
     # (x - max) - log(sum exp(x - max)): x - lse would round the log-softmax
     # at the scale of the logits. An all -inf row is shifted by 0 (NaN, as
     # torch); a +inf max stays, so its row is NaN throughout, as torch's.
     m = mx.stop_gradient(mx.max(x, axis=cdim, keepdims=True))
     m = mx.where(m == -math.inf, mx.zeros_like(m), m)
     xs = x - m
-    log_s = _logsumexp(xs, cdim)
+    log_s = logsumexp(xs, axis=cdim, keepdims=True)
     logp = xs - log_s
     if eps > 0.0:
         y = y * _c(1.0 - eps, y.dtype) + _c(eps / C, y.dtype)
@@ -690,20 +651,15 @@ def _cross_entropy_probs(fn, input, target, weight, ignore_index, reduction, eps
     if z_loss:
         lse = (m + log_s).squeeze(cdim).astype(loss.dtype)
         loss = loss + _c(z_loss, loss.dtype) * mx.square(lse)
-    return _reduce_probs(loss, reduction, out)
-
-
-def _reduce_probs(loss, reduction, out):
-    if reduction == "none":
-        return loss.astype(out)
     # 'mean': torch divides by numel / C (the number of rows); empty -> NaN.
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # --------------------------------------------------------------------------
 # nll_loss
 
 
+@public_loss
 def nll_loss(
     input: mx.array,
     target: mx.array,
@@ -711,9 +667,10 @@ def nll_loss(
     size_average: Optional[bool] = None,
     ignore_index: int = -100,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     *,
     axis: int = 1,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Negative log-likelihood of log-probabilities, as ``torch.nn.functional.nll_loss``.
 
@@ -743,6 +700,9 @@ def nll_loss(
             ``input`` (``-1`` for channels-last log-probabilities), not the
             batch axis 0; the result equals torch's channels-first one.
             Default: ``1``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
@@ -762,7 +722,7 @@ def nll_loss(
     fn = "nll_loss"
     reduction = resolve_reduction(fn, reduction, size_average, reduce)
     ignore_index = _check_ignore_index(fn, ignore_index)
-    _check_input(fn, input)
+    check_class_input(fn, input)
     check_array(fn, "target", target)
     cdim = check_class_axis(fn, axis, input)
     C, out_shape = _index_layout(fn, input, target, cdim)
@@ -792,8 +752,9 @@ def nll_loss(
             # the factor is 0 at an ignored row too: its gradient is 0,
             # never 0 * inf (an infinite weight of the ignored class)
             factor = mx.where(ignored, 0.0, mx.where(bad, _c(math.nan, acc), -wt))
-            loss = zero_where(ignored, factor * xt)
-    return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked)
+            loss = cast(mx.array, zero_where(ignored, factor * xt))
+    return _reduce_index(loss, t, w, ignore_index, reduction, out_shape, input.dtype, checked,
+                         group=group)
 
 
 # --------------------------------------------------------------------------
@@ -808,9 +769,9 @@ _BCE_EPS = struct.unpack("f", struct.pack("f", 1e-12))[0]
 @compile_by_branch(shapeless=True)
 def _bce_logs(x):
     # log(p) and log1p(-p), as torch takes them; the log1p as one log pass
-    # on the CPU (_common.log1p). A kernel of its own: fused with the loss
+    # on the CPU (_numerics.log1p). A kernel of its own: fused with the loss
     # below, the graph grows past MLX's fusion depth and is split with three
-    # more full-size intermediates (peak 24 -> 48 MiB at 2M elements).
+    # more full-size intermediates (twice the peak).
     return mx.log(x), log1p(-x)
 
 
@@ -890,13 +851,16 @@ def _check_unit_interval(fn: str, **arrays: mx.array) -> bool:
     return bool(run_value_check(check))
 
 
+@public_loss
 def binary_cross_entropy(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Binary cross-entropy of probabilities, as ``torch.nn.functional.binary_cross_entropy``.
 
@@ -918,6 +882,9 @@ def binary_cross_entropy(
         reduce (bool, optional): Deprecated (see ``reduction``).
         reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``.
             Default: ``'mean'``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
@@ -955,14 +922,14 @@ def binary_cross_entropy(
     checked = _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
     y = upcast(target, out)
-    loss = _bce(upcast(input, out), y)[0]
+    loss = cast(Tuple[mx.array, ...], _bce(upcast(input, out), y))[0]
     if not checked:
         # unchecked (switched off, or under mx.compile): a target outside
         # [0, 1] is NaN, value and gradient (a factor), as an input outside it
         loss = loss * mx.where((y >= 0) & (y <= 1), _c(1.0, loss.dtype), _c(math.nan, loss.dtype))
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
 # binary_cross_entropy_with_logits: the forward as torch's formula
@@ -972,7 +939,7 @@ def binary_cross_entropy(
 #   d/dx = (1 - y) - lw sigmoid(-x)                (sigmoid(x) - y without)
 #   d/dy = pos_weight softplus(-x) - softplus(x)   (-x without pos_weight)
 # Autodiff through logaddexp takes an exp and a log1p in the backward; this
-# takes one fast exp (_common.sigmoid: 1 / (1 + e ** -x) on the CPU, one
+# takes one fast exp (_numerics.sigmoid: 1 / (1 + e ** -x) on the CPU, one
 # full-size array at a time op by op). The backward recomputes it instead
 # of keeping it: a residual output would keep the forward's full-size loss
 # alive too (the outputs of one primitive live together), and MLX's eager
@@ -984,12 +951,12 @@ def binary_cross_entropy(
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_fwd(x, y):
     # (1 - y) x - log(sigmoid(x)) = (1 - y) x + softplus(-x), stable for any x
-    return (1.0 - y) * x + _softplus_neg(x)
+    return (1.0 - y) * x + softplus_neg(x)
 
 
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_pos_fwd(x, y, pw):
-    return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * _softplus_neg(x)
+    return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * softplus_neg(x)
 
 
 @compile_by_branch(shapeless=True)
@@ -1001,10 +968,9 @@ def _bce_logits_dx(x, y, g):
 def _bce_logits_dx_from_exp(x, y, g):
     # sigmoid(x) - y from z = e**-|x|, for a forward that takes that same
     # exp (multilabel_soft_margin_loss's): inside a compiled step MLX merges
-    # the two, so one exp pass serves forward and backward (2x faster there
-    # than _bce_logits_dx, 28 vs 56 ms at 2097 x 1000). Op by op (an eager
-    # grad) z has two readers and three full-size arrays are alive (26 vs
-    # 8 MiB for _bce_logits_dx).
+    # the two, so one exp pass serves forward and backward. Op by op (an
+    # eager grad) z has two readers and three full-size arrays are alive
+    # (one for _bce_logits_dx).
     z = exp_nonpos(-mx.abs(x))
     return g * (mx.where(x >= 0, 1.0, z) / (1.0 + z) - y)
 
@@ -1024,7 +990,7 @@ def _bce_logits_pos_dx(x, y, pw, g):
 @functools.partial(mx.compile, shapeless=True)
 def _bce_logits_pos_dy(x, pw, g):
     # torch's form, pw softplus(-x) - softplus(x) (= (pw - 1) softplus(-x) - x)
-    return g * (pw * _softplus_neg(x) - _softplus_neg(-x))
+    return g * (pw * softplus_neg(x) - softplus_neg(-x))
 
 
 def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
@@ -1076,14 +1042,17 @@ def _bce_logits_pos_vjp(primals, cotangents, outputs):
     return _bce_logits_pos_dx(x, y, pw, g), _bce_logits_pos_dy(x, pw, g), mx.zeros_like(pw)
 
 
+@public_loss
 def binary_cross_entropy_with_logits(
     input: mx.array,
     target: mx.array,
     weight: Optional[mx.array] = None,
     size_average: Optional[bool] = None,
     reduce: Optional[bool] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     pos_weight: Optional[mx.array] = None,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Binary cross-entropy of logits, as ``torch.nn.functional.binary_cross_entropy_with_logits``.
 
@@ -1107,6 +1076,9 @@ def binary_cross_entropy_with_logits(
             Default: ``'mean'``.
         pos_weight (array, optional): Weight of the positive term,
             broadcastable to ``input``'s shape. Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Input: :math:`(*)`; Target: :math:`(*)`, the same shape.
@@ -1145,4 +1117,4 @@ def binary_cross_entropy_with_logits(
         loss = _bce_logits_pos(x, y, pw)
     if weight is not None:
         loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
-    return apply_reduction(loss, reduction).astype(out)
+    return apply_reduction(loss, reduction, dtype=out, group=group)

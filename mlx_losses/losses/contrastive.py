@@ -48,7 +48,7 @@ from .._validation import (
     run_value_check,
     resolve_reduction,
 )
-from ._common import exp_nonpos, logaddexp, logsumexp
+from .._numerics import exp_nonpos, logaddexp, logsumexp
 
 __all__ = [
     "info_nce_loss",

@@ -16,9 +16,9 @@ positions sorted by class (``_class_sums``).
   2N rows, one fused three-way log-sum-exp per time step over a flat layout
   (no pad or concatenation per step), one ``mx.compile``'d call per chunk of
   up to 112 steps; the VJP only pairs stored states.
-* The **two-pass** kernel (``_ctc_kernel``: alpha in the forward, beta in the
-  VJP, chunks of ``_STEPS`` compiled steps) is kept as an independent
-  reference: the tests check the two against each other.
+* A **two-pass** kernel (alpha in the forward, beta in the VJP) lives in
+  ``tests/_ctc_two_pass.py`` as an independent reference: the tests check
+  the two against each other.
 
 float16 / bfloat16 inputs are computed in float32 and the loss is cast back
 once; float64 stays float64.
@@ -29,22 +29,25 @@ NumPy's) and by MLX's per-operation overhead (a handful of operations per
 time step). A probability-domain recursion (Rabiner's rescaling) avoids the
 exps but cannot be made safe: see the note above ``_ctc_kernel_stacked``.
 Under ``mx.grad`` / ``mx.value_and_grad`` in eager mode, MLX calls compiled
-functions whose inputs are tracers uncompiled, so the per-step fusion is lost
-(about 2x slower): wrap the training step in ``mx.compile`` to keep it.
+functions whose inputs are tracers uncompiled, so the per-step fusion is lost:
+wrap the training step in ``mx.compile`` to keep it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union, cast
 
 import mlx.core as mx
 
+from .._api import public_loss
 from .._device import compile_by_branch
 from .._dtypes import acc_dtype
-from .._reduction import apply_reduction, length_normalized_mean
+from .._numerics import exp_nonpos, logsumexp_nonpos
+from .._reduction import length_normalized_reduction
 from .._validation import (
+    Reduction,
     ShapeError,
     ValueCheckError,
     check_bool,
@@ -59,29 +62,17 @@ from .._validation import (
     run_value_check,
     resolve_reduction,
 )
-from ._common import exp_nonpos
 
 __all__ = ["ctc_loss"]
 
 Lengths = Union[mx.array, Sequence[int]]
 
-# Time steps per compiled call of the recursions: fewer, larger calls cost
-# less Python and graph overhead; more steps per call cost compile time once
-# per shape.
-_STEPS = 16
-
 _NEG_INF = -math.inf
 
 
 # --------------------------------------------------------------------------
-# the two-pass kernel (compiled chunks of _STEPS time steps; the tests' reference)
-
-
-def _exp(x: mx.array) -> mx.array:
-    """exp of arguments <= 0 by the shared device policy
-    (``_common.exp_nonpos``): ``e ** x`` in float64 and in float32 on the
-    CPU, where MLX's ``exp`` is less accurate or slower; ``mx.exp`` otherwise."""
-    return exp_nonpos(x)
+# shared by the stacked kernel and the tests' two-pass reference
+# (tests/_ctc_two_pass.py)
 
 
 def _lse3(a: mx.array, b: mx.array, c: mx.array) -> mx.array:
@@ -97,87 +88,7 @@ def _lse3(a: mx.array, b: mx.array, c: mx.array) -> mx.array:
     # all three -inf: shift the smaller two by 0, not by -inf (which would give
     # (-inf) - (-inf) = NaN); the result is then -inf + log(1) = -inf.
     ms = mx.where(m == _NEG_INF, mx.zeros_like(m), m)
-    return m + mx.log(1 + _exp(lo1 - ms) + _exp(lo2 - ms))
-
-
-def _logsumexp(x: mx.array, axis: int, keepdims: bool = False) -> mx.array:
-    """``mx.logsumexp`` with :func:`_exp` (accurate in float64)."""
-    m = mx.max(x, axis=axis, keepdims=True)
-    m = mx.where(m == _NEG_INF, mx.zeros_like(m), m)
-    out = m + mx.log(mx.sum(_exp(x - m), axis=axis, keepdims=True))
-    return out if keepdims else mx.squeeze(out, axis=axis)
-
-
-def _alpha_steps_impl(alpha, e, active, skip):
-    """``e.shape[0]`` steps of the alpha recursion.
-
-    alpha: (N, L) alpha at the previous step; e: (K, N, L) emissions;
-    active: (K, N, 1) whether step t < input_length; skip: (N, L), 0 where
-    position l may be entered from l - 2 (a label that differs from the one
-    before it), -inf elsewhere. Returns the new alpha and the K alphas.
-    """
-    pad = mx.full((alpha.shape[0], 2), _NEG_INF, dtype=alpha.dtype)
-    outs = []
-    for k in range(e.shape[0]):
-        ap = mx.concatenate([pad, alpha], axis=1)
-        new = _lse3(alpha, ap[:, 1:-1], ap[:, :-2] + skip) + e[k]
-        alpha = mx.where(active[k], new, alpha)
-        outs.append(alpha)
-    return alpha, mx.stack(outs)
-
-
-def _beta_steps_impl(beta, e_next, act_next, act, alpha, log_p, init, skip_next):
-    """``e_next.shape[0]`` steps of the beta recursion, latest step first,
-    and the posteriors of the chunk.
-
-    beta: (N, L) beta at step hi (the log-probability of finishing from
-    (hi, l), emissions after hi only); e_next[k], act_next[k]: emissions of
-    step t + 1 and whether t + 1 < input_length, for t = lo + k; act[k]:
-    t < input_length; alpha: (K, N, L); log_p: (N, 1); init: (N, L) the beta
-    of a sample's last step (0 at the two end positions); skip_next: (N, L)
-    skip mask of position l + 2. Returns the beta at lo and the (K, N, L)
-    posteriors exp(alpha + beta - log p), 0 for t >= input_length.
-    """
-    pad = mx.full((beta.shape[0], 2), _NEG_INF, dtype=beta.dtype)
-    posts = [None] * e_next.shape[0]
-    for k in reversed(range(e_next.shape[0])):
-        x = beta + e_next[k]
-        xp = mx.concatenate([x, pad], axis=1)
-        rec = _lse3(x, xp[:, 1:-1], xp[:, 2:] + skip_next)
-        beta = mx.where(act_next[k], rec, init)
-        posts[k] = mx.where(act[k], _exp(alpha[k] + beta - log_p), mx.zeros_like(beta))
-    return beta, mx.stack(posts)
-
-
-_alpha_steps = compile_by_branch(_alpha_steps_impl)
-_beta_steps = compile_by_branch(_beta_steps_impl)
-
-
-def _pad_time(x: mx.array, total: int) -> mx.array:
-    if x.shape[0] == total:
-        return x
-    return mx.pad(x, [(0, total - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
-
-
-def _structure(ext: mx.array, dtype: mx.Dtype):
-    """The skip masks (0 / -inf) of the extended labels, as alpha and beta use them."""
-    N, L = ext.shape
-    pos = mx.arange(L)
-    prev2 = mx.concatenate([mx.full((N, 2), -1, dtype=ext.dtype), ext[:, :-2]], axis=1)[:, :L]
-    # l odd (a label), l >= 3, and a label different from the one two back
-    can_skip = (pos % 2 == 1) & (pos >= 3) & (ext != prev2)
-    zero = mx.zeros((N, L), dtype=dtype)
-    skip = mx.where(can_skip, zero, _NEG_INF)
-    skip_next = mx.concatenate([skip[:, 2:], mx.full((N, 2), _NEG_INF, dtype=dtype)], axis=1)[:, :L]
-    return skip, skip_next
-
-
-def _end_positions(target_lengths: mx.array, L: int, dtype: mx.Dtype) -> mx.array:
-    """(N, L): 0 at 2 * tl and 2 * tl - 1 (the two states a path may end in), -inf elsewhere."""
-    pos = mx.arange(L)[None, :]
-    tl2 = (2 * target_lengths.astype(mx.int32))[:, None]
-    end = (pos == tl2) | ((pos == tl2 - 1) & (tl2 > 0))
-    return mx.where(end, mx.zeros((1, L), dtype=dtype), _NEG_INF)
+    return m + mx.log(1 + exp_nonpos(lo1 - ms) + exp_nonpos(lo2 - ms))
 
 
 def _cotangents(grad, log_p, zero_infinity, labels, input_lengths, target_lengths):
@@ -224,101 +135,6 @@ def _class_sums(post: mx.array, ext: mx.array, C: int, blank: Optional[int]) -> 
     return out + upto(hi) - upto(lo) + cs[:, :, -1:] * 0
 
 
-@functools.lru_cache(maxsize=None)
-def _ctc_kernel(blank: int, zero_infinity: bool):
-    """The two-pass custom-VJP kernel: (log_probs, labels, input_lengths, target_lengths)
-    -> (nll per sample, alphas, log p). ``labels`` is (N, S), the padded targets with
-    positions past each target length set to ``blank``."""
-
-    def _setup(log_probs, labels, input_lengths):
-        T, N, _ = log_probs.shape
-        S = labels.shape[1]
-        L = 2 * S + 1
-        ext = mx.full((N, L), blank, dtype=labels.dtype)
-        if S:
-            ext = mx.concatenate(
-                [mx.full((N, S, 1), blank, dtype=labels.dtype), labels[:, :, None]], axis=2
-            ).reshape(N, 2 * S)
-            ext = mx.concatenate([ext, mx.full((N, 1), blank, dtype=labels.dtype)], axis=1)
-        T_pad = max(-(-T // _STEPS) * _STEPS, _STEPS)
-        # every extended position's emissions, gathered once: (T_pad + 1, N, L);
-        # the padding rows are never active
-        e = mx.take_along_axis(log_probs, mx.broadcast_to(ext[None], (T, N, L)), axis=2)
-        e = _pad_time(e, T_pad + 1)
-        t = mx.arange(T_pad + 1)[:, None, None]
-        active = t < input_lengths.astype(mx.int32)[None, :, None]
-        return ext, e, active, T_pad
-
-    @mx.custom_function
-    def kernel(log_probs, labels, input_lengths, target_lengths):
-        T, N, _ = log_probs.shape
-        dtype = log_probs.dtype
-        ext, e, active, T_pad = _setup(log_probs, labels, input_lengths)
-        L = ext.shape[1]
-        skip, _ = _structure(ext, dtype)
-        # alpha before the first step: all mass on position 0 (log 1), so that
-        # input_length 0 gives log p = 0 for an empty target and -inf otherwise.
-        alpha = mx.where(mx.arange(L)[None, :] == 0, mx.zeros((N, L), dtype=dtype), _NEG_INF)
-        chunks = []
-        for lo in range(0, T_pad, _STEPS):
-            alpha, out = _alpha_steps(alpha, e[lo:lo + _STEPS], active[lo:lo + _STEPS], skip)
-            chunks.append(out)
-        alphas = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
-        log_p = _logsumexp(alpha + _end_positions(target_lengths, L, dtype), axis=1)
-        nll = -log_p
-        if zero_infinity:
-            nll = mx.where(mx.isinf(nll), mx.zeros_like(nll), nll)
-        # alphas and log p are residuals for the VJP (callers ignore them)
-        return nll, alphas, log_p
-
-    @kernel.vjp
-    def kernel_vjp(primals, cotangents, outputs):
-        log_probs, labels, input_lengths, target_lengths = primals
-        g = cotangents[0]  # the residual outputs' cotangents are ignored
-        alphas = outputs[1]
-        T, N, C = log_probs.shape
-        dtype = log_probs.dtype
-        ext, e, active, T_pad = _setup(log_probs, labels, input_lengths)
-        L = ext.shape[1]
-        _, skip_next = _structure(ext, dtype)
-        init = _end_positions(target_lengths, L, dtype)
-        log_p = outputs[2][:, None]
-        beta = init
-        chunks = []
-        for lo in reversed(range(0, T_pad, _STEPS)):
-            hi = lo + _STEPS
-            beta, post = _beta_steps(
-                beta, e[lo + 1:hi + 1], active[lo + 1:hi + 1], active[lo:hi],
-                alphas[lo:hi], log_p, init, skip_next,
-            )
-            chunks.append(post)
-        chunks.reverse()
-        post = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
-        post = post[:T]  # (T, N, L)
-        # d nll / d log_probs = -(the posterior occupation of each class),
-        # times the incoming cotangent
-        grad = _class_sums(post, ext, C, blank) * (-g.astype(dtype))[None, :, None]
-        # (zero_infinity: an impossible sample's posteriors are NaN, -inf - -inf)
-        return _cotangents(grad, outputs[2], zero_infinity, labels, input_lengths, target_lengths)
-
-    @kernel.vmap
-    def kernel_vmap(inputs, axes):
-        # Fold the mapped axis into the batch axis and run once on N * B
-        # samples (MLX 0.32's default vmap of the recursion's concatenations
-        # gives wrong shapes, so the kernel never runs under vmap itself).
-        B = next(x.shape[a] for x, a in zip(inputs, axes) if a is not None)
-        nll, alphas, log_p = kernel(
-            *(_fold(x, a, n_axis, B) for x, a, n_axis in zip(inputs, axes, (1, 0, 0, 0)))
-        )
-        N = nll.shape[0] // B
-        return (
-            (nll.reshape(N, B), alphas.reshape(alphas.shape[0], N, B, alphas.shape[2]), log_p.reshape(N, B)),
-            (1, 2, 1),
-        )
-
-    return kernel
-
-
 # --------------------------------------------------------------------------
 # the stacked kernel (the default)
 #
@@ -348,17 +164,13 @@ def _ctc_kernel(blank: int, zero_infinity: bool):
 #
 # Kept in log space on purpose: a probability-domain version of this
 # recursion (Rabiner's rescaling, even with a float64 state rescaled every
-# 16 steps) was 2-4x faster again on the CPU, but it loses every path more
+# 16 steps) is faster on the CPU, but it loses every path more
 # than ~700 nats below the best prefix of its row, e.g. all complete paths of
 # a blank-collapsed model with a long target (inf where the loss is ~1000);
 # tests/test_ctc.py and the parity table have such cases.
 
 _BLOCK = 16  # chunk sizes are multiples of _BLOCK steps
 _MAX_BLOCKS = 4
-
-# True: the stacked kernel; False: the two-pass kernel (tests set it).
-_USE_STACKED = True
-
 
 def _chunk_blocks(n_blocks: int) -> Tuple[int, ...]:
     """Blocks per chunk, a palindrome: _MAX_BLOCKS at both ends, the rest
@@ -425,7 +237,7 @@ def _stacked_posterior_impl(sf, sr, lf, act, ext_l, log_p, ext_cls, neg_g):
     # entry of its frames, as in torch (-inf - log p is NaN for both)
     x = mx.where(ok, sf[:, :, 2:] + beta - mx.where(ok, e, mx.zeros_like(e)) - log_p,
                  _NEG_INF - log_p)
-    post = mx.where(act, _exp(x), mx.zeros_like(x))
+    post = mx.where(act, exp_nonpos(x), mx.zeros_like(x))
     return _class_sums(post, ext_cls, lf.shape[2] - 1, None) * neg_g
 
 
@@ -554,7 +366,7 @@ def _ctc_kernel_stacked(blank: int, zero_infinity: bool):
         # or 1, the reversed columns L + 1 and L
         L = z["ext_l"].shape[1]
         last = states[-1][-1, 1]
-        log_p = _logsumexp(mx.stack([last[:, L + 1], last[:, L]], axis=1), axis=1)
+        log_p = logsumexp_nonpos(mx.stack([last[:, L + 1], last[:, L]], axis=1), axis=1)
         # NaN, as torch: the VJP's posteriors are then NaN at the sample's
         # frames (zero_infinity keeps them: NaN is not inf)
         log_p = mx.where(nonfinite, mx.array(math.nan, log_p.dtype), log_p)
@@ -623,7 +435,7 @@ def _lengths(fn: str, name: str, value, batch: int, unbatched: bool) -> Tuple[mx
             )
         arr = value
     elif isinstance(value, (tuple, list)):
-        vals = []
+        vals: List[int] = []
         for v in value:
             try:  # ints as torch's IntArrayRef takes them (NumPy ints, 0-d integer arrays too)
                 vals.append(check_number(fn, name, v, integer=True))
@@ -632,9 +444,8 @@ def _lengths(fn: str, name: str, value, batch: int, unbatched: bool) -> Tuple[mx
                     message(fn, name, "be an mx.array or a tuple/list of ints",
                             f"an element {v!r} of type {type(v).__name__}")
                 ) from None
-        vals = tuple(vals)
-        static = vals
-        arr = mx.array(vals, dtype=mx.int32) if vals else mx.zeros((0,), dtype=mx.int32)
+        static = tuple(vals)
+        arr = mx.array(static, dtype=mx.int32) if static else mx.zeros((0,), dtype=mx.int32)
     else:
         raise TypeError(
             message(fn, name, "be an mx.array or a tuple/list of ints", type(value).__name__)
@@ -727,7 +538,7 @@ def _int_sum(arr: mx.array) -> int:
     views = host_arrays(arr)
     if views is not None:
         return int(views[0].sum(dtype="int64"))
-    return int(mx.sum(arr.astype(mx.int64)).item())
+    return int(cast(int, mx.sum(arr.astype(mx.int64)).item()))
 
 
 def _max_length(static, arr: mx.array, bound: int) -> int:
@@ -746,14 +557,17 @@ def _max_length(static, arr: mx.array, bound: int) -> int:
         raise
 
 
+@public_loss
 def ctc_loss(
     log_probs: mx.array,
     targets: mx.array,
     input_lengths: Lengths,
     target_lengths: Lengths,
     blank: int = 0,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     zero_infinity: bool = False,
+    *,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Connectionist Temporal Classification loss, as ``torch.nn.functional.ctc_loss``.
 
@@ -815,6 +629,9 @@ def ctc_loss(
             least 1) and then takes the mean over the batch. Default: ``'mean'``.
         zero_infinity (bool, optional): Replace infinite losses (and their
             gradients) by 0. Default: ``False``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - log_probs: :math:`(T, N, C)` or :math:`(T, C)` (unbatched).
@@ -932,14 +749,9 @@ def ctc_loss(
 
     out_dtype = log_probs.dtype
     lp = log_probs.astype(acc_dtype(out_dtype))
-    kernel = _ctc_kernel_stacked if _USE_STACKED else _ctc_kernel
-    nll = kernel(blank, zero_infinity)(lp, labels, il_k, tl_k)[0]
+    nll = _ctc_kernel_stacked(blank, zero_infinity)(lp, labels, il_k, tl_k)[0]
     # a factor, not a select: the NaN reaches the sample's gradient too
     nll = nll * mx.where(bad, mx.array(math.nan, nll.dtype), mx.array(1.0, nll.dtype))
-    if reduction == "mean":
-        out = length_normalized_mean(nll, tl)
-    elif reduction == "sum":
-        out = apply_reduction(nll, "sum")
-    else:
-        out = nll[0] if unbatched else nll
+    out = length_normalized_reduction(nll, tl, reduction, shape=() if unbatched else None,
+                                      group=group)
     return out.astype(out_dtype)

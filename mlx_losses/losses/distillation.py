@@ -38,7 +38,7 @@ from .._validation import (
     message,
     resolve_reduction,
 )
-from ._common import exp, logaddexp, logsumexp
+from .._numerics import exp, logaddexp, logsumexp
 from .linear_cross_entropy import QuantizedWeight, _frozen, _Quant
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
 
 _REDUCTIONS = ("none", "batchmean", "sum", "mean")
 
-# Logits per tile of the fused kernel (float32: 2 MiB per tile-sized array).
+# Logits per tile of the fused kernel (2^19: a tile-sized array is small next to the logits).
 _TILE = 1 << 19
 # The narrowest vocabulary block the automatic tiling uses.
 _MIN_VOCAB_BLOCK = 256

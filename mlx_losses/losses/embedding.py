@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Optional, ParamSpec, TypeVar
+from typing import Callable, Optional, ParamSpec, Tuple, TypeVar, cast
 
 import mlx.core as mx
 
@@ -363,7 +363,7 @@ def _divide_vjp(primals, cotangents, outputs):
 
 def _normalized(x: mx.array, axis: int, eps: mx.array) -> mx.array:
     c = _clamped_norm(x, axis, eps)
-    return _divide(x, mx.broadcast_to(c, x.shape))
+    return cast(mx.array, _divide(x, mx.broadcast_to(c, x.shape)))
 
 
 def _cosine_similarity(a: mx.array, b: mx.array, axis: int, eps: mx.array) -> mx.array:
@@ -546,13 +546,13 @@ def cosine_embedding_loss(
     x1 = mx.broadcast_to(input1.astype(out), shape)
     x2 = mx.broadcast_to(input2.astype(out), shape)
     acc = acc_dtype(out)
-    loss, *_ = _cosine_embedding(
+    loss, *_ = cast(Tuple[mx.array, ...], _cosine_embedding(
         x1,
         x2,
         target,
         mx.array(margin, dtype=acc),
         mx.array(_COS_EMBED_EPS, dtype=acc),
-    )
+    ))
     return apply_reduction(loss, reduction, dtype=out, group=group)
 
 
@@ -577,7 +577,7 @@ def _triplet_terms(
     dist_pos: mx.array, dist_neg: mx.array, dist_swap: Optional[mx.array], margin: float
 ) -> mx.array:
     if dist_swap is not None:
-        dist_neg = _minimum(dist_neg, dist_swap)
+        dist_neg = cast(mx.array, _minimum(dist_neg, dist_swap))
     return _hinge(margin + dist_pos - dist_neg)
 
 
@@ -741,7 +741,7 @@ def _triplet_l2(a, pos, neg, margin, eps, swap: bool, fn: str = "triplet_margin_
     shape = broadcast_shapes(fn, ("anchor", "positive", "negative"), a, pos, neg)
     # broadcast before the custom function: autodiff sums the gradients back
     a, pos, neg = (mx.broadcast_to(v, shape) for v in (a, pos, neg))
-    return _triplet_l2_plain(a, pos, neg, margin, eps)[0]
+    return cast(Tuple[mx.array, ...], _triplet_l2_plain(a, pos, neg, margin, eps))[0]
 
 
 @public_loss

@@ -20,12 +20,14 @@ import dataclasses
 import functools
 import math
 import warnings
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import mlx.core as mx
 
-from .._reduction import apply_reduction, resolve_reduction, single, weighted_mean
+from .._api import public_loss
+from .._reduction import apply_reduction, class_index_reduction, single
 from .._validation import (
+    Reduction,
     ShapeError,
     check_array,
     check_floating,
@@ -35,8 +37,11 @@ from .._validation import (
     dtype_name,
     fmt_shape,
     message,
+    resolve_reduction,
 )
-from ._common import exp, result_dtype, zero_where
+from .._dtypes import result_dtype
+from .._numerics import exp
+from ._common import zero_where
 from .classification import _as_index, _check_logit_options, _check_weight_dtype, cross_entropy
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyOptions", "QuantizedWeight"]
@@ -57,17 +62,6 @@ def _moved(total: mx.array, m: mx.array, r: mx.array) -> mx.array:
     where the shift did not move, whatever ``total`` (an infinite weight or
     soft target is then torch's inf, not inf * 0)."""
     return mx.where(m == r, 0.0, total * (m - r))
-
-
-# --------------------------------------------------------------------------
-# float64-accurate exp
-#
-# MLX's CPU ``exp`` of float64 has float32 accuracy (~1e-7 relative in MLX
-# 0.32); ``power(e, x)`` is exact to rounding. float32 and half keep MLX's
-# kernel: ``power`` holds more tiles in flight in the backward (3x the peak).
-
-
-_exp = exp
 
 
 def _shift(m: mx.array) -> mx.array:
@@ -259,9 +253,9 @@ def _token(a: mx.array) -> mx.array:
 
 def _transposed(wj: mx.array) -> mx.array:
     # A contiguous copy of a (classes x in_features) block, transposed: on
-    # MLX's CPU BLAS a matmul whose right operand is a transposed view runs
-    # 2-2.5x slower than on a contiguous one, and the copy is one block,
-    # never the whole weight.
+    # MLX's CPU BLAS a matmul whose right operand is a transposed view is
+    # slower than on a contiguous one, and the copy is one block, never the
+    # whole weight.
     return mx.contiguous(wj.T)
 
 
@@ -273,7 +267,7 @@ def _after(xs: List[Optional[mx.array]], dep: Optional[List[mx.array]]) -> List[
     if not dep:
         return xs
     keep = [i for i, v in enumerate(xs) if v is not None]
-    out = mx.depends([xs[i] for i in keep], dep)
+    out = mx.depends(cast(List[mx.array], [xs[i] for i in keep]), dep)
     xs = list(xs)
     for i, v in zip(keep, out):
         xs[i] = v
@@ -396,7 +390,7 @@ def _kernel(spec: _Spec):
         # three matmuls; mx.compile here changed neither time nor memory on
         # the CPU.)
         extra = list(extra)
-        dz = _exp(z - mx.expand_dims(m, 1)) * mx.expand_dims(g_s, 1)
+        dz = exp(z - mx.expand_dims(m, 1)) * mx.expand_dims(g_s, 1)
         if spec.index:
             ti, cols, g_t = extra[:3]
             del extra[:3]
@@ -454,9 +448,9 @@ def _kernel(spec: _Spec):
                 first = st[0] is None
                 run = zmax if first else mx.maximum(st[0], zmax)
                 sh = _shift(run)
-                es = mx.sum(_exp(z - mx.expand_dims(sh, 1)), axis=-1)
+                es = mx.sum(exp(z - mx.expand_dims(sh, 1)), axis=-1)
                 # exp(old max - new shift) <= 1 rescales the old sum
-                st[1] = es if first else st[1] * _exp(st[0] - sh) + es
+                st[1] = es if first else st[1] * exp(st[0] - sh) + es
                 st[0] = run
                 if first:
                     st[5] = sh
@@ -616,34 +610,17 @@ def _kernel(spec: _Spec):
 # the per-token loss from the statistics (shared by both paths' formulas)
 
 
-def _reduce_index(
+def _token_loss(
     nll: mx.array,
     smooth: Optional[mx.array],
-    counted: mx.array,
-    wt: mx.array,
-    reduction: str,
     eps: float,
     num_classes: int,
     extra: Optional[mx.array] = None,
 ) -> mx.array:
-    """torch's reductions of class-index cross-entropy with smoothing.
-
-    'mean' divides both parts, the NLL and the smoothing sum, by the summed
-    class weights of the counted (not ignored) targets: all ignored -> NaN.
-    ``extra`` (the z-loss) is added to each token's loss first.
-    """
+    """Each token's class-index cross-entropy from its parts: the NLL, the
+    smoothing sum (with ``eps``) and ``extra`` (the z-loss)."""
     loss = nll if smooth is None else (1.0 - eps) * nll + (eps / num_classes) * smooth
-    if extra is not None:
-        loss = loss + extra
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return apply_reduction(loss, "sum")
-    # The plain division: with the counted weights summing to 0 the
-    # gradient is inf times each row's factor (see _chunked for the rows);
-    # with smoothing torch's NLL part is 0 / 0 = NaN then (cross_entropy's).
-    return weighted_mean(loss, wt * counted, zero_grad_when_empty=False,
-                         nan_when_empty=smooth is not None)
+    return loss if extra is None else loss + extra
 
 
 def _chunked(
@@ -660,6 +637,7 @@ def _chunked(
     options: LinearCrossEntropyOptions,
     out_dtype: mx.Dtype,
     logits: Tuple[Optional[float], Optional[float], float],
+    group: Optional[mx.distributed.Group],
 ) -> mx.array:
     """The chunked path on flat tokens: x (N, D), head (C, D) (or packed),
     target (N,) or (N, C). ``logits``: (softcap, logit_scale, z_loss)."""
@@ -674,7 +652,7 @@ def _chunked(
     kernel = functools.partial(_Spec, tokens, vocab, acc, b is not None,
                                prescale=prescale, softcap=softcap, quant=quant)
     has_weight = weight is not None
-    a = weight.astype(acc) if has_weight else None
+    a = weight.astype(acc) if weight is not None else None
     if soft:
         # q_nc = a_c ((1 - eps) p_nc + eps / C): the smoothed, weighted target.
         q = target.astype(acc)
@@ -689,9 +667,7 @@ def _chunked(
         loss = mx.sum(q, axis=-1) * log_s + zq
         if z_loss:
             loss = loss + z_loss * mx.square(m + log_s)
-        if reduction == "none":
-            return loss.astype(out_dtype)
-        return apply_reduction(loss, reduction).astype(out_dtype)
+        return apply_reduction(loss, reduction, group=group).astype(out_dtype)
 
     counted = target != ignore_index
     ignored = mx.logical_not(counted)
@@ -705,28 +681,33 @@ def _chunked(
     spec = kernel(True, smooth_on, smooth_on and has_weight, False)
     args = [x, *head] + ([b] if b is not None else []) + [t]
     if spec.class_weight:
-        args.append(a)
+        args.append(cast(mx.array, a))
     stats = _kernel(spec)(*args)
     m, log_s, zt = stats[0], mx.log(stats[1]), stats[2]
     # (m - z_t) + log s: lse - z_t would round the loss at the logits' scale
     nll_t = (m - zt) + log_s
     mask = counted.astype(acc)
-    wt = mx.take(a, t) if has_weight else mx.ones_like(m)
+    wt = mx.take(a, t) if a is not None else mx.ones_like(m)
     wt_bad = mx.where(bad, mx.array(math.nan, acc), wt)
     smooth = None
     if smooth_on:
         # torch's chunked kernel takes no smoothing: it runs the reference
         # path, whose 'mean' leaves the ignored rows a zero gradient even
         # when the counted weights sum to 0 (a select, not a 0 factor)
-        total_a = mx.sum(a) if has_weight else float(c)
-        nll = zero_where(ignored, wt_bad * nll_t)
-        smooth = zero_where(ignored, total_a * log_s + stats[3])
+        total_a = mx.sum(a) if a is not None else float(c)
+        nll = cast(mx.array, zero_where(ignored, wt_bad * nll_t))
+        smooth = cast(mx.array, zero_where(ignored, total_a * log_s + stats[3]))
     else:
         # torch's chunked kernel: with counted weights summing to 0, 'mean'
         # gives every row a NaN gradient (0 / 0 times the 0 mask)
         nll = mask * wt_bad * nll_t
-    extra = zero_where(ignored, z_loss * mx.square(m + log_s)) if z_loss else None
-    loss = _reduce_index(nll, smooth, mask, wt, reduction, eps, c, extra)
+    extra = cast(mx.array, zero_where(ignored, z_loss * mx.square(m + log_s))) if z_loss else None
+    # 'mean' divides both parts, the NLL and the smoothing sum, by the summed
+    # class weights of the counted targets (all ignored: 0 / 0 = NaN); the
+    # plain division's gradient: inf times each row's factor (see the rows
+    # above); with smoothing torch's NLL part is 0 / 0 = NaN then.
+    loss = class_index_reduction(_token_loss(nll, smooth, eps, c, extra), reduction,
+                                 wt * mask, nan_when_empty=smooth is not None, group=group)
     return loss.astype(out_dtype)
 
 
@@ -852,7 +833,7 @@ class QuantizedWeight:
     @property
     def shape(self) -> Tuple[int, int]:
         """``(C, in_features)``, the shape of the weight it stands for."""
-        return (self.weight.shape[0], self.weight.shape[1] * 32 // self.bits)
+        return (self.weight.shape[0], self.weight.shape[1] * 32 // cast(int, self.bits))
 
     @property
     def ndim(self) -> int:
@@ -865,7 +846,8 @@ class QuantizedWeight:
                              self.mode, dtype=dtype)
 
     def _spec(self) -> _Quant:
-        return _Quant(self.group_size, self.bits, self.mode, self.biases is not None)
+        return _Quant(cast(int, self.group_size), cast(int, self.bits), self.mode,
+                      self.biases is not None)
 
     def _arrays(self) -> List[mx.array]:
         return [self.weight, self.scales] + ([self.biases] if self.biases is not None else [])
@@ -907,7 +889,7 @@ def _frozen(arrays: List[mx.array], fn: Optional[str] = None,
             "quantized head, e.g. model.freeze() before adding LoRA layers)",
             "a gradient w.r.t. it"))
 
-    return list(frozen(*arrays))
+    return list(cast(Tuple[mx.array, ...], frozen(*arrays)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -978,6 +960,7 @@ def _logits_axis(axis: Any, ndim: int, default: int, shape: Tuple[int, ...]) -> 
     return axis % ndim
 
 
+@public_loss
 def linear_cross_entropy(
     input: mx.array,
     linear_weight: "mx.array | QuantizedWeight",
@@ -985,7 +968,7 @@ def linear_cross_entropy(
     *,
     linear_bias: Optional[mx.array] = None,
     weight: Optional[mx.array] = None,
-    reduction: str = "mean",
+    reduction: Reduction = "mean",
     ignore_index: Optional[int] = None,
     label_smoothing: float = 0.0,
     options: Optional[LinearCrossEntropyOptions] = None,
@@ -994,6 +977,7 @@ def linear_cross_entropy(
     logit_scale: Optional[float] = None,
     z_loss: float = 0.0,
     out_dtype: Optional[mx.Dtype] = None,
+    group: Optional[mx.distributed.Group] = None,
 ) -> mx.array:
     r"""Cross-entropy of linearly projected inputs, as
     ``torch.nn.functional.linear_cross_entropy``.
@@ -1088,6 +1072,9 @@ def linear_cross_entropy(
         out_dtype (Dtype, optional): The dtype of the returned loss (e.g.
             ``mx.float32`` for a bfloat16 model); ``None`` is torch's rule.
             Default: ``None``.
+        group (mx.distributed.Group, optional): Keyword-only. Reduce over
+            every rank of the group (see ``docs/distributed.md``). Default:
+            ``None``.
 
     Shape:
         - Output: scalar, or the target's (class-index) shape with
@@ -1217,22 +1204,26 @@ def linear_cross_entropy(
     # the path torch takes: its chunked kernel for class indices without
     # smoothing, else its reference path (whose dtype rules ours follow)
     torch_chunked = chunked and not soft and eps == 0.0
+    # (``quantized`` and ``chunked`` tell which type each of these has)
+    dense = cast(mx.array, linear_weight)
+    packed = cast(QuantizedWeight, linear_weight)
+    opts = cast(LinearCrossEntropyOptions, options)
     if not quantized:
-        acc = options._acc_dtype(input.dtype) if chunked else None
-        _check_head_dtypes(input, linear_weight, linear_bias, torch_chunked, acc)
+        acc = opts._acc_dtype(input.dtype) if chunked else None
+        _check_head_dtypes(input, dense, linear_bias, torch_chunked, acc)
     logits_dtype = input.dtype
-    if quantized and mx.issubdtype(linear_weight.scales.dtype, mx.floating) and not chunked:
-        logits_dtype = result_dtype(input, linear_weight.scales)
+    if quantized and mx.issubdtype(packed.scales.dtype, mx.floating) and not chunked:
+        logits_dtype = result_dtype(input, packed.scales)
     if weight is not None and not soft and not torch_chunked:
         # torch's reference path (its chunked kernel runs without smoothing
         # only) takes class weights of the logits' dtype only
         _check_weight_dtype(_FN, weight, logits_dtype, "the logits")
 
     if quantized:
-        quant = linear_weight._spec()
-        head = _frozen(linear_weight._arrays())
+        quant = packed._spec()
+        head = _frozen(packed._arrays())
     else:
-        quant, head = None, [linear_weight]
+        quant, head = None, [dense]
 
     if chunked:
         xf = input.reshape(-1, in_features)
@@ -1241,7 +1232,7 @@ def linear_cross_entropy(
         # cross_entropy promotes the output with the class weights
         loss_dtype = result_dtype(input, weight) if soft and weight is not None else input.dtype
         loss = _chunked(xf, head, quant, linear_bias, tf, soft, weight, reduction, ii, eps,
-                        options, out_dtype or loss_dtype, (softcap, logit_scale, z_loss))
+                        opts, out_dtype or loss_dtype, (softcap, logit_scale, z_loss), group)
         if reduction == "none":
             loss = loss.reshape(batch)
         return loss
@@ -1254,7 +1245,7 @@ def linear_cross_entropy(
         if linear_bias is not None:
             logits = logits + linear_bias
     else:
-        w2 = linear_weight.reshape(flat, in_features)
+        w2 = dense.reshape(flat, in_features)
         # torch's linear is one addmm: the bias is added before the single
         # rounding to the input dtype (matters in float16 / bfloat16)
         logits = x2 @ w2.T if linear_bias is None else mx.addmm(linear_bias.reshape(flat), x2, w2.T)
@@ -1262,5 +1253,5 @@ def linear_cross_entropy(
     return cross_entropy(
         logits, target, weight=weight, reduction=reduction, ignore_index=ii,
         label_smoothing=eps, axis=max(cax, 1), softcap=softcap, logit_scale=logit_scale,
-        z_loss=z_loss, out_dtype=out_dtype,
+        z_loss=z_loss, out_dtype=out_dtype, group=group,
     )

@@ -44,8 +44,8 @@ from .._validation import (
     run_value_check,
     resolve_reduction,
 )
-from ._common import exp_nonpos
-from .classification import _bce_logits_dx_from_exp, _softplus_neg, _with_bce_logits_backward
+from .._numerics import exp_nonpos, softplus_neg
+from .classification import _bce_logits_dx_from_exp, _with_bce_logits_backward
 
 __all__ = [
     "hinge_embedding_loss",
@@ -139,7 +139,7 @@ def _soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
     # of exp for large |y x| (torch's kernel gives inf there); in float64 as
     # relu + log1p(e**-|.|), accurate to the last bits (MLX's float64 exp is
     # float32-accurate, and the backward reads this value).
-    return _softplus_neg(y * x)
+    return softplus_neg(y * x)
 
 
 @compile_by_branch

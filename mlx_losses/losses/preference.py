@@ -44,7 +44,8 @@ from .._validation import (
     value_checks,
     resolve_reduction,
 )
-from ._common import exp, logaddexp, logsumexp, sigmoid, zero_where
+from .._numerics import exp, logaddexp, logsumexp, sigmoid
+from ._common import zero_where
 from .classification import _check_logit_options
 from .linear_cross_entropy import (
     LinearCrossEntropyOptions,

@@ -29,7 +29,8 @@ from .._validation import (
     user_stacklevel,
     resolve_reduction,
 )
-from ._common import broadcast_pair, exp  # (exp: accurate in float64 too)
+from .._numerics import exp
+from ._common import broadcast_pair
 
 __all__ = ["kl_div", "poisson_nll_loss", "gaussian_nll_loss"]
 

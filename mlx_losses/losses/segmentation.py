@@ -35,6 +35,7 @@ from .._validation import (
     check_array,
     check_bool,
     check_class_axis,
+    check_class_input,
     check_floating,
     check_index_range,
     check_number,
@@ -47,7 +48,8 @@ from .._validation import (
     user_stacklevel,
     resolve_reduction,
 )
-from ._common import exp_nonpos, logsumexp, zero_where
+from .._numerics import exp_nonpos, logsumexp
+from ._common import zero_where
 
 __all__ = [
     "sigmoid_focal_loss",
@@ -172,16 +174,6 @@ def _index_target_shape(fn: str, input: mx.array, target: mx.array, axis: int) -
                 f"with the classes on axis {axis}",
                 fmt_shape(target.shape))
     )
-
-
-def _check_logits(fn: str, input: Any) -> mx.array:
-    check_floating(fn, "input", input)
-    if input.ndim == 0:
-        raise ShapeError(
-            message(fn, "input", "have 1 or more dimensions (C), (N, C) or (N, C, d1, ...)",
-                    "a 0-D array")
-        )
-    return input
 
 
 def _check_prob_target(fn: str, input: mx.array, target: mx.array, ignore_index: int) -> None:
@@ -429,7 +421,7 @@ def focal_loss(
     gamma = _check_gamma(fn, gamma)
     if alpha is not None:
         alpha = float(check_number(fn, "alpha", alpha))
-    _check_logits(fn, input)
+    check_class_input(fn, input)
     check_array(fn, "target", target)
     ax = check_class_axis(fn, axis, input)
     C = input.shape[ax]
@@ -566,7 +558,7 @@ def poly1_cross_entropy(
         raise ValueError(message(fn, "label_smoothing", "be in [0, 1]", repr(label_smoothing)))
     ls = float(label_smoothing)
     epsilon = float(check_number(fn, "epsilon", epsilon, min_value=-1.0))
-    _check_logits(fn, input)
+    check_class_input(fn, input)
     check_array(fn, "target", target)
     ax = check_class_axis(fn, axis, input)
     C = input.shape[ax]
