@@ -2,7 +2,9 @@
 it is called), ``group=`` on every public function and Module, and the
 options torch takes as numbers (NumPy scalars, bools, 0-d arrays)."""
 
+import importlib
 import inspect
+import pkgutil
 
 import mlx.core as mx
 import numpy as np
@@ -92,6 +94,33 @@ def _inputs(name, n=4, c=5):
         "log_cosh_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
         "cosine_similarity_loss": ([_f(n, c), _f(n, c, seed=1)], {}),
     }[name]
+
+
+def _family_exports(package):
+    """name -> object of everything the family modules of ``package`` export."""
+    out = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            family = importlib.import_module(f"{package.__name__}.{info.name}")
+            out.update({n: getattr(family, n) for n in family.__all__})
+    return out
+
+
+def test_every_namespace_exports_every_loss():
+    # The namespaces list their names literally (for static tools): a loss a
+    # family exports but a namespace leaves out, or a name imported there
+    # but missing from its __all__, fails here.
+    from mlx_losses import losses, modules
+
+    kernels = {n for n, obj in _family_exports(losses).items() if inspect.isfunction(obj)}
+    assert kernels <= set(F.__all__), kernels - set(F.__all__)
+    assert set(modules.__all__) == set(_family_exports(modules))
+    assert set(modules.__all__) <= set(mlx_losses.__all__)
+    for space in (F, modules, mlx_losses):
+        public = {n for n, obj in vars(space).items()
+                  if not n.startswith("_") and not inspect.ismodule(obj)}
+        assert public <= set(space.__all__), (space.__name__, public - set(space.__all__))
+        assert all(hasattr(space, n) for n in space.__all__), space.__name__
 
 
 def test_the_input_table_covers_every_loss():
