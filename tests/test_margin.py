@@ -425,6 +425,43 @@ def test_multilabel_soft_margin_backward_at_extremes():
         assert np.array(gx)[0, 0] == (0.5 - 1.0) / 6
 
 
+
+def test_multilabel_soft_margin_nonfinite_target_and_weight_follow_the_two_term_form():
+    # torch's -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) term by term, and
+    # its autograd's g (1 - y) sigmoid(x) - g y sigmoid(-x) and g softplus(-x)
+    # - g softplus(x): an infinite target is inf - inf (NaN), an infinite
+    # weight meets a zero factor (NaN), a target far outside [0, 1] cancels
+    inf = np.inf
+    x, y, w = np.meshgrid([-inf, -3.0, 0.0, 2.5, 40.0, inf], [-inf, -1e30, -2.0, 0.0, 0.25, 1.0, inf],
+                          [1.5, inf, -inf, 0.0], indexing="ij")
+    x, y, w = (a.reshape(-1, 1) for a in (x, y, w))
+    cot = np.random.default_rng(3).normal(size=x.shape[0])
+
+    def ls(v):
+        return np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))
+
+    with np.errstate(all="ignore"):
+        z = np.exp(-np.abs(x))
+        s_pos = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+        s_neg = np.where(x >= 0, z / (1 + z), 1 - z / (1 + z))
+        h = -(cot[:, None] * w)
+        ref = (-(y * ls(x) + (1 - y) * ls(-x)) * w)[:, 0]
+        ref_dx = (h * y) * s_neg - (h * (1 - y)) * s_pos
+        ref_dy = h * ls(x) - h * ls(-x)
+
+    def f(a, b):
+        return F.multilabel_soft_margin_loss(a, b, weight=mx.array(w, dtype=mx.float64), reduction="none")
+
+    args = [mx.array(x, dtype=mx.float64), mx.array(y, dtype=mx.float64)]
+    (out,), (dx, dy) = mx.vjp(f, args, [mx.array(cot, dtype=mx.float64)])
+    for ours, theirs in [(out, ref), (dx, ref_dx), (dy, ref_dy)]:
+        ours = np.array(ours)
+        assert np.array_equal(np.isnan(ours), np.isnan(theirs))
+        assert np.array_equal(np.isinf(ours), np.isinf(theirs))
+        assert np.array_equal(ours[np.isinf(ours)], theirs[np.isinf(ours)])
+        fin = np.isfinite(theirs)
+        assert np.allclose(ours[fin], theirs[fin], rtol=1e-12, atol=1e-300)
+
 @pytest.mark.parametrize("dtype", [mx.float64, mx.float32, mx.bfloat16])
 def test_soft_margin_hand_written_backward_matches_autodiff(dtype):
     # -y exp(-y x - loss) from the forward's output, under a random
