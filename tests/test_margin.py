@@ -1,5 +1,6 @@
 """Margin / multi-label losses without torch: identities, Modules, transforms, errors."""
 
+import math
 import warnings
 
 import mlx.core as mx
@@ -325,7 +326,9 @@ def test_multi_margin_nonfinite_margin_scores_and_weights_follow_torch(p):
 
 def test_margins_that_overflow_the_input_dtype_raise_as_torch():
     # torch converts hinge_embedding's and multi_margin's margin to the
-    # input's dtype and refuses a finite one that overflows it; inf passes
+    # input's dtype and refuses a finite one that overflows it; inf passes.
+    # multi_margin has no half kernel in torch: half inputs get its float32
+    # result, so the margin must fit float32 there
     x = _x((2, 3))
     t = mx.array([0, 2])
     for dtype, big in [(mx.float32, 1e39), (mx.float16, 7e4), (mx.bfloat16, -3.5e38)]:
@@ -333,13 +336,29 @@ def test_margins_that_overflow_the_input_dtype_raise_as_torch():
         with pytest.raises(ValueError, match=r"`margin` must fit in .* without overflow") as err:
             F.hinge_embedding_loss(xd, _sign((2, 3)), margin=big)
         assert isinstance(err.value, RuntimeError)
-        with pytest.raises(RuntimeError, match=rf"multi_margin_loss: `margin` must fit in {str(dtype).split('.')[-1]}"):
-            F.multi_margin_loss(xd, t, margin=big)
+        if dtype != mx.float16:
+            with pytest.raises(RuntimeError, match=r"multi_margin_loss: `margin` must fit in float32"):
+                F.multi_margin_loss(xd, t, margin=big)
     xd = x.astype(mx.float64)
     assert np.isfinite(F.hinge_embedding_loss(xd, _sign((2, 3)), margin=1e39).item())
     assert F.multi_margin_loss(x, t, margin=float("inf")).item() == float("inf")
     assert F.hinge_embedding_loss(x.astype(mx.float16), _sign((2, 3)), margin=65504.0).dtype == mx.float16
 
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_multi_margin_half_margin_beyond_the_dtype_is_the_float32_result_rounded(dtype):
+    # no half kernel in torch: a margin beyond float16's range computes in
+    # float32 and rounds once (inf where the loss overflows the dtype)
+    x, t = _x((3, 4)).astype(dtype), mx.array([0, 3, 1])
+    for margin, red in [(7e4, "none"), (1e6, "none"), (1e6, "mean"), (1e6, "sum")]:
+        ours = F.multi_margin_loss(x, t, margin=margin, reduction=red)
+        ref = F.multi_margin_loss(x.astype(mx.float32), t, margin=margin, reduction=red).astype(dtype)
+        assert ours.dtype == dtype and np.array_equal(np.array(ours.astype(mx.float32)), np.array(ref.astype(mx.float32)))
+    assert (F.multi_margin_loss(x, t, margin=1e6).item() == math.inf) == (dtype == mx.float16)
+    g = mx.grad(lambda a: F.multi_margin_loss(a, t, margin=1e6))(x)
+    g32 = mx.grad(lambda a: F.multi_margin_loss(a, t, margin=1e6))(x.astype(mx.float32))
+    assert g.dtype == dtype and np.array_equal(np.array(g.astype(mx.float32)), np.array(g32.astype(dtype).astype(mx.float32)))
 
 def test_margin_ranking_is_its_definition_and_broadcasts():
     a, b, y = _x((3, 1), seed=5), _x((1, 4), seed=6), _sign((3, 4))
