@@ -336,6 +336,9 @@ def test_margins_that_overflow_the_input_dtype_raise_as_torch():
         with pytest.raises(ValueError, match=r"`margin` must fit in .* without overflow") as err:
             F.hinge_embedding_loss(xd, _sign((2, 3)), margin=big)
         assert isinstance(err.value, RuntimeError)
+        # one element too (torch's one-element path skips its check: a listed difference)
+        with pytest.raises(ValueError, match=r"`margin` must fit in .* without overflow"):
+            F.hinge_embedding_loss(xd[:1, 0], mx.array([1]), margin=big)
         if dtype != mx.float16:
             with pytest.raises(RuntimeError, match=r"multi_margin_loss: `margin` must fit in float32"):
                 F.multi_margin_loss(xd, t, margin=big)
