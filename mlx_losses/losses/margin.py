@@ -659,7 +659,7 @@ def multilabel_soft_margin_loss(
     floats = [a for a in arrays if mx.issubdtype(a.dtype, mx.floating)]
     out = result_dtype(*floats)
     x = upcast(input, out)
-    loss = _multilabel_soft_margin(x, target.astype(x.dtype))
+    loss = cast(mx.array, _multilabel_soft_margin(x, target.astype(x.dtype)))
     if weight is not None:
         loss = loss * upcast(weight, out)
     # torch sums over input's last dimension of the (broadcast) loss.
