@@ -70,7 +70,35 @@ def _exp_overflows_float64(ex) -> bool:
         return bool(((v > 709.0) & (v <= _MAX[ex.dtype])).any())
 
 
+def _opt(ex, name: str, default: float = 0.0) -> float:
+    v = ex.kwargs.get(name, default)
+    return float(np.asarray(_vals(v) if _vals(v) is not None else v).reshape(-1)[0])
+
+
+def _huge_weight(ex) -> bool:
+    w = _vals(ex.kwargs.get("weight"))
+    if w is None or not w.size:
+        return False
+    with np.errstate(all="ignore"):
+        a = np.abs(w.astype(np.float64))
+        return bool(((a >= 1e4) & np.isfinite(a)).any())
+
+
 KNOWN_OPEN: Tuple[Open, ...] = (
+    Open("F28", ("cross_entropy",), ("*",),
+         lambda ex, mode, m: _opt(ex, "label_smoothing") > 0 and _huge_weight(ex),
+         "label smoothing with class weights of 1e10-1e30 (F22's family): output NaN where torch "
+         "gives inf (float16), input gradient 2.7e12 where torch's is 0 (float64)"),
+    Open("F29", ("linear_cross_entropy",), ("*",),
+         lambda ex, mode, m: "gradient" in m and (
+             (_opt(ex, "label_smoothing") < 0 and "ours nan" in m) or _any_nonfinite(ex)),
+         "gradients: negative label_smoothing (torch's LCE accepts it) with every target "
+         "ignored, NaN where torch's is 0; a -inf in linear_weight, inf where torch's is NaN (F20's family)"),
+    Open("F30", ("hinge_embedding_loss",), ("*",),
+         lambda ex, mode, m: "gradient" in m and _any_nonfinite(ex)
+         and not np.isfinite(_opt(ex, "margin", 1.0)),
+         "margin = +-inf and an infinite input (margin - x = NaN): ours gradient -g, torch's 0 "
+         "(its clamp_min backward: NaN >= 0 is false)"),
     Open("F27", ("soft_margin_loss",), ("*",),
          lambda ex, mode, m: _exp_overflows_float64(ex) and "gradient w.r.t. arg 0" in m
          and "(float64 nan)" in m,
