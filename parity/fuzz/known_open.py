@@ -84,11 +84,23 @@ def _huge_weight(ex) -> bool:
         return bool(((a >= 1e4) & np.isfinite(a)).any())
 
 
+def _near_max(ex) -> bool:
+    x = _vals(ex.args[0]) if ex.args else None
+    if x is None or x.dtype.kind != "f":
+        return False
+    with np.errstate(all="ignore"):
+        return bool((np.abs(x.astype(np.float64)) >= 1e37).any())
+
+
 KNOWN_OPEN: Tuple[Open, ...] = (
     Open("F28", ("cross_entropy",), ("*",),
          lambda ex, mode, m: _opt(ex, "label_smoothing") > 0 and _huge_weight(ex),
          "label smoothing with class weights of 1e10-1e30 (F22's family): output NaN where torch "
          "gives inf (float16), input gradient 2.7e12 where torch's is 0 (float64)"),
+    Open("F31", ("cross_entropy",), ("*",),
+         lambda ex, mode, m: _opt(ex, "label_smoothing") > 0 and "NaN/inf" in m and _near_max(ex),
+         "bfloat16 logits near 3.4e38 with label smoothing: ours inf (the float32 sum of the "
+         "logits overflows) where float64 torch is finite (7.5e37) and bfloat16 torch NaN"),
     Open("F29", ("linear_cross_entropy",), ("*",),
          lambda ex, mode, m: "gradient" in m and (
              (_opt(ex, "label_smoothing") < 0 and "ours nan" in m) or _any_nonfinite(ex)),
