@@ -199,6 +199,17 @@ def _always(ex, mode) -> bool:
     return True
 
 
+def _half_margin_one_element(ex, mode) -> bool:
+    """hinge_embedding_loss, a half input of one element, a finite margin
+    beyond the dtype's range."""
+    if ex.loss.name != "hinge_embedding_loss" or ex.dtype not in ("float16", "bfloat16"):
+        return False
+    m = ex.kwargs.get("margin", ex.args[2] if len(ex.args) > 2 else 1.0)
+    m = float(np.asarray(_arr(m) if _arr(m) is not None else m).reshape(-1)[0])
+    x = _arr(ex.args[0])
+    return x is not None and np.size(x) == 1 and np.isfinite(m) and abs(m) > _HUGE[ex.dtype]
+
+
 def _shapeless(ex, mode) -> bool:
     return mode == "shapeless"
 
@@ -285,6 +296,15 @@ DIFFERENCES: Tuple[Difference, ...] = (
         "torch adds it to the distances elementwise.",
         "torch documents `margin` as a float; a number or a 0-d array is what the "
         "Module stores.",
+    ),
+    Difference(
+        "half-margin-overflow-one-element", ("hinge_embedding_loss",), "ours_raises",
+        "A float16 / bfloat16 input of one element with a finite `margin` beyond the "
+        "dtype's range raises, as torch raises for every larger input; torch computes "
+        "there (inf where the margin is used).",
+        "torch's one-element path skips the overflow check its other paths make; one "
+        "rule for every shape.",
+        applies=_half_margin_one_element,
     ),
     Difference(
         "embedding-integer-inputs", ("pairwise_distance", "cosine_similarity",

@@ -582,6 +582,20 @@ def test_bce_definition_clamp_and_torch_gradient_at_the_ends():
     _close(gy, expect_y, rtol=1e-6)
 
 
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
+def test_bce_subnormal_weight_keeps_the_infinite_target_gradient(dtype):
+    # d/dy = -logit(p) g w is +-inf at p in {0, 1} for any nonzero weight:
+    # the weight is applied last (as torch), so g w rounding to 0 first
+    # cannot turn it into 0 * inf = NaN
+    tiny = float(np.finfo(np.float32 if dtype == mx.float32 else np.float64).smallest_subnormal)
+    x, y = mx.array([0.0, 1.0, 0.5, 0.25], dtype=dtype), mx.array([0.25, 0.5, 0.5, 1.0], dtype=dtype)
+    w = mx.array([tiny, tiny, tiny, 2.0], dtype=dtype)
+    gx, gy = mx.grad(lambda a, b: F.binary_cross_entropy(a, b, weight=w), argnums=(0, 1))(x, y)
+    assert np.array(gy)[:3].tolist() == [math.inf, -math.inf, 0.0]
+    assert np.isclose(np.array(gy)[3], math.log(3.0) * 2.0 / 4, rtol=1e-6)
+    assert np.all(np.isfinite(np.array(gx)))
+
 def test_bce_gradient_matches_autodiff_in_the_interior_and_weight():
     rng = np.random.default_rng(0)
     x = mx.array(rng.uniform(0.05, 0.95, (4, 6)).astype(np.float32))

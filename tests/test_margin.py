@@ -1,5 +1,6 @@
 """Margin / multi-label losses without torch: identities, Modules, transforms, errors."""
 
+import math
 import warnings
 
 import mlx.core as mx
@@ -325,7 +326,9 @@ def test_multi_margin_nonfinite_margin_scores_and_weights_follow_torch(p):
 
 def test_margins_that_overflow_the_input_dtype_raise_as_torch():
     # torch converts hinge_embedding's and multi_margin's margin to the
-    # input's dtype and refuses a finite one that overflows it; inf passes
+    # input's dtype and refuses a finite one that overflows it; inf passes.
+    # multi_margin has no half kernel in torch: half inputs get its float32
+    # result, so the margin must fit float32 there
     x = _x((2, 3))
     t = mx.array([0, 2])
     for dtype, big in [(mx.float32, 1e39), (mx.float16, 7e4), (mx.bfloat16, -3.5e38)]:
@@ -333,13 +336,32 @@ def test_margins_that_overflow_the_input_dtype_raise_as_torch():
         with pytest.raises(ValueError, match=r"`margin` must fit in .* without overflow") as err:
             F.hinge_embedding_loss(xd, _sign((2, 3)), margin=big)
         assert isinstance(err.value, RuntimeError)
-        with pytest.raises(RuntimeError, match=rf"multi_margin_loss: `margin` must fit in {str(dtype).split('.')[-1]}"):
-            F.multi_margin_loss(xd, t, margin=big)
+        # one element too (torch's one-element path skips its check: a listed difference)
+        with pytest.raises(ValueError, match=r"`margin` must fit in .* without overflow"):
+            F.hinge_embedding_loss(xd[:1, 0], mx.array([1]), margin=big)
+        if dtype != mx.float16:
+            with pytest.raises(RuntimeError, match=r"multi_margin_loss: `margin` must fit in float32"):
+                F.multi_margin_loss(xd, t, margin=big)
     xd = x.astype(mx.float64)
     assert np.isfinite(F.hinge_embedding_loss(xd, _sign((2, 3)), margin=1e39).item())
     assert F.multi_margin_loss(x, t, margin=float("inf")).item() == float("inf")
     assert F.hinge_embedding_loss(x.astype(mx.float16), _sign((2, 3)), margin=65504.0).dtype == mx.float16
 
+
+
+@pytest.mark.parametrize("dtype", [mx.float16, mx.bfloat16])
+def test_multi_margin_half_margin_beyond_the_dtype_is_the_float32_result_rounded(dtype):
+    # no half kernel in torch: a margin beyond float16's range computes in
+    # float32 and rounds once (inf where the loss overflows the dtype)
+    x, t = _x((3, 4)).astype(dtype), mx.array([0, 3, 1])
+    for margin, red in [(7e4, "none"), (1e6, "none"), (1e6, "mean"), (1e6, "sum")]:
+        ours = F.multi_margin_loss(x, t, margin=margin, reduction=red)
+        ref = F.multi_margin_loss(x.astype(mx.float32), t, margin=margin, reduction=red).astype(dtype)
+        assert ours.dtype == dtype and np.array_equal(np.array(ours.astype(mx.float32)), np.array(ref.astype(mx.float32)))
+    assert (F.multi_margin_loss(x, t, margin=1e6).item() == math.inf) == (dtype == mx.float16)
+    g = mx.grad(lambda a: F.multi_margin_loss(a, t, margin=1e6))(x)
+    g32 = mx.grad(lambda a: F.multi_margin_loss(a, t, margin=1e6))(x.astype(mx.float32))
+    assert g.dtype == dtype and np.array_equal(np.array(g.astype(mx.float32)), np.array(g32.astype(dtype).astype(mx.float32)))
 
 def test_margin_ranking_is_its_definition_and_broadcasts():
     a, b, y = _x((3, 1), seed=5), _x((1, 4), seed=6), _sign((3, 4))
@@ -424,6 +446,43 @@ def test_multilabel_soft_margin_backward_at_extremes():
         assert np.allclose(np.array(gy), np.array(ry), rtol=1e-6, atol=1e-12)
         assert np.array(gx)[0, 0] == (0.5 - 1.0) / 6
 
+
+
+def test_multilabel_soft_margin_nonfinite_target_and_weight_follow_the_two_term_form():
+    # torch's -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) term by term, and
+    # its autograd's g (1 - y) sigmoid(x) - g y sigmoid(-x) and g softplus(-x)
+    # - g softplus(x): an infinite target is inf - inf (NaN), an infinite
+    # weight meets a zero factor (NaN), a target far outside [0, 1] cancels
+    inf = np.inf
+    x, y, w = np.meshgrid([-inf, -3.0, 0.0, 2.5, 40.0, inf], [-inf, -1e30, -2.0, 0.0, 0.25, 1.0, inf],
+                          [1.5, inf, -inf, 0.0], indexing="ij")
+    x, y, w = (a.reshape(-1, 1) for a in (x, y, w))
+    cot = np.random.default_rng(3).normal(size=x.shape[0])
+
+    def ls(v):
+        return np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))
+
+    with np.errstate(all="ignore"):
+        z = np.exp(-np.abs(x))
+        s_pos = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+        s_neg = np.where(x >= 0, z / (1 + z), 1 - z / (1 + z))
+        h = -(cot[:, None] * w)
+        ref = (-(y * ls(x) + (1 - y) * ls(-x)) * w)[:, 0]
+        ref_dx = (h * y) * s_neg - (h * (1 - y)) * s_pos
+        ref_dy = h * ls(x) - h * ls(-x)
+
+    def f(a, b):
+        return F.multilabel_soft_margin_loss(a, b, weight=mx.array(w, dtype=mx.float64), reduction="none")
+
+    args = [mx.array(x, dtype=mx.float64), mx.array(y, dtype=mx.float64)]
+    (out,), (dx, dy) = mx.vjp(f, args, [mx.array(cot, dtype=mx.float64)])
+    for ours, theirs in [(out, ref), (dx, ref_dx), (dy, ref_dy)]:
+        ours = np.array(ours)
+        assert np.array_equal(np.isnan(ours), np.isnan(theirs))
+        assert np.array_equal(np.isinf(ours), np.isinf(theirs))
+        assert np.array_equal(ours[np.isinf(ours)], theirs[np.isinf(ours)])
+        fin = np.isfinite(theirs)
+        assert np.allclose(ours[fin], theirs[fin], rtol=1e-12, atol=1e-300)
 
 @pytest.mark.parametrize("dtype", [mx.float64, mx.float32, mx.bfloat16])
 def test_soft_margin_hand_written_backward_matches_autodiff(dtype):

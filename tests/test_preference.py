@@ -54,6 +54,29 @@ def test_sequence_log_probs_uniform_logits_and_average():
     assert math.isnan(F.sequence_log_probs(mx.zeros((2, 4, 5)), targets, mask, average=True)[1].item())
 
 
+
+def test_sequence_log_probs_refuses_a_shapeless_compile():
+    # Regression: MLX's "CustomTransforms cannot infer output shapes" came
+    # out instead of the package's refusal (positional, keyword, with a mask)
+    x, t, m = mx.zeros((2, 4, 5)), mx.array([[1, 2, -100, 3], [0, 4, 4, 1]]), mx.ones((2, 4))
+    calls = [lambda a, b, c: F.sequence_log_probs(a, b),
+             lambda a, b, c: F.sequence_log_probs(logits=a, targets=b, mask=c, average=True)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^sequence_log_probs: `mx.compile` must not be shapeless"):
+            mx.eval(mx.compile(call, shapeless=True)(x, t, m))
+        _close(mx.compile(call)(x, t, m), call(x, t, m))
+
+
+def test_sequence_log_probs_of_no_tokens():
+    # Regression: T = 0 (or an empty batch) raised MLX's "[logsumexp]
+    # Received empty array"; a sum over no tokens is 0, its average 0 / 0
+    for shape in [(2, 0, 5), (0, 3, 5)]:
+        x, t = mx.zeros(shape), mx.zeros(shape[:-1], mx.int32)
+        out = F.sequence_log_probs(x, t)
+        assert out.shape == shape[:1] and np.array(out).tolist() == [0.0] * shape[0]
+        assert np.isnan(np.array(F.sequence_log_probs(x, t, average=True))).all()
+        assert mx.grad(lambda a: F.sequence_log_probs(a, t).sum())(x).shape == shape
+
 @pytest.mark.parametrize("dtype", [mx.float32, mx.float64])
 def test_sequence_log_probs_vjp_matches_autodiff_and_shift_invariance(dtype):
     mx.random.seed(3)

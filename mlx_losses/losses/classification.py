@@ -811,6 +811,22 @@ def _bce_vjp(primals, cotangents, outputs):
     return _bce_grads(x, y, cotangents[0], l0, l1)
 
 
+@mx.custom_function
+def _bce_weighted(x, y, w):
+    loss, l0, l1 = _bce_parts(x, y)
+    return loss * w, l0, l1
+
+
+@_bce_weighted.vjp
+def _bce_weighted_vjp(primals, cotangents, outputs):
+    # the weight last, as torch: a subnormal one times the cotangent is not
+    # rounded to 0 before it meets -logit(x) = +-inf at p in {0, 1}
+    x, y, w = primals
+    _, l0, l1 = outputs
+    gx, gy = _bce_grads(x, y, cotangents[0], l0, l1)
+    return gx * w, gy * w, mx.zeros_like(w)
+
+
 def _check_weight_broadcast(fn: str, name: str, w: mx.array, input: mx.array) -> mx.array:
     check_floating(fn, name, w)
     try:
@@ -922,13 +938,16 @@ def binary_cross_entropy(
     checked = _check_unit_interval(fn, input=input, target=target)
     out = result_dtype(input, target)
     y = upcast(target, out)
-    loss = cast(Tuple[mx.array, ...], _bce(upcast(input, out), y))[0]
+    x = upcast(input, out)
+    if weight is None:
+        loss = cast(Tuple[mx.array, ...], _bce(x, y))[0]
+    else:
+        w = mx.stop_gradient(weight).astype(out)
+        loss = cast(Tuple[mx.array, ...], _bce_weighted(x, y, w))[0]
     if not checked:
         # unchecked (switched off, or under mx.compile): a target outside
         # [0, 1] is NaN, value and gradient (a factor), as an input outside it
         loss = loss * mx.where((y >= 0) & (y <= 1), _c(1.0, loss.dtype), _c(math.nan, loss.dtype))
-    if weight is not None:
-        loss = loss * mx.stop_gradient(weight).astype(loss.dtype)
     return apply_reduction(loss, reduction, dtype=out, group=group)
 
 

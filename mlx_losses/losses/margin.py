@@ -45,7 +45,7 @@ from .._validation import (
     resolve_reduction,
 )
 from .._numerics import exp_nonpos, softplus_neg
-from .classification import _bce_logits_dx_from_exp, _with_bce_logits_backward
+from .classification import _sum_to
 
 __all__ = [
     "hinge_embedding_loss",
@@ -169,27 +169,42 @@ def _soft_margin_vjp(primals, cotangents, outputs):
 @compile_by_branch
 def _multilabel_soft_margin_fwd(x: mx.array, y: mx.array) -> mx.array:
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = y softplus(-x) +
-    # (1 - y) softplus(x). Both softplus share log1p(exp(-|x|)): one exp (the
-    # fast one for arguments <= 0) and one log1p per element instead of two
-    # logaddexp. Their linear parts y relu(-x) + (1 - y) relu(x) are
-    # ([x >= 0] - y) x: no cancellation, and at x = +-inf torch's inf (NaN
-    # where the inf meets a zero weight, y = 1 or y = 0), where |x| / 2 +
-    # (1/2 - y) x was inf - inf.
-    return ((x >= 0) - y) * x + mx.log1p(exp_nonpos(-mx.abs(x)))
+    # (1 - y) softplus(x), term by term as torch forms it (so an infinite y,
+    # or one far outside [0, 1], gives torch's inf - inf, inf * 0 and
+    # cancellation). Both softplus share log1p(exp(-|x|)): one exp (the fast
+    # one for arguments <= 0) and one log1p per element, not two logaddexp.
+    lg = mx.log1p(exp_nonpos(-mx.abs(x)))
+    return y * (mx.maximum(-x, 0.0) + lg) + (1 - y) * (mx.maximum(x, 0.0) + lg)
 
 
-# The per-element term is binary_cross_entropy_with_logits' (without
-# pos_weight), and so is the hand-written backward: d/dx = sigmoid(x) - y
-# (torch's 1/2 - y at x = 0), d/dy = -x, here from the forward's own exp of
-# -|x| (_bce_logits_dx_from_exp), which a compiled step merges with the
-# forward's: one exp pass in all. Autodiff through the forward above held
-# about nine (N, C) arrays at the peak under an eager grad. BCE-with-logits'
-# sigmoid-form backward would lower the eager peak and time, but doubles the
-# compiled step's (two exp passes): the compiled step wins (figures in
-# docs/performance.md).
+@compile_by_branch
+def _multilabel_soft_margin_dx(x: mx.array, y: mx.array, g: mx.array) -> mx.array:
+    # g (sigmoid(x) - y) as torch's autograd forms it, g (1 - y) sigmoid(x) -
+    # g y sigmoid(-x), so an infinite y or g gives its inf * 0 and inf - inf
+    # NaNs; both sigmoids from the forward's own e**-|x|, which a compiled
+    # step merges with the forward's: one exp pass in all.
+    z = exp_nonpos(-mx.abs(x))
+    pos = x >= 0
+    s, s_neg = mx.where(pos, 1.0, z) / (1.0 + z), mx.where(pos, z, 1.0) / (1.0 + z)
+    return (g * (1 - y)) * s - (g * y) * s_neg
 
-_multilabel_soft_margin = _with_bce_logits_backward(_multilabel_soft_margin_fwd,
-                                                    _bce_logits_dx_from_exp)
+
+# A hand-written backward: d/dx above, d/dy = -g x (torch's g softplus(-x) -
+# g softplus(x), whose inf - inf at an infinite g the g - g term carries).
+# Autodiff through the forward held about nine (N, C) arrays at the peak
+# under an eager grad (figures in docs/performance.md).
+@mx.custom_function
+def _multilabel_soft_margin(x: mx.array, y: mx.array) -> mx.array:
+    return _multilabel_soft_margin_fwd(x, y)
+
+
+@_multilabel_soft_margin.vjp
+def _multilabel_soft_margin_vjp(primals, cotangents, outputs):
+    x, y = primals
+    g = single(cotangents)
+    # a broadcast operand's gradient is summed back to its own shape
+    return (_sum_to(_multilabel_soft_margin_dx(x, y, g), x.shape),
+            _sum_to(-g * x + (g - g), y.shape))
 
 
 @mx.compile
@@ -644,7 +659,7 @@ def multilabel_soft_margin_loss(
     floats = [a for a in arrays if mx.issubdtype(a.dtype, mx.floating)]
     out = result_dtype(*floats)
     x = upcast(input, out)
-    loss = _multilabel_soft_margin(x, target.astype(x.dtype))
+    loss = cast(mx.array, _multilabel_soft_margin(x, target.astype(x.dtype)))
     if weight is not None:
         loss = loss * upcast(weight, out)
     # torch sums over input's last dimension of the (broadcast) loss.
@@ -880,7 +895,9 @@ def multi_margin_loss(
                         fmt_shape(weight.shape))
             )
     margin = check_number(fn, "margin", margin, complex_ok=True)
-    _check_margin_fits(fn, margin, input.dtype)
+    # torch has no half kernel here; a half input gets torch's float32 result
+    # rounded once, so the margin must fit float32 (the loss may round to inf)
+    _check_margin_fits(fn, margin, acc_dtype(input.dtype))
     t = target.reshape(N)
 
     def check() -> bool:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Optional, Tuple, Union, cast
 import mlx.core as mx
 
 from .._dtypes import acc_dtype, result_dtype
-from .._api import public_loss
+from .._api import guard_call, public_loss
 from .._reduction import apply_reduction, global_sum
 from .._validation import (
     Reduction,
@@ -404,6 +404,8 @@ def sequence_log_probs(
         [-1.3863, -1.3863]
     """
     fn = "sequence_log_probs"
+    # no reduction, but a shapeless graph is refused as every loss refuses it
+    (logits, targets, mask), _ = guard_call(fn, (logits, targets, mask), {})
     check_floating(fn, "logits", logits)
     if logits.ndim < 2:
         raise ShapeError(message(fn, "logits", "be at least 2-D, (..., T, V)",
@@ -423,7 +425,12 @@ def sequence_log_probs(
                       ignore_index=ignore_index)
     bad = counted & ((targets < 0) | (targets >= V))
     safe = mx.where(counted & ~bad, targets, 0).astype(mx.int32)
-    total, _ = _seq_logp_fn()(logits, safe, counted, bad)
+    if logits.size == 0:
+        # no tokens (T = 0, an empty batch) sum to 0; with V = 0 every
+        # counted target is out of range (NaN). logsumexp refuses empty rows.
+        total = mx.where(mx.any(bad, axis=-1), math.nan, 0.0).astype(acc_dtype(logits.dtype))
+    else:
+        total, _ = _seq_logp_fn()(logits, safe, counted, bad)
     if average:
         total = total / mx.sum(counted, axis=-1).astype(total.dtype)
     return total.astype(logits.dtype)

@@ -58,14 +58,64 @@ def _tiny_weight(ex) -> bool:
     return bool(((a > 0) & (a < 1e3 * tiny)).any())
 
 
+def _exp_overflows_float64(ex) -> bool:
+    """An input beyond 709 in magnitude (finite in the dtype): torch's
+    soft-margin backward exp(-y x) / (1 + exp(-y x)) is inf / inf there,
+    in float64 too."""
+    a = _vals(ex.args[0]) if ex.args else None
+    if a is None or a.dtype.kind != "f":
+        return False
+    with np.errstate(all="ignore"):
+        v = np.abs(a.astype(np.float64))
+        return bool(((v > 709.0) & (v <= _MAX[ex.dtype])).any())
+
+
+def _opt(ex, name: str, default: float = 0.0) -> float:
+    v = ex.kwargs.get(name, default)
+    return float(np.asarray(_vals(v) if _vals(v) is not None else v).reshape(-1)[0])
+
+
+def _huge_weight(ex) -> bool:
+    w = _vals(ex.kwargs.get("weight"))
+    if w is None or not w.size:
+        return False
+    with np.errstate(all="ignore"):
+        a = np.abs(w.astype(np.float64))
+        return bool(((a >= 1e4) & np.isfinite(a)).any())
+
+
+def _near_max(ex) -> bool:
+    x = _vals(ex.args[0]) if ex.args else None
+    if x is None or x.dtype.kind != "f":
+        return False
+    with np.errstate(all="ignore"):
+        return bool((np.abs(x.astype(np.float64)) >= 1e37).any())
+
+
 KNOWN_OPEN: Tuple[Open, ...] = (
-    Open("F25", ("multilabel_soft_margin_loss",), ("*",),
-         lambda ex, mode, m: _any_nonfinite(ex) and "NaN/inf" in m,
-         "+-inf target or weight: ours +-inf where torch's two-term form gives NaN "
-         "(inf - inf, inf * 0), loss and gradient"),
-    Open("F26", ("binary_cross_entropy",), ("*",),
-         lambda ex, mode, m: _tiny_weight(ex) and "gradient w.r.t. arg 1" in m and "NaN/inf" in m,
-         "subnormal weight, p in {0, 1}: target gradient NaN ((g w = 0) * inf), torch +-inf"),
+    Open("F28", ("cross_entropy",), ("*",),
+         lambda ex, mode, m: _opt(ex, "label_smoothing") > 0 and _huge_weight(ex),
+         "label smoothing with class weights of 1e10-1e30 (F22's family): output NaN where torch "
+         "gives inf (float16), input gradient 2.7e12 where torch's is 0 (float64)"),
+    Open("F31", ("cross_entropy",), ("*",),
+         lambda ex, mode, m: _opt(ex, "label_smoothing") > 0 and "NaN/inf" in m and _near_max(ex),
+         "bfloat16 logits near 3.4e38 with label smoothing: ours inf (the float32 sum of the "
+         "logits overflows) where float64 torch is finite (7.5e37) and bfloat16 torch NaN"),
+    Open("F29", ("linear_cross_entropy",), ("*",),
+         lambda ex, mode, m: "gradient" in m and (
+             (_opt(ex, "label_smoothing") < 0 and "ours nan" in m) or _any_nonfinite(ex)),
+         "gradients: negative label_smoothing (torch's LCE accepts it) with every target "
+         "ignored, NaN where torch's is 0; a -inf in linear_weight, inf where torch's is NaN (F20's family)"),
+    Open("F30", ("hinge_embedding_loss",), ("*",),
+         lambda ex, mode, m: "gradient" in m and _any_nonfinite(ex)
+         and not np.isfinite(_opt(ex, "margin", 1.0)),
+         "margin = +-inf and an infinite input (margin - x = NaN): ours gradient -g, torch's 0 "
+         "(its clamp_min backward: NaN >= 0 is false)"),
+    Open("F27", ("soft_margin_loss",), ("*",),
+         lambda ex, mode, m: _exp_overflows_float64(ex) and "gradient w.r.t. arg 0" in m
+         and "(float64 nan)" in m,
+         "|y x| > 709: torch's input gradient exp(z) / (1 + exp(z)) is inf / inf = NaN even in "
+         "float64; ours the finite true gradient (the softplus-overflow row covers outputs only)"),
 )
 
 
