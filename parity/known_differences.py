@@ -165,6 +165,10 @@ def _broadcast_operand_at_a_pole(ex, mode) -> bool:
     grads = [a for a in list(ex.args) + list(ex.kwargs.values())
              if _arr(a) is not None and getattr(a, "grad", False)]
     shapes = [np.shape(a.values) for a in grads]
+    if ex.loss.name == "gaussian_nll_loss" and len(shapes) == 3 \
+            and shapes[2] == shapes[0][:-1] and len(shapes[0]) > 0:
+        # a var of input.shape[:-1] is taken with a trailing 1 (torch's rule)
+        shapes[2] = shapes[2] + (1,)
     try:
         full = np.broadcast_shapes(*shapes)
     except ValueError:
