@@ -22,7 +22,6 @@ from .._api import public_loss
 from .._device import compile_by_branch, cpu_branches
 from .._dtypes import acc_dtype, result_dtype, upcast
 from .._numerics import (
-    exp_nonpos,
     log1p,
     logsumexp,
     sigmoid,
@@ -984,17 +983,6 @@ def _bce_logits_dx(x, y, g):
 
 
 @compile_by_branch(shapeless=True)
-def _bce_logits_dx_from_exp(x, y, g):
-    # sigmoid(x) - y from z = e**-|x|, for a forward that takes that same
-    # exp (multilabel_soft_margin_loss's): inside a compiled step MLX merges
-    # the two, so one exp pass serves forward and backward. Op by op (an
-    # eager grad) z has two readers and three full-size arrays are alive
-    # (one for _bce_logits_dx).
-    z = exp_nonpos(-mx.abs(x))
-    return g * (mx.where(x >= 0, 1.0, z) / (1.0 + z) - y)
-
-
-@compile_by_branch(shapeless=True)
 def _bce_logits_pos_dx(x, y, pw, g):
     # (1 - y) - lw sigmoid(-x) keeps both tails; where lw or pw y is not
     # finite (an inf target or pos_weight), torch's form lw sigmoid(x) - pw y
@@ -1016,8 +1004,7 @@ def _with_bce_logits_backward(forward, dx=_bce_logits_dx):
     """``forward(x, y)`` (a per-element loss equal to BCE-with-logits'
     without pos_weight, however computed) as a custom function with
     BCE-with-logits' backward: ``dx(x, y, g)`` = g (sigmoid(x) - y) w.r.t.
-    ``x``, -g x w.r.t. ``y``. multilabel_soft_margin_loss
-    shares it with its own forward (and :func:`_bce_logits_dx_from_exp`)."""
+    ``x``, -g x w.r.t. ``y``."""
 
     @mx.custom_function
     def loss(x, y):
