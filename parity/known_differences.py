@@ -415,13 +415,14 @@ DIFFERENCES: Tuple[Difference, ...] = (
     ),
     Difference(
         "float32-overflowing-intermediates", ("binary_cross_entropy_with_logits",
-                                              "gaussian_nll_loss"),
+                                              "gaussian_nll_loss", "pairwise_distance",
+                                              "triplet_margin_loss"),
         "more_accurate",
-        "In float32, with values near 1e30, where torch's gradient overflows an "
-        "intermediate to +-inf (`pos_weight` times the softplus in "
-        "`binary_cross_entropy_with_logits`' target gradient, the scaled residual in "
-        "`gaussian_nll_loss`' input gradient) but the float64 result fits float32, ours is "
-        "finite and equals float64 torch.",
+        "In float32, with values near 1e30, where torch overflows an intermediate to "
+        "+-inf (`pos_weight` times the softplus in `binary_cross_entropy_with_logits`' "
+        "target gradient, the scaled residual in `gaussian_nll_loss`' input gradient, the "
+        "squared differences of a 2-norm in `pairwise_distance` / `triplet_margin_loss`) "
+        "but the float64 result fits float32, ours is finite and equals float64 torch.",
         "Our formulas form the products in an order that overflows only where the result "
         "does; the finite value is the true gradient.",
         applies=_float32_huge,

@@ -891,3 +891,15 @@ def test_shape_errors_are_runtime_errors_too():
         F.multi_margin_loss(_X34, mx.array([0, 1]))
     with pytest.raises(RuntimeError):
         F.margin_ranking_loss(_X34, _X34[0], _sign((3, 4)))
+
+
+def test_multi_margin_p2_gradient_near_the_float32_limit_is_finite():
+    # x_i near float32's largest value: 2 z overflows, the gradient (2 z / C) fits
+    x = mx.array([3.3895313892515355e38, 0.0], dtype=mx.bfloat16)
+    t = mx.array(1)
+    g = mx.grad(lambda x: F.multi_margin_loss(x, t, p=2, reduction="sum"))(x)
+    z = 1.0 - 0.0 + float(x[0].astype(mx.float32).item())
+    want = 2.0 * z / 2
+    got = g.astype(mx.float32).tolist()
+    assert math.isfinite(got[0]) and abs(got[0] - want) <= 1e-2 * want, got
+    assert math.isfinite(got[1]) and abs(got[1] + want) <= 1e-2 * want, got

@@ -263,7 +263,8 @@ def _multi_margin_rows_for(p: int):
             at_target = -k * sw[:, 0]
         else:
             z, _ = _multi_margin_z(x, t, margin)
-            coef = _drop_target(_keep((2 * z) * sw, pos), t)
+            # z (2 s w): 2 z alone overflows float32 where the gradient fits
+            coef = _drop_target(_keep(z * (2 * sw), pos), t)
             g = coef.astype(x.dtype)
             at_target = -accurate_sum(coef, axis=1)
         # (a row without terms has a 0 gradient at its target too)

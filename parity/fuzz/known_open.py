@@ -106,11 +106,12 @@ KNOWN_OPEN: Tuple[Open, ...] = (
              (_opt(ex, "label_smoothing") < 0 and "ours nan" in m) or _any_nonfinite(ex)))
          or (_opt(ex, "label_smoothing") < 0 and _any_nonfinite(ex) and "ours nan" in m)
          or ("gradient" in m and "ours nan" in m
-             and ("torch float32 inf" in m or "torch float32 -inf" in m)),
+             and ("torch float32 inf" in m or "torch float32 -inf" in m))
+         or (_any_nonfinite(ex) and "output" in m and ("ours 0.0" in m or "ours nan" in m)),
          "gradients: negative label_smoothing (torch's LCE accepts it) with every target "
          "ignored, NaN where torch's is 0; a -inf in linear_weight, inf where torch's is NaN "
          "(F20's family); float32 gradients beyond float32's range: NaN where torch's are +-inf; with negative smoothing, an ignored row whose logits are NaN (a NaN "
-         "bias) is NaN where torch's is 0"),
+         "bias) is NaN where torch's is 0; an ignored row of the chunked path whose logits meet an infinite head row (float16) is 0 where torch's is NaN, or NaN where torch's is 0"),
     Open("F32", ("triplet_margin_with_distance_loss",), ("*",),
          lambda ex, mode, m: ex.dtype in ("float16", "bfloat16")
          and (ex.kwargs.get("distance_function") is not None or ex.kwargs.get("swap") is True)
@@ -119,6 +120,11 @@ KNOWN_OPEN: Tuple[Open, ...] = (
          "of two distances below their ulp) rounds differently in MLX's and torch's twins "
          "(ours 1.0, torch 0.0, float64 0.25); with swap=True near a swap tie the rounded "
          "distances pick one side where float64 splits the gradient"),
+    Open("F34", ("gaussian_nll_loss",), ("*",),
+         lambda ex, mode, m: ex.kwargs.get("eps") == 0.0 and "gradient w.r.t. arg 0" in m
+         and "ours 0.0" in m and "nan" in m,
+         "eps=0 and a subnormal var: the input gradient (x - t) / var is ours 0 (the true value "
+         "at x == t), torch NaN (its 1 / var overflows to inf, times 0)"),
     Open("F33", ("gaussian_nll_loss",), ("compile",),
          lambda ex, mode, m: ex.dtype == "bfloat16" and "gradient w.r.t. arg 0" in m
          and ("ours inf" in m or "ours -inf" in m),
