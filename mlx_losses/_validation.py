@@ -613,3 +613,46 @@ def check_values_in(
             )
 
     run_value_check(check)
+
+
+def class_index_layout(fn: str, input: mx.array, target: mx.array, cdim: int = 1,
+                       name_axis: bool = False) -> Tuple[int, Tuple[int, ...]]:
+    """Check a class-index target against ``input``; return (C, loss shape).
+
+    Layouts (class axis ``cdim``, 1 as torch): ``(C)`` with target ``()`` or
+    ``(1,)``; otherwise the target has ``input``'s shape without the class
+    axis: ``(N,)`` for ``(N, C)``, ``(N, d1, ..., dK)`` for ``(N, C, d1,
+    ..., dK)`` (or ``(N, d1, ..., dK, C)`` with ``cdim = -1``).
+    ``name_axis``: the shape error names the class axis (losses that take
+    an ``axis`` keyword for it).
+    """
+    if not mx.issubdtype(target.dtype, mx.integer):
+        raise TypeError(
+            message(
+                fn,
+                "target",
+                "hold class indices (an integer dtype) or class probabilities "
+                f"(a floating dtype and the shape of `input`, {fmt_shape(input.shape)})",
+                f"{dtype_name(target.dtype)} of shape {fmt_shape(target.shape)}",
+            )
+        )
+    if input.ndim == 1:
+        C = input.shape[0]
+        if target.ndim == 0 or tuple(target.shape) == (1,):
+            return C, ()
+        want = "()"
+    else:
+        C = input.shape[cdim]
+        expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
+        if tuple(target.shape) == expected:
+            return C, expected
+        want = fmt_shape(expected)
+    axis_words = f" with the classes on axis {cdim}" if name_axis else ""
+    raise ShapeError(
+        message(
+            fn,
+            "target",
+            f"have shape {want} for `input` of shape {fmt_shape(input.shape)}{axis_words}",
+            fmt_shape(target.shape),
+        )
+    )

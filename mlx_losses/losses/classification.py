@@ -31,6 +31,7 @@ from .._numerics import (
 )
 from .._reduction import accurate_sum, apply_reduction, class_index_reduction, single
 from .._validation import (
+    class_index_layout,
     Reduction,
     ShapeError,
     ValueCheckError,
@@ -97,46 +98,6 @@ def _check_weight_dtype(fn: str, weight: Optional[mx.array], dtype: mx.Dtype,
             message(fn, "weight", f"have the dtype of {of}, {dtype_name(dtype)}",
                     f"{dtype_name(weight.dtype)}: expected scalar type {want} but found {got}")
         )
-
-
-def _index_layout(fn: str, input: mx.array, target: mx.array,
-                  cdim: int = 1) -> Tuple[int, Tuple[int, ...]]:
-    """Check a class-index target against ``input``; return (C, loss shape).
-
-    Layouts (class axis ``cdim``, 1 as torch): ``(C)`` with target ``()`` or
-    ``(1,)``; otherwise the target has ``input``'s shape without the class
-    axis: ``(N,)`` for ``(N, C)``, ``(N, d1, ..., dK)`` for ``(N, C, d1,
-    ..., dK)`` (or ``(N, d1, ..., dK, C)`` with ``cdim = -1``).
-    """
-    if not mx.issubdtype(target.dtype, mx.integer):
-        raise TypeError(
-            message(
-                fn,
-                "target",
-                "hold class indices (an integer dtype) or class probabilities "
-                f"(a floating dtype and the shape of `input`, {fmt_shape(input.shape)})",
-                f"{dtype_name(target.dtype)} of shape {fmt_shape(target.shape)}",
-            )
-        )
-    if input.ndim == 1:
-        C = input.shape[0]
-        if target.ndim == 0 or tuple(target.shape) == (1,):
-            return C, ()
-        want = "()"
-    else:
-        C = input.shape[cdim]
-        expected = tuple(input.shape[:cdim]) + tuple(input.shape[cdim + 1:])
-        if tuple(target.shape) == expected:
-            return C, expected
-        want = fmt_shape(expected)
-    raise ShapeError(
-        message(
-            fn,
-            "target",
-            f"have shape {want} for `input` of shape {fmt_shape(input.shape)}",
-            fmt_shape(target.shape),
-        )
-    )
 
 
 def _rows(input: mx.array, target: mx.array, cdim: int = 1) -> Tuple[mx.array, mx.array]:
@@ -589,7 +550,7 @@ def cross_entropy(
                                     label_smoothing, cdim, softcap, logit_scale, z_loss,
                                     out_dtype, group=group)
 
-    C, out_shape = _index_layout(fn, input, target, cdim)
+    C, out_shape = class_index_layout(fn, input, target, cdim)
     _check_weight_dtype(fn, weight, input.dtype)
     target = _as_index(target, ignore_index)
     checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
@@ -724,7 +685,7 @@ def nll_loss(
     check_class_input(fn, input)
     check_array(fn, "target", target)
     cdim = check_class_axis(fn, axis, input)
-    C, out_shape = _index_layout(fn, input, target, cdim)
+    C, out_shape = class_index_layout(fn, input, target, cdim)
     weight = _check_class_weight(fn, weight, C)
     _check_weight_dtype(fn, weight, input.dtype)
     target = _as_index(target, ignore_index)

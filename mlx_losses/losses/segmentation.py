@@ -29,6 +29,7 @@ from .._reduction import (
     global_sum,
 )
 from .._validation import (
+    class_index_layout,
     Reduction,
     ShapeError,
     ValueCheckError,
@@ -146,36 +147,6 @@ def _as_index(t: mx.array) -> mx.array:
     return t
 
 
-def _index_target_shape(fn: str, input: mx.array, target: mx.array, axis: int) -> Tuple[int, ...]:
-    """Check class indices against ``input``; return the loss's shape
-    (``input``'s without the class axis)."""
-    if not mx.issubdtype(target.dtype, mx.integer):
-        raise TypeError(
-            message(
-                fn,
-                "target",
-                "hold class indices (an integer dtype) or class probabilities "
-                f"(a floating dtype and the shape of `input`, {fmt_shape(input.shape)})",
-                f"{dtype_name(target.dtype)} of shape {fmt_shape(target.shape)}",
-            )
-        )
-    if input.ndim == 1:
-        if target.ndim == 0 or tuple(target.shape) == (1,):
-            return ()
-        want = "()"
-    else:
-        expected = tuple(s for i, s in enumerate(input.shape) if i != axis)
-        if tuple(target.shape) == expected:
-            return expected
-        want = fmt_shape(expected)
-    raise ShapeError(
-        message(fn, "target",
-                f"have shape {want} for `input` of shape {fmt_shape(input.shape)} "
-                f"with the classes on axis {axis}",
-                fmt_shape(target.shape))
-    )
-
-
 def _check_prob_target(fn: str, input: mx.array, target: mx.array, ignore_index: int) -> None:
     if not mx.issubdtype(target.dtype, mx.floating):
         raise TypeError(
@@ -282,7 +253,7 @@ def _index_parts(fn, input, target, axis, ignore_index):
     """(loss shape, safe index in [0, C) of that shape, ignored mask,
     out-of-range-and-not-ignored mask) of a class-index target; the masks
     are None when the eager check found every index in range, none ignored."""
-    out_shape = _index_target_shape(fn, input, target, axis)
+    _, out_shape = class_index_layout(fn, input, target, axis, name_axis=True)
     target = _as_index(target)
     C = input.shape[axis]
     checked = check_index_range(fn, "target", target, C, ignore_index=ignore_index)
